@@ -1,0 +1,168 @@
+//! `check`: the one entry point behind the CLI (and later the GitHub Action and the pre-commit hook).
+//!
+//! It takes [`CheckOptions`] and a [`Cleanup`] registry owned by the caller, runs the pipeline
+//! (configuration → discovery → static rules → engine → replay of every set into its own scratch
+//! database) and returns the [`Report`] with the [`Sources`] its findings point into. Everything the
+//! engine created is released before it returns; the caller runs [`Cleanup::run_all`] again on
+//! interruption or panic.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::config::{self, ConfigError};
+use crate::discover::{self, DiscoverError};
+use crate::engine::{self, Cleanup, EngineError, EngineOptions};
+use crate::model::{Category, Finding, Report, SetSummary, Severity, Sources};
+use crate::replay::{self, EngineContext, ReplayError};
+use crate::rules;
+
+/// What to check and how.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// The repository root.
+    pub root: PathBuf,
+    /// `--config FILE`; default `<root>/.pgrehearse.yaml` when present.
+    pub config: Option<PathBuf>,
+    pub engine: EngineOptions,
+    /// Progress and timings on stderr.
+    pub verbose: bool,
+}
+
+/// Why a check could not be done (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+/// A finished check.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub sources: Sources,
+}
+
+macro_rules! progress {
+    ($opts:expr, $($arg:tt)*) => {
+        if $opts.verbose {
+            eprintln!("pgrehearse: {}", format!($($arg)*));
+        }
+    };
+}
+
+/// Runs the whole check. The engine is started only when some set needs a database.
+pub async fn run(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, CheckError> {
+    let result = run_inner(options, cleanup).await;
+    cleanup.run_all().await;
+    result
+}
+
+async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, CheckError> {
+    let started = Instant::now();
+    let config = config::load(&options.root, options.config.as_deref())?;
+    let discovery = discover::find(&options.root, config.as_ref())?;
+    progress!(
+        options,
+        "discovered {} migration set(s) in {:.0?}",
+        discovery.sets.len(),
+        started.elapsed()
+    );
+    let mut report = Report::default();
+    report.findings.extend(discovery.findings);
+    for set in &discovery.sets {
+        report.findings.extend(rules::static_checks(set));
+    }
+    if discovery.sets.is_empty() {
+        report.findings.push(
+            Finding::new(
+                "no-migrations",
+                Category::Discovery,
+                Severity::Notice,
+                format!(
+                    "no migration set found under {}",
+                    options.root.display()
+                ),
+            )
+            .help("name the folder and its runner in .pgrehearse.yaml (`sets: [{path: db/migrations, runner: psql}]`)"),
+        );
+    }
+
+    let needs_db = discovery
+        .sets
+        .iter()
+        .any(|s| s.refused.is_none() && !s.migrations.is_empty());
+    if needs_db {
+        let server = engine::start(&options.engine, cleanup).await?;
+        progress!(
+            options,
+            "engine {} ready in {:.3}s: {} (PostgreSQL {})",
+            server.kind,
+            server.startup.as_secs_f64(),
+            server.description,
+            server.version
+        );
+        report.engine = Some(server.kind.as_str().to_string());
+        let context = EngineContext {
+            description: server.description.clone(),
+            version: server.version.clone(),
+        };
+        for set in &discovery.sets {
+            let mut summary = SetSummary {
+                path: set.dir.clone(),
+                runner: set.runner.as_str().to_string(),
+                migrations: set.migrations.len(),
+                applied: 0,
+                status: "skipped".into(),
+            };
+            if set.refused.is_some() || set.migrations.is_empty() {
+                report.sets.push(summary);
+                continue;
+            }
+            let set_started = Instant::now();
+            let db = server.create_scratch(cleanup, "replay").await?;
+            let result = async {
+                let client = server.connect(&db.name).await?;
+                Ok::<_, CheckError>(replay::run(&client, set, &context).await?)
+            }
+            .await;
+            server.drop_scratch(cleanup, db).await;
+            let log = result?;
+            progress!(
+                options,
+                "replayed {} ({}): {} of {} migrations, {} statements in {:.3}s",
+                set.dir.display(),
+                set.runner,
+                log.applied,
+                set.migrations.len(),
+                log.statements,
+                set_started.elapsed().as_secs_f64()
+            );
+            summary.applied = log.applied;
+            summary.status = if log.failed { "failed" } else { "ok" }.into();
+            report.findings.extend(log.findings);
+            report.sets.push(summary);
+        }
+    } else {
+        for set in &discovery.sets {
+            report.sets.push(SetSummary {
+                path: set.dir.clone(),
+                runner: set.runner.as_str().to_string(),
+                migrations: set.migrations.len(),
+                applied: 0,
+                status: "skipped".into(),
+            });
+        }
+    }
+    report.sort();
+    progress!(options, "done in {:.3}s", started.elapsed().as_secs_f64());
+    Ok(Outcome {
+        report,
+        sources: discovery.sources,
+    })
+}

@@ -1,0 +1,167 @@
+//! The `.pgrehearse.yaml` configuration file: explicit migration sets when discovery guesses wrong,
+//! preludes run before replay, and paths to leave out of discovery.
+//!
+//! Parsed with `serde_norway`, a maintained fork of the archived `serde_yaml` that keeps its API and its
+//! error locations; unknown keys are errors that name their line.
+//!
+//! ```yaml
+//! sets:
+//!   - path: db/migrations
+//!     runner: psql            # drizzle | prisma | golang-migrate | psql | psql-single-transaction
+//!     prelude: [db/roles.sql]
+//! exclude: [examples/legacy]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::discover::Runner;
+
+/// The file name looked up at the root of the checked path.
+pub const FILE_NAME: &str = ".pgrehearse.yaml";
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Migration sets to replay. When present, discovery does not guess.
+    #[serde(default)]
+    pub sets: Vec<SetConfig>,
+    /// SQL files run before every set's migrations (roles, schemas, extensions the platform provides).
+    #[serde(default)]
+    pub prelude: Vec<PathBuf>,
+    /// Directories (relative to the root) that discovery skips.
+    #[serde(default)]
+    pub exclude: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SetConfig {
+    /// Directory of the migrations, relative to the root.
+    pub path: PathBuf,
+    /// The tool that applies them; detected from the layout when absent.
+    pub runner: Option<Runner>,
+    /// SQL files run before this set's migrations, after the global prelude.
+    #[serde(default)]
+    pub prelude: Vec<PathBuf>,
+}
+
+/// The configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: could not read the configuration file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: the configuration file is not valid UTF-8; save it as UTF-8", path.display())]
+    NotUtf8 { path: PathBuf },
+    #[error("{}{}: {message}", path.display(), line.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        /// 1-based line and column, when the parser knows them.
+        line: Option<(usize, usize)>,
+        message: String,
+    },
+}
+
+/// Loads `explicit` if given (it must exist), else `<root>/.pgrehearse.yaml` if present.
+pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Option<ConfigFile>, ConfigError> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = root.join(FILE_NAME);
+            if !p.is_file() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    let bytes = std::fs::read(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.clone() })?;
+    parse(&path, &text).map(Some)
+}
+
+/// Parses configuration text; `path` is used in errors only.
+pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(ConfigFile::default());
+    }
+    let config: ConfigFile = serde_norway::from_str(text).map_err(|e| {
+        let line = e.location().map(|l| (l.line(), l.column()));
+        // The library appends " at line N column M"; the location is already in front.
+        let mut message = e.to_string();
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message,
+        }
+    })?;
+    for set in &config.sets {
+        if set.path.is_absolute() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: None,
+                message: format!(
+                    "set path `{}` must be relative to the repository root",
+                    set.path.display()
+                ),
+            });
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_with_runner_and_prelude_parse() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "sets:\n  - path: db\n    runner: golang-migrate\n    prelude: [roles.sql]\nexclude: [old]\n",
+        )
+        .unwrap();
+        assert_eq!(c.sets.len(), 1);
+        assert_eq!(c.sets[0].runner, Some(Runner::GolangMigrate));
+        assert_eq!(c.sets[0].prelude, vec![PathBuf::from("roles.sql")]);
+        assert_eq!(c.exclude, vec![PathBuf::from("old")]);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_line() {
+        let err = parse(
+            Path::new(".pgrehearse.yaml"),
+            "sets:\n  - path: db\n    runnr: psql\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with(".pgrehearse.yaml:3:"), "{text}");
+        assert!(text.contains("unknown field `runnr`"), "{text}");
+    }
+
+    #[test]
+    fn unknown_runner_lists_the_valid_ones() {
+        let err = parse(Path::new("c.yaml"), "sets:\n  - path: db\n    runner: knex\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("knex"), "{err}");
+        assert!(err.contains("golang-migrate"), "{err}");
+    }
+
+    #[test]
+    fn empty_file_is_the_default_config() {
+        assert_eq!(
+            parse(Path::new("c.yaml"), "  \n").unwrap(),
+            ConfigFile::default()
+        );
+    }
+}

@@ -1,0 +1,751 @@
+//! The `discover` stage finds the migration sets in a repository, in the order and with the runner that
+//! really applies them.
+//!
+//! It takes the checked root (and the configuration file, if any) and returns [`Discovery`]: ordered
+//! [`MigrationSet`]s, the text of every file read ([`Sources`]), and `discovery`/`dialect` findings about
+//! the layout itself (a `.sql` file the runner never applies, a journal for another dialect, duplicate
+//! versions). Layouts recognised without configuration:
+//!
+//! - Drizzle: a folder with `meta/_journal.json`; the journal gives order and tags.
+//! - Prisma: a folder with `migration_lock.toml` or `<name>/migration.sql` sub-folders, in name order.
+//! - golang-migrate: `<version>_<title>.up.sql` files, in numeric version order (`.down.sql` never runs).
+//! - Plain numbered SQL (`001_init.sql`): numeric-aware order, applied like `psql -f` (autocommit).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigFile;
+use crate::model::{Category, Evidence, Finding, Severity, Sources, Span};
+
+/// The tool that applies a set's migrations; it decides order, batching and transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runner {
+    /// drizzle-kit migrate / `migrate()` from drizzle-orm.
+    Drizzle,
+    /// prisma migrate deploy / dev.
+    Prisma,
+    /// golang-migrate (`migrate up`).
+    GolangMigrate,
+    /// `psql -f` per file, each statement in its own transaction (autocommit), stopping at the first error.
+    Psql,
+    /// `psql --single-transaction -f` per file.
+    PsqlSingleTransaction,
+}
+
+/// How a runner groups statements into transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transactions {
+    /// Every pending migration in one explicit transaction (Drizzle).
+    AllPendingInOne,
+    /// Each file sent as one multi-statement query: one implicit transaction per file.
+    ImplicitPerFile,
+    /// Each file wrapped in BEGIN … COMMIT, statement by statement.
+    ExplicitPerFile,
+    /// Each statement commits on its own.
+    Autocommit,
+}
+
+impl Runner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runner::Drizzle => "drizzle",
+            Runner::Prisma => "prisma",
+            Runner::GolangMigrate => "golang-migrate",
+            Runner::Psql => "psql",
+            Runner::PsqlSingleTransaction => "psql-single-transaction",
+        }
+    }
+
+    pub fn transactions(self) -> Transactions {
+        match self {
+            Runner::Drizzle => Transactions::AllPendingInOne,
+            Runner::Prisma | Runner::GolangMigrate => Transactions::ImplicitPerFile,
+            Runner::Psql => Transactions::Autocommit,
+            Runner::PsqlSingleTransaction => Transactions::ExplicitPerFile,
+        }
+    }
+
+    /// Whether a failure anywhere in a migration leaves none of it applied.
+    pub fn migration_is_atomic(self) -> bool {
+        self.transactions() != Transactions::Autocommit
+    }
+
+    /// How the runner applies a file, for messages.
+    pub fn describe_transactions(self) -> &'static str {
+        match self {
+            Runner::Drizzle => {
+                "drizzle-kit migrate runs every pending migration inside one transaction"
+            }
+            Runner::Prisma => {
+                "Prisma sends each migration.sql as one multi-statement query, which PostgreSQL runs as one transaction"
+            }
+            Runner::GolangMigrate => {
+                "golang-migrate sends each .up.sql file as one multi-statement query, which PostgreSQL runs as one transaction"
+            }
+            Runner::Psql => "psql runs each statement in its own transaction (autocommit)",
+            Runner::PsqlSingleTransaction => "psql --single-transaction wraps each file in one transaction",
+        }
+    }
+}
+
+impl fmt::Display for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One migration file as its runner sees it.
+#[derive(Clone, Debug)]
+pub struct Migration {
+    /// The runner's name for it: a version, a tag or a folder name.
+    pub id: String,
+    /// Path relative to the root.
+    pub file: PathBuf,
+    pub text: Arc<str>,
+}
+
+/// A SQL file run before a set's migrations.
+#[derive(Clone, Debug)]
+pub struct Prelude {
+    pub file: PathBuf,
+    pub text: Arc<str>,
+}
+
+/// Migrations applied together by one runner into one database.
+#[derive(Clone, Debug)]
+pub struct MigrationSet {
+    /// Folder relative to the root.
+    pub dir: PathBuf,
+    pub runner: Runner,
+    pub migrations: Vec<Migration>,
+    pub preludes: Vec<Prelude>,
+    /// Why the runner itself would refuse to start, when it would (e.g. duplicate versions).
+    pub refused: Option<String>,
+}
+
+/// What discovery found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub sets: Vec<MigrationSet>,
+    pub findings: Vec<Finding>,
+    pub sources: Sources,
+}
+
+/// The repository could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("{}: not a directory; pass the repository root to check", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error("{}: could not read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not valid UTF-8 text; convert it (e.g. `iconv -f latin1 -t utf-8`)", path.display())]
+    NotUtf8 { path: PathBuf },
+    #[error("{}: malformed Drizzle journal: {message}; regenerate it with drizzle-kit generate or fix the JSON", path.display())]
+    Journal { path: PathBuf, message: String },
+    #[error("{}: configured migration set folder does not exist", path.display())]
+    MissingSet { path: PathBuf },
+    #[error("{}: prelude file does not exist", path.display())]
+    MissingPrelude { path: PathBuf },
+    #[error("{}: no migration layout recognised here; name its runner in `.pgrehearse.yaml` (`runner: psql`, …)", path.display())]
+    UnknownLayout { path: PathBuf },
+}
+
+const SKIP_DIRS: &[&str] = &["node_modules", "target", "vendor", "dist", "build", "__pycache__"];
+
+struct Walker<'a> {
+    root: &'a Path,
+    exclude: Vec<PathBuf>,
+    out: Discovery,
+}
+
+/// Finds the migration sets under `root`.
+pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, DiscoverError> {
+    if !root.is_dir() {
+        return Err(DiscoverError::NotADirectory {
+            path: root.to_path_buf(),
+        });
+    }
+    let default = ConfigFile::default();
+    let config = config.unwrap_or(&default);
+    let mut w = Walker {
+        root,
+        exclude: config.exclude.clone(),
+        out: Discovery::default(),
+    };
+    if config.sets.is_empty() {
+        w.walk(Path::new(""))?;
+    } else {
+        for set in &config.sets {
+            if !root.join(&set.path).is_dir() {
+                return Err(DiscoverError::MissingSet {
+                    path: set.path.clone(),
+                });
+            }
+            let layout = match set.runner {
+                Some(r) => Some(r),
+                None => w.detect(&set.path)?,
+            };
+            let Some(runner) = layout else {
+                return Err(DiscoverError::UnknownLayout {
+                    path: set.path.clone(),
+                });
+            };
+            w.load_set(&set.path, runner)?;
+            let preludes = set
+                .prelude
+                .iter()
+                .map(|p| w.prelude(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(last) = w.out.sets.last_mut() {
+                last.preludes = preludes;
+            }
+        }
+    }
+    let global = config
+        .prelude
+        .iter()
+        .map(|p| w.prelude(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    for set in &mut w.out.sets {
+        let mut all = global.clone();
+        all.append(&mut set.preludes);
+        set.preludes = all;
+    }
+    Ok(w.out)
+}
+
+fn file_name(p: &Path) -> &str {
+    p.file_name().and_then(|n| n.to_str()).unwrap_or("")
+}
+
+/// Leading decimal digits of a name, as a number (None when it does not start with a digit).
+fn leading_number(name: &str) -> Option<u128> {
+    let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.is_empty() {
+        return None;
+    }
+    // Versions longer than u128 still order by length first, then text.
+    digits.parse::<u128>().ok().or(Some(u128::MAX))
+}
+
+/// `<version>_<title>.up.sql` / `.down.sql` as golang-migrate parses it.
+fn golang_migrate_name(name: &str) -> Option<(u64, bool)> {
+    let (version, rest) = name.split_once('_')?;
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let up = if rest.ends_with(".up.sql") {
+        true
+    } else if rest.ends_with(".down.sql") {
+        false
+    } else {
+        return None;
+    };
+    Some((version.parse().ok()?, up))
+}
+
+/// A plain numbered migration: starts with digits, then `_`, `-`, `.` or nothing before `.sql`.
+fn numbered_sql(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".sql") else {
+        return false;
+    };
+    let digits = stem.bytes().take_while(|b| b.is_ascii_digit()).count();
+    digits > 0 && matches!(stem.as_bytes().get(digits), None | Some(b'_' | b'-' | b'.'))
+}
+
+/// Finds `needle` in `text` and returns its span (first occurrence at or after `from`).
+fn find_span(text: &str, needle: &str, from: usize) -> Option<Span> {
+    let start = text.get(from..)?.find(needle)? + from;
+    Some(Span::new(start, start + needle.len()))
+}
+
+#[derive(Deserialize)]
+struct Journal {
+    #[serde(default)]
+    dialect: Option<String>,
+    entries: Vec<JournalEntry>,
+}
+
+#[derive(Deserialize)]
+struct JournalEntry {
+    tag: String,
+    #[serde(default)]
+    when: Option<u64>,
+}
+
+impl Walker<'_> {
+    fn abs(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn list(&self, rel: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DiscoverError> {
+        let path = self.abs(rel);
+        let entries = std::fs::read_dir(&path).map_err(|source| DiscoverError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut files = Vec::new();
+        let mut dirs = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| DiscoverError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let child = rel.join(entry.file_name());
+            let ft = entry.file_type().map_err(|source| DiscoverError::Read {
+                path: entry.path(),
+                source,
+            })?;
+            // Follow symlinks to files, never to directories (no cycles).
+            if ft.is_dir() {
+                dirs.push(child);
+            } else if ft.is_file() || (ft.is_symlink() && entry.path().is_file()) {
+                files.push(child);
+            }
+        }
+        files.sort();
+        dirs.sort();
+        Ok((files, dirs))
+    }
+
+    fn read(&mut self, rel: &Path) -> Result<Arc<str>, DiscoverError> {
+        let path = self.abs(rel);
+        let bytes = std::fs::read(&path).map_err(|source| DiscoverError::Read {
+            path: rel.to_path_buf(),
+            source,
+        })?;
+        let text: Arc<str> = String::from_utf8(bytes)
+            .map_err(|_| DiscoverError::NotUtf8 {
+                path: rel.to_path_buf(),
+            })?
+            .into();
+        self.out.sources.insert(rel, text.clone());
+        Ok(text)
+    }
+
+    fn prelude(&mut self, rel: &Path) -> Result<Prelude, DiscoverError> {
+        if !self.abs(rel).is_file() {
+            return Err(DiscoverError::MissingPrelude {
+                path: rel.to_path_buf(),
+            });
+        }
+        Ok(Prelude {
+            file: rel.to_path_buf(),
+            text: self.read(rel)?,
+        })
+    }
+
+    fn excluded(&self, rel: &Path) -> bool {
+        let name = file_name(rel);
+        (name.starts_with('.') && !rel.as_os_str().is_empty())
+            || SKIP_DIRS.contains(&name)
+            || self.exclude.iter().any(|e| rel.starts_with(e))
+    }
+
+    /// The layout of one directory, if it holds migrations.
+    fn detect(&self, rel: &Path) -> Result<Option<Runner>, DiscoverError> {
+        let abs = self.abs(rel);
+        if abs.join("meta").join("_journal.json").is_file() {
+            return Ok(Some(Runner::Drizzle));
+        }
+        let (files, dirs) = self.list(rel)?;
+        if abs.join("migration_lock.toml").is_file()
+            || dirs.iter().any(|d| self.abs(d).join("migration.sql").is_file())
+        {
+            return Ok(Some(Runner::Prisma));
+        }
+        if files
+            .iter()
+            .any(|f| golang_migrate_name(file_name(f)).is_some_and(|(_, up)| up))
+        {
+            return Ok(Some(Runner::GolangMigrate));
+        }
+        if files.iter().any(|f| numbered_sql(file_name(f))) {
+            return Ok(Some(Runner::Psql));
+        }
+        Ok(None)
+    }
+
+    fn walk(&mut self, rel: &Path) -> Result<(), DiscoverError> {
+        if self.excluded(rel) {
+            return Ok(());
+        }
+        if let Some(runner) = self.detect(rel)? {
+            self.load_set(rel, runner)?;
+            // Drizzle and Prisma own their whole folder; other layouts may nest further sets.
+            if matches!(runner, Runner::Drizzle | Runner::Prisma) {
+                return Ok(());
+            }
+        }
+        let (_, dirs) = self.list(rel)?;
+        for d in dirs {
+            self.walk(&d)?;
+        }
+        Ok(())
+    }
+
+    fn load_set(&mut self, dir: &Path, runner: Runner) -> Result<(), DiscoverError> {
+        let mut set = MigrationSet {
+            dir: dir.to_path_buf(),
+            runner,
+            migrations: Vec::new(),
+            preludes: Vec::new(),
+            refused: None,
+        };
+        if self.abs(dir).join("meta").join("_journal.json").is_file() && runner == Runner::Drizzle {
+            self.load_drizzle(&mut set)?;
+        } else if runner == Runner::Prisma {
+            self.load_prisma(&mut set)?;
+        } else if runner == Runner::GolangMigrate {
+            self.load_golang_migrate(&mut set)?;
+        } else {
+            self.load_numbered(&mut set)?;
+        }
+        self.out.sets.push(set);
+        Ok(())
+    }
+
+    fn finding(
+        &mut self,
+        rule: &str,
+        category: Category,
+        severity: Severity,
+        file: &Path,
+        span: Option<Span>,
+        message: String,
+        help: &str,
+    ) {
+        self.out.findings.push(
+            Finding::new(rule, category, severity, message)
+                .help(help)
+                .at(file, span),
+        );
+    }
+
+    fn load_drizzle(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        let dir = set.dir.clone();
+        let journal_path = dir.join("meta").join("_journal.json");
+        let text = self.read(&journal_path)?;
+        let journal: Journal =
+            serde_json::from_str(&text).map_err(|e| DiscoverError::Journal {
+                path: journal_path.clone(),
+                message: format!("{e}"),
+            })?;
+        if let Some(dialect) = journal.dialect.as_deref()
+            && !matches!(dialect, "postgresql" | "pg" | "postgres")
+        {
+            let span = find_span(&text, &format!("\"{dialect}\""), 0)
+                .or_else(|| find_span(&text, "\"dialect\"", 0));
+            self.finding(
+                "dialect-mismatch",
+                Category::Dialect,
+                Severity::Error,
+                &journal_path,
+                span,
+                format!(
+                    "this Drizzle journal was generated for `{dialect}`, not PostgreSQL; its migrations will not run on PostgreSQL"
+                ),
+                "regenerate the migrations with `dialect: \"postgresql\"` in drizzle.config, or move this folder out of the PostgreSQL project",
+            );
+        }
+        let mut listed = BTreeSet::new();
+        let mut newest_when: Option<u64> = None;
+        for entry in &journal.entries {
+            let file = dir.join(format!("{}.sql", entry.tag));
+            listed.insert(file.clone());
+            let tag_span = find_span(&text, &format!("\"{}\"", entry.tag), 0);
+            if let (Some(when), Some(prev)) = (entry.when, newest_when)
+                && when < prev
+            {
+                self.finding(
+                    "journal-out-of-order",
+                    Category::Discovery,
+                    Severity::Warning,
+                    &journal_path,
+                    tag_span,
+                    format!(
+                        "journal entry `{}` is older (`when`) than the entry before it; a database that already applied the newer one will skip it",
+                        entry.tag
+                    ),
+                    "give the entry a `when` later than every earlier entry (drizzle-kit compares only against the newest applied migration)",
+                );
+            }
+            newest_when = newest_when.max(entry.when);
+            if !self.abs(&file).is_file() {
+                self.finding(
+                    "missing-migration-file",
+                    Category::Discovery,
+                    Severity::Error,
+                    &journal_path,
+                    tag_span,
+                    format!(
+                        "the journal lists `{}` but `{}` does not exist; drizzle-kit migrate fails on it",
+                        entry.tag,
+                        file.display()
+                    ),
+                    "restore the file, or remove the entry and regenerate with drizzle-kit",
+                );
+                set.refused = Some(format!("`{}` is missing", file.display()));
+                continue;
+            }
+            let text = self.read(&file)?;
+            set.migrations.push(Migration {
+                id: entry.tag.clone(),
+                file,
+                text,
+            });
+        }
+        // Every .sql file under the folder that the journal does not list is never applied.
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let (files, dirs) = self.list(&d)?;
+            for f in files {
+                if f.extension().and_then(|e| e.to_str()) == Some("sql") && !listed.contains(&f) {
+                    self.read(&f)?;
+                    self.finding(
+                        "journal-orphan",
+                        Category::Discovery,
+                        Severity::Error,
+                        &f,
+                        None,
+                        format!(
+                            "`{}` is not listed in {}; drizzle-kit migrate never applies it",
+                            file_name(&f),
+                            journal_path.display()
+                        ),
+                        "generate migrations with `drizzle-kit generate` (or `drizzle-kit generate --custom` for hand-written SQL) so the journal lists them, or delete the file",
+                    );
+                }
+            }
+            stack.extend(dirs.into_iter().filter(|d| file_name(d) != "meta"));
+        }
+        Ok(())
+    }
+
+    fn load_prisma(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        let dir = set.dir.clone();
+        let lock = dir.join("migration_lock.toml");
+        if self.abs(&lock).is_file() {
+            let text = self.read(&lock)?;
+            if let Some((provider, span)) = toml_string_value(&text, "provider")
+                && provider != "postgresql"
+                && provider != "postgres"
+            {
+                self.finding(
+                    "dialect-mismatch",
+                    Category::Dialect,
+                    Severity::Error,
+                    &lock,
+                    Some(span),
+                    format!(
+                        "these Prisma migrations were generated for provider `{provider}`, not PostgreSQL"
+                    ),
+                    "set `provider = \"postgresql\"` in the datasource and regenerate the migrations, or move this folder out of the PostgreSQL project",
+                );
+            }
+        }
+        let (files, dirs) = self.list(&dir)?;
+        for d in dirs {
+            let file = d.join("migration.sql");
+            if self.abs(&file).is_file() {
+                let text = self.read(&file)?;
+                set.migrations.push(Migration {
+                    id: file_name(&d).to_string(),
+                    file,
+                    text,
+                });
+            }
+        }
+        for f in files {
+            if f.extension().and_then(|e| e.to_str()) == Some("sql") {
+                self.read(&f)?;
+                self.finding(
+                    "unrecognized-migration-file",
+                    Category::Discovery,
+                    Severity::Warning,
+                    &f,
+                    None,
+                    format!(
+                        "`{}` sits directly in the Prisma migrations folder; Prisma only applies `<name>/migration.sql`",
+                        file_name(&f)
+                    ),
+                    "move it into its own folder as `<timestamp>_<name>/migration.sql` (`prisma migrate dev --create-only`), or delete it",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn load_golang_migrate(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        let dir = set.dir.clone();
+        let (files, _) = self.list(&dir)?;
+        let mut by_version: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
+        for f in files {
+            let name = file_name(&f).to_string();
+            match golang_migrate_name(&name) {
+                Some((version, true)) => by_version.entry(version).or_default().push(f),
+                Some((_, false)) => {}
+                None if name.ends_with(".sql") => {
+                    self.read(&f)?;
+                    self.finding(
+                        "unrecognized-migration-file",
+                        Category::Discovery,
+                        Severity::Warning,
+                        &f,
+                        None,
+                        format!(
+                            "golang-migrate ignores `{name}`: names must be `<version>_<title>.up.sql` or `.down.sql`"
+                        ),
+                        "rename it to `<version>_<title>.up.sql`, or move it out of the migrations folder",
+                    );
+                }
+                None => {}
+            }
+        }
+        for (version, files) in by_version {
+            if files.len() > 1 {
+                let names: Vec<String> = files.iter().map(|f| file_name(f).to_string()).collect();
+                for f in &files {
+                    self.read(f)?;
+                    self.finding(
+                        "duplicate-version",
+                        Category::Discovery,
+                        Severity::Error,
+                        f,
+                        None,
+                        format!(
+                            "version {version} is used by {} up migrations ({}); golang-migrate refuses to run any migration",
+                            files.len(),
+                            names.join(", ")
+                        ),
+                        "give each migration its own version number",
+                    );
+                }
+                set.refused = Some(format!("version {version} is used more than once"));
+            }
+            let Some(file) = files.into_iter().next() else {
+                continue;
+            };
+            let text = self.read(&file)?;
+            set.migrations.push(Migration {
+                id: version.to_string(),
+                file,
+                text,
+            });
+        }
+        Ok(())
+    }
+
+    fn load_numbered(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        let (files, _) = self.list(&set.dir)?;
+        let mut numbered: Vec<(u128, String, PathBuf)> = files
+            .into_iter()
+            .filter_map(|f| {
+                let name = file_name(&f).to_string();
+                if numbered_sql(&name) {
+                    Some((leading_number(&name).unwrap_or(0), name, f))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        numbered.sort();
+        for (_, name, file) in numbered {
+            let text = self.read(&file)?;
+            set.migrations.push(Migration {
+                id: name.trim_end_matches(".sql").to_string(),
+                file,
+                text,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The string value of `key = "value"` in a small TOML file, with the span of the value.
+fn toml_string_value(text: &str, key: &str) -> Option<(String, Span)> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            let rest_trim = rest.trim_start();
+            if let Some(after_eq) = rest_trim.strip_prefix('=') {
+                let value = after_eq.trim();
+                let value = value.split('#').next().unwrap_or("").trim();
+                let unquoted = value.trim_matches('"').trim_matches('\'');
+                let start = offset + line.find(unquoted).unwrap_or(0);
+                return Some((
+                    unquoted.to_string(),
+                    Span::new(start, start + unquoted.len()),
+                ));
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Evidence naming a migration.
+pub fn migration_evidence(m: &Migration) -> Evidence {
+    Evidence {
+        migration: Some(m.id.clone()),
+        ..Evidence::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golang_migrate_names_parse_like_the_tool() {
+        assert_eq!(golang_migrate_name("1_init.up.sql"), Some((1, true)));
+        assert_eq!(golang_migrate_name("0002_x.down.sql"), Some((2, false)));
+        assert_eq!(
+            golang_migrate_name("20240101120000_add.up.sql"),
+            Some((20240101120000, true))
+        );
+        assert_eq!(golang_migrate_name("init.up.sql"), None);
+        assert_eq!(golang_migrate_name("1_init.sql"), None);
+    }
+
+    #[test]
+    fn numbered_files_are_recognised() {
+        assert!(numbered_sql("001_init.sql"));
+        assert!(numbered_sql("2-users.sql"));
+        assert!(numbered_sql("10.sql"));
+        assert!(!numbered_sql("schema.sql"));
+        assert!(!numbered_sql("001_init.txt"));
+        assert!(!numbered_sql("001init.sql"));
+    }
+
+    #[test]
+    fn numeric_order_beats_text_order() {
+        let mut v = [
+            (leading_number("10_c.sql"), "10_c"),
+            (leading_number("2_b.sql"), "2_b"),
+            (leading_number("001_a.sql"), "001_a"),
+        ];
+        v.sort();
+        assert_eq!(
+            v.iter().map(|x| x.1).collect::<Vec<_>>(),
+            ["001_a", "2_b", "10_c"]
+        );
+    }
+
+    #[test]
+    fn toml_provider_value_and_span() {
+        let text = "# comment\nprovider = \"mysql\"\n";
+        let (v, span) = toml_string_value(text, "provider").unwrap();
+        assert_eq!(v, "mysql");
+        assert_eq!(span.slice(text), "mysql");
+    }
+}

@@ -1,0 +1,281 @@
+//! The docker engine: a throwaway PostgreSQL container started through testcontainers.
+//!
+//! The image is the official `postgres:<pg-version>` unless `--image` names another with the same
+//! environment interface (`POSTGRES_PASSWORD`, `POSTGRES_USER`, `POSTGRES_DB`). Readiness is a
+//! successful connection and `SELECT 1`, never a log line. Every container carries pgrehearse labels
+//! (owner pid and host) so that containers left by a run that was killed outright are removed at the
+//! next start-up.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use testcontainers::bollard::Docker;
+use testcontainers::bollard::query_parameters::{
+    CreateImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{GenericImage, ImageExt};
+
+use super::{Cleanup, Engine, EngineError, EngineKind, EngineOptions, Resource, Server};
+
+const LABEL_MANAGED: &str = "dev.pgrehearse.managed";
+const LABEL_PID: &str = "dev.pgrehearse.pid";
+const LABEL_HOST: &str = "dev.pgrehearse.host";
+const PASSWORD: &str = "pgrehearse";
+
+pub struct DockerEngine {
+    image: String,
+}
+
+impl DockerEngine {
+    pub fn new(options: &EngineOptions) -> DockerEngine {
+        DockerEngine {
+            image: options.docker_image(),
+        }
+    }
+}
+
+/// A Docker client that answered a ping within a second or two.
+pub async fn daemon() -> Result<Docker, EngineError> {
+    let unavailable = |reason: String| EngineError::DockerUnavailable { reason };
+    let docker = tokio::time::timeout(
+        Duration::from_secs(2),
+        testcontainers::core::client::docker_client_instance(),
+    )
+    .await
+    .map_err(|_| unavailable("timed out creating a client".into()))?
+    .map_err(|e| unavailable(e.to_string()))?;
+    tokio::time::timeout(Duration::from_millis(1500), docker.ping())
+        .await
+        .map_err(|_| unavailable("the daemon did not answer a ping within 1.5s".into()))?
+        .map_err(|e| unavailable(e.to_string()))?;
+    Ok(docker)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Splits `repo/name:tag` into name and tag (`latest` when absent).
+fn split_image(image: &str) -> (String, String) {
+    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match image[slash..].rfind(':') {
+        Some(i) => (
+            image[..slash + i].to_string(),
+            image[slash + i + 1..].to_string(),
+        ),
+        None => (image.to_string(), "latest".to_string()),
+    }
+}
+
+/// Removes containers labelled by pgrehearse runs on this host whose process is gone.
+async fn remove_stale(docker: &Docker) {
+    let mut filters = HashMap::new();
+    filters.insert("label".to_string(), vec![LABEL_MANAGED.to_string()]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let Ok(containers) = docker.list_containers(Some(options)).await else {
+        return;
+    };
+    let host = hostname();
+    for c in containers {
+        let labels = c.labels.unwrap_or_default();
+        if labels.get(LABEL_HOST).map(String::as_str) != Some(host.as_str()) {
+            continue;
+        }
+        let owner_alive = labels
+            .get(LABEL_PID)
+            .and_then(|p| p.parse::<i32>().ok())
+            // SAFETY: kill with signal 0 only checks for existence.
+            .map(|pid| unsafe { libc::kill(pid, 0) == 0 })
+            .unwrap_or(false);
+        if !owner_alive && let Some(id) = c.id {
+            let _ = remove_container(&id).await;
+        }
+    }
+}
+
+async fn ensure_image(docker: &Docker, image: &str) -> Result<(), EngineError> {
+    if docker.inspect_image(image).await.is_ok() {
+        return Ok(());
+    }
+    let unavailable = |reason: String| EngineError::ImageUnavailable {
+        image: image.to_string(),
+        reason,
+    };
+    let timeout = std::env::var("PGREHEARSE_PULL_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(120);
+    let options = CreateImageOptionsBuilder::new().from_image(image).build();
+    let pull = async {
+        let mut stream = docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| unavailable(e.to_string()))?;
+        }
+        Ok::<(), EngineError>(())
+    };
+    tokio::time::timeout(Duration::from_secs(timeout), pull)
+        .await
+        .map_err(|_| unavailable(format!("no answer from the registry within {timeout}s")))??;
+    Ok(())
+}
+
+impl Engine for DockerEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Docker
+    }
+
+    async fn start(&self, cleanup: &Cleanup) -> Result<Server, EngineError> {
+        let started = Instant::now();
+        let docker = daemon().await?;
+        remove_stale(&docker).await;
+        ensure_image(&docker, &self.image).await?;
+        let failed = |reason: String| EngineError::ContainerFailed {
+            image: self.image.clone(),
+            reason,
+        };
+        let (name, tag) = split_image(&self.image);
+        let request = GenericImage::new(name, tag)
+            .with_exposed_port(5432.tcp())
+            .with_wait_for(WaitFor::Nothing)
+            .with_env_var("POSTGRES_PASSWORD", PASSWORD)
+            .with_env_var("POSTGRES_USER", "postgres")
+            .with_env_var("POSTGRES_DB", "postgres")
+            .with_label(LABEL_MANAGED, "true")
+            .with_label(LABEL_PID, std::process::id().to_string())
+            .with_label(LABEL_HOST, hostname())
+            .with_cmd([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ])
+            .with_startup_timeout(Duration::from_secs(60));
+        let container = request.start().await.map_err(|e| failed(e.to_string()))?;
+        let id = container.id().to_string();
+        cleanup.register(Resource::Container { id: id.clone() });
+        let host = container
+            .get_host()
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .to_string();
+        let port = container
+            .get_host_port_ipv4(5432.tcp())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        // The cleanup registry owns removal from here on, on every path.
+        std::mem::forget(container);
+
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&host)
+            .port(port)
+            .user("postgres")
+            .password(PASSWORD)
+            .dbname("postgres");
+        // Readiness is a successful `SELECT 1`; between attempts, a container that exited is reported at
+        // once with the end of its log instead of waiting for the deadline.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let version = loop {
+            match super::wait_ready(&config, Duration::from_millis(500), || Ok(())).await {
+                Ok(v) => break v,
+                Err(last) => {
+                    let running = docker
+                        .inspect_container(&id, None)
+                        .await
+                        .ok()
+                        .and_then(|info| info.state.and_then(|s| s.running))
+                        .unwrap_or(true);
+                    if !running {
+                        return Err(failed(format!(
+                            "the container exited: {}",
+                            container_logs(&docker, &id).await
+                        )));
+                    }
+                    if Instant::now() > deadline {
+                        return Err(failed(last));
+                    }
+                }
+            }
+        };
+        Ok(Server {
+            kind: EngineKind::Docker,
+            config,
+            admin_db: "postgres".into(),
+            version,
+            description: format!("docker image {}", self.image),
+            image: Some(self.image.clone()),
+            startup: started.elapsed(),
+        })
+    }
+}
+
+async fn container_logs(docker: &Docker, id: &str) -> String {
+    use testcontainers::bollard::query_parameters::LogsOptionsBuilder;
+    let options = LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .tail("20")
+        .build();
+    let mut stream = docker.logs(id, Some(options));
+    let mut text = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        text.push_str(&chunk.to_string());
+    }
+    text.trim().to_string()
+}
+
+/// Force-removes a container and its anonymous volumes.
+pub async fn remove_container(id: &str) -> Result<(), String> {
+    let docker = testcontainers::core::client::docker_client_instance()
+        .await
+        .map_err(|e| format!("could not reach Docker to remove container {id}: {e}"))?;
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }) => Ok(()),
+        Err(e) => Err(format!(
+            "could not remove container {id}: {e}; remove it with `docker rm -f {id}`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_image;
+
+    #[test]
+    fn image_names_split_into_name_and_tag() {
+        assert_eq!(
+            split_image("postgres:17"),
+            ("postgres".into(), "17".into())
+        );
+        assert_eq!(
+            split_image("pgrehearse-ci/postgres:15"),
+            ("pgrehearse-ci/postgres".into(), "15".into())
+        );
+        assert_eq!(
+            split_image("localhost:5000/pg"),
+            ("localhost:5000/pg".into(), "latest".into())
+        );
+        assert_eq!(
+            split_image("localhost:5000/pg:16"),
+            ("localhost:5000/pg".into(), "16".into())
+        );
+    }
+}

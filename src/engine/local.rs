@@ -1,0 +1,478 @@
+//! The local engine: a temporary PostgreSQL cluster made from server binaries on this machine.
+//!
+//! Binaries are looked up on PATH, through `pg_config --bindir`, then under `/usr/lib/postgresql/*/bin`
+//! (newest first). The cluster lives in a temporary directory, listens only on a unix socket inside it,
+//! and runs with fsync off. `initdb` refuses to run as root, so when pgrehearse runs as root the cluster
+//! is made and run by an unprivileged user (`PGREHEARSE_LOCAL_USER`, else `postgres`, else `nobody`).
+//! A freshly made cluster is kept as a template in the user's cache directory and copied for later
+//! runs, which makes start-up several times faster than `initdb`.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+use super::{Cleanup, Engine, EngineError, EngineKind, EngineOptions, Resource, Server};
+
+pub struct LocalEngine {
+    pg_version: Option<u32>,
+}
+
+impl LocalEngine {
+    pub fn new(options: &EngineOptions) -> LocalEngine {
+        LocalEngine {
+            pg_version: options.pg_version,
+        }
+    }
+}
+
+/// The user the cluster runs as when we are root.
+#[derive(Clone, Copy, Debug)]
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+fn run_as() -> Result<Option<RunAs>, EngineError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let mut candidates: Vec<String> = Vec::new();
+    if let Ok(u) = std::env::var("PGREHEARSE_LOCAL_USER") {
+        candidates.push(u);
+    }
+    candidates.push("postgres".into());
+    candidates.push("nobody".into());
+    for name in &candidates {
+        let Ok(cname) = CString::new(name.as_str()) else {
+            continue;
+        };
+        // SAFETY: getpwnam takes a valid C string and returns null or a pointer to static storage that we
+        // read immediately, on this thread.
+        let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
+        if pw.is_null() {
+            continue;
+        }
+        // SAFETY: pw is non-null and points to a valid passwd record.
+        let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+        if uid != 0 {
+            return Ok(Some(RunAs { uid, gid }));
+        }
+    }
+    Err(EngineError::LocalFailed {
+        reason: "running as root, and initdb refuses root: no unprivileged user (postgres, nobody) was found; set PGREHEARSE_LOCAL_USER to one".into(),
+    })
+}
+
+/// A PostgreSQL installation's bin directory and its major version.
+#[derive(Clone, Debug)]
+pub struct BinDir {
+    pub path: PathBuf,
+    pub major: u32,
+}
+
+fn major_of(bindir: &Path) -> Option<u32> {
+    let out = std::process::Command::new(bindir.join("postgres"))
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    let version = text.split(')').nth(1)?.split_whitespace().next()?;
+    version.split('.').next()?.parse().ok()
+}
+
+/// Finds server binaries, preferring `wanted` when given.
+pub fn find_bindir(wanted: Option<u32>) -> Result<BinDir, EngineError> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("initdb").is_file() && dir.join("postgres").is_file() {
+                candidates.push(dir);
+            }
+        }
+    }
+    if let Ok(out) = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").is_file() {
+            candidates.push(dir);
+        }
+    }
+    let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let major = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((major, bin))
+        })
+        .collect();
+    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.extend(versioned.into_iter().map(|(_, p)| p));
+
+    let mut found: Vec<BinDir> = Vec::new();
+    for path in candidates {
+        if found.iter().any(|b| b.path == path) {
+            continue;
+        }
+        if let Some(major) = major_of(&path) {
+            found.push(BinDir { path, major });
+        }
+    }
+    match wanted {
+        Some(v) => found
+            .iter()
+            .find(|b| b.major == v)
+            .cloned()
+            .ok_or_else(|| {
+                if found.is_empty() {
+                    EngineError::NoLocalBinaries
+                } else {
+                    EngineError::LocalVersionMissing {
+                        wanted: v,
+                        found: found
+                            .iter()
+                            .map(|b| b.major.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }
+                }
+            }),
+        None => found.into_iter().next().ok_or(EngineError::NoLocalBinaries),
+    }
+}
+
+fn failed(reason: impl Into<String>) -> EngineError {
+    EngineError::LocalFailed {
+        reason: reason.into(),
+    }
+}
+
+fn chown(path: &Path, who: RunAs) -> Result<(), EngineError> {
+    std::os::unix::fs::chown(path, Some(who.uid), Some(who.gid))
+        .map_err(|e| failed(format!("could not hand {} to uid {}: {e}", path.display(), who.uid)))
+}
+
+fn command(program: PathBuf, who: Option<RunAs>) -> Command {
+    let mut cmd = Command::new(program);
+    if let Some(who) = who {
+        cmd.uid(who.uid).gid(who.gid);
+    }
+    cmd.env("LC_ALL", "C").env_remove("PGDATA");
+    cmd.stdin(std::process::Stdio::null());
+    cmd
+}
+
+fn cache_root() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PGREHEARSE_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("pgrehearse"))
+}
+
+async fn initdb(bindir: &BinDir, data: &Path, who: Option<RunAs>) -> Result<(), EngineError> {
+    let out = command(bindir.path.join("initdb"), who)
+        .arg("-D")
+        .arg(data)
+        .args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
+        .output()
+        .await
+        .map_err(|e| failed(format!("could not run initdb: {e}")))?;
+    if !out.status.success() {
+        return Err(failed(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// A template cluster in the cache, made once per installation and user.
+async fn template(bindir: &BinDir, who: Option<RunAs>) -> Option<PathBuf> {
+    let root = match who {
+        // The unprivileged user cannot reach root's home: keep its templates in a directory of its own.
+        Some(w) => {
+            use std::os::unix::fs::PermissionsExt;
+            let root = std::env::temp_dir().join(format!("pgrehearse-templates-{}", w.uid));
+            if !root.is_dir() {
+                std::fs::create_dir_all(&root).ok()?;
+                std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).ok()?;
+                chown(&root, w).ok()?;
+            }
+            root
+        }
+        None => cache_root()?,
+    };
+    let uid = who.map(|w| w.uid).unwrap_or_else(|| {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() }
+    });
+    let key = format!(
+        "cluster-{}-{}-{}",
+        bindir.major,
+        uid,
+        bindir
+            .path
+            .to_string_lossy()
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+    );
+    let dir = root.join(key);
+    if dir.join("PG_VERSION").is_file() {
+        return Some(dir);
+    }
+    std::fs::create_dir_all(&root).ok()?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(&root)
+        .ok()?;
+    if let Some(w) = who {
+        chown(staging.path(), w).ok()?;
+    }
+    let data = staging.path().join("data");
+    initdb(bindir, &data, who).await.ok()?;
+    // Another run may have won the race; either way a complete template exists afterwards.
+    if std::fs::rename(&data, &dir).is_err() && !dir.join("PG_VERSION").is_file() {
+        return None;
+    }
+    Some(dir)
+}
+
+async fn copy_dir(from: &Path, to: &Path) -> Result<(), EngineError> {
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .output()
+        .await
+        .map_err(|e| failed(format!("could not run cp: {e}")))?;
+    if !out.status.success() {
+        return Err(failed(format!(
+            "could not copy the template cluster: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(54329)
+}
+
+fn process_alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+/// Where temporary clusters live: `PGREHEARSE_TMPDIR`, else a RAM-backed `/dev/shm` when present (a
+/// throwaway cluster needs no durability, and writing it there is an order of magnitude faster than to
+/// disk), else the system temporary directory.
+pub fn cluster_parents() -> Vec<PathBuf> {
+    if let Some(dir) = std::env::var_os("PGREHEARSE_TMPDIR") {
+        return vec![PathBuf::from(dir)];
+    }
+    let shm = PathBuf::from("/dev/shm");
+    let mut parents = Vec::new();
+    if shm.is_dir() {
+        parents.push(shm);
+    }
+    parents.push(std::env::temp_dir());
+    parents
+}
+
+fn make_cluster_dir() -> Result<tempfile::TempDir, EngineError> {
+    let prefix = format!("pgrehearse-local-{}-", std::process::id());
+    let mut last = None;
+    for parent in cluster_parents() {
+        match tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent) {
+            Ok(dir) => return Ok(dir),
+            Err(e) => last = Some(format!("{}: {e}", parent.display())),
+        }
+    }
+    Err(failed(format!(
+        "could not create a temporary directory ({})",
+        last.unwrap_or_default()
+    )))
+}
+
+/// Removes clusters left behind by runs that were killed outright (SIGKILL, power loss).
+fn remove_stale() {
+    for parent in cluster_parents() {
+        remove_stale_in(&parent);
+    }
+}
+
+fn remove_stale_in(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("pgrehearse-local-")) else {
+            continue;
+        };
+        let Some(owner) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if owner == std::process::id() || process_alive(owner) {
+            continue;
+        }
+        let pidfile = entry.path().join("data").join("postmaster.pid");
+        if let Some(pm) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()))
+        {
+            // SAFETY: sending SIGQUIT to the orphaned postmaster we started earlier.
+            unsafe {
+                libc::kill(pm, libc::SIGQUIT);
+            }
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
+}
+
+impl Engine for LocalEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Local
+    }
+
+    async fn start(&self, cleanup: &Cleanup) -> Result<Server, EngineError> {
+        let started = Instant::now();
+        let bindir = find_bindir(self.pg_version)?;
+        let who = run_as()?;
+        remove_stale();
+        let dir = make_cluster_dir()?;
+        if let Some(w) = who {
+            chown(dir.path(), w)?;
+        }
+        let data = dir.path().join("data");
+        match template(&bindir, who).await {
+            Some(t) => copy_dir(&t, &data).await?,
+            None => initdb(&bindir, &data, who).await?,
+        }
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("server.log"))
+            .map_err(|e| failed(format!("could not create the server log: {e}")))?;
+        if let Some(w) = who {
+            chown(&dir.path().join("server.log"), w)?;
+        }
+        let log_err = log
+            .try_clone()
+            .map_err(|e| failed(format!("could not open the server log: {e}")))?;
+        let child = command(bindir.path.join("postgres"), who)
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(dir.path())
+            .arg("-p")
+            .arg(port.to_string())
+            .args([
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=40",
+                "-c",
+                "shared_buffers=64MB",
+            ])
+            .stdout(log)
+            .stderr(log_err)
+            .kill_on_drop(false)
+            .spawn()
+            .map_err(|e| failed(format!("could not start postgres: {e}")))?;
+        let pid = child.id().unwrap_or(0);
+        let log_path = dir.path().join("server.log");
+        let socket_dir = dir.path().to_path_buf();
+        cleanup.register(Resource::LocalCluster { pid, dir });
+
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(&socket_dir)
+            .port(port)
+            .user("postgres")
+            .dbname("postgres");
+        let mut child = child;
+        let version = super::wait_ready(&config, Duration::from_secs(30), || {
+            match child.try_wait() {
+                Ok(Some(status)) => Err(format!(
+                    "postgres exited ({status}): {}",
+                    std::fs::read_to_string(&log_path)
+                        .unwrap_or_default()
+                        .trim()
+                )),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .map_err(failed)?;
+        // The child is reaped by stop_cluster; detach the handle so tokio does not wait on it.
+        drop(child);
+        Ok(Server {
+            kind: EngineKind::Local,
+            config,
+            admin_db: "postgres".into(),
+            version,
+            description: format!(
+                "local PostgreSQL {} ({})",
+                bindir.major,
+                bindir.path.display()
+            ),
+            image: None,
+            startup: started.elapsed(),
+        })
+    }
+}
+
+/// Stops a temporary cluster (immediate shutdown: the data is thrown away) and removes its directory.
+pub async fn stop_cluster(pid: u32, dir: tempfile::TempDir) -> Result<(), String> {
+    if pid != 0 && process_alive(pid) {
+        // SAFETY: pid is the postmaster we spawned.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGQUIT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_alive(pid) && Instant::now() < deadline {
+            // Reap it if it is our child so it does not linger as a zombie.
+            // SAFETY: waitpid with WNOHANG on our own child pid.
+            unsafe {
+                libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if process_alive(pid) {
+            // SAFETY: as above; the server did not stop in time.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+    let path = dir.path().to_path_buf();
+    dir.close()
+        .map_err(|e| format!("could not remove {}: {e}", path.display()))
+}

@@ -1,0 +1,488 @@
+//! The `engine` stage owns where replays run: an ephemeral PostgreSQL server and the scratch databases on it.
+//!
+//! It takes an [`EngineOptions`] and returns a running [`Server`]: a connection recipe for any database on
+//! it plus the means to create and drop scratch databases. Three engines implement [`Engine`]:
+//! [`docker`] (a throwaway container through testcontainers), [`local`] (a temporary cluster made with
+//! `initdb`) and [`url`] (scratch databases on an existing server). `auto` picks the first that can work.
+//!
+//! Everything an engine creates is registered in a [`Cleanup`] before it exists, so that a normal end, an
+//! error, a panic and Ctrl-C all leave nothing behind: the caller runs [`Cleanup::run_all`] on every path.
+
+pub mod docker;
+pub mod local;
+pub mod url;
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio_postgres::{Client, Config, NoTls};
+
+/// Which engine to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    Auto,
+    Docker,
+    Local,
+    Url,
+}
+
+impl EngineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Auto => "auto",
+            EngineKind::Docker => "docker",
+            EngineKind::Local => "local",
+            EngineKind::Url => "url",
+        }
+    }
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(EngineKind::Auto),
+            "docker" => Ok(EngineKind::Docker),
+            "local" => Ok(EngineKind::Local),
+            "url" => Ok(EngineKind::Url),
+            other => Err(format!(
+                "unknown engine `{other}` (expected auto, docker, local or url)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The PostgreSQL major version used when none is asked for (docker image tag).
+pub const DEFAULT_PG_VERSION: u32 = 17;
+
+/// What the user asked of the engine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    pub kind: EngineKind,
+    /// `--database-url` for the url engine.
+    pub database_url: Option<String>,
+    /// `--image` for the docker engine; default `postgres:<pg_version>`.
+    pub image: Option<String>,
+    /// `--pg-version`: the image tag for docker, the preferred installation for local.
+    pub pg_version: Option<u32>,
+}
+
+impl EngineOptions {
+    pub fn docker_image(&self) -> String {
+        self.image.clone().unwrap_or_else(|| {
+            format!("postgres:{}", self.pg_version.unwrap_or(DEFAULT_PG_VERSION))
+        })
+    }
+}
+
+/// Why an engine could not give us a server. Each message says what to do instead.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "no Docker daemon answered ({reason}); start Docker, or use `--engine local` (needs PostgreSQL server binaries) or `--database-url URL`"
+    )]
+    DockerUnavailable { reason: String },
+    #[error(
+        "the Docker image `{image}` is not present and could not be pulled ({reason}); pull it yourself (`docker pull {image}`), pass another image with `--image`, or use `--engine local` or `--database-url URL`"
+    )]
+    ImageUnavailable { image: String, reason: String },
+    #[error(
+        "the container from image `{image}` did not become ready: {reason}; check the image with `docker run --rm -e POSTGRES_PASSWORD=x {image}`, or use `--engine local` or `--database-url URL`"
+    )]
+    ContainerFailed { image: String, reason: String },
+    #[error(
+        "no PostgreSQL server binaries found (looked for `initdb` on PATH, in `pg_config --bindir` and under /usr/lib/postgresql/*/bin); install PostgreSQL, or use `--engine docker` or `--database-url URL`"
+    )]
+    NoLocalBinaries,
+    #[error(
+        "PostgreSQL {wanted} is not installed locally (found: {found}); drop `--pg-version`, install it, or use `--engine docker`"
+    )]
+    LocalVersionMissing { wanted: u32, found: String },
+    #[error("the temporary local cluster could not be started: {reason}")]
+    LocalFailed { reason: String },
+    #[error("`--engine url` needs `--database-url URL` (or PGREHEARSE_DATABASE_URL)")]
+    UrlMissing,
+    #[error(
+        "the database URL is not valid: {reason}; expected e.g. postgres://user:password@localhost:5432/postgres"
+    )]
+    UrlInvalid { reason: String },
+    #[error("could not connect to the server at `{target}`: {reason}")]
+    Connect { target: String, reason: String },
+    #[error("could not create a scratch database on `{target}`: {reason}")]
+    ScratchDatabase { target: String, reason: String },
+    #[error(
+        "no engine can run the replay:\n  - url: no `--database-url` given\n  - docker: {docker}\n  - local: {local}"
+    )]
+    NothingAvailable { docker: String, local: String },
+}
+
+/// A running server and how to reach any database on it.
+pub struct Server {
+    pub kind: EngineKind,
+    /// Connection settings without a database name.
+    pub config: Config,
+    /// The database to connect to for CREATE/DROP DATABASE.
+    pub admin_db: String,
+    /// `server_version` as reported by the server.
+    pub version: String,
+    /// Human description, e.g. `local PostgreSQL 15 (/usr/lib/postgresql/15/bin)`.
+    pub description: String,
+    /// Hint for environment findings: how to get a server with more extensions.
+    pub image: Option<String>,
+    /// How long the engine took to be ready.
+    pub startup: Duration,
+}
+
+impl Server {
+    /// Connection settings for `dbname` on this server.
+    pub fn config_for(&self, dbname: &str) -> Config {
+        let mut config = self.config.clone();
+        config.dbname(dbname);
+        config
+    }
+
+    /// Connects to `dbname`; the connection task runs in the background.
+    pub async fn connect(&self, dbname: &str) -> Result<Client, EngineError> {
+        connect(&self.config_for(dbname)).await
+    }
+
+    /// Creates a uniquely named scratch database, registered for cleanup.
+    pub async fn create_scratch(
+        &self,
+        cleanup: &Cleanup,
+        label: &str,
+    ) -> Result<ScratchDb, EngineError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "pgrehearse_{}_{}_{}_{}",
+            label,
+            std::process::id(),
+            nanos,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = self.connect(&self.admin_db).await?;
+        // Roles are cluster-wide: remember which exist so that roles the replay creates are dropped after
+        // the database (registered later, so released first), and later sets never see them.
+        let roles = role_oids(&admin).await.unwrap_or_default();
+        let roles_token = cleanup.register(Resource::NewRoles {
+            config: self.config_for(&self.admin_db),
+            baseline: roles,
+        });
+        let token = cleanup.register(Resource::Database {
+            config: self.config_for(&self.admin_db),
+            name: name.clone(),
+        });
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
+                quote_ident(&name)
+            ))
+            .await
+            .map_err(|e| EngineError::ScratchDatabase {
+                target: self.description.clone(),
+                reason: db_error_text(&e),
+            })?;
+        Ok(ScratchDb {
+            name,
+            token,
+            roles_token,
+        })
+    }
+
+    /// Drops a scratch database and the roles created while it existed.
+    pub async fn drop_scratch(&self, cleanup: &Cleanup, db: ScratchDb) {
+        cleanup.run_one(db.token).await;
+        cleanup.run_one(db.roles_token).await;
+    }
+}
+
+/// A scratch database; drop it with [`Server::drop_scratch`] (or let [`Cleanup::run_all`] do it).
+pub struct ScratchDb {
+    pub name: String,
+    token: u64,
+    roles_token: u64,
+}
+
+/// An engine provisions a [`Server`], registering everything it creates in `cleanup` first.
+pub trait Engine {
+    fn kind(&self) -> EngineKind;
+    fn start(
+        &self,
+        cleanup: &Cleanup,
+    ) -> impl std::future::Future<Output = Result<Server, EngineError>> + Send;
+}
+
+/// Starts the engine the options ask for; `auto` tries url, docker, then local.
+pub async fn start(options: &EngineOptions, cleanup: &Cleanup) -> Result<Server, EngineError> {
+    match options.kind {
+        EngineKind::Url => url::UrlEngine::new(options)?.start(cleanup).await,
+        EngineKind::Docker => docker::DockerEngine::new(options).start(cleanup).await,
+        EngineKind::Local => local::LocalEngine::new(options).start(cleanup).await,
+        EngineKind::Auto => {
+            if options.database_url.is_some() {
+                return url::UrlEngine::new(options)?.start(cleanup).await;
+            }
+            let docker_reason = match docker::daemon().await {
+                Ok(_) => return docker::DockerEngine::new(options).start(cleanup).await,
+                Err(e) => e.to_string(),
+            };
+            match local::find_bindir(options.pg_version) {
+                Ok(_) => local::LocalEngine::new(options).start(cleanup).await,
+                Err(e) => Err(EngineError::NothingAvailable {
+                    docker: docker_reason,
+                    local: e.to_string(),
+                }),
+            }
+        }
+    }
+}
+
+/// Connects with a short timeout and spawns the connection driver.
+pub async fn connect(config: &Config) -> Result<Client, EngineError> {
+    let mut config = config.clone();
+    config.connect_timeout(Duration::from_secs(10));
+    config.application_name("pgrehearse");
+    let (client, connection) =
+        config
+            .connect(NoTls)
+            .await
+            .map_err(|e| EngineError::Connect {
+                target: describe_config(&config),
+                reason: db_error_text(&e),
+            })?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// `host:port/db` for messages, never the password.
+pub fn describe_config(config: &Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
+}
+
+/// The most useful text of a driver error: the server's message when there is one.
+pub fn db_error_text(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+/// Quotes an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+async fn role_oids(client: &Client) -> Result<Vec<u32>, tokio_postgres::Error> {
+    let rows = client.query("SELECT oid FROM pg_roles", &[]).await?;
+    Ok(rows.iter().map(|r| r.get::<_, u32>(0)).collect())
+}
+
+/// Something that must not outlive the run.
+pub enum Resource {
+    /// A container started by the docker engine.
+    Container { id: String },
+    /// A temporary cluster: the postmaster's pid and its directory.
+    LocalCluster {
+        pid: u32,
+        dir: tempfile::TempDir,
+    },
+    /// A scratch database on a server reached with `config` (connected to the admin database).
+    Database { config: Config, name: String },
+    /// Roles created (cluster-wide) since `baseline` was taken; dropped after their scratch database.
+    NewRoles { config: Config, baseline: Vec<u32> },
+}
+
+/// The registry of everything to remove. Resources are removed newest first.
+#[derive(Default)]
+pub struct Cleanup {
+    items: Mutex<Vec<(u64, Resource)>>,
+    next: AtomicU64,
+}
+
+impl Cleanup {
+    pub fn new() -> Cleanup {
+        Cleanup::default()
+    }
+
+    /// Registers a resource; returns a token for [`Cleanup::run_one`].
+    pub fn register(&self, resource: Resource) -> u64 {
+        let token = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut items) = self.items.lock() {
+            items.push((token, resource));
+        }
+        token
+    }
+
+    /// Replaces a registered resource (e.g. once a container id or pid is known).
+    pub fn replace(&self, token: u64, resource: Resource) {
+        if let Ok(mut items) = self.items.lock() {
+            if let Some(item) = items.iter_mut().find(|(t, _)| *t == token) {
+                item.1 = resource;
+            } else {
+                items.push((token, resource));
+            }
+        }
+    }
+
+    fn take(&self, token: Option<u64>) -> Vec<Resource> {
+        let Ok(mut items) = self.items.lock() else {
+            return Vec::new();
+        };
+        match token {
+            Some(t) => match items.iter().position(|(x, _)| *x == t) {
+                Some(i) => vec![items.remove(i).1],
+                None => Vec::new(),
+            },
+            None => items.drain(..).rev().map(|(_, r)| r).collect(),
+        }
+    }
+
+    /// Removes one resource now.
+    pub async fn run_one(&self, token: u64) {
+        for r in self.take(Some(token)) {
+            release(r).await;
+        }
+    }
+
+    /// Removes everything still registered, newest first. Safe to call more than once.
+    pub async fn run_all(&self) {
+        for r in self.take(None) {
+            release(r).await;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.lock().map(|i| i.is_empty()).unwrap_or(true)
+    }
+}
+
+async fn release(resource: Resource) {
+    let result = match resource {
+        Resource::Container { id } => docker::remove_container(&id).await,
+        Resource::LocalCluster { pid, dir } => local::stop_cluster(pid, dir).await,
+        Resource::Database { config, name } => drop_database(&config, &name).await,
+        Resource::NewRoles { config, baseline } => drop_new_roles(&config, &baseline).await,
+    };
+    if let Err(e) = result {
+        eprintln!("pgrehearse: cleanup: {e}");
+    }
+}
+
+async fn drop_database(config: &Config, name: &str) -> Result<(), String> {
+    let client = tokio::time::timeout(Duration::from_secs(15), connect(config))
+        .await
+        .map_err(|_| format!("timed out connecting to drop scratch database {name}"))?
+        .map_err(|e| format!("could not drop scratch database {name}: {e}"))?;
+    client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
+        .await
+        .map_err(|e| {
+            format!(
+                "could not drop scratch database {name}: {}; drop it by hand",
+                db_error_text(&e)
+            )
+        })
+}
+
+async fn drop_new_roles(config: &Config, baseline: &[u32]) -> Result<(), String> {
+    let client = tokio::time::timeout(Duration::from_secs(15), connect(config))
+        .await
+        .map_err(|_| "timed out connecting to drop roles created by the replay".to_string())?
+        .map_err(|e| e.to_string())?;
+    let rows = client
+        .query(
+            "SELECT rolname FROM pg_roles WHERE NOT (oid = ANY($1)) ORDER BY oid DESC",
+            &[&baseline],
+        )
+        .await
+        .map_err(|e| db_error_text(&e))?;
+    for row in rows {
+        let name: String = row.get(0);
+        if let Err(e) = client
+            .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(&name)))
+            .await
+        {
+            return Err(format!(
+                "could not drop role {name} created by the replay: {}",
+                db_error_text(&e)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Waits until `SELECT 1` succeeds on `config`, or `deadline` passes, or `alive` says the server is gone.
+pub async fn wait_ready(
+    config: &Config,
+    deadline: Duration,
+    mut alive: impl FnMut() -> Result<(), String>,
+) -> Result<String, String> {
+    let start = std::time::Instant::now();
+    loop {
+        alive()?;
+        let last;
+        let mut c = config.clone();
+        c.connect_timeout(Duration::from_secs(2));
+        match c.connect(NoTls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                match client.simple_query("SELECT 1").await {
+                    Ok(_) => {
+                        let version = client
+                            .query_one("SHOW server_version", &[])
+                            .await
+                            .map(|r| r.get::<_, String>(0))
+                            .unwrap_or_default();
+                        return Ok(version);
+                    }
+                    Err(e) => last = db_error_text(&e),
+                }
+            }
+            Err(e) => last = db_error_text(&e),
+        }
+        if start.elapsed() > deadline {
+            return Err(format!(
+                "not ready after {}s (last error: {last})",
+                deadline.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,22 @@
+//! pgrehearse rehearses a repository's PostgreSQL migrations before they reach production.
+//!
+//! The pipeline, one module per stage, data flowing one way:
+//!
+//! 1. [`config`] reads `.pgrehearse.yaml`.
+//! 2. [`discover`] finds the migration sets, in the order and with the runner that applies them.
+//! 3. [`rules`] runs static checks (dialect detection) on top of the `pgrehearse-sql` splitter.
+//! 4. [`engine`] provisions an ephemeral PostgreSQL (docker, local or url) with guaranteed cleanup.
+//! 5. [`replay`] applies each set the way its runner does and turns errors into findings.
+//! 6. [`report`] writes findings as human diagnostics, JSON or GitHub workflow commands.
+//!
+//! [`check::run`] is the single entry point the CLI calls; [`model`] holds the shared vocabulary
+//! ([`model::Finding`], [`model::Span`]).
+
+pub mod check;
+pub mod config;
+pub mod discover;
+pub mod engine;
+pub mod model;
+pub mod replay;
+pub mod report;
+pub mod rules;

@@ -1,0 +1,259 @@
+//! The `pgrehearse` command line: parses flags, calls [`pgrehearse::check::run`], prints the report and
+//! picks the exit code (0 clean, 1 findings at or above `--fail-on`, 2 could not run).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use pgrehearse::check::{self, CheckOptions};
+use pgrehearse::engine::{Cleanup, EngineKind, EngineOptions};
+use pgrehearse::model::Severity;
+use pgrehearse::report::{self, Format, RenderOptions};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pgrehearse",
+    version,
+    about = "Rehearse a repository's PostgreSQL migrations in an ephemeral database before they reach production"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Replay every migration set from scratch the way its runner applies it, and report problems.
+    Check(CheckArgs),
+}
+
+/// The `--fail-on` threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum FailOn {
+    Error,
+    Warning,
+    Notice,
+    Never,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Notice => Some(Severity::Notice),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// Repository root to check.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+
+    /// Configuration file [default: PATH/.pgrehearse.yaml when present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Where to replay: a Docker container, a temporary local cluster, or scratch databases on a server.
+    /// `auto` uses --database-url if given, else Docker if a daemon answers, else local binaries.
+    #[arg(long, default_value = "auto", value_parser = parse_engine)]
+    engine: EngineKind,
+
+    /// Server for `--engine url`; pgrehearse creates and drops its own scratch databases there.
+    #[arg(long, value_name = "URL", env = "PGREHEARSE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Docker image for `--engine docker` [default: postgres:<pg-version>].
+    #[arg(long, value_name = "IMAGE", env = "PGREHEARSE_IMAGE")]
+    image: Option<String>,
+
+    /// PostgreSQL major version: the official image's tag (default 17), or the local installation to use.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(9..100))]
+    pg_version: Option<u32>,
+
+    /// Output format.
+    #[arg(long, default_value = "human", value_parser = parse_format)]
+    format: Format,
+
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value = "error")]
+    fail_on: FailOn,
+
+    /// Print findings only (no summary).
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Print progress and timings on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn parse_engine(s: &str) -> Result<EngineKind, String> {
+    s.parse()
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse().map_err(|e: <Format as std::str::FromStr>::Err| e.to_string())
+}
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "pgrehearse {}: internal error: {info}\nThis is a bug in pgrehearse; please file an issue with this message and the command you ran.",
+            env!("CARGO_PKG_VERSION")
+        );
+    }));
+}
+
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return "interrupted (Ctrl-C)",
+                _ = term.recv() => return "terminated (SIGTERM)",
+            }
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "interrupted (Ctrl-C)"
+}
+
+async fn run_check(args: CheckArgs) -> ExitCode {
+    let options = CheckOptions {
+        root: args.path.clone(),
+        config: args.config.clone(),
+        engine: EngineOptions {
+            kind: args.engine,
+            database_url: args.database_url.clone(),
+            image: args.image.clone(),
+            pg_version: args.pg_version,
+        },
+        verbose: args.verbose,
+    };
+    let cleanup = Arc::new(Cleanup::new());
+    let mut task = tokio::spawn({
+        let cleanup = cleanup.clone();
+        async move { check::run(&options, &cleanup).await }
+    });
+    let joined = tokio::select! {
+        joined = &mut task => Some(joined),
+        why = interrupted() => {
+            task.abort();
+            let _ = task.await;
+            cleanup.run_all().await;
+            eprintln!("pgrehearse: {why}; everything the replay created was removed");
+            None
+        }
+    };
+    let outcome = match joined {
+        None => return ExitCode::from(2),
+        Some(Err(_panic)) => {
+            // The panic hook already explained; remove what the replay created.
+            cleanup.run_all().await;
+            return ExitCode::from(2);
+        }
+        Some(Ok(Err(e))) => {
+            cleanup.run_all().await;
+            eprintln!("pgrehearse: error: {e}");
+            return ExitCode::from(2);
+        }
+        Some(Ok(Ok(outcome))) => outcome,
+    };
+    let stdout = std::io::stdout();
+    let color = args.format == Format::Human
+        && stdout.is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    let render = RenderOptions {
+        color,
+        quiet: args.quiet,
+    };
+    let mut out = stdout.lock();
+    let written = report::write(&mut out, args.format, &outcome.report, &outcome.sources, &render)
+        .and_then(|_| out.flush());
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("pgrehearse: error: could not write the report: {e}");
+        return ExitCode::from(2);
+    }
+    let failing = args.fail_on.threshold().is_some_and(|threshold| {
+        outcome
+            .report
+            .findings
+            .iter()
+            .any(|f| f.severity >= threshold)
+    });
+    if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pgrehearse: error: could not start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Check(args) => run_check(args).await,
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_flags_parse_with_defaults() {
+        let cli = Cli::try_parse_from(["pgrehearse", "check"]).unwrap();
+        let Command::Check(args) = cli.command;
+        assert_eq!(args.path, PathBuf::from("."));
+        assert_eq!(args.engine, EngineKind::Auto);
+        assert_eq!(args.fail_on, FailOn::Error);
+        assert_eq!(args.format, Format::Human);
+    }
+
+    #[test]
+    fn unknown_engine_is_rejected_with_the_choices() {
+        let err = Cli::try_parse_from(["pgrehearse", "check", "--engine", "podman"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("auto, docker, local or url"), "{text}");
+    }
+
+    #[test]
+    fn fail_on_never_has_no_threshold() {
+        let cli = Cli::try_parse_from(["pgrehearse", "check", "--fail-on", "never"]).unwrap();
+        let Command::Check(args) = cli.command;
+        assert_eq!(args.fail_on.threshold(), None);
+        assert_eq!(FailOn::Warning.threshold(), Some(Severity::Warning));
+    }
+
+    #[test]
+    fn pg_version_must_be_a_plausible_major() {
+        assert!(Cli::try_parse_from(["pgrehearse", "check", "--pg-version", "3"]).is_err());
+        let cli = Cli::try_parse_from(["pgrehearse", "check", "--pg-version", "16"]).unwrap();
+        let Command::Check(args) = cli.command;
+        assert_eq!(args.pg_version, Some(16));
+    }
+}

@@ -1,0 +1,307 @@
+//! The shared vocabulary of every stage: [`Finding`], [`Severity`], [`Category`], [`Location`] and the
+//! [`Sources`] that findings point into.
+//!
+//! A finding is about the user's repository (a migration failed to replay, a MySQL construct sits in a
+//! PostgreSQL migration, a file the runner would never apply). It stores byte offsets only; lines and
+//! columns are computed when a report is written. An *error* (pgrehearse could not do its job) is not a
+//! finding: it travels as a `Result::Err` and ends the run with exit code 2.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use pgrehearse_sql::{LineIndex, Span};
+
+/// How serious a finding is. Ordered: `Notice < Warning < Error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Notice,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Notice => "notice",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "notice" => Ok(Severity::Notice),
+            "warning" => Ok(Severity::Warning),
+            "error" => Ok(Severity::Error),
+            other => Err(format!(
+                "unknown severity `{other}` (expected error, warning or notice)"
+            )),
+        }
+    }
+}
+
+/// The family a finding belongs to; part of the JSON contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    /// A migration failed when replayed the way its runner applies it.
+    MigrationError,
+    /// SQL of another database (MySQL, SQLite, T-SQL) or a project configured for another provider.
+    Dialect,
+    /// The layout on disk disagrees with what the runner would apply (orphans, duplicates, missing files).
+    Discovery,
+    /// A failure would leave the database half-migrated.
+    PartialFailure,
+    /// A statement takes a dangerous lock or rewrites a table.
+    Lock,
+    /// The schema built by the migrations differs from a declared schema or a live database.
+    Drift,
+    /// The replay needs something the engine does not provide (an extension, a role, a newer server).
+    Environment,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::MigrationError => "migration-error",
+            Category::Dialect => "dialect",
+            Category::Discovery => "discovery",
+            Category::PartialFailure => "partial-failure",
+            Category::Lock => "lock",
+            Category::Drift => "drift",
+            Category::Environment => "environment",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a finding points: a file relative to the checked root, and a byte span in it when known.
+/// A finding about a whole file has no span.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Location {
+    /// Path relative to the checked root, as found on disk.
+    pub file: PathBuf,
+    /// Byte range in the file, serialized as `{"start": N, "end": N}`.
+    #[serde(with = "opt_span")]
+    pub span: Option<Span>,
+}
+
+/// Serde for `Option<Span>` (the `sql` crate stays free of dependencies).
+mod opt_span {
+    use super::Span;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Raw {
+        start: usize,
+        end: usize,
+    }
+
+    pub fn serialize<S: Serializer>(span: &Option<Span>, s: S) -> Result<S::Ok, S::Error> {
+        span.map(|sp| Raw {
+            start: sp.start,
+            end: sp.end,
+        })
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
+        Ok(Option::<Raw>::deserialize(d)?.map(|r| Span::new(r.start, r.end)))
+    }
+}
+
+/// Facts observed while producing a finding. Every field is optional; absent ones are not serialized.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// PostgreSQL SQLSTATE of the error that was observed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sqlstate: Option<String>,
+    /// PostgreSQL's DETAIL line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// PostgreSQL's HINT line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The migration (version or name) the finding belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<String>,
+    /// 1-based index of the statement within its migration file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<usize>,
+    /// Migrations the runner would not apply because of this finding.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_applied: Vec<String>,
+    /// Further named facts (construct ids, runner names, object names).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// One problem in the user's repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable kebab-case rule id that names the hazard, e.g. `migration-failed`, `mysql-syntax`.
+    pub rule: String,
+    pub category: Category,
+    pub severity: Severity,
+    /// One sentence: what happens, to which object.
+    pub message: String,
+    /// A short imperative line saying what to do, when there is one.
+    pub help: Option<String>,
+    pub location: Option<Location>,
+    pub evidence: Evidence,
+}
+
+impl Finding {
+    pub fn new(
+        rule: &str,
+        category: Category,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            rule: rule.to_string(),
+            category,
+            severity,
+            message: message.into(),
+            help: None,
+            location: None,
+            evidence: Evidence::default(),
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Finding {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn at(mut self, file: impl Into<PathBuf>, span: Option<Span>) -> Finding {
+        self.location = Some(Location {
+            file: file.into(),
+            span,
+        });
+        self
+    }
+
+    pub fn evidence(mut self, evidence: Evidence) -> Finding {
+        self.evidence = evidence;
+        self
+    }
+
+    /// Sort key: file, then position, then rule; findings without a location come first.
+    pub fn sort_key(&self) -> (Option<&Path>, usize, &str) {
+        match &self.location {
+            Some(loc) => (
+                Some(loc.file.as_path()),
+                loc.span.map(|s| s.start).unwrap_or(0),
+                &self.rule,
+            ),
+            None => (None, 0, &self.rule),
+        }
+    }
+}
+
+/// The text of every file findings may point into, keyed by the path relative to the checked root.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    files: BTreeMap<PathBuf, Arc<str>>,
+}
+
+impl Sources {
+    pub fn new() -> Sources {
+        Sources::default()
+    }
+
+    pub fn insert(&mut self, rel_path: impl Into<PathBuf>, text: Arc<str>) {
+        self.files.insert(rel_path.into(), text);
+    }
+
+    pub fn get(&self, rel_path: &Path) -> Option<&str> {
+        self.files.get(rel_path).map(|t| &**t)
+    }
+}
+
+/// A resolved position of a finding, for reporters: 1-based lines and columns (columns count characters).
+/// `end_column` is exclusive: the column just after the last character of the span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Position {
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+}
+
+impl Position {
+    /// Resolves a span in `text`. An empty span resolves to a single point.
+    pub fn resolve(text: &str, index: &LineIndex, span: Span) -> Position {
+        let (line, column) = index.line_col(text, span.start);
+        let (end_line, end_column) = index.line_col(text, span.end.max(span.start));
+        Position {
+            line,
+            column,
+            end_line,
+            end_column,
+        }
+    }
+}
+
+/// Outcome of one replayed migration set, for summaries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetSummary {
+    /// Directory of the set, relative to the checked root.
+    pub path: PathBuf,
+    /// The runner whose semantics were replayed (`drizzle`, `prisma`, `golang-migrate`, `psql`, ...).
+    pub runner: String,
+    /// Number of migrations in the set.
+    pub migrations: usize,
+    /// Number of migrations that were applied and committed.
+    pub applied: usize,
+    /// `ok`, `failed`, `skipped` (not replayed: see the findings) or `static` (no database was used).
+    pub status: String,
+}
+
+/// Everything a reporter needs: findings (sorted) plus what was replayed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub sets: Vec<SetSummary>,
+    /// The engine used (`docker`, `local`, `url`), if a database was needed.
+    pub engine: Option<String>,
+}
+
+impl Report {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+
+    /// The most severe finding, if any.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    }
+}

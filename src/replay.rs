@@ -1,0 +1,526 @@
+//! The `replay` stage applies one migration set to a fresh database the way its runner does, and turns
+//! what PostgreSQL answered into findings at exact file positions.
+//!
+//! It takes a connected client on an empty scratch database and a [`MigrationSet`]; it returns a
+//! [`ReplayLog`]: how many migrations were applied and committed, and `migration-error`,
+//! `partial-failure` and `environment` findings. Batching follows the runner:
+//!
+//! - Drizzle: one explicit transaction around every pending migration; each file split on
+//!   `--> statement-breakpoint` and each chunk sent as one query.
+//! - Prisma, golang-migrate: each file sent as one multi-statement simple query, which PostgreSQL runs as
+//!   one implicit transaction.
+//! - psql: each statement sent on its own (autocommit); `psql-single-transaction` wraps the file in
+//!   BEGIN … COMMIT. Both stop at the first error (`ON_ERROR_STOP`).
+//!
+//! The failing statement is identified without re-running anything: PostgreSQL sends one CommandComplete
+//! per finished statement of a multi-statement query, so the count received before the error is the
+//! failing statement's index. An error position (1-based *character* offset into the text sent) is
+//! mapped to the byte span of the token there; errors without a position point at the whole statement.
+
+use futures_util::StreamExt;
+use pgrehearse_sql::{self as sql, Span};
+use tokio_postgres::error::{DbError, ErrorPosition};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use crate::discover::{Migration, MigrationSet, Prelude, Runner, Transactions};
+use crate::model::{Category, Evidence, Finding, Severity};
+
+/// What replaying one set produced.
+#[derive(Debug, Default)]
+pub struct ReplayLog {
+    /// Migrations applied and committed, in order.
+    pub applied: usize,
+    /// Whether a migration (or a prelude) failed.
+    pub failed: bool,
+    pub findings: Vec<Finding>,
+    /// Statements executed (for benchmarks and summaries).
+    pub statements: usize,
+}
+
+/// Where the engine came from, for environment findings.
+#[derive(Clone, Debug, Default)]
+pub struct EngineContext {
+    /// `docker image postgres:17`, `local PostgreSQL 15 (...)`, ...
+    pub description: String,
+    /// The server's version string.
+    pub version: String,
+}
+
+/// A text sent to the server in one query, as a span of its file.
+struct Batch {
+    span: Span,
+}
+
+/// A statement the server rejected, and where.
+struct Failure {
+    error: DbError,
+    /// The batch that was sent.
+    batch: Span,
+    /// Statements that completed before the error within the batch.
+    completed: usize,
+}
+
+/// Sends `text` as one simple query; on error, returns it with the number of statements that completed.
+async fn execute(client: &Client, text: &str) -> Result<usize, (Option<DbError>, usize, String)> {
+    let mut completed = 0usize;
+    let stream = match client.simple_query_raw(text).await {
+        Ok(s) => s,
+        Err(e) => return Err((e.as_db_error().cloned(), 0, crate::engine::db_error_text(&e))),
+    };
+    futures_util::pin_mut!(stream);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(SimpleQueryMessage::CommandComplete(_)) => completed += 1,
+            Ok(_) => {}
+            Err(e) => {
+                return Err((
+                    e.as_db_error().cloned(),
+                    completed,
+                    crate::engine::db_error_text(&e),
+                ));
+            }
+        }
+    }
+    Ok(completed)
+}
+
+/// The lost connection or protocol failure that is not a statement error.
+#[derive(Debug, thiserror::Error)]
+#[error("the connection to the replay database failed while applying {file}: {reason}")]
+pub struct ReplayError {
+    pub file: String,
+    pub reason: String,
+}
+
+/// How a file is cut into batches by its runner.
+fn batches(runner: Runner, text: &str) -> Vec<Batch> {
+    match runner {
+        Runner::Drizzle => sql::split_drizzle_breakpoints(text)
+            .into_iter()
+            .map(|span| Batch { span })
+            .collect(),
+        Runner::Prisma | Runner::GolangMigrate => vec![Batch {
+            span: Span::new(0, text.len()),
+        }],
+        Runner::Psql | Runner::PsqlSingleTransaction => sql::split(text)
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| Batch { span: s.code })
+            .collect(),
+    }
+}
+
+/// Non-empty statement code spans inside `within`.
+fn statements_in(text: &str, within: Span) -> Vec<Span> {
+    let inner = within.slice(text);
+    sql::split(inner)
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| Span::new(s.code.start + within.start, s.code.end + within.start))
+        .collect()
+}
+
+/// Replays `set` on `client` (an empty database). Statement errors become findings; only a broken
+/// connection is an error.
+pub async fn run(
+    client: &Client,
+    set: &MigrationSet,
+    engine: &EngineContext,
+) -> Result<ReplayLog, ReplayError> {
+    let mut log = ReplayLog::default();
+    for prelude in &set.preludes {
+        if let Err(f) = run_prelude(client, prelude).await? {
+            log.failed = true;
+            log.findings.push(f);
+            return Ok(log);
+        }
+    }
+    let transactions = set.runner.transactions();
+    if transactions == Transactions::AllPendingInOne {
+        control(client, "BEGIN", set.migrations.first()).await?;
+    }
+    for (index, migration) in set.migrations.iter().enumerate() {
+        if transactions == Transactions::ExplicitPerFile {
+            control(client, "BEGIN", Some(migration)).await?;
+        }
+        let mut failure = None;
+        let mut sent = 0usize;
+        for batch in batches(set.runner, &migration.text) {
+            if set.runner == Runner::Psql && batch.span.slice(&migration.text).starts_with('\\') {
+                log.findings.push(
+                    Finding::new(
+                        "psql-meta-command",
+                        Category::Environment,
+                        Severity::Notice,
+                        "psql meta-command is not replayed",
+                    )
+                    .help("keep migrations to plain SQL so every runner can apply them")
+                    .at(&migration.file, Some(batch.span)),
+                );
+                continue;
+            }
+            match execute(client, batch.span.slice(&migration.text)).await {
+                Ok(n) => {
+                    sent += 1;
+                    log.statements += n;
+                }
+                Err((Some(error), completed, _)) => {
+                    log.statements += completed;
+                    failure = Some(Failure {
+                        error,
+                        batch: batch.span,
+                        completed,
+                    });
+                    break;
+                }
+                Err((None, _, reason)) => {
+                    return Err(ReplayError {
+                        file: migration.file.display().to_string(),
+                        reason,
+                    });
+                }
+            }
+        }
+        match failure {
+            None => {
+                if transactions == Transactions::ExplicitPerFile {
+                    commit(client, migration).await?;
+                }
+                log.applied += 1;
+            }
+            Some(failure) => {
+                if matches!(
+                    transactions,
+                    Transactions::ExplicitPerFile | Transactions::AllPendingInOne
+                ) {
+                    rollback(client, migration).await?;
+                }
+                let applied_before = if transactions == Transactions::AllPendingInOne {
+                    0
+                } else {
+                    index
+                };
+                log.failed = true;
+                log.findings
+                    .extend(failure_findings(set, index, &failure, engine, sent > 0));
+                log.applied = applied_before;
+                return Ok(log);
+            }
+        }
+    }
+    if transactions == Transactions::AllPendingInOne
+        && let Some(last) = set.migrations.last()
+    {
+        commit(client, last).await?;
+    }
+    Ok(log)
+}
+
+async fn control(client: &Client, sql: &str, migration: Option<&Migration>) -> Result<(), ReplayError> {
+    client.batch_execute(sql).await.map_err(|e| ReplayError {
+        file: migration
+            .map(|m| m.file.display().to_string())
+            .unwrap_or_default(),
+        reason: crate::engine::db_error_text(&e),
+    })
+}
+
+async fn commit(client: &Client, m: &Migration) -> Result<(), ReplayError> {
+    control(client, "COMMIT", Some(m)).await
+}
+
+async fn rollback(client: &Client, m: &Migration) -> Result<(), ReplayError> {
+    control(client, "ROLLBACK", Some(m)).await
+}
+
+/// Runs a prelude file as one query. `Ok(Err(finding))` when PostgreSQL rejected it.
+async fn run_prelude(client: &Client, prelude: &Prelude) -> Result<Result<(), Finding>, ReplayError> {
+    match execute(client, &prelude.text).await {
+        Ok(_) => Ok(Ok(())),
+        Err((Some(error), completed, _)) => {
+            let span = Span::new(0, prelude.text.len());
+            let (primary, statement) = locate(&prelude.text, span, completed, &error);
+            Ok(Err(Finding::new(
+                "prelude-failed",
+                Category::Environment,
+                Severity::Error,
+                format!("prelude failed: {}", error.message()),
+            )
+            .help("fix the prelude; migrations were not replayed")
+            .at(&prelude.file, Some(primary))
+            .evidence(db_evidence(&error, None, statement))))
+        }
+        Err((None, _, reason)) => Err(ReplayError {
+            file: prelude.file.display().to_string(),
+            reason,
+        }),
+    }
+}
+
+fn db_evidence(error: &DbError, migration: Option<&Migration>, statement: Option<usize>) -> Evidence {
+    Evidence {
+        sqlstate: Some(error.code().code().to_string()),
+        detail: error.detail().map(str::to_string),
+        hint: error.hint().map(str::to_string),
+        migration: migration.map(|m| m.id.clone()),
+        statement,
+        ..Evidence::default()
+    }
+}
+
+/// The span to underline for an error in `batch` of `text`, and the 1-based index (within the file) of the
+/// failing statement when it can be told.
+fn locate(text: &str, batch: Span, completed: usize, error: &DbError) -> (Span, Option<usize>) {
+    let file_statements = statements_in(text, Span::new(0, text.len()));
+    let index_of = |span: Span| {
+        file_statements
+            .iter()
+            .position(|s| s.start <= span.start && span.start < s.end.max(s.start + 1))
+            .map(|i| i + 1)
+    };
+    if let Some(ErrorPosition::Original(pos)) = error.position() {
+        let batch_text = batch.slice(text);
+        if let Some(byte) = sql::char_pos_to_byte(batch_text, *pos as usize) {
+            let offset = batch.start + byte;
+            let token = sql::tokenize(text)
+                .into_iter()
+                .find(|t| t.span.contains(offset))
+                .map(|t| t.span)
+                .unwrap_or(Span::new(offset, offset));
+            return (token, index_of(token));
+        }
+    }
+    let in_batch = statements_in(text, batch);
+    match in_batch.get(completed) {
+        Some(stmt) => (*stmt, index_of(*stmt)),
+        None => (trim_span(text, batch), None),
+    }
+}
+
+/// `span` without leading and trailing whitespace.
+fn trim_span(text: &str, span: Span) -> Span {
+    let s = span.slice(text);
+    let start = span.start + (s.len() - s.trim_start().len());
+    let end = span.end - (s.len() - s.trim_end().len());
+    if start <= end {
+        Span::new(start, end)
+    } else {
+        span
+    }
+}
+
+/// The extension a `CREATE EXTENSION` statement asks for.
+fn extension_name(text: &str, stmt: Span) -> Option<String> {
+    let words = sql::leading_keywords(text, stmt, 2);
+    if words != ["CREATE", "EXTENSION"] {
+        return None;
+    }
+    let tokens = sql::significant_tokens(text, stmt);
+    let mut iter = tokens.iter().skip(2).peekable();
+    // Skip IF NOT EXISTS.
+    let mut name = None;
+    while let Some(t) = iter.next() {
+        let word = t.span.slice(text);
+        if word.eq_ignore_ascii_case("if") || word.eq_ignore_ascii_case("not") || word.eq_ignore_ascii_case("exists") {
+            continue;
+        }
+        name = Some(word.trim_matches('"').to_string());
+        break;
+    }
+    name
+}
+
+/// Images known to ship an extension the official image lacks.
+fn extension_image(ext: &str, major: &str) -> Option<String> {
+    let major = if major.is_empty() { "17" } else { major };
+    match ext {
+        "vector" => Some(format!("pgvector/pgvector:pg{major}")),
+        "postgis" | "postgis_topology" | "postgis_raster" | "postgis_tiger_geocoder" => {
+            Some(format!("postgis/postgis:{major}-3.5"))
+        }
+        "timescaledb" => Some(format!("timescale/timescaledb:latest-pg{major}")),
+        "pg_cron" | "pg_graphql" | "pgsodium" | "pg_net" | "supabase_vault" => {
+            Some("supabase/postgres (the Supabase CLI image)".into())
+        }
+        _ => None,
+    }
+}
+
+fn failure_findings(
+    set: &MigrationSet,
+    index: usize,
+    failure: &Failure,
+    engine: &EngineContext,
+    earlier_batches_committed: bool,
+) -> Vec<Finding> {
+    let migration = &set.migrations[index];
+    let text = &*migration.text;
+    let (primary, statement) = locate(text, failure.batch, failure.completed, &failure.error);
+    let error = &failure.error;
+    let sqlstate = error.code().code();
+    let mut evidence = db_evidence(error, Some(migration), statement);
+    let later: Vec<String> = set.migrations[index + 1..]
+        .iter()
+        .map(|m| m.id.clone())
+        .collect();
+    let transactions = set.runner.transactions();
+    evidence.not_applied = if transactions == Transactions::AllPendingInOne {
+        set.migrations.iter().map(|m| m.id.clone()).collect()
+    } else {
+        later.clone()
+    };
+    let mut findings = Vec::new();
+
+    // The statement the failure is in (for environment checks and partial-failure spans).
+    let stmt_span = statements_in(text, failure.batch)
+        .into_iter()
+        .find(|s| s.start <= primary.start && primary.start <= s.end)
+        .unwrap_or(primary);
+    let major = engine.version.split('.').next().unwrap_or("").to_string();
+
+    if let Some(ext) = extension_name(text, stmt_span).filter(|_| {
+        matches!(sqlstate, "58P01" | "0A000" | "42704") && error.message().contains("extension")
+    }) {
+        let help = match extension_image(&ext, &major) {
+            Some(image) => format!(
+                "replay on a server that has `{ext}`: `--image {image}` with the docker engine, or `--database-url` to a server with it installed"
+            ),
+            None => format!(
+                "replay on a server that has `{ext}`: pass an image that ships it with `--image`, or `--database-url` to a server with it installed"
+            ),
+        };
+        findings.push(
+            Finding::new(
+                "missing-extension",
+                Category::Environment,
+                Severity::Error,
+                format!(
+                    "extension `{ext}` is not available on the replay server ({}, PostgreSQL {}); `{}` and everything after it could not be replayed",
+                    engine.description, engine.version, migration.id
+                ),
+            )
+            .help(help)
+            .at(&migration.file, Some(stmt_span))
+            .evidence(Evidence {
+                extra: [("extension".to_string(), ext)].into_iter().collect(),
+                ..evidence
+            }),
+        );
+        return findings;
+    }
+
+    let not_applied_note = match (transactions, later.len()) {
+        (Transactions::AllPendingInOne, _) => format!(
+            "; none of the {} migrations were applied (one transaction)",
+            set.migrations.len()
+        ),
+        (_, 0) => String::new(),
+        (_, 1) => "; 1 later migration was not applied".to_string(),
+        (_, n) => format!("; {n} later migrations were not applied"),
+    };
+    let help = match sqlstate {
+        "25001" => Some(match set.runner {
+            Runner::Drizzle => "drizzle-kit migrate runs all pending migrations in one transaction, so this statement can never run there: drop CONCURRENTLY, or run it outside drizzle-kit".to_string(),
+            Runner::PsqlSingleTransaction => "remove --single-transaction for this file, or move the statement to a file applied without a transaction".to_string(),
+            _ => format!("{}; put this statement alone in its own migration file", set.runner.describe_transactions()),
+        }),
+        "55P04" => Some(format!(
+            "{}; a new enum value cannot be used in the transaction that adds it: move `ALTER TYPE … ADD VALUE` into an earlier migration",
+            set.runner.describe_transactions()
+        )),
+        _ => error.hint().map(|h| h.to_string()),
+    };
+    let mut finding = Finding::new(
+        "migration-failed",
+        Category::MigrationError,
+        Severity::Error,
+        format!(
+            "migration `{}` failed{}: {}{}",
+            migration.id,
+            statement.map(|s| format!(" at statement {s}")).unwrap_or_default(),
+            error.message(),
+            not_applied_note
+        ),
+    )
+    .at(&migration.file, Some(primary))
+    .evidence(evidence);
+    if let Some(help) = help {
+        finding = finding.help(help);
+    }
+    findings.push(finding);
+
+    // Under autocommit the statements before the failing one stay committed.
+    if transactions == Transactions::Autocommit && earlier_batches_committed {
+        let committed: Vec<Span> = statements_in(text, Span::new(0, text.len()))
+            .into_iter()
+            .filter(|s| s.end <= failure.batch.start)
+            .collect();
+        if let (Some(first), Some(last)) = (committed.first(), committed.last()) {
+            let k = statement.unwrap_or(committed.len() + 1);
+            findings.push(
+                Finding::new(
+                    "partially-applied",
+                    Category::PartialFailure,
+                    Severity::Error,
+                    format!(
+                        "statements 1–{} of `{}` stayed committed when statement {k} failed: the database is left half-migrated",
+                        committed.len(),
+                        migration.id
+                    ),
+                )
+                .help("make the migration atomic (BEGIN … COMMIT, or `psql --single-transaction`), or make every statement safe to re-run (IF NOT EXISTS) so a retry succeeds")
+                .at(&migration.file, Some(Span::new(first.start, last.end)))
+                .evidence(Evidence {
+                    migration: Some(migration.id.clone()),
+                    statement: Some(k),
+                    extra: [("committed_statements".to_string(), committed.len().to_string())]
+                        .into_iter()
+                        .collect(),
+                    ..Evidence::default()
+                }),
+            );
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_follow_the_runner() {
+        let text = "CREATE TABLE a(id int);\n--> statement-breakpoint\nCREATE TABLE b(id int);\nSELECT 1;";
+        assert_eq!(batches(Runner::Drizzle, text).len(), 2);
+        assert_eq!(batches(Runner::Prisma, text).len(), 1);
+        assert_eq!(batches(Runner::GolangMigrate, text).len(), 1);
+        let psql: Vec<&str> = batches(Runner::Psql, text)
+            .iter()
+            .map(|b| b.span.slice(text))
+            .collect();
+        assert_eq!(psql.len(), 3);
+        assert_eq!(psql[0], "CREATE TABLE a(id int);");
+    }
+
+    #[test]
+    fn extension_names_are_read_from_create_extension() {
+        let text = "CREATE EXTENSION IF NOT EXISTS \"vector\";";
+        assert_eq!(
+            extension_name(text, Span::new(0, text.len())).as_deref(),
+            Some("vector")
+        );
+        let text = "create extension postgis schema public;";
+        assert_eq!(
+            extension_name(text, Span::new(0, text.len())).as_deref(),
+            Some("postgis")
+        );
+        let text = "CREATE TABLE t(id int);";
+        assert_eq!(extension_name(text, Span::new(0, text.len())), None);
+    }
+
+    #[test]
+    fn trim_span_drops_surrounding_whitespace() {
+        let text = "  select 1;\n";
+        assert_eq!(trim_span(text, Span::new(0, text.len())).slice(text), "select 1;");
+    }
+}

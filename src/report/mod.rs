@@ -1,0 +1,459 @@
+//! Writes a [`Report`] in one of three formats: `human` (annotated source snippets), `json` (a stable,
+//! versioned contract for tools) and `github` (GitHub Actions workflow commands, which become
+//! annotations on the pull request).
+//!
+//! Findings store byte spans; this module turns them into 1-based lines and character columns with
+//! [`Position::resolve`], so every format reports the same `file:line:column` for a finding, whatever
+//! the line endings (LF, CRLF, CR) of the file.
+
+mod github;
+mod human;
+mod json;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Component, Path};
+use std::str::FromStr;
+
+use crate::model::{LineIndex, Location, Position, Report, SetSummary, Severity, Sources, Span};
+
+/// The output format of a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Diagnostics with annotated source excerpts, then a summary.
+    Human,
+    /// The versioned JSON document (see [`json`](self) for the contract).
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…::message`).
+    Github,
+}
+
+impl Format {
+    /// Every format, in the order they are documented.
+    pub const ALL: [Format; 3] = [Format::Human, Format::Json, Format::Github];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Human => "human",
+            Format::Json => "json",
+            Format::Github => "github",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "human" => Ok(Format::Human),
+            "json" => Ok(Format::Json),
+            "github" => Ok(Format::Github),
+            other => Err(format!(
+                "unknown format `{other}` (expected human, json or github)"
+            )),
+        }
+    }
+}
+
+/// How a report is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Emit ANSI colours (human format only).
+    pub color: bool,
+    /// Print findings only: no summary (human and github formats; JSON always has its summary).
+    pub quiet: bool,
+}
+
+/// Writes the report. `sources` gives the text of files findings point into (by path relative to the root).
+pub fn write(
+    out: &mut dyn io::Write,
+    format: Format,
+    report: &Report,
+    sources: &Sources,
+    opts: &RenderOptions,
+) -> io::Result<()> {
+    match format {
+        Format::Human => human::write(out, report, sources, opts),
+        Format::Json => json::write(out, report, sources),
+        Format::Github => github::write(out, report, sources, opts),
+    }
+}
+
+/// A path for display: its components joined with `/`, whatever the platform. An empty path is `.`.
+pub(crate) fn display_path(path: &Path) -> String {
+    let mut out = String::new();
+    for component in path.components() {
+        let part = match component {
+            Component::Prefix(prefix) => prefix.as_os_str().to_string_lossy(),
+            Component::RootDir => {
+                out.push('/');
+                continue;
+            }
+            Component::CurDir => ".".into(),
+            Component::ParentDir => "..".into(),
+            Component::Normal(name) => name.to_string_lossy(),
+        };
+        if !out.is_empty() && !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push_str(&part);
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
+/// A finding's location made concrete: the display path and, when the span and the file's text are
+/// both known, the text, the span (clamped to the text) and its resolved position.
+pub(crate) struct Resolved<'a> {
+    pub file: String,
+    pub source: Option<ResolvedSpan<'a>>,
+}
+
+pub(crate) struct ResolvedSpan<'a> {
+    pub text: &'a str,
+    pub span: Span,
+    pub pos: Position,
+}
+
+/// Resolves locations, building each file's [`LineIndex`] once.
+pub(crate) struct Resolver<'a> {
+    sources: &'a Sources,
+    indexes: BTreeMap<&'a Path, LineIndex>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(sources: &'a Sources) -> Resolver<'a> {
+        Resolver {
+            sources,
+            indexes: BTreeMap::new(),
+        }
+    }
+
+    pub fn resolve(&mut self, location: &'a Location) -> Resolved<'a> {
+        let file = display_path(&location.file);
+        let source = match (location.span, self.sources.get(&location.file)) {
+            (Some(span), Some(text)) => {
+                let span = clamp_span(text, span);
+                let index = self
+                    .indexes
+                    .entry(location.file.as_path())
+                    .or_insert_with(|| LineIndex::new(text));
+                let pos = Position::resolve(text, index, span);
+                Some(ResolvedSpan { text, span, pos })
+            }
+            _ => None,
+        };
+        Resolved { file, source }
+    }
+}
+
+/// Keeps a span inside `text` and on character boundaries, so a stale or wrong span can never make a
+/// reporter panic.
+fn clamp_span(text: &str, span: Span) -> Span {
+    let floor = |mut offset: usize| {
+        offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
+    };
+    let start = floor(span.start);
+    let end = floor(span.end.max(start)).max(start);
+    Span { start, end }
+}
+
+fn plural(n: usize, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("{n} {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
+/// The summary printed after the findings by the human and github formats: one line of counts, then a
+/// line per migration set.
+pub(crate) fn summary(report: &Report) -> String {
+    let sets = plural(report.sets.len(), "migration set", "migration sets");
+    let engine = match &report.engine {
+        Some(engine) => format!(" (engine: {engine})"),
+        None => String::new(),
+    };
+    let mut out = if report.findings.is_empty() {
+        format!("pgrehearse: no findings in {sets}{engine}\n")
+    } else {
+        format!(
+            "pgrehearse: {}, {}, {} in {sets}{engine}\n",
+            plural(report.count(Severity::Error), "error", "errors"),
+            plural(report.count(Severity::Warning), "warning", "warnings"),
+            plural(report.count(Severity::Notice), "notice", "notices"),
+        )
+    };
+    for set in &report.sets {
+        out.push_str(&set_line(set));
+        out.push('\n');
+    }
+    out
+}
+
+fn set_line(set: &SetSummary) -> String {
+    let migrations = plural(set.migrations, "migration", "migrations");
+    let head = format!("  {} ({})", display_path(&set.path), set.runner);
+    match set.status.as_str() {
+        "static" => format!("{head}: {migrations}, checked without a database"),
+        "skipped" => format!("{head}: {migrations}, skipped"),
+        status => format!("{head}: {} of {migrations} applied, {status}", set.applied),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Shared fixtures; each format's module holds its own exact-output tests.
+
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{Category, Evidence, Finding};
+
+    pub const LF_PATH: &str = "db/migrations/0001_init.sql";
+    pub const LF: &str = "CREATE TABLE users (\n  id integer AUTO_INCREMENT,\n  name text\n);\n";
+    pub const CRLF_PATH: &str = "db/crlf/0001_init.sql";
+    pub const CR_PATH: &str = "db/cr/0001_init.sql";
+    pub const UTF8_PATH: &str = "db/migrations/0002_seed.sql";
+    pub const UTF8: &str =
+        "INSERT INTO users (name) VALUES ('Zoë – ünï');\nSELECT naïve FROM ünknown;\n";
+    pub const MULTI_PATH: &str = "db/migrations/0003_view.sql";
+    pub const MULTI: &str = "-- view\nCREATE VIEW v AS\n  SELECT id\n  FROM users;\nSELECT 1;\n";
+    pub const ORPHAN_PATH: &str = "db/migrations/0004_orphan.sql";
+    pub const ODD_PATH: &str = "db/odd,dir/100%:x.sql";
+    pub const ODD: &str = "SELECT 1;\n";
+
+    pub fn span_of(text: &str, needle: &str) -> Span {
+        let start = text.find(needle).expect("needle in fixture");
+        Span {
+            start,
+            end: start + needle.len(),
+        }
+    }
+
+    fn mysql_finding(path: &str, text: &str) -> Finding {
+        Finding::new(
+            "migration-failed",
+            Category::MigrationError,
+            Severity::Error,
+            "syntax error at or near \"AUTO_INCREMENT\"",
+        )
+        .help("use `GENERATED BY DEFAULT AS IDENTITY`")
+        .at(path, Some(span_of(text, "AUTO_INCREMENT")))
+        .evidence(Evidence {
+            sqlstate: Some("42601".into()),
+            detail: Some("the statement was rolled back".into()),
+            hint: Some("PostgreSQL has no AUTO_INCREMENT".into()),
+            migration: Some("0001_init".into()),
+            statement: Some(1),
+            not_applied: vec!["0002_seed".into(), "0003_view".into()],
+            ..Evidence::default()
+        })
+    }
+
+    /// A report exercising every shape of finding, and its sources.
+    pub fn fixture() -> (Report, Sources) {
+        let crlf = LF.replace('\n', "\r\n");
+        let cr = LF.replace('\n', "\r");
+        let mut sources = Sources::new();
+        sources.insert(LF_PATH, Arc::from(LF));
+        sources.insert(CRLF_PATH, Arc::from(crlf.as_str()));
+        sources.insert(CR_PATH, Arc::from(cr.as_str()));
+        sources.insert(UTF8_PATH, Arc::from(UTF8));
+        sources.insert(MULTI_PATH, Arc::from(MULTI));
+        sources.insert(ODD_PATH, Arc::from(ODD));
+
+        let findings = vec![
+            Finding::new(
+                "engine-version",
+                Category::Environment,
+                Severity::Notice,
+                "PostgreSQL 17 was used",
+            ),
+            mysql_finding(CR_PATH, &cr),
+            mysql_finding(CRLF_PATH, &crlf),
+            mysql_finding(LF_PATH, LF),
+            Finding::new(
+                "relation-missing",
+                Category::MigrationError,
+                Severity::Warning,
+                "relation \"ünknown\" does not exist",
+            )
+            .at(UTF8_PATH, Some(span_of(UTF8, "ünknown"))),
+            Finding::new(
+                "view-rewrite",
+                Category::Lock,
+                Severity::Notice,
+                "CREATE VIEW takes an ACCESS EXCLUSIVE lock",
+            )
+            .at(
+                MULTI_PATH,
+                Some(span_of(
+                    MULTI,
+                    "CREATE VIEW v AS\n  SELECT id\n  FROM users;",
+                )),
+            ),
+            Finding::new(
+                "orphan-file",
+                Category::Discovery,
+                Severity::Warning,
+                "drizzle never applies this file: it is not in meta/_journal.json",
+            )
+            .help("add it to the journal or delete it")
+            .at(ORPHAN_PATH, None),
+            Finding::new(
+                "odd-path",
+                Category::Dialect,
+                Severity::Error,
+                "100% wrong: a, b\nsecond line",
+            )
+            .help("fix: it, now")
+            .at(ODD_PATH, Some(span_of(ODD, "1"))),
+        ];
+        let report = Report {
+            findings,
+            sets: vec![
+                SetSummary {
+                    path: PathBuf::from("db/migrations"),
+                    runner: "drizzle".into(),
+                    migrations: 5,
+                    applied: 4,
+                    status: "failed".into(),
+                },
+                SetSummary {
+                    path: PathBuf::from("db/crlf"),
+                    runner: "psql".into(),
+                    migrations: 1,
+                    applied: 0,
+                    status: "failed".into(),
+                },
+                SetSummary {
+                    path: PathBuf::from("db/cr"),
+                    runner: "golang-migrate".into(),
+                    migrations: 1,
+                    applied: 0,
+                    status: "static".into(),
+                },
+            ],
+            engine: Some("local".into()),
+        };
+        (report, sources)
+    }
+
+    pub fn render(
+        format: Format,
+        report: &Report,
+        sources: &Sources,
+        opts: RenderOptions,
+    ) -> String {
+        let mut out = Vec::new();
+        write(&mut out, format, report, sources, &opts).expect("writing to a Vec cannot fail");
+        String::from_utf8(out).expect("reports are UTF-8")
+    }
+
+    pub const PLAIN: RenderOptions = RenderOptions {
+        color: false,
+        quiet: false,
+    };
+    pub const QUIET: RenderOptions = RenderOptions {
+        color: false,
+        quiet: true,
+    };
+
+    #[test]
+    fn format_from_str_round_trips_and_lists_valid_values() {
+        for format in Format::ALL {
+            assert_eq!(format.as_str().parse::<Format>(), Ok(format));
+        }
+        let err = "sarif".parse::<Format>().unwrap_err();
+        assert_eq!(
+            err,
+            "unknown format `sarif` (expected human, json or github)"
+        );
+        assert!("Human".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn display_path_uses_forward_slashes() {
+        assert_eq!(
+            display_path(Path::new("db/migrations/1.sql")),
+            "db/migrations/1.sql"
+        );
+        assert_eq!(display_path(Path::new("")), ".");
+        assert_eq!(display_path(Path::new("./a//b/")), "./a/b");
+    }
+
+    #[test]
+    fn line_endings_do_not_change_positions() {
+        let (report, sources) = fixture();
+        let mut resolver = Resolver::new(&sources);
+        let positions: Vec<Position> = report.findings[1..4]
+            .iter()
+            .map(|f| {
+                let resolved = resolver.resolve(f.location.as_ref().unwrap());
+                resolved.source.expect("span and text are known").pos
+            })
+            .collect();
+        let expected = Position {
+            line: 2,
+            column: 14,
+            end_line: 2,
+            end_column: 28,
+        };
+        assert_eq!(positions, vec![expected; 3]);
+    }
+
+    #[test]
+    fn out_of_range_spans_are_clamped() {
+        let text = "aé";
+        assert_eq!(
+            clamp_span(text, Span { start: 2, end: 99 }),
+            Span { start: 1, end: 3 }
+        );
+        assert_eq!(
+            clamp_span(text, Span { start: 3, end: 1 }),
+            Span { start: 3, end: 3 }
+        );
+    }
+
+    #[test]
+    fn summary_counts_and_sets() {
+        let (report, _) = fixture();
+        assert_eq!(
+            summary(&report),
+            "pgrehearse: 4 errors, 2 warnings, 2 notices in 3 migration sets (engine: local)\n\
+             \x20 db/migrations (drizzle): 4 of 5 migrations applied, failed\n\
+             \x20 db/crlf (psql): 0 of 1 migration applied, failed\n\
+             \x20 db/cr (golang-migrate): 1 migration, checked without a database\n"
+        );
+        let empty = Report {
+            findings: vec![],
+            sets: vec![SetSummary {
+                path: PathBuf::new(),
+                runner: "prisma".into(),
+                migrations: 1,
+                applied: 1,
+                status: "ok".into(),
+            }],
+            engine: None,
+        };
+        assert_eq!(
+            summary(&empty),
+            "pgrehearse: no findings in 1 migration set\n  . (prisma): 1 of 1 migration applied, ok\n"
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! The `rules` stage: the registry of every rule id pgrehearse reports, and the static checks that need
+//! no database.
+//!
+//! Each rule is one [`Rule`] record in [`RULES`]: a stable kebab-case id naming the hazard, its category,
+//! its default severity and a one-line summary. Stages that observe a hazard (discovery, replay) report it
+//! under the same id a static check would use. Static checks here take a discovered set and return
+//! findings; they never decide how a migration is applied (that is `replay`'s job).
+
+use pgrehearse_sql::{self as sql, Dialect};
+
+use crate::discover::MigrationSet;
+use crate::model::{Category, Evidence, Finding, Severity};
+
+/// Metadata of one rule.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub id: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    pub summary: &'static str,
+}
+
+/// Every rule pgrehearse can report.
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "migration-failed",
+        category: Category::MigrationError,
+        severity: Severity::Error,
+        summary: "A migration fails when applied the way its runner applies it.",
+    },
+    Rule {
+        id: "partially-applied",
+        category: Category::PartialFailure,
+        severity: Severity::Error,
+        summary: "A failing migration leaves its earlier statements committed (autocommit runner).",
+    },
+    Rule {
+        id: "missing-extension",
+        category: Category::Environment,
+        severity: Severity::Error,
+        summary: "A migration needs an extension the replay server does not have.",
+    },
+    Rule {
+        id: "prelude-failed",
+        category: Category::Environment,
+        severity: Severity::Error,
+        summary: "A configured prelude SQL file fails.",
+    },
+    Rule {
+        id: "psql-meta-command",
+        category: Category::Environment,
+        severity: Severity::Notice,
+        summary: "A psql meta-command (\\set, \\i, ...) cannot be replayed.",
+    },
+    Rule {
+        id: "mysql-syntax",
+        category: Category::Dialect,
+        severity: Severity::Error,
+        summary: "MySQL syntax in a PostgreSQL migration.",
+    },
+    Rule {
+        id: "sqlite-syntax",
+        category: Category::Dialect,
+        severity: Severity::Error,
+        summary: "SQLite syntax in a PostgreSQL migration.",
+    },
+    Rule {
+        id: "tsql-syntax",
+        category: Category::Dialect,
+        severity: Severity::Error,
+        summary: "T-SQL (SQL Server) syntax in a PostgreSQL migration.",
+    },
+    Rule {
+        id: "dialect-mismatch",
+        category: Category::Dialect,
+        severity: Severity::Error,
+        summary: "Migrations generated for another database provider.",
+    },
+    Rule {
+        id: "journal-orphan",
+        category: Category::Discovery,
+        severity: Severity::Error,
+        summary: "A .sql file in a Drizzle migrations folder that the journal does not list.",
+    },
+    Rule {
+        id: "journal-out-of-order",
+        category: Category::Discovery,
+        severity: Severity::Warning,
+        summary: "A Drizzle journal entry older than the entry before it.",
+    },
+    Rule {
+        id: "missing-migration-file",
+        category: Category::Discovery,
+        severity: Severity::Error,
+        summary: "A migration listed by the runner's journal does not exist.",
+    },
+    Rule {
+        id: "duplicate-version",
+        category: Category::Discovery,
+        severity: Severity::Error,
+        summary: "Two migrations share a version number.",
+    },
+    Rule {
+        id: "unrecognized-migration-file",
+        category: Category::Discovery,
+        severity: Severity::Warning,
+        summary: "A .sql file in a migrations folder that the runner ignores because of its name or place.",
+    },
+    Rule {
+        id: "no-migrations",
+        category: Category::Discovery,
+        severity: Severity::Notice,
+        summary: "No migration set was found.",
+    },
+];
+
+/// The registry entry for `id`.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+fn dialect_rule(d: Dialect) -> &'static str {
+    match d {
+        Dialect::MySql => "mysql-syntax",
+        Dialect::Sqlite => "sqlite-syntax",
+        Dialect::TSql => "tsql-syntax",
+    }
+}
+
+/// Checks that need only the files: every non-PostgreSQL construct in every migration of the set.
+pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for m in &set.migrations {
+        for hit in sql::detect_dialect(&m.text) {
+            findings.push(
+                Finding::new(
+                    dialect_rule(hit.dialect),
+                    Category::Dialect,
+                    Severity::Error,
+                    hit.message,
+                )
+                .help(hit.help)
+                .at(&m.file, Some(hit.span))
+                .evidence(Evidence {
+                    migration: Some(m.id.clone()),
+                    extra: [
+                        ("construct".to_string(), hit.construct.to_string()),
+                        ("dialect".to_string(), hit.dialect.name().to_string()),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    ..Evidence::default()
+                }),
+            );
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_ids_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for r in RULES {
+            assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
+            assert!(
+                r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{} is not kebab-case",
+                r.id
+            );
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Running the binary and reading its JSON report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Which engine a case runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Local,
+    Docker,
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pgrehearse"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/repos")
+        .join(name)
+}
+
+/// The Docker image the docker cases use. Fails loudly when it is not provisioned.
+pub fn image() -> String {
+    match std::env::var("PGREHEARSE_IMAGE") {
+        Ok(i) if !i.is_empty() => i,
+        _ => panic!(
+            "PGREHEARSE_IMAGE is not set: provision Docker and an image with `bash ../shared/ci/docker-postgres.sh` \
+             (or any postgres image with the official env interface), or deselect these tests with `-- --skip docker`"
+        ),
+    }
+}
+
+/// Arguments selecting `engine`.
+pub fn engine_args(engine: Engine) -> Vec<String> {
+    match engine {
+        Engine::Local => vec!["--engine".into(), "local".into()],
+        Engine::Docker => vec![
+            "--engine".into(),
+            "docker".into(),
+            "--image".into(),
+            image(),
+        ],
+    }
+}
+
+/// A command for the binary with a clean environment for the variables it reads.
+pub fn command() -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env_remove("PGREHEARSE_IMAGE")
+        .env_remove("PGREHEARSE_DATABASE_URL")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub struct Run {
+    pub output: Output,
+    pub json: Value,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn findings(&self) -> &Vec<Value> {
+        self.json["findings"]
+            .as_array()
+            .expect("the JSON report has a findings array")
+    }
+
+    /// Findings with this rule id.
+    pub fn rule(&self, rule: &str) -> Vec<&Value> {
+        self.findings().iter().filter(|f| f["rule"] == rule).collect()
+    }
+
+    /// `(file, line, column)` of every finding with this rule id.
+    pub fn positions(&self, rule: &str) -> Vec<(String, u64, u64)> {
+        self.rule(rule)
+            .iter()
+            .map(|f| {
+                (
+                    f["file"].as_str().unwrap_or("").to_string(),
+                    f["line"].as_u64().unwrap_or(0),
+                    f["column"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
+    /// All rule ids reported, sorted.
+    pub fn rules(&self) -> Vec<String> {
+        let mut r: Vec<String> = self
+            .findings()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap_or("").to_string())
+            .collect();
+        r.sort();
+        r
+    }
+}
+
+/// Runs `pgrehearse check <repo> --format json` with `extra` arguments and parses the report.
+pub fn check_json(repo: &Path, engine: Engine, extra: &[&str]) -> Run {
+    let output = command()
+        .arg("check")
+        .arg(repo)
+        .args(engine_args(engine))
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not a JSON report ({e}); exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    Run { output, json }
+}
+
+/// Containers labelled by pgrehearse for the process `pid`.
+pub fn containers_of(pid: u32) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=dev.pgrehearse.pid={pid}"),
+        ])
+        .output()
+        .expect("docker ps runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Temporary cluster directories of the process `pid`.
+pub fn local_dirs_of(pid: u32) -> Vec<PathBuf> {
+    pgrehearse::engine::local::cluster_parents()
+        .into_iter()
+        .flat_map(|parent| std::fs::read_dir(parent).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("pgrehearse-local-{pid}-")))
+        })
+        .collect()
+}

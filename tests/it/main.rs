@@ -1,0 +1,11 @@
+//! Integration tests: the real binary on fixture repositories, against real PostgreSQL servers.
+//!
+//! Every replay case runs on both the local engine (a temporary cluster from the installed server
+//! binaries) and the docker engine (the image in `PGREHEARSE_IMAGE`, which `.ci/run` provisions). A test
+//! that cannot get its engine fails; deselect the Docker ones explicitly with `-- --skip docker`.
+
+mod cleanup;
+mod cli;
+mod harness;
+mod replay_cases;
+mod replay_lib;

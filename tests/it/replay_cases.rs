@@ -1,0 +1,200 @@
+//! Replay cases on fixture repositories, each run on the local and the docker engine, asserting findings
+//! at exact lines and columns.
+
+use crate::harness::{Engine, check_json, fixture};
+
+/// Defines `local_<name>` and `docker_<name>` tests that run `$body(engine)`.
+macro_rules! on_both_engines {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn local() {
+                ($body)(Engine::Local)
+            }
+            #[test]
+            fn docker() {
+                ($body)(Engine::Docker)
+            }
+        }
+    };
+}
+
+on_both_engines!(mysql_migration_in_drizzle_project, |engine| {
+    let run = check_json(&fixture("drizzle-mysql"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let file = "drizzle/0001_legacy_orders.sql";
+    // Every MySQL construct is reported, not only the first one PostgreSQL rejects.
+    let mysql = run.positions("mysql-syntax");
+    for expected in [
+        (1, 14),  // `orders`
+        (2, 3),   // `id`
+        (2, 21),  // AUTO_INCREMENT
+        (5, 16),  // datetime
+        (5, 51),  // ON UPDATE CURRENT_TIMESTAMP
+        (7, 3),   // ENGINE=InnoDB
+    ] {
+        assert!(
+            mysql.contains(&(file.to_string(), expected.0, expected.1)),
+            "no mysql-syntax finding at {file}:{}:{}; got {mysql:?}",
+            expected.0,
+            expected.1
+        );
+    }
+    // PostgreSQL itself stops at the first backtick.
+    assert_eq!(
+        run.positions("migration-failed"),
+        vec![(file.to_string(), 1, 14)]
+    );
+    let failed = run.rule("migration-failed")[0];
+    assert_eq!(failed["evidence"]["sqlstate"], "42601");
+    // drizzle-kit migrate applies all pending migrations in one transaction: nothing was applied.
+    let set = &run.json["summary"]["sets"][0];
+    assert_eq!(set["runner"], "drizzle");
+    assert_eq!(set["applied"], 0);
+    assert_eq!(set["status"], "failed");
+    assert_eq!(
+        failed["evidence"]["not_applied"],
+        serde_json::json!(["0000_init", "0001_legacy_orders"])
+    );
+});
+
+on_both_engines!(journal_orphan_is_reported, |engine| {
+    let run = check_json(&fixture("drizzle-orphan"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["journal-orphan"]);
+    let orphan = run.rule("journal-orphan")[0];
+    assert_eq!(orphan["file"], "migrations/0002_backfill_by_hand.sql");
+    assert_eq!(orphan["category"], "discovery");
+    let set = &run.json["summary"]["sets"][0];
+    assert_eq!(set["applied"], 2);
+    assert_eq!(set["status"], "ok");
+});
+
+on_both_engines!(concurrently_in_prisma_migration_fails, |engine| {
+    let run = check_json(&fixture("prisma-concurrently"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["migration-failed"]);
+    let file = "prisma/migrations/20240102000000_search/migration.sql";
+    // No error position: the whole failing statement (the second one) is the location.
+    assert_eq!(
+        run.positions("migration-failed"),
+        vec![(file.to_string(), 5, 1)]
+    );
+    let f = run.rule("migration-failed")[0];
+    assert_eq!(f["end_line"], 5);
+    assert_eq!(f["evidence"]["sqlstate"], "25001");
+    assert_eq!(f["evidence"]["statement"], 2);
+    assert_eq!(
+        f["evidence"]["not_applied"],
+        serde_json::json!(["20240103000000_later"])
+    );
+    assert!(
+        f["help"].as_str().unwrap_or("").contains("own migration file"),
+        "{f}"
+    );
+    let set = &run.json["summary"]["sets"][0];
+    assert_eq!(set["runner"], "prisma");
+    assert_eq!(set["applied"], 1);
+});
+
+on_both_engines!(enum_value_used_in_same_golang_migrate_file, |engine| {
+    let run = check_json(&fixture("golang-enum"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["migration-failed"]);
+    // PostgreSQL's error position points at the literal 'archived' on line 4.
+    assert_eq!(
+        run.positions("migration-failed"),
+        vec![("db/migrations/000002_archive.up.sql".to_string(), 4, 14)]
+    );
+    let f = run.rule("migration-failed")[0];
+    assert_eq!(f["end_column"], 24);
+    assert_eq!(f["evidence"]["sqlstate"], "55P04");
+    assert_eq!(f["evidence"]["statement"], 2);
+    assert_eq!(f["evidence"]["not_applied"], serde_json::json!(["3"]));
+    let set = &run.json["summary"]["sets"][0];
+    assert_eq!(set["runner"], "golang-migrate");
+    assert_eq!(set["migrations"], 3);
+    assert_eq!(set["applied"], 1);
+});
+
+on_both_engines!(autocommit_failure_leaves_earlier_statements, |engine| {
+    let run = check_json(&fixture("psql-partial"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["migration-failed", "partially-applied"]);
+    let file = "migrations/002_invoices.sql".to_string();
+    let failed = run.rule("migration-failed")[0];
+    assert_eq!(failed["line"], 6, "{failed}");
+    assert_eq!(failed["evidence"]["sqlstate"], "42P01");
+    assert_eq!(failed["evidence"]["statement"], 3);
+    assert_eq!(failed["evidence"]["not_applied"], serde_json::json!(["010_later"]));
+    // The committed part spans the first two statements (lines 2-4).
+    assert_eq!(run.positions("partially-applied"), vec![(file, 2, 1)]);
+    let partial = run.rule("partially-applied")[0];
+    assert_eq!(partial["end_line"], 4);
+    assert_eq!(partial["category"], "partial-failure");
+    let set = &run.json["summary"]["sets"][0];
+    assert_eq!(set["runner"], "psql");
+    assert_eq!(set["applied"], 1);
+});
+
+on_both_engines!(missing_extension_is_an_environment_finding, |engine| {
+    let run = check_json(&fixture("needs-extension"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["missing-extension"]);
+    let f = run.rule("missing-extension")[0];
+    assert_eq!(f["category"], "environment");
+    assert_eq!(f["file"], "migrations/001_embeddings.sql");
+    assert_eq!(f["line"], 3);
+    let message = f["message"].as_str().unwrap_or("");
+    assert!(message.contains("`vector`"), "{message}");
+    let help = f["help"].as_str().unwrap_or("");
+    assert!(help.contains("--image pgvector/pgvector:pg"), "{help}");
+    assert_eq!(f["evidence"]["extra"]["extension"], "vector");
+});
+
+on_both_engines!(prisma_lock_for_mysql_is_a_dialect_finding, |engine| {
+    let run = check_json(&fixture("prisma-mysql-lock"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(
+        run.positions("dialect-mismatch"),
+        vec![("migrations/migration_lock.toml".to_string(), 3, 13)]
+    );
+    assert!(!run.rule("mysql-syntax").is_empty());
+});
+
+on_both_engines!(monorepo_sets_replay_into_separate_databases, |engine| {
+    // Both sets create the same cluster-wide role; each must start from a clean cluster.
+    let run = check_json(&fixture("monorepo"), engine, &[]);
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.json);
+    assert!(run.findings().is_empty(), "{}", run.json);
+    let sets = run.json["summary"]["sets"].as_array().expect("sets");
+    assert_eq!(sets.len(), 2);
+    for set in sets {
+        assert_eq!(set["status"], "ok");
+        assert_eq!(set["applied"], 1);
+    }
+});
+
+#[test]
+fn duplicate_golang_migrate_versions_refuse_the_set_without_a_database() {
+    // The runner refuses to start, so no engine is needed: the docker engine with a bogus image proves
+    // that none was started.
+    let run = crate::harness::command()
+        .args(["check", "--format", "json", "--engine", "docker", "--image", "pgrehearse-test/never-started:0"])
+        .arg(fixture("golang-duplicate"))
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json report");
+    assert_eq!(run.status.code(), Some(1));
+    let dups: Vec<&str> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "duplicate-version")
+        .map(|f| f["file"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(dups, vec!["migrations/01_second.up.sql", "migrations/1_first.up.sql"]);
+    assert_eq!(json["summary"]["sets"][0]["status"], "skipped");
+    assert_eq!(json["summary"]["engine"], serde_json::Value::Null);
+}
