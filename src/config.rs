@@ -150,9 +150,12 @@ mod tests {
 
     #[test]
     fn unknown_runner_lists_the_valid_ones() {
-        let err = parse(Path::new("c.yaml"), "sets:\n  - path: db\n    runner: knex\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            Path::new("c.yaml"),
+            "sets:\n  - path: db\n    runner: knex\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("knex"), "{err}");
         assert!(err.contains("golang-migrate"), "{err}");
     }

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigFile;
-use crate::model::{Category, Evidence, Finding, Severity, Sources, Span};
+use crate::model::{Evidence, Finding, Sources, Span};
+use crate::rules;
 
 /// The tool that applies a set's migrations; it decides order, batching and transactions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -88,7 +89,9 @@ impl Runner {
                 "golang-migrate sends each .up.sql file as one multi-statement query, which PostgreSQL runs as one transaction"
             }
             Runner::Psql => "psql runs each statement in its own transaction (autocommit)",
-            Runner::PsqlSingleTransaction => "psql --single-transaction wraps each file in one transaction",
+            Runner::PsqlSingleTransaction => {
+                "psql --single-transaction wraps each file in one transaction"
+            }
         }
     }
 }
@@ -158,7 +161,14 @@ pub enum DiscoverError {
     UnknownLayout { path: PathBuf },
 }
 
-const SKIP_DIRS: &[&str] = &["node_modules", "target", "vendor", "dist", "build", "__pycache__"];
+const SKIP_DIRS: &[&str] = &[
+    "node_modules",
+    "target",
+    "vendor",
+    "dist",
+    "build",
+    "__pycache__",
+];
 
 struct Walker<'a> {
     root: &'a Path,
@@ -358,7 +368,9 @@ impl Walker<'_> {
         }
         let (files, dirs) = self.list(rel)?;
         if abs.join("migration_lock.toml").is_file()
-            || dirs.iter().any(|d| self.abs(d).join("migration.sql").is_file())
+            || dirs
+                .iter()
+                .any(|d| self.abs(d).join("migration.sql").is_file())
         {
             return Ok(Some(Runner::Prisma));
         }
@@ -416,29 +428,24 @@ impl Walker<'_> {
     fn finding(
         &mut self,
         rule: &str,
-        category: Category,
-        severity: Severity,
         file: &Path,
         span: Option<Span>,
         message: String,
         help: &str,
     ) {
-        self.out.findings.push(
-            Finding::new(rule, category, severity, message)
-                .help(help)
-                .at(file, span),
-        );
+        self.out
+            .findings
+            .push(rules::finding(rule, message).help(help).at(file, span));
     }
 
     fn load_drizzle(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
         let dir = set.dir.clone();
         let journal_path = dir.join("meta").join("_journal.json");
         let text = self.read(&journal_path)?;
-        let journal: Journal =
-            serde_json::from_str(&text).map_err(|e| DiscoverError::Journal {
-                path: journal_path.clone(),
-                message: format!("{e}"),
-            })?;
+        let journal: Journal = serde_json::from_str(&text).map_err(|e| DiscoverError::Journal {
+            path: journal_path.clone(),
+            message: format!("{e}"),
+        })?;
         if let Some(dialect) = journal.dialect.as_deref()
             && !matches!(dialect, "postgresql" | "pg" | "postgres")
         {
@@ -446,8 +453,6 @@ impl Walker<'_> {
                 .or_else(|| find_span(&text, "\"dialect\"", 0));
             self.finding(
                 "dialect-mismatch",
-                Category::Dialect,
-                Severity::Error,
                 &journal_path,
                 span,
                 format!(
@@ -467,8 +472,6 @@ impl Walker<'_> {
             {
                 self.finding(
                     "journal-out-of-order",
-                    Category::Discovery,
-                    Severity::Warning,
                     &journal_path,
                     tag_span,
                     format!(
@@ -482,8 +485,6 @@ impl Walker<'_> {
             if !self.abs(&file).is_file() {
                 self.finding(
                     "missing-migration-file",
-                    Category::Discovery,
-                    Severity::Error,
                     &journal_path,
                     tag_span,
                     format!(
@@ -512,8 +513,6 @@ impl Walker<'_> {
                     self.read(&f)?;
                     self.finding(
                         "journal-orphan",
-                        Category::Discovery,
-                        Severity::Error,
                         &f,
                         None,
                         format!(
@@ -541,8 +540,6 @@ impl Walker<'_> {
             {
                 self.finding(
                     "dialect-mismatch",
-                    Category::Dialect,
-                    Severity::Error,
                     &lock,
                     Some(span),
                     format!(
@@ -569,8 +566,6 @@ impl Walker<'_> {
                 self.read(&f)?;
                 self.finding(
                     "unrecognized-migration-file",
-                    Category::Discovery,
-                    Severity::Warning,
                     &f,
                     None,
                     format!(
@@ -597,8 +592,6 @@ impl Walker<'_> {
                     self.read(&f)?;
                     self.finding(
                         "unrecognized-migration-file",
-                        Category::Discovery,
-                        Severity::Warning,
                         &f,
                         None,
                         format!(
@@ -617,8 +610,6 @@ impl Walker<'_> {
                     self.read(f)?;
                     self.finding(
                         "duplicate-version",
-                        Category::Discovery,
-                        Severity::Error,
                         f,
                         None,
                         format!(

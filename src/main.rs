@@ -65,7 +65,12 @@ struct CheckArgs {
     engine: EngineKind,
 
     /// Server for `--engine url`; pgrehearse creates and drops its own scratch databases there.
-    #[arg(long, value_name = "URL", env = "PGREHEARSE_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PGREHEARSE_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
 
     /// Docker image for `--engine docker` [default: postgres:<pg-version>].
@@ -98,7 +103,8 @@ fn parse_engine(s: &str) -> Result<EngineKind, String> {
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
-    s.parse().map_err(|e: <Format as std::str::FromStr>::Err| e.to_string())
+    s.parse()
+        .map_err(|e: <Format as std::str::FromStr>::Err| e.to_string())
 }
 
 fn install_panic_hook() {
@@ -175,8 +181,14 @@ async fn run_check(args: CheckArgs) -> ExitCode {
         quiet: args.quiet,
     };
     let mut out = stdout.lock();
-    let written = report::write(&mut out, args.format, &outcome.report, &outcome.sources, &render)
-        .and_then(|_| out.flush());
+    let written = report::write(
+        &mut out,
+        args.format,
+        &outcome.report,
+        &outcome.sources,
+        &render,
+    )
+    .and_then(|_| out.flush());
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {

@@ -49,6 +49,8 @@ pub struct EngineContext {
 /// A text sent to the server in one query, as a span of its file.
 struct Batch {
     span: Span,
+    /// For `COPY … FROM STDIN` under a psql runner: the data lines psql feeds to the copy.
+    copy: Option<Span>,
 }
 
 /// A statement the server rejected, and where.
@@ -65,7 +67,13 @@ async fn execute(client: &Client, text: &str) -> Result<usize, (Option<DbError>,
     let mut completed = 0usize;
     let stream = match client.simple_query_raw(text).await {
         Ok(s) => s,
-        Err(e) => return Err((e.as_db_error().cloned(), 0, crate::engine::db_error_text(&e))),
+        Err(e) => {
+            return Err((
+                e.as_db_error().cloned(),
+                0,
+                crate::engine::db_error_text(&e),
+            ));
+        }
     };
     futures_util::pin_mut!(stream);
     while let Some(item) = stream.next().await {
@@ -84,6 +92,37 @@ async fn execute(client: &Client, text: &str) -> Result<usize, (Option<DbError>,
     Ok(completed)
 }
 
+/// Runs `COPY … FROM STDIN` with `data` as psql would feed it.
+async fn copy_in(
+    client: &Client,
+    command: &str,
+    data: &str,
+) -> Result<usize, (Option<DbError>, usize, String)> {
+    use futures_util::SinkExt;
+    // psql ends the copy itself at the `\.` line and never sends that line.
+    let data = match data.trim_end_matches(['\r', '\n']).strip_suffix("\\.") {
+        Some(rest) if rest.is_empty() || rest.ends_with('\n') => rest,
+        _ => data,
+    };
+    let fail = |e: tokio_postgres::Error| {
+        (
+            e.as_db_error().cloned(),
+            0,
+            crate::engine::db_error_text(&e),
+        )
+    };
+    let sink = client
+        .copy_in::<_, std::io::Cursor<Vec<u8>>>(command)
+        .await
+        .map_err(fail)?;
+    futures_util::pin_mut!(sink);
+    sink.send(std::io::Cursor::new(data.as_bytes().to_vec()))
+        .await
+        .map_err(fail)?;
+    sink.as_mut().finish().await.map_err(fail)?;
+    Ok(1)
+}
+
 /// The lost connection or protocol failure that is not a statement error.
 #[derive(Debug, thiserror::Error)]
 #[error("the connection to the replay database failed while applying {file}: {reason}")]
@@ -97,15 +136,25 @@ fn batches(runner: Runner, text: &str) -> Vec<Batch> {
     match runner {
         Runner::Drizzle => sql::split_drizzle_breakpoints(text)
             .into_iter()
-            .map(|span| Batch { span })
+            .map(|span| Batch { span, copy: None })
             .collect(),
         Runner::Prisma | Runner::GolangMigrate => vec![Batch {
             span: Span::new(0, text.len()),
+            copy: None,
         }],
         Runner::Psql | Runner::PsqlSingleTransaction => sql::split(text)
             .into_iter()
             .filter(|s| !s.is_empty())
-            .map(|s| Batch { span: s.code })
+            .map(|s| match sql::copy_data(text, &s) {
+                Some(data) => Batch {
+                    span: trim_span(text, Span::new(s.code.start, data.start)),
+                    copy: Some(data),
+                },
+                None => Batch {
+                    span: s.code,
+                    copy: None,
+                },
+            })
             .collect(),
     }
 }
@@ -159,7 +208,18 @@ pub async fn run(
                 );
                 continue;
             }
-            match execute(client, batch.span.slice(&migration.text)).await {
+            let outcome = match batch.copy {
+                Some(data) => {
+                    copy_in(
+                        client,
+                        batch.span.slice(&migration.text),
+                        data.slice(&migration.text),
+                    )
+                    .await
+                }
+                None => execute(client, batch.span.slice(&migration.text)).await,
+            };
+            match outcome {
                 Ok(n) => {
                     sent += 1;
                     log.statements += n;
@@ -216,7 +276,11 @@ pub async fn run(
     Ok(log)
 }
 
-async fn control(client: &Client, sql: &str, migration: Option<&Migration>) -> Result<(), ReplayError> {
+async fn control(
+    client: &Client,
+    sql: &str,
+    migration: Option<&Migration>,
+) -> Result<(), ReplayError> {
     client.batch_execute(sql).await.map_err(|e| ReplayError {
         file: migration
             .map(|m| m.file.display().to_string())
@@ -234,7 +298,10 @@ async fn rollback(client: &Client, m: &Migration) -> Result<(), ReplayError> {
 }
 
 /// Runs a prelude file as one query. `Ok(Err(finding))` when PostgreSQL rejected it.
-async fn run_prelude(client: &Client, prelude: &Prelude) -> Result<Result<(), Finding>, ReplayError> {
+async fn run_prelude(
+    client: &Client,
+    prelude: &Prelude,
+) -> Result<Result<(), Finding>, ReplayError> {
     match execute(client, &prelude.text).await {
         Ok(_) => Ok(Ok(())),
         Err((Some(error), completed, _)) => {
@@ -257,7 +324,11 @@ async fn run_prelude(client: &Client, prelude: &Prelude) -> Result<Result<(), Fi
     }
 }
 
-fn db_evidence(error: &DbError, migration: Option<&Migration>, statement: Option<usize>) -> Evidence {
+fn db_evidence(
+    error: &DbError,
+    migration: Option<&Migration>,
+    statement: Option<usize>,
+) -> Evidence {
     Evidence {
         sqlstate: Some(error.code().code().to_string()),
         detail: error.detail().map(str::to_string),
@@ -315,19 +386,16 @@ fn extension_name(text: &str, stmt: Span) -> Option<String> {
     if words != ["CREATE", "EXTENSION"] {
         return None;
     }
-    let tokens = sql::significant_tokens(text, stmt);
-    let mut iter = tokens.iter().skip(2).peekable();
-    // Skip IF NOT EXISTS.
-    let mut name = None;
-    while let Some(t) = iter.next() {
-        let word = t.span.slice(text);
-        if word.eq_ignore_ascii_case("if") || word.eq_ignore_ascii_case("not") || word.eq_ignore_ascii_case("exists") {
-            continue;
-        }
-        name = Some(word.trim_matches('"').to_string());
-        break;
-    }
-    name
+    sql::significant_tokens(text, stmt)
+        .iter()
+        .skip(2)
+        .map(|t| t.span.slice(text))
+        .find(|w| {
+            !["if", "not", "exists"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k))
+        })
+        .map(|w| w.trim_matches('"').to_string())
 }
 
 /// Images known to ship an extension the official image lacks.
@@ -437,7 +505,9 @@ fn failure_findings(
         format!(
             "migration `{}` failed{}: {}{}",
             migration.id,
-            statement.map(|s| format!(" at statement {s}")).unwrap_or_default(),
+            statement
+                .map(|s| format!(" at statement {s}"))
+                .unwrap_or_default(),
             error.message(),
             not_applied_note
         ),
@@ -463,8 +533,11 @@ fn failure_findings(
                     Category::PartialFailure,
                     Severity::Error,
                     format!(
-                        "statements 1–{} of `{}` stayed committed when statement {k} failed: the database is left half-migrated",
-                        committed.len(),
+                        "{} of `{}` stayed committed when statement {k} failed: the database is left half-migrated",
+                        match committed.len() {
+                            1 => "statement 1".to_string(),
+                            n => format!("statements 1–{n}"),
+                        },
                         migration.id
                     ),
                 )
@@ -490,7 +563,8 @@ mod tests {
 
     #[test]
     fn batches_follow_the_runner() {
-        let text = "CREATE TABLE a(id int);\n--> statement-breakpoint\nCREATE TABLE b(id int);\nSELECT 1;";
+        let text =
+            "CREATE TABLE a(id int);\n--> statement-breakpoint\nCREATE TABLE b(id int);\nSELECT 1;";
         assert_eq!(batches(Runner::Drizzle, text).len(), 2);
         assert_eq!(batches(Runner::Prisma, text).len(), 1);
         assert_eq!(batches(Runner::GolangMigrate, text).len(), 1);
@@ -521,6 +595,9 @@ mod tests {
     #[test]
     fn trim_span_drops_surrounding_whitespace() {
         let text = "  select 1;\n";
-        assert_eq!(trim_span(text, Span::new(0, text.len())).slice(text), "select 1;");
+        assert_eq!(
+            trim_span(text, Span::new(0, text.len())).slice(text),
+            "select 1;"
+        );
     }
 }

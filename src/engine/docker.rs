@@ -72,6 +72,34 @@ fn split_image(image: &str) -> (String, String) {
     }
 }
 
+/// Removes every container this process labelled (used when a run is interrupted mid-start).
+pub async fn remove_own_containers() {
+    let Ok(Ok(docker)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        testcontainers::core::client::docker_client_instance(),
+    )
+    .await
+    else {
+        return;
+    };
+    let mut filters = HashMap::new();
+    filters.insert(
+        "label".to_string(),
+        vec![format!("{LABEL_PID}={}", std::process::id())],
+    );
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    if let Ok(containers) = docker.list_containers(Some(options)).await {
+        for c in containers {
+            if let Some(id) = c.id {
+                let _ = remove_container(&id).await;
+            }
+        }
+    }
+}
+
 /// Removes containers labelled by pgrehearse runs on this host whose process is gone.
 async fn remove_stale(docker: &Docker) {
     let mut filters = HashMap::new();
@@ -135,6 +163,7 @@ impl Engine for DockerEngine {
     async fn start(&self, cleanup: &Cleanup) -> Result<Server, EngineError> {
         let started = Instant::now();
         let docker = daemon().await?;
+        cleanup.docker_used();
         remove_stale(&docker).await;
         ensure_image(&docker, &self.image).await?;
         let failed = |reason: String| EngineError::ContainerFailed {
@@ -261,10 +290,7 @@ mod tests {
 
     #[test]
     fn image_names_split_into_name_and_tag() {
-        assert_eq!(
-            split_image("postgres:17"),
-            ("postgres".into(), "17".into())
-        );
+        assert_eq!(split_image("postgres:17"), ("postgres".into(), "17".into()));
         assert_eq!(
             split_image("pgrehearse-ci/postgres:15"),
             ("pgrehearse-ci/postgres".into(), "15".into())

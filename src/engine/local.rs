@@ -113,7 +113,7 @@ pub fn find_bindir(wanted: Option<u32>) -> Result<BinDir, EngineError> {
             bin.join("initdb").is_file().then_some((major, bin))
         })
         .collect();
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|v| std::cmp::Reverse(v.0));
     candidates.extend(versioned.into_iter().map(|(_, p)| p));
 
     let mut found: Vec<BinDir> = Vec::new();
@@ -126,24 +126,20 @@ pub fn find_bindir(wanted: Option<u32>) -> Result<BinDir, EngineError> {
         }
     }
     match wanted {
-        Some(v) => found
-            .iter()
-            .find(|b| b.major == v)
-            .cloned()
-            .ok_or_else(|| {
-                if found.is_empty() {
-                    EngineError::NoLocalBinaries
-                } else {
-                    EngineError::LocalVersionMissing {
-                        wanted: v,
-                        found: found
-                            .iter()
-                            .map(|b| b.major.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    }
+        Some(v) => found.iter().find(|b| b.major == v).cloned().ok_or_else(|| {
+            if found.is_empty() {
+                EngineError::NoLocalBinaries
+            } else {
+                EngineError::LocalVersionMissing {
+                    wanted: v,
+                    found: found
+                        .iter()
+                        .map(|b| b.major.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 }
-            }),
+            }
+        }),
         None => found.into_iter().next().ok_or(EngineError::NoLocalBinaries),
     }
 }
@@ -155,8 +151,13 @@ fn failed(reason: impl Into<String>) -> EngineError {
 }
 
 fn chown(path: &Path, who: RunAs) -> Result<(), EngineError> {
-    std::os::unix::fs::chown(path, Some(who.uid), Some(who.gid))
-        .map_err(|e| failed(format!("could not hand {} to uid {}: {e}", path.display(), who.uid)))
+    std::os::unix::fs::chown(path, Some(who.uid), Some(who.gid)).map_err(|e| {
+        failed(format!(
+            "could not hand {} to uid {}: {e}",
+            path.display(),
+            who.uid
+        ))
+    })
 }
 
 fn command(program: PathBuf, who: Option<RunAs>) -> Command {
@@ -329,7 +330,10 @@ fn remove_stale_in(parent: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("pgrehearse-local-")) else {
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("pgrehearse-local-"))
+        else {
             continue;
         };
         let Some(owner) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {

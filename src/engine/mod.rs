@@ -254,14 +254,13 @@ pub async fn connect(config: &Config) -> Result<Client, EngineError> {
     let mut config = config.clone();
     config.connect_timeout(Duration::from_secs(10));
     config.application_name("pgrehearse");
-    let (client, connection) =
-        config
-            .connect(NoTls)
-            .await
-            .map_err(|e| EngineError::Connect {
-                target: describe_config(&config),
-                reason: db_error_text(&e),
-            })?;
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| EngineError::Connect {
+            target: describe_config(&config),
+            reason: db_error_text(&e),
+        })?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -314,10 +313,7 @@ pub enum Resource {
     /// A container started by the docker engine.
     Container { id: String },
     /// A temporary cluster: the postmaster's pid and its directory.
-    LocalCluster {
-        pid: u32,
-        dir: tempfile::TempDir,
-    },
+    LocalCluster { pid: u32, dir: tempfile::TempDir },
     /// A scratch database on a server reached with `config` (connected to the admin database).
     Database { config: Config, name: String },
     /// Roles created (cluster-wide) since `baseline` was taken; dropped after their scratch database.
@@ -329,6 +325,9 @@ pub enum Resource {
 pub struct Cleanup {
     items: Mutex<Vec<(u64, Resource)>>,
     next: AtomicU64,
+    /// Set before the docker engine creates anything: a container created but not yet registered when
+    /// the run is interrupted is still found by its labels.
+    docker_used: std::sync::atomic::AtomicBool,
 }
 
 impl Cleanup {
@@ -376,10 +375,18 @@ impl Cleanup {
         }
     }
 
+    /// Records that the docker engine may create containers.
+    pub fn docker_used(&self) {
+        self.docker_used.store(true, Ordering::SeqCst);
+    }
+
     /// Removes everything still registered, newest first. Safe to call more than once.
     pub async fn run_all(&self) {
         for r in self.take(None) {
             release(r).await;
+        }
+        if self.docker_used.load(Ordering::SeqCst) {
+            docker::remove_own_containers().await;
         }
     }
 

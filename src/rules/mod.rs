@@ -119,6 +119,15 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }
 
+/// A finding of rule `id` with the rule's category and default severity.
+pub fn finding(id: &str, message: impl Into<String>) -> Finding {
+    let (category, severity) = rule(id)
+        .map(|r| (r.category, r.severity))
+        .unwrap_or((Category::Discovery, Severity::Error));
+    debug_assert!(rule(id).is_some(), "rule `{id}` is not in RULES");
+    Finding::new(id, category, severity, message)
+}
+
 fn dialect_rule(d: Dialect) -> &'static str {
     match d {
         Dialect::MySql => "mysql-syntax",

@@ -29,7 +29,12 @@ fn finished_run_leaves_nothing(engine: Engine) {
         .expect("spawns");
     let pid = child.id();
     let out = child.wait_with_output().expect("waits");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(leftovers(engine, pid), Vec::<String>::new());
 }
 
@@ -82,7 +87,10 @@ fn ctrl_c_leaves_nothing(engine: Engine) {
         if let Some(status) = child.try_wait().expect("try_wait") {
             break status.code();
         }
-        assert!(Instant::now() < deadline, "pgrehearse did not stop after Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "pgrehearse did not stop after Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(code, Some(2));

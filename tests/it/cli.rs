@@ -41,7 +41,10 @@ fn unknown_config_key_names_its_line() {
 #[test]
 fn malformed_drizzle_journal_names_the_file() {
     let repo = repo_with(&[
-        ("drizzle/meta/_journal.json", b"{ \"entries\": [ { \"tag\": 1 } ] "),
+        (
+            "drizzle/meta/_journal.json",
+            b"{ \"entries\": [ { \"tag\": 1 } ] ",
+        ),
         ("drizzle/0000_a.sql", b"SELECT 1;\n"),
     ]);
     let out = command()
@@ -161,7 +164,10 @@ fn human_output_shows_the_source_line_and_help() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("error[migration-failed]"), "{text}");
-    assert!(text.contains("db/migrations/000002_archive.up.sql:4:14"), "{text}");
+    assert!(
+        text.contains("db/migrations/000002_archive.up.sql:4:14"),
+        "{text}"
+    );
     assert!(text.contains("SET status = 'archived'"), "{text}");
     assert!(text.contains("earlier migration"), "{text}");
 }
@@ -180,7 +186,9 @@ fn github_output_is_workflow_commands() {
         .find(|l| l.starts_with("::error "))
         .unwrap_or_else(|| panic!("no ::error command in {text}"));
     assert!(
-        line.starts_with("::error file=db/migrations/000002_archive.up.sql,line=4,col=14,endLine=4,endColumn=23,"),
+        line.starts_with(
+            "::error file=db/migrations/000002_archive.up.sql,line=4,col=14,endLine=4,endColumn=23,"
+        ),
         "{line}"
     );
 }

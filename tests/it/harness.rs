@@ -77,7 +77,10 @@ impl Run {
 
     /// Findings with this rule id.
     pub fn rule(&self, rule: &str) -> Vec<&Value> {
-        self.findings().iter().filter(|f| f["rule"] == rule).collect()
+        self.findings()
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .collect()
     }
 
     /// `(file, line, column)` of every finding with this rule id.

@@ -27,12 +27,12 @@ on_both_engines!(mysql_migration_in_drizzle_project, |engine| {
     // Every MySQL construct is reported, not only the first one PostgreSQL rejects.
     let mysql = run.positions("mysql-syntax");
     for expected in [
-        (1, 14),  // `orders`
-        (2, 3),   // `id`
-        (2, 21),  // AUTO_INCREMENT
-        (5, 16),  // datetime
-        (5, 51),  // ON UPDATE CURRENT_TIMESTAMP
-        (7, 3),   // ENGINE=InnoDB
+        (1, 14), // `orders`
+        (2, 3),  // `id`
+        (2, 21), // AUTO_INCREMENT
+        (5, 16), // datetime
+        (5, 51), // ON UPDATE CURRENT_TIMESTAMP
+        (7, 3),  // ENGINE=InnoDB
     ] {
         assert!(
             mysql.contains(&(file.to_string(), expected.0, expected.1)),
@@ -90,7 +90,10 @@ on_both_engines!(concurrently_in_prisma_migration_fails, |engine| {
         serde_json::json!(["20240103000000_later"])
     );
     assert!(
-        f["help"].as_str().unwrap_or("").contains("own migration file"),
+        f["help"]
+            .as_str()
+            .unwrap_or("")
+            .contains("own migration file"),
         "{f}"
     );
     let set = &run.json["summary"]["sets"][0];
@@ -127,7 +130,10 @@ on_both_engines!(autocommit_failure_leaves_earlier_statements, |engine| {
     assert_eq!(failed["line"], 6, "{failed}");
     assert_eq!(failed["evidence"]["sqlstate"], "42P01");
     assert_eq!(failed["evidence"]["statement"], 3);
-    assert_eq!(failed["evidence"]["not_applied"], serde_json::json!(["010_later"]));
+    assert_eq!(
+        failed["evidence"]["not_applied"],
+        serde_json::json!(["010_later"])
+    );
     // The committed part spans the first two statements (lines 2-4).
     assert_eq!(run.positions("partially-applied"), vec![(file, 2, 1)]);
     let partial = run.rule("partially-applied")[0];
@@ -181,7 +187,15 @@ fn duplicate_golang_migrate_versions_refuse_the_set_without_a_database() {
     // The runner refuses to start, so no engine is needed: the docker engine with a bogus image proves
     // that none was started.
     let run = crate::harness::command()
-        .args(["check", "--format", "json", "--engine", "docker", "--image", "pgrehearse-test/never-started:0"])
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--engine",
+            "docker",
+            "--image",
+            "pgrehearse-test/never-started:0",
+        ])
         .arg(fixture("golang-duplicate"))
         .output()
         .expect("runs");
@@ -194,7 +208,24 @@ fn duplicate_golang_migrate_versions_refuse_the_set_without_a_database() {
         .filter(|f| f["rule"] == "duplicate-version")
         .map(|f| f["file"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(dups, vec!["migrations/01_second.up.sql", "migrations/1_first.up.sql"]);
+    assert_eq!(
+        dups,
+        vec!["migrations/01_second.up.sql", "migrations/1_first.up.sql"]
+    );
     assert_eq!(json["summary"]["sets"][0]["status"], "skipped");
     assert_eq!(json["summary"]["engine"], serde_json::Value::Null);
 }
+
+on_both_engines!(copy_from_stdin_data_is_fed_like_psql, |engine| {
+    // The data lines (one holds a quote) are copied, not parsed as SQL: the later INSERT fails on the
+    // key the COPY loaded.
+    let run = check_json(&fixture("psql-copy"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(
+        run.positions("migration-failed"),
+        vec![("migrations/001_seed.sql".to_string(), 7, 1)]
+    );
+    let f = run.rule("migration-failed")[0];
+    assert_eq!(f["evidence"]["sqlstate"], "23505");
+    assert_eq!(f["evidence"]["statement"], 4);
+});

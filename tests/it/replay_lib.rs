@@ -25,12 +25,18 @@ async fn local_server(cleanup: &Cleanup) -> Server {
         image: None,
         pg_version: None,
     };
-    engine::start(&options, cleanup).await.expect("local engine starts")
+    engine::start(&options, cleanup)
+        .await
+        .expect("local engine starts")
 }
 
 /// Replays the only set of `repo` into a scratch database and returns the names of `relations` that exist
 /// afterwards (and the replay log's applied count).
-fn replay_and_probe(repo: &str, relations: &[&str], columns: &[(&str, &str)]) -> (usize, Vec<String>) {
+fn replay_and_probe(
+    repo: &str,
+    relations: &[&str],
+    columns: &[(&str, &str)],
+) -> (usize, Vec<String>) {
     runtime().block_on(async {
         let cleanup = Cleanup::new();
         let server = local_server(&cleanup).await;
@@ -73,12 +79,21 @@ fn replay_and_probe(repo: &str, relations: &[&str], columns: &[(&str, &str)]) ->
 fn autocommit_failure_keeps_the_statements_before_it() {
     let (applied, present) = replay_and_probe(
         "psql-partial",
-        &["customers", "invoices", "invoices_customer_idx", "payments", "refunds"],
+        &[
+            "customers",
+            "invoices",
+            "invoices_customer_idx",
+            "payments",
+            "refunds",
+        ],
         &[],
     );
     assert_eq!(applied, 1);
     // 002 failed at its third statement: its first two stayed committed, nothing after it ran.
-    assert_eq!(present, vec!["customers", "invoices", "invoices_customer_idx"]);
+    assert_eq!(
+        present,
+        vec!["customers", "invoices", "invoices_customer_idx"]
+    );
 }
 
 #[test]
@@ -115,14 +130,20 @@ fn url_of(server: &Server) -> String {
 async fn scratch_databases_and_roles(server: &Server) -> (Vec<String>, Vec<String>) {
     let admin = server.connect("postgres").await.expect("connects");
     let dbs = admin
-        .query("SELECT datname FROM pg_database WHERE datname LIKE 'pgrehearse%' ORDER BY 1", &[])
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'pgrehearse%' ORDER BY 1",
+            &[],
+        )
         .await
         .expect("lists databases")
         .iter()
         .map(|r| r.get(0))
         .collect();
     let roles = admin
-        .query("SELECT rolname FROM pg_roles WHERE rolname = 'app_reader'", &[])
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname = 'app_reader'",
+            &[],
+        )
         .await
         .expect("lists roles")
         .iter()
@@ -144,7 +165,12 @@ fn url_engine_drops_its_scratch_databases_and_roles() {
         .expect("runs");
     let (dbs, roles) = rt.block_on(scratch_databases_and_roles(&server));
     rt.block_on(cleanup.run_all());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["summary"]["engine"], "url");
     assert_eq!(json["summary"]["sets"].as_array().map(Vec::len), Some(2));
@@ -182,7 +208,10 @@ fn url_engine_ctrl_c_drops_the_scratch_database() {
         if running > 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the replay never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replay never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let killed = std::process::Command::new("kill")

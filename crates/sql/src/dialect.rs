@@ -1,7 +1,7 @@
 //! Dialect detection: finds MySQL, SQLite and T-SQL constructs in a file meant for PostgreSQL, each at
 //! its exact span, with the PostgreSQL equivalent as help.
 //!
-//! Detection runs on the token stream, statement by statement (as [`crate::split`] splits them), so
+//! Detection runs on the token stream, statement by statement (as [`crate::split()`] splits them), so
 //! strings, comments, quoted identifiers and dollar-quoted bodies never fire. Rules that could collide
 //! with valid PostgreSQL only fire in the position the construct has in its own dialect:
 //!
@@ -12,16 +12,31 @@
 //! - *table options*: in `CREATE TABLE`, at parenthesis depth 0 after the column list (until `AS`,
 //!   `SELECT`, `VALUES` or `EXECUTE`); in `ALTER TABLE`, anywhere at depth 0. `ENGINE`, `CHARSET`,
 //!   `AUTO_INCREMENT=` and friends only fire there.
-//! - `[name]` (T-SQL) only fires in identifier position and never inside another `[...]`, after an
-//!   identifier, `]`, `)` or `ARRAY`, so array subscripts and array literals never fire.
+//! - *column attributes* (`AUTO_INCREMENT`, `AUTOINCREMENT`, `COMMENT '...'`, `UNSIGNED`) only fire
+//!   in `CREATE TABLE` / `ALTER TABLE` after a type or another attribute, never where a column name
+//!   stands (`(auto_increment boolean)` is fine).
+//! - `[name]` (T-SQL) only fires in identifier position (statement start, after `(`, `,`, `.`, a
+//!   keyword such as `TABLE`/`FROM`/`JOIN`/`ON`, directly after another reported `[name]`, or when
+//!   followed by `.`), never inside another `[...]` and never after an identifier, `]`, `)` or
+//!   `ARRAY`, so array subscripts and array literals never fire.
+//! - `KEY name (col)` / `INDEX name (col)` only fire as an element of the column list (or after
+//!   `ALTER TABLE ... ADD`) and only when the parenthesis holds a column name, so a column named
+//!   `key` (`key varchar(255)`) never fires; `PRIMARY KEY` / `FOREIGN KEY` never fire.
+//! - A `GO` line must hold only `GO` (plus an optional `;`), and its neighbours must not make it a
+//!   PostgreSQL alias (`SELECT a AS\ngo\nFROM t` does not fire). Since T-SQL batches need no `;`, the
+//!   tokens after a `GO` line are analysed as a new statement.
+//! - `GETDATE()` does not fire in a file that defines its own `getdate` function (a common
+//!   compatibility shim).
 //!
 //! `DATETIME` exists in MySQL, SQLite and T-SQL. It is reported once per occurrence: as SQLite if the
 //! file has a SQLite-only construct (`AUTOINCREMENT`), else as T-SQL if the file has T-SQL constructs
 //! and no MySQL-only ones, else as MySQL.
+//!
+//! `COPY ... FROM STDIN` data lines are never analysed.
 
 use crate::lex::{Token, TokenKind};
 use crate::span::Span;
-use crate::split::{copy_data, significant_tokens, split};
+use crate::split::split_with_tokens;
 
 /// A SQL dialect that is not PostgreSQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,14 +112,11 @@ pub const CONSTRUCTS: &[(&str, Dialect)] = &[
 /// first), found from the token stream.
 pub fn detect_dialect(text: &str) -> Vec<DialectHit> {
     let mut hits = Vec::new();
-    for st in split(text) {
-        if st.is_empty() {
-            continue;
-        }
-        // COPY ... FROM STDIN data lines are not SQL.
-        let code = copy_data(text, &st).map_or(st.code, |d| Span::new(st.code.start, d.start));
-        let tokens = significant_tokens(text, code);
-        let mut rest: &[Token] = &tokens;
+    let (statements, sig) = split_with_tokens(text);
+    for st in statements.iter().filter(|st| !st.is_empty()) {
+        let lo = sig.partition_point(|t| t.span.start < st.code.start);
+        let hi = sig.partition_point(|t| t.span.start < st.code.end);
+        let mut rest: &[Token] = sig.get(lo..hi).unwrap_or_default();
         // A T-SQL `GO` line ends a batch even without `;`: scan what follows as a new statement.
         while !rest.is_empty() {
             match Scan::new(text, rest).run(&mut hits) {
@@ -114,8 +126,25 @@ pub fn detect_dialect(text: &str) -> Vec<DialectHit> {
         }
     }
     resolve_datetime(text, &mut hits);
+    if hits.iter().any(|h| h.construct == "getdate") && defines_getdate(text, &sig) {
+        // The file provides its own `getdate()` compatibility function; calls to it are fine.
+        hits.retain(|h| h.construct != "getdate");
+    }
     hits.sort_by_key(|h| (h.span.start, h.span.end));
     hits
+}
+
+/// `FUNCTION [schema.]getdate` / `getutcdate` appears in the file (a PostgreSQL compatibility shim).
+fn defines_getdate(text: &str, sig: &[Token]) -> bool {
+    let is_name = |t: Option<&Token>| {
+        t.is_some_and(|n| n.is_word(text, "GETDATE") || n.is_word(text, "GETUTCDATE"))
+    };
+    sig.iter().enumerate().any(|(i, t)| {
+        t.is_word(text, "FUNCTION")
+            && (is_name(sig.get(i + 1))
+                || (sig.get(i + 2).is_some_and(|d| d.kind == TokenKind::Dot)
+                    && is_name(sig.get(i + 3))))
+    })
 }
 
 /// Attribute each `DATETIME` hit to one dialect for the whole file (see the module docs).
@@ -287,6 +316,7 @@ const STRUCTURAL: &[&str] = &[
     "EXISTS",
     "IF",
     "KEY",
+    "LIKE",
     "MODIFY",
     "NOT",
     "NULL",
@@ -556,19 +586,21 @@ impl<'a> Scan<'a> {
         let mut bdepth = 0u32;
         let mut zone = self.ddl == Ddl::AlterTable;
         let mut column_list_done = false;
+        let mut zone_ended = false;
         let mut suppress_until = 0usize;
         for (i, tok) in self.t.iter().enumerate() {
-            if i >= suppress_until {
+            if tok.kind == TokenKind::Backtick {
+                // One hit per backtick token, even inside another construct's span.
+                hits.push(hit(
+                    Dialect::MySql,
+                    "backtick-identifier",
+                    tok.span,
+                    "backtick-quoted identifiers are MySQL syntax; PostgreSQL rejects them".into(),
+                    "quote the identifier with double quotes (`\"name\"`) or leave it unquoted"
+                        .into(),
+                ));
+            } else if i >= suppress_until {
                 match tok.kind {
-                    TokenKind::Backtick => hits.push(hit(
-                        Dialect::MySql,
-                        "backtick-identifier",
-                        tok.span,
-                        "backtick-quoted identifiers are MySQL syntax; PostgreSQL rejects them"
-                            .into(),
-                        "quote the identifier with double quotes (`\"name\"`) or leave it unquoted"
-                            .into(),
-                    )),
                     TokenKind::LBracket if bdepth == 0 => {
                         let chained = i
                             .checked_sub(1)
@@ -615,7 +647,7 @@ impl<'a> Scan<'a> {
                     depth = depth.saturating_sub(1);
                     if depth == 0 && self.ddl == Ddl::CreateTable && !column_list_done {
                         column_list_done = true;
-                        zone = true;
+                        zone = !zone_ended;
                     }
                 }
                 TokenKind::LBracket => bdepth = bdepth.saturating_add(1),
@@ -626,6 +658,7 @@ impl<'a> Scan<'a> {
                         && self.word_in(i, &["AS", "SELECT", "VALUES", "EXECUTE"]) =>
                 {
                     zone = false;
+                    zone_ended = true;
                 }
                 _ => {}
             }
@@ -845,12 +878,16 @@ impl<'a> Scan<'a> {
                     && (self.word_in(i + 2, &["CURRENT_TIMESTAMP", "LOCALTIMESTAMP"])
                         || (self.w(i + 2, "NOW") && self.is(i + 3, TokenKind::LParen))) =>
             {
-                let mut end = i + 2;
-                if self.is(i + 3, TokenKind::LParen)
-                    && let Some(close) = self.matching_paren(i + 3)
-                {
-                    end = close;
-                }
+                // Include `()` or `(6)` (fractional-seconds precision); nothing longer.
+                let end = if !self.is(i + 3, TokenKind::LParen) {
+                    i + 2
+                } else if self.is(i + 4, TokenKind::RParen) {
+                    i + 4
+                } else if self.is(i + 4, TokenKind::Number) && self.is(i + 5, TokenKind::RParen) {
+                    i + 5
+                } else {
+                    i + 2
+                };
                 push(
                     Dialect::MySql,
                     "on-update-current-timestamp",

@@ -496,16 +496,35 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
+const START: u8 = 1;
+const CONT: u8 = 2;
+
+/// Byte classes for the identifier loops (a table lookup beats the comparisons in the hot loop).
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 {
+            t[i] = START | CONT;
+        } else if b.is_ascii_digit() || b == b'$' {
+            t[i] = CONT;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// `ident_start`: `[A-Za-z\200-\377_]`.
 #[inline]
 pub(crate) fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+    CLASS[b as usize] & START != 0
 }
 
 /// `ident_cont`: `[A-Za-z\200-\377_0-9\$]`.
 #[inline]
 pub(crate) fn is_ident_cont(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    CLASS[b as usize] & CONT != 0
 }
 
 /// `op_chars` plus `:` (so `::` and `:=` are one token). The backtick is handled separately.
@@ -544,4 +563,35 @@ fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
         from = p + 1;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_subslice_finds_first_occurrence() {
+        assert_eq!(find_subslice(b"ab$a$c$a$", b"$a$"), Some(2));
+        assert_eq!(find_subslice(b"$$", b"$$"), Some(0));
+        assert_eq!(find_subslice(b"$", b"$$"), None);
+        assert_eq!(find_subslice(b"", b"$$"), None);
+        assert_eq!(find_subslice(b"abc", b""), None);
+    }
+
+    #[test]
+    fn identifier_byte_classes() {
+        assert!(is_ident_start(b'a') && is_ident_start(b'_') && is_ident_start(0xc3));
+        assert!(!is_ident_start(b'1') && !is_ident_start(b'$'));
+        assert!(is_ident_cont(b'1') && is_ident_cont(b'$') && is_ident_cont(0xff));
+        assert!(!is_ident_cont(b'-') && !is_ident_cont(b' '));
+    }
+
+    #[test]
+    fn lexing_a_sub_range_stops_at_its_end() {
+        let text = "select 'abc' from t";
+        let toks: Vec<Token> = Lexer::with_span(text, Span::new(7, 10)).collect();
+        assert_eq!(toks.len(), 1);
+        assert_eq!(toks[0].kind, TokenKind::Unterminated);
+        assert_eq!(toks[0].span, Span::new(7, 10));
+    }
 }

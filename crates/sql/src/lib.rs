@@ -1,12 +1,29 @@
 //! `pgrehearse-sql`: the SQL text layer of pgrehearse. It owns everything that looks at migration
 //! text without a database: byte spans and line/column arithmetic ([`span`]), a PostgreSQL/psql
 //! compatible tokenizer ([`lex`]), statement splitting exactly like `psql -f` and drizzle-kit
-//! ([`split`]), and detection of MySQL / SQLite / T-SQL constructs ([`dialect`]).
+//! ([`mod@split`]), and detection of MySQL / SQLite / T-SQL constructs ([`dialect`]).
 //!
 //! Every public function is total on arbitrary `&str` input (unterminated quotes and comments, lone
 //! `$`, CRLF or CR-only line endings, non-ASCII text) and never panics. Positions are byte offsets
 //! ([`Span`]); [`LineIndex`] turns them into 1-based lines and character columns for reports.
 //! The crate has no dependencies beyond `std`.
+//!
+//! ```
+//! use pgrehearse_sql::{LineIndex, detect_dialect, leading_keywords, split};
+//!
+//! let text = "-- add users\nCREATE TABLE users (id int) ENGINE=InnoDB;\nSELECT 1; -- done\n";
+//! let pieces = split(text);
+//! assert_eq!(pieces.len(), 3); // two statements and the trailing comment
+//! assert_eq!(pieces[0].code.slice(text), "CREATE TABLE users (id int) ENGINE=InnoDB;");
+//! assert_eq!(leading_keywords(text, pieces[0].code, 2), ["CREATE", "TABLE"]);
+//! assert!(pieces[2].is_empty());
+//!
+//! let hits = detect_dialect(text);
+//! assert_eq!(hits[0].construct, "engine-option");
+//! assert_eq!(hits[0].span.slice(text), "ENGINE=InnoDB");
+//! let index = LineIndex::new(text);
+//! assert_eq!(index.line_col(text, hits[0].span.start), (2, 29));
+//! ```
 
 pub mod dialect;
 pub mod lex;

@@ -77,24 +77,18 @@ impl LineIndex {
         let mut starts = vec![0];
         let mut ends = Vec::new();
         let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\n' => {
-                    ends.push(i);
-                    i += 1;
-                    starts.push(i);
-                }
-                b'\r' => {
-                    ends.push(i);
-                    i += if bytes.get(i + 1) == Some(&b'\n') {
-                        2
-                    } else {
-                        1
-                    };
-                    starts.push(i);
-                }
-                _ => i += 1,
-            }
+        while let Some(n) = bytes
+            .get(i..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n' || b == b'\r'))
+        {
+            let at = i + n;
+            ends.push(at);
+            i = if bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n') {
+                at + 2
+            } else {
+                at + 1
+            };
+            starts.push(i);
         }
         ends.push(bytes.len());
         LineIndex { starts, ends }

@@ -5,7 +5,11 @@
 //! [`split`] replicates `psqlscan.l`: a `;` ends a statement only outside quotes, comments and
 //! dollar-quoted bodies, at parenthesis depth 0, and outside a `BEGIN ... END` block of a statement
 //! that began `CREATE [OR REPLACE] FUNCTION|PROCEDURE` (SQL-standard `BEGIN ATOMIC` bodies), where
-//! `CASE ... END` nests. Known, deliberate differences from psql:
+//! `CASE ... END` nests. Like psql, `COPY ... FROM STDIN;` (and `\copy ... from stdin`) takes the
+//! lines after it, through a line holding only `\.`, as raw data: they stay in that statement's
+//! piece (see [`copy_data`]) and are never lexed as SQL.
+//!
+//! Known, deliberate differences from psql:
 //! - A psql meta-command line (`\set`, `\i`, ...) is its own piece and ends the statement before it.
 //!   psql would keep buffering the query across most meta-commands (only `\g` and friends send it),
 //!   but a piece must be one contiguous span, and a meta-command in the middle of a statement in a
@@ -13,6 +17,11 @@
 //! - `\;` (psql's "semicolon that does not send") is not special: the backslash is an operator byte
 //!   and the `;` splits. psql would send both statements in one query string; the effect is the same
 //!   except for implicit-transaction grouping.
+//! - A backslash is a meta-command only when it is the first non-blank character of its line
+//!   (psql also accepts one mid-line, e.g. `SELECT 1 \gset`); mid-line it is an operator byte. A
+//!   meta line runs to the end of the line (psql's `\\` separator inside it is not recognised).
+//! - Text after `COPY ... FROM STDIN;` on the same line belongs to the COPY piece; psql would run it
+//!   after the copy data.
 //! - psql variable interpolation (`:var`, `:'var'`) is not performed.
 //! - Strings are lexed with `standard_conforming_strings = on`; a file that turns it off and relies on
 //!   backslash escapes in plain `'...'` strings may split differently.
@@ -29,6 +38,7 @@ pub struct Statement {
     /// From the statement's first significant token through its terminating `;` (inclusive) or its
     /// last significant token when there is no `;` (end of input). Empty (`start == end == span.end`)
     /// for a piece that holds only whitespace/comments (e.g. text after the last `;`).
+    /// For `COPY ... FROM STDIN` it also covers the data lines through `\.` ([`copy_data`]).
     pub code: Span,
 }
 
@@ -52,11 +62,30 @@ impl Statement {
 ///   becomes (part of) the last statement's `code`.
 /// - A psql meta line (`\...`) ends the statement before it (if any) and is a piece of its own, with
 ///   `code` spanning the meta-command.
+/// - `COPY ... FROM STDIN;` / `\copy ... from stdin` pieces also hold the data lines that follow,
+///   through the `\.` line (or end of input); [`copy_data`] returns that part.
 /// - T-SQL `GO` lines are not separators (PostgreSQL has none).
 pub fn split(text: &str) -> Vec<Statement> {
+    split_impl(text, None)
+}
+
+/// [`split`], also collecting the significant tokens it lexed (which exclude `COPY ... FROM STDIN`
+/// data lines, since those are not SQL and are never lexed).
+pub(crate) fn split_with_tokens(text: &str) -> (Vec<Statement>, Vec<Token>) {
+    let mut tokens = Vec::new();
+    let statements = split_impl(text, Some(&mut tokens));
+    (statements, tokens)
+}
+
+fn split_impl(text: &str, mut sink: Option<&mut Vec<Token>>) -> Vec<Statement> {
     let mut s = Splitter::new(text.as_bytes());
     let mut lexer = Lexer::new(text);
     while let Some(tok) = lexer.next() {
+        if let Some(sink) = sink.as_deref_mut()
+            && tok.kind.is_significant()
+        {
+            sink.push(tok);
+        }
         if let Some(resume) = s.push(tok) {
             // COPY ... FROM STDIN data was consumed raw; lex again after it.
             lexer = Lexer::with_span(text, Span::new(resume, text.len()));
@@ -190,10 +219,11 @@ impl<'a> Splitter<'a> {
         if self.identifier_count == 0 {
             self.identifiers = [0; 4];
         }
-        let tracked = ["create", "function", "procedure", "or", "replace"]
-            .iter()
-            .any(|k| w.eq_ignore_ascii_case(k.as_bytes()));
-        if tracked && self.identifier_count < self.identifiers.len() {
+        if self.identifier_count < self.identifiers.len()
+            && ["create", "function", "procedure", "or", "replace"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k.as_bytes()))
+        {
             self.identifiers[self.identifier_count] = w.first().map_or(0, u8::to_ascii_lowercase);
         }
         self.identifier_count = self.identifier_count.saturating_add(1);
@@ -351,4 +381,28 @@ pub fn leading_keywords(text: &str, code: Span, n: usize) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_data_end_finds_the_terminator_line() {
+        let t = b"COPY x FROM stdin;\na\n\\.\nrest";
+        assert_eq!(copy_data_end(t, 18), Some(23));
+        // `\.` must be alone on its line.
+        let t = b"c;\na \\.\n\\. x\n";
+        assert_eq!(copy_data_end(t, 2), Some(t.len()));
+        assert_eq!(copy_data_end(b"c;", 2), None);
+        assert_eq!(copy_data_end(b"c;", 99), None);
+    }
+
+    #[test]
+    fn backslash_copy_detection() {
+        assert!(is_backslash_copy_from_stdin(b"\\copy t (a) FROM STDIN csv"));
+        assert!(!is_backslash_copy_from_stdin(b"\\copy t from pstdin"));
+        assert!(!is_backslash_copy_from_stdin(b"\\copyx t from stdin"));
+        assert!(!is_backslash_copy_from_stdin(b"\\set stdin from"));
+    }
 }

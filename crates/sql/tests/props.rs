@@ -170,8 +170,16 @@ fn reference_line_col(text: &str, offset: usize) -> (u32, u32) {
     (line, col)
 }
 
+/// 512 cases per property, or `PROPTEST_CASES` when set (for longer local fuzzing runs).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn tokenize_covers_input(text in any_text()) {

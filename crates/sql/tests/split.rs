@@ -3,7 +3,7 @@
 //! `.expected` file listing each statement's code, separated by lines of `----`.
 
 use pgrehearse_sql::{
-    Span, Statement, TokenKind, leading_keywords, significant_tokens, split,
+    Span, Statement, TokenKind, copy_data, leading_keywords, significant_tokens, split,
     split_drizzle_breakpoints,
 };
 
@@ -418,4 +418,68 @@ fn fixtures() {
         seen += 1;
     }
     assert!(seen >= 3, "fixtures were not found in {}", dir.display());
+}
+
+#[test]
+fn copy_from_stdin_data_stays_with_its_command() {
+    let text = "COPY t (a, b) FROM STDIN;\n1\tit's; raw\n2\t$$\n\\.\nSELECT 1;";
+    let pieces = split(text);
+    check(text, &pieces);
+    assert_eq!(pieces.len(), 2);
+    assert_eq!(
+        pieces[0].code.slice(text),
+        "COPY t (a, b) FROM STDIN;\n1\tit's; raw\n2\t$$\n\\."
+    );
+    let data = copy_data(text, &pieces[0]).expect("copy data");
+    assert_eq!(data.slice(text), "1\tit's; raw\n2\t$$\n\\.");
+    assert_eq!(copy_data(text, &pieces[1]), None);
+    assert_eq!(pieces[1].code.slice(text), "SELECT 1;");
+
+    // CRLF data lines and an unterminated data block (runs to end of input).
+    let text = "copy t from stdin;\r\nx\r\n\\.\r\nselect 2;\r\n";
+    assert_eq!(
+        codes(text),
+        vec!["copy t from stdin;\r\nx\r\n\\.", "select 2;"]
+    );
+    let text = "COPY t FROM stdin;\nx';\n";
+    assert_eq!(codes(text), vec!["COPY t FROM stdin;\nx';\n"]);
+
+    // Not STDIN, or no following line: an ordinary statement.
+    assert_eq!(
+        codes("COPY t TO STDOUT;\nSELECT 1;"),
+        vec!["COPY t TO STDOUT;", "SELECT 1;"]
+    );
+    assert_eq!(
+        codes("COPY t FROM '/tmp/x';\n1;"),
+        vec!["COPY t FROM '/tmp/x';", "1;"]
+    );
+    let pieces = split("COPY t FROM STDIN;");
+    assert_eq!(pieces.len(), 1);
+    assert_eq!(copy_data("COPY t FROM STDIN;", &pieces[0]), None);
+
+    // psql's \copy ... from stdin reads the following lines too.
+    let text = "\\copy t from stdin\na;b\n\\.\nSELECT 1;";
+    let pieces = split(text);
+    check(text, &pieces);
+    assert_eq!(pieces[0].code.slice(text), "\\copy t from stdin\na;b\n\\.");
+    assert_eq!(
+        copy_data(text, &pieces[0]).map(|d| d.slice(text)),
+        Some("a;b\n\\.")
+    );
+    assert_eq!(
+        codes("\\copy t to 'x'\nSELECT 1;"),
+        vec!["\\copy t to 'x'", "SELECT 1;"]
+    );
+}
+
+#[test]
+fn leading_trivia_belongs_to_the_following_statement_with_crlf_and_comments() {
+    let text = "SELECT 1; -- about two\r\n/* more */\r\nSELECT 2;";
+    let pieces = split(text);
+    check(text, &pieces);
+    assert_eq!(
+        pieces[1].span.slice(text),
+        " -- about two\r\n/* more */\r\nSELECT 2;"
+    );
+    assert_eq!(pieces[1].code.slice(text), "SELECT 2;");
 }

@@ -1,6 +1,6 @@
-//! A smoke benchmark shaped like the project's: 2,000 files, 24,000 statements, every text-layer
-//! pass (tokenize, split, dialect detection, leading keywords, line index). Ignored by default; run
-//! with `cargo test -p pgrehearse-sql --release --test perf -- --ignored --nocapture`.
+//! Benchmark of the text layer, shaped like the project's corpus: 2,000 files, 24,000 statements, every
+//! pass (tokenize, split, dialect detection, leading keywords, line index); then inputs built to trigger
+//! quadratic behaviour. Prints timings; run with `cargo bench -p pgrehearse-sql`.
 
 use std::time::Instant;
 
@@ -31,9 +31,7 @@ fn corpus() -> Vec<String> {
         .collect()
 }
 
-#[test]
-#[ignore]
-fn perf_smoke() {
+fn corpus_passes() {
     let files = corpus();
     let bytes: usize = files.iter().map(String::len).sum();
     let start = Instant::now();
@@ -57,4 +55,58 @@ fn perf_smoke() {
     );
     assert_eq!(statements, 24_000);
     assert_eq!(hits, 0);
+}
+
+/// Inputs built to trigger quadratic behaviour (deep nesting, endless unterminated constructs,
+/// thousands of constructs in one statement).
+fn pathological_inputs() {
+    let n = 200_000;
+    let cases: Vec<(&str, String)> = vec![
+        ("open parens", "(".repeat(n)),
+        ("nested comments", "/*".repeat(n)),
+        ("dollar fragments", "$a".repeat(n)),
+        ("dollar tags", "$a$ $b$ ".repeat(n / 4)),
+        ("quotes", "'".repeat(n)),
+        (
+            "enum in one statement",
+            format!("CREATE TABLE t ({}", "a ENUM(".repeat(n / 8)),
+        ),
+        (
+            "on update in one statement",
+            format!("CREATE TABLE t ({}", "ON UPDATE NOW( ".repeat(n / 8)),
+        ),
+        ("brackets", format!("SELECT {}", "[a] ".repeat(n / 4))),
+        ("go lines", "x\nGO\n".repeat(n / 5)),
+        (
+            "unsigned",
+            format!("CREATE TABLE t ({}", "a int(1) UNSIGNED, ".repeat(n / 16)),
+        ),
+        (
+            "begin atomic",
+            format!("CREATE FUNCTION f() {}", "BEGIN CASE ".repeat(n / 8)),
+        ),
+        ("meta lines", "\\x\n".repeat(n / 3)),
+        (
+            "copy",
+            format!("COPY t FROM stdin;\n{}", "a\tb\n".repeat(n / 4)),
+        ),
+    ];
+    for (name, text) in &cases {
+        let start = Instant::now();
+        let tokens = tokenize(text).len();
+        let pieces = split(text).len();
+        let hits = detect_dialect(text).len();
+        let index = LineIndex::new(text);
+        let _ = index.line_col(text, text.len() / 2);
+        let elapsed = start.elapsed();
+        println!(
+            "{name}: {} bytes, {tokens} tokens, {pieces} pieces, {hits} hits in {elapsed:?}",
+            text.len()
+        );
+    }
+}
+
+fn main() {
+    corpus_passes();
+    pathological_inputs();
 }
