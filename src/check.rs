@@ -107,6 +107,11 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             server.description,
             server.version
         );
+        // Fault injection for the cleanup tests: prove that a panic after the engine started leaves
+        // nothing behind. Not a user setting.
+        if std::env::var_os("PGREHEARSE_FAULT").is_some_and(|v| v == "panic-after-engine-start") {
+            panic!("fault injected after engine start (PGREHEARSE_FAULT)");
+        }
         report.engine = Some(server.kind.as_str().to_string());
         let context = EngineContext {
             description: server.description.clone(),
@@ -144,7 +149,14 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
                 set_started.elapsed().as_secs_f64()
             );
             summary.applied = log.applied;
-            summary.status = if log.failed { "failed" } else { "ok" }.into();
+            summary.status = if log.failed {
+                "failed"
+            } else if log.partial {
+                "partial"
+            } else {
+                "ok"
+            }
+            .into();
             report.findings.extend(log.findings);
             report.sets.push(summary);
         }

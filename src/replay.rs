@@ -32,6 +32,8 @@ pub struct ReplayLog {
     pub applied: usize,
     /// Whether a migration (or a prelude) failed.
     pub failed: bool,
+    /// Whether the replay stopped at a migration it cannot run (a code migration).
+    pub partial: bool,
     pub findings: Vec<Finding>,
     /// Statements executed (for benchmarks and summaries).
     pub statements: usize,
@@ -44,13 +46,6 @@ pub struct EngineContext {
     pub description: String,
     /// The server's version string.
     pub version: String,
-}
-
-/// A text sent to the server in one query, as a span of its file.
-struct Batch {
-    span: Span,
-    /// For `COPY … FROM STDIN` under a psql runner: the data lines psql feeds to the copy.
-    copy: Option<Span>,
 }
 
 /// A statement the server rejected, and where.
@@ -131,34 +126,6 @@ pub struct ReplayError {
     pub reason: String,
 }
 
-/// How a file is cut into batches by its runner.
-fn batches(runner: Runner, text: &str) -> Vec<Batch> {
-    match runner {
-        Runner::Drizzle => sql::split_drizzle_breakpoints(text)
-            .into_iter()
-            .map(|span| Batch { span, copy: None })
-            .collect(),
-        Runner::Prisma | Runner::GolangMigrate => vec![Batch {
-            span: Span::new(0, text.len()),
-            copy: None,
-        }],
-        Runner::Psql | Runner::PsqlSingleTransaction => sql::split(text)
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| match sql::copy_data(text, &s) {
-                Some(data) => Batch {
-                    span: trim_span(text, Span::new(s.code.start, data.start)),
-                    copy: Some(data),
-                },
-                None => Batch {
-                    span: s.code,
-                    copy: None,
-                },
-            })
-            .collect(),
-    }
-}
-
 /// Non-empty statement code spans inside `within`.
 fn statements_in(text: &str, within: Span) -> Vec<Span> {
     let inner = within.slice(text);
@@ -184,27 +151,51 @@ pub async fn run(
             return Ok(log);
         }
     }
-    let transactions = set.runner.transactions();
-    if transactions == Transactions::AllPendingInOne {
+    let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
+    if all_in_one {
         control(client, "BEGIN", set.migrations.first()).await?;
     }
     for (index, migration) in set.migrations.iter().enumerate() {
-        if transactions == Transactions::ExplicitPerFile {
+        if let Some(blocked) = &migration.blocked {
+            if all_in_one {
+                rollback(client, migration).await?;
+            }
+            let not_applied: Vec<String> = set.migrations[index..]
+                .iter()
+                .map(|m| m.id.clone())
+                .collect();
+            log.findings.push(
+                crate::rules::finding(blocked.rule, blocked.message.clone())
+                    .help(blocked.help.clone())
+                    .at(&migration.file, blocked.span)
+                    .evidence(Evidence {
+                        migration: Some(migration.id.clone()),
+                        not_applied,
+                        ..Evidence::default()
+                    }),
+            );
+            if blocked.rule == "unreplayable-migration" {
+                log.partial = true;
+            } else {
+                log.failed = true;
+            }
+            if all_in_one {
+                log.applied = 0;
+            }
+            return Ok(log);
+        }
+        let explicit = migration.transactions == Transactions::Explicit;
+        if explicit {
             control(client, "BEGIN", Some(migration)).await?;
         }
         let mut failure = None;
         let mut sent = 0usize;
-        for batch in batches(set.runner, &migration.text) {
-            if set.runner == Runner::Psql && batch.span.slice(&migration.text).starts_with('\\') {
+        for batch in &migration.batches {
+            if batch.span.slice(&migration.text).starts_with('\\') {
                 log.findings.push(
-                    Finding::new(
-                        "psql-meta-command",
-                        Category::Environment,
-                        Severity::Notice,
-                        "psql meta-command is not replayed",
-                    )
-                    .help("keep migrations to plain SQL so every runner can apply them")
-                    .at(&migration.file, Some(batch.span)),
+                    crate::rules::finding("psql-meta-command", "psql meta-command is not replayed")
+                        .help("keep migrations to plain SQL so every runner can apply them")
+                        .at(&migration.file, Some(batch.span)),
                 );
                 continue;
             }
@@ -243,34 +234,24 @@ pub async fn run(
         }
         match failure {
             None => {
-                if transactions == Transactions::ExplicitPerFile {
+                if explicit {
                     commit(client, migration).await?;
                 }
                 log.applied += 1;
             }
             Some(failure) => {
-                if matches!(
-                    transactions,
-                    Transactions::ExplicitPerFile | Transactions::AllPendingInOne
-                ) {
+                if explicit || all_in_one {
                     rollback(client, migration).await?;
                 }
-                let applied_before = if transactions == Transactions::AllPendingInOne {
-                    0
-                } else {
-                    index
-                };
                 log.failed = true;
                 log.findings
                     .extend(failure_findings(set, index, &failure, engine, sent > 0));
-                log.applied = applied_before;
+                log.applied = if all_in_one { 0 } else { index };
                 return Ok(log);
             }
         }
     }
-    if transactions == Transactions::AllPendingInOne
-        && let Some(last) = set.migrations.last()
-    {
+    if all_in_one && let Some(last) = set.migrations.last() {
         commit(client, last).await?;
     }
     Ok(log)
@@ -431,7 +412,11 @@ fn failure_findings(
         .iter()
         .map(|m| m.id.clone())
         .collect();
-    let transactions = set.runner.transactions();
+    let transactions = if set.runner.default_transactions() == Transactions::AllPendingInOne {
+        Transactions::AllPendingInOne
+    } else {
+        migration.transactions
+    };
     evidence.not_applied = if transactions == Transactions::AllPendingInOne {
         set.migrations.iter().map(|m| m.id.clone()).collect()
     } else {
@@ -490,11 +475,15 @@ fn failure_findings(
         "25001" => Some(match set.runner {
             Runner::Drizzle => "drizzle-kit migrate runs all pending migrations in one transaction, so this statement can never run there: drop CONCURRENTLY, or run it outside drizzle-kit".to_string(),
             Runner::PsqlSingleTransaction => "remove --single-transaction for this file, or move the statement to a file applied without a transaction".to_string(),
-            _ => format!("{}; put this statement alone in its own migration file", set.runner.describe_transactions()),
+            Runner::Goose => "goose wraps each migration in a transaction: add `-- +goose NO TRANSACTION` to this file".to_string(),
+            Runner::Dbmate => "dbmate wraps each migration in a transaction: use `-- migrate:up transaction:false`, with this statement alone in its file".to_string(),
+            Runner::Sqlx => "sqlx wraps each migration in a transaction: start the file with `-- no-transaction`, with this statement alone in it".to_string(),
+            Runner::Diesel => "diesel wraps each migration in a transaction: add `run_in_transaction = false` to the migration's metadata.toml, with this statement alone in it".to_string(),
+            _ => format!("{}; put this statement alone in its own migration file", set.runner.describe(transactions)),
         }),
         "55P04" => Some(format!(
             "{}; a new enum value cannot be used in the transaction that adds it: move `ALTER TYPE … ADD VALUE` into an earlier migration",
-            set.runner.describe_transactions()
+            set.runner.describe(transactions)
         )),
         _ => error.hint().map(|h| h.to_string()),
     };
@@ -560,21 +549,6 @@ fn failure_findings(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn batches_follow_the_runner() {
-        let text =
-            "CREATE TABLE a(id int);\n--> statement-breakpoint\nCREATE TABLE b(id int);\nSELECT 1;";
-        assert_eq!(batches(Runner::Drizzle, text).len(), 2);
-        assert_eq!(batches(Runner::Prisma, text).len(), 1);
-        assert_eq!(batches(Runner::GolangMigrate, text).len(), 1);
-        let psql: Vec<&str> = batches(Runner::Psql, text)
-            .iter()
-            .map(|b| b.span.slice(text))
-            .collect();
-        assert_eq!(psql.len(), 3);
-        assert_eq!(psql[0], "CREATE TABLE a(id int);");
-    }
 
     #[test]
     fn extension_names_are_read_from_create_extension() {

@@ -1,7 +1,7 @@
 //! The local engine: a temporary PostgreSQL cluster made from server binaries on this machine.
 //!
-//! Binaries are looked up on PATH, through `pg_config --bindir`, then under `/usr/lib/postgresql/*/bin`
-//! (newest first). The cluster lives in a temporary directory, listens only on a unix socket inside it,
+//! Binaries are looked up in `PGREHEARSE_PG_BINDIR` if set, else on PATH, through `pg_config --bindir`,
+//! then under `/usr/lib/postgresql/*/bin` (newest first). The cluster lives in a temporary directory, listens only on a unix socket inside it,
 //! and runs with fsync off. `initdb` refuses to run as root, so when pgrehearse runs as root the cluster
 //! is made and run by an unprivileged user (`PGREHEARSE_LOCAL_USER`, else `postgres`, else `nobody`).
 //! A freshly made cluster is kept as a template in the user's cache directory and copied for later
@@ -85,7 +85,21 @@ fn major_of(bindir: &Path) -> Option<u32> {
 }
 
 /// Finds server binaries, preferring `wanted` when given.
+/// `PGREHEARSE_PG_BINDIR`, when set, is the only place looked at.
 pub fn find_bindir(wanted: Option<u32>) -> Result<BinDir, EngineError> {
+    if let Some(dir) = std::env::var_os("PGREHEARSE_PG_BINDIR") {
+        let path = PathBuf::from(dir);
+        return match major_of(&path) {
+            Some(major) if path.join("initdb").is_file() => match wanted {
+                Some(v) if v != major => Err(EngineError::LocalVersionMissing {
+                    wanted: v,
+                    found: major.to_string(),
+                }),
+                _ => Ok(BinDir { path, major }),
+            },
+            _ => Err(EngineError::NoLocalBinaries),
+        };
+    }
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {

@@ -99,7 +99,7 @@ pub enum EngineError {
     )]
     ContainerFailed { image: String, reason: String },
     #[error(
-        "no PostgreSQL server binaries found (looked for `initdb` on PATH, in `pg_config --bindir` and under /usr/lib/postgresql/*/bin); install PostgreSQL, or use `--engine docker` or `--database-url URL`"
+        "no PostgreSQL server binaries found (looked in PGREHEARSE_PG_BINDIR if set, else for `initdb` on PATH, in `pg_config --bindir` and under /usr/lib/postgresql/*/bin); install PostgreSQL, or use `--engine docker` or `--database-url URL`"
     )]
     NoLocalBinaries,
     #[error(

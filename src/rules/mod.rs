@@ -47,6 +47,18 @@ pub const RULES: &[Rule] = &[
         summary: "A configured prelude SQL file fails.",
     },
     Rule {
+        id: "runner-rejects-migration",
+        category: Category::MigrationError,
+        severity: Severity::Error,
+        summary: "The migration runner itself refuses the file (missing annotations, mixed transaction modes).",
+    },
+    Rule {
+        id: "unreplayable-migration",
+        category: Category::Environment,
+        severity: Severity::Notice,
+        summary: "A code migration (Go, Java) cannot be replayed; the replay is partial from there.",
+    },
+    Rule {
         id: "psql-meta-command",
         category: Category::Environment,
         severity: Severity::Notice,

@@ -116,3 +116,32 @@ fn local_ctrl_c_leaves_nothing() {
 fn docker_ctrl_c_leaves_nothing() {
     ctrl_c_leaves_nothing(Engine::Docker);
 }
+
+fn panic_leaves_nothing(engine: Engine) {
+    let child = command()
+        .env("PGREHEARSE_FAULT", "panic-after-engine-start")
+        .arg("check")
+        .arg(fixture("psql-partial"))
+        .args(engine_args(engine))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("waits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("internal error"), "{err}");
+    assert!(err.contains("please file an issue"), "{err}");
+    assert_eq!(leftovers(engine, pid), Vec::<String>::new());
+}
+
+#[test]
+fn local_panic_leaves_nothing() {
+    panic_leaves_nothing(Engine::Local);
+}
+
+#[test]
+fn docker_panic_leaves_nothing() {
+    panic_leaves_nothing(Engine::Docker);
+}

@@ -192,3 +192,47 @@ fn github_output_is_workflow_commands() {
         "{line}"
     );
 }
+
+#[test]
+fn auto_engine_with_nothing_available_explains_all_three() {
+    let out = command()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("PGREHEARSE_PG_BINDIR", "/nonexistent/bin")
+        .arg("check")
+        .arg(fixture("psql-partial"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("no engine can run the replay"), "{err}");
+    assert!(err.contains("- url: no `--database-url` given"), "{err}");
+    assert!(err.contains("- docker: no Docker daemon answered"), "{err}");
+    assert!(
+        err.contains("- local: no PostgreSQL server binaries found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn drizzle_journal_for_mysql_is_a_dialect_finding_at_its_line() {
+    let repo = repo_with(&[(
+        "drizzle/meta/_journal.json",
+        b"{\n  \"version\": \"7\",\n  \"dialect\": \"mysql\",\n  \"entries\": []\n}\n",
+    )]);
+    let out = command()
+        .args(["check", "--format", "json"])
+        .arg(repo.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let f = &json["findings"][0];
+    assert_eq!(f["rule"], "dialect-mismatch");
+    assert_eq!(f["file"], "drizzle/meta/_journal.json");
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(3), Some(14))
+    );
+    // Nothing to replay: no engine was started.
+    assert_eq!(json["summary"]["engine"], serde_json::Value::Null);
+}

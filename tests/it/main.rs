@@ -9,3 +9,4 @@ mod cli;
 mod harness;
 mod replay_cases;
 mod replay_lib;
+mod runners;

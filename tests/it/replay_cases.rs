@@ -229,3 +229,19 @@ on_both_engines!(copy_from_stdin_data_is_fed_like_psql, |engine| {
     assert_eq!(f["evidence"]["sqlstate"], "23505");
     assert_eq!(f["evidence"]["statement"], 4);
 });
+
+on_both_engines!(configured_runner_and_prelude_are_used, |engine| {
+    // Without the prelude, 001 fails (no schema `app`, no role). Under psql-single-transaction the
+    // failing 002 leaves nothing half-applied, so there is no partial-failure finding.
+    let run = check_json(&fixture("configured"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["migration-failed"]);
+    let f = run.rule("migration-failed")[0];
+    assert_eq!(f["file"], "sql/schema/002_prices.sql");
+    assert_eq!(f["line"], 2);
+    assert_eq!(f["evidence"]["sqlstate"], "0A000");
+    let sets = run.json["summary"]["sets"].as_array().expect("sets");
+    assert_eq!(sets.len(), 1, "only the configured set is replayed");
+    assert_eq!(sets[0]["runner"], "psql-single-transaction");
+    assert_eq!(sets[0]["applied"], 1);
+});

@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod layouts;
+
 use crate::config::ConfigFile;
 use crate::model::{Evidence, Finding, Sources, Span};
 use crate::rules;
@@ -32,23 +34,44 @@ pub enum Runner {
     Prisma,
     /// golang-migrate (`migrate up`).
     GolangMigrate,
+    /// pressly/goose.
+    Goose,
+    /// amacneil/dbmate.
+    Dbmate,
+    /// sqlx migrate (Rust).
+    Sqlx,
+    /// diesel migration run (Rust).
+    Diesel,
+    /// Flyway (Redgate).
+    Flyway,
+    /// Supabase CLI (`supabase db reset` / `migration up`).
+    Supabase,
     /// `psql -f` per file, each statement in its own transaction (autocommit), stopping at the first error.
     Psql,
     /// `psql --single-transaction -f` per file.
     PsqlSingleTransaction,
 }
 
-/// How a runner groups statements into transactions.
+/// How a migration's statements are grouped into transactions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transactions {
     /// Every pending migration in one explicit transaction (Drizzle).
     AllPendingInOne,
-    /// Each file sent as one multi-statement query: one implicit transaction per file.
-    ImplicitPerFile,
-    /// Each file wrapped in BEGIN … COMMIT, statement by statement.
-    ExplicitPerFile,
+    /// The file sent as one multi-statement query without BEGIN: PostgreSQL runs it as one implicit
+    /// transaction.
+    Implicit,
+    /// The file wrapped in BEGIN … COMMIT by the runner.
+    Explicit,
     /// Each statement commits on its own.
     Autocommit,
+}
+
+/// What one query sent to the server holds, as a span of the migration file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    pub span: Span,
+    /// For `COPY … FROM STDIN` under a psql-style runner: the data lines fed to the copy.
+    pub copy: Option<Span>,
 }
 
 impl Runner {
@@ -57,42 +80,58 @@ impl Runner {
             Runner::Drizzle => "drizzle",
             Runner::Prisma => "prisma",
             Runner::GolangMigrate => "golang-migrate",
+            Runner::Goose => "goose",
+            Runner::Dbmate => "dbmate",
+            Runner::Sqlx => "sqlx",
+            Runner::Diesel => "diesel",
+            Runner::Flyway => "flyway",
+            Runner::Supabase => "supabase",
             Runner::Psql => "psql",
             Runner::PsqlSingleTransaction => "psql-single-transaction",
         }
     }
 
-    pub fn transactions(self) -> Transactions {
+    /// The transaction mode of a migration that carries no annotation changing it.
+    pub fn default_transactions(self) -> Transactions {
         match self {
             Runner::Drizzle => Transactions::AllPendingInOne,
-            Runner::Prisma | Runner::GolangMigrate => Transactions::ImplicitPerFile,
+            Runner::Prisma | Runner::GolangMigrate => Transactions::Implicit,
             Runner::Psql => Transactions::Autocommit,
-            Runner::PsqlSingleTransaction => Transactions::ExplicitPerFile,
+            Runner::Goose
+            | Runner::Dbmate
+            | Runner::Sqlx
+            | Runner::Diesel
+            | Runner::Flyway
+            | Runner::Supabase
+            | Runner::PsqlSingleTransaction => Transactions::Explicit,
         }
     }
 
-    /// Whether a failure anywhere in a migration leaves none of it applied.
-    pub fn migration_is_atomic(self) -> bool {
-        self.transactions() != Transactions::Autocommit
-    }
-
-    /// How the runner applies a file, for messages.
-    pub fn describe_transactions(self) -> &'static str {
-        match self {
-            Runner::Drizzle => {
-                "drizzle-kit migrate runs every pending migration inside one transaction"
+    /// How the runner applies a migration in `mode`, for messages.
+    pub fn describe(self, mode: Transactions) -> String {
+        let how = match mode {
+            Transactions::AllPendingInOne => "runs every pending migration inside one transaction",
+            Transactions::Implicit => {
+                "sends the migration as one multi-statement query, which PostgreSQL runs as one transaction"
             }
-            Runner::Prisma => {
-                "Prisma sends each migration.sql as one multi-statement query, which PostgreSQL runs as one transaction"
+            Transactions::Explicit => "wraps the migration in one transaction",
+            Transactions::Autocommit => {
+                "runs each statement of the migration in its own transaction"
             }
-            Runner::GolangMigrate => {
-                "golang-migrate sends each .up.sql file as one multi-statement query, which PostgreSQL runs as one transaction"
-            }
-            Runner::Psql => "psql runs each statement in its own transaction (autocommit)",
-            Runner::PsqlSingleTransaction => {
-                "psql --single-transaction wraps each file in one transaction"
-            }
-        }
+        };
+        let name = match self {
+            Runner::Drizzle => "drizzle-kit migrate",
+            Runner::Prisma => "Prisma",
+            Runner::GolangMigrate => "golang-migrate",
+            Runner::Goose => "goose",
+            Runner::Dbmate => "dbmate",
+            Runner::Sqlx => "sqlx",
+            Runner::Diesel => "diesel",
+            Runner::Flyway => "Flyway",
+            Runner::Supabase => "the Supabase CLI",
+            Runner::Psql | Runner::PsqlSingleTransaction => "psql",
+        };
+        format!("{name} {how}")
     }
 }
 
@@ -110,6 +149,37 @@ pub struct Migration {
     /// Path relative to the root.
     pub file: PathBuf,
     pub text: Arc<str>,
+    /// The queries the runner sends, in order (only the part of the file that runs: the Up section).
+    pub batches: Vec<Batch>,
+    pub transactions: Transactions,
+    /// Why this migration cannot be replayed (code migrations), or why the runner rejects it.
+    pub blocked: Option<Blocked>,
+}
+
+/// A migration that stops the replay before it runs.
+#[derive(Clone, Debug)]
+pub struct Blocked {
+    /// Rule id of the finding that explains it.
+    pub rule: &'static str,
+    pub message: String,
+    pub help: String,
+    pub span: Option<Span>,
+}
+
+impl Migration {
+    /// A SQL migration applied with `runner`'s default batching and transactions.
+    fn sql(id: String, file: PathBuf, text: Arc<str>, runner: Runner) -> Migration {
+        let span = Span::new(0, text.len());
+        let batches = layouts::batches(runner, &text, span);
+        Migration {
+            id,
+            file,
+            text,
+            batches,
+            transactions: runner.default_transactions(),
+            blocked: None,
+        }
+    }
 }
 
 /// A SQL file run before a set's migrations.
@@ -341,6 +411,11 @@ impl Walker<'_> {
         Ok(text)
     }
 
+    /// Reads a migration file of any kind (SQL or code) for reporting.
+    fn read_any(&mut self, rel: &Path) -> Result<Arc<str>, DiscoverError> {
+        self.read(rel)
+    }
+
     fn prelude(&mut self, rel: &Path) -> Result<Prelude, DiscoverError> {
         if !self.abs(rel).is_file() {
             return Err(DiscoverError::MissingPrelude {
@@ -361,6 +436,26 @@ impl Walker<'_> {
     }
 
     /// The layout of one directory, if it holds migrations.
+    /// The first bytes of a file, for sniffing runner annotations (never fails: unreadable is empty).
+    fn head(&self, rel: &Path) -> String {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        if let Ok(f) = std::fs::File::open(self.abs(rel)) {
+            let _ = f.take(8192).read_to_end(&mut buf);
+        }
+        String::from_utf8_lossy(&buf).to_ascii_lowercase()
+    }
+
+    /// Whether a Cargo.toml between `rel` and the root depends on sqlx.
+    fn uses_sqlx(&self, rel: &Path) -> bool {
+        rel.ancestors().any(|dir| {
+            std::fs::read_to_string(self.abs(dir).join("Cargo.toml"))
+                .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("sqlx")))
+        })
+    }
+
+    /// The layout of one directory, if it holds migrations. Order matters: the more specific layouts
+    /// (journal, lock file, annotations) win over plain numbered files.
     fn detect(&self, rel: &Path) -> Result<Option<Runner>, DiscoverError> {
         let abs = self.abs(rel);
         if abs.join("meta").join("_journal.json").is_file() {
@@ -374,13 +469,47 @@ impl Walker<'_> {
         {
             return Ok(Some(Runner::Prisma));
         }
+        if dirs
+            .iter()
+            .any(|d| self.abs(d).join("up.sql").is_file() && leading_number(file_name(d)).is_some())
+        {
+            return Ok(Some(Runner::Diesel));
+        }
+        let numbered: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| numbered_sql(file_name(f)))
+            .collect();
+        if rel.ends_with("supabase/migrations") && !numbered.is_empty() {
+            return Ok(Some(Runner::Supabase));
+        }
+        if files
+            .iter()
+            .any(|f| layouts::flyway_name(file_name(f)).is_some_and(|n| n.is_sql))
+        {
+            return Ok(Some(Runner::Flyway));
+        }
+        if numbered
+            .iter()
+            .any(|f| self.head(f).contains("-- +goose up"))
+        {
+            return Ok(Some(Runner::Goose));
+        }
+        if numbered
+            .iter()
+            .any(|f| self.head(f).contains("-- migrate:up"))
+        {
+            return Ok(Some(Runner::Dbmate));
+        }
+        if !numbered.is_empty() && self.uses_sqlx(rel) {
+            return Ok(Some(Runner::Sqlx));
+        }
         if files
             .iter()
             .any(|f| golang_migrate_name(file_name(f)).is_some_and(|(_, up)| up))
         {
             return Ok(Some(Runner::GolangMigrate));
         }
-        if files.iter().any(|f| numbered_sql(file_name(f))) {
+        if !numbered.is_empty() {
             return Ok(Some(Runner::Psql));
         }
         Ok(None)
@@ -412,14 +541,18 @@ impl Walker<'_> {
             preludes: Vec::new(),
             refused: None,
         };
-        if self.abs(dir).join("meta").join("_journal.json").is_file() && runner == Runner::Drizzle {
-            self.load_drizzle(&mut set)?;
-        } else if runner == Runner::Prisma {
-            self.load_prisma(&mut set)?;
-        } else if runner == Runner::GolangMigrate {
-            self.load_golang_migrate(&mut set)?;
-        } else {
-            self.load_numbered(&mut set)?;
+        match runner {
+            Runner::Drizzle if self.abs(dir).join("meta").join("_journal.json").is_file() => {
+                self.load_drizzle(&mut set)?
+            }
+            Runner::Prisma => self.load_prisma(&mut set)?,
+            Runner::GolangMigrate => self.load_golang_migrate(&mut set)?,
+            Runner::Goose => self.load_goose(&mut set)?,
+            Runner::Dbmate => self.load_dbmate(&mut set)?,
+            Runner::Sqlx => self.load_sqlx(&mut set)?,
+            Runner::Diesel => self.load_diesel(&mut set)?,
+            Runner::Flyway => self.load_flyway(&mut set)?,
+            _ => self.load_numbered(&mut set)?,
         }
         self.out.sets.push(set);
         Ok(())
@@ -498,11 +631,12 @@ impl Walker<'_> {
                 continue;
             }
             let text = self.read(&file)?;
-            set.migrations.push(Migration {
-                id: entry.tag.clone(),
+            set.migrations.push(Migration::sql(
+                entry.tag.clone(),
                 file,
                 text,
-            });
+                Runner::Drizzle,
+            ));
         }
         // Every .sql file under the folder that the journal does not list is never applied.
         let mut stack = vec![dir.clone()];
@@ -554,11 +688,12 @@ impl Walker<'_> {
             let file = d.join("migration.sql");
             if self.abs(&file).is_file() {
                 let text = self.read(&file)?;
-                set.migrations.push(Migration {
-                    id: file_name(&d).to_string(),
+                set.migrations.push(Migration::sql(
+                    file_name(&d).to_string(),
                     file,
                     text,
-                });
+                    Runner::Prisma,
+                ));
             }
         }
         for f in files {
@@ -603,6 +738,26 @@ impl Walker<'_> {
                 None => {}
             }
         }
+        for (version, file) in self.unique_versions(set, by_version)? {
+            let text = self.read(&file)?;
+            set.migrations.push(Migration::sql(
+                version.to_string(),
+                file,
+                text,
+                Runner::GolangMigrate,
+            ));
+        }
+        Ok(())
+    }
+
+    /// One file per version; versions used twice are reported on every file and refuse the set, as
+    /// every versioned runner refuses to start on them.
+    fn unique_versions(
+        &mut self,
+        set: &mut MigrationSet,
+        by_version: BTreeMap<u64, Vec<PathBuf>>,
+    ) -> Result<Vec<(u64, PathBuf)>, DiscoverError> {
+        let mut out = Vec::new();
         for (version, files) in by_version {
             if files.len() > 1 {
                 let names: Vec<String> = files.iter().map(|f| file_name(f).to_string()).collect();
@@ -613,24 +768,229 @@ impl Walker<'_> {
                         f,
                         None,
                         format!(
-                            "version {version} is used by {} up migrations ({}); golang-migrate refuses to run any migration",
+                            "version {version} is used by {} migrations ({}); {} refuses to run any migration",
                             files.len(),
-                            names.join(", ")
+                            names.join(", "),
+                            set.runner
                         ),
                         "give each migration its own version number",
                     );
                 }
                 set.refused = Some(format!("version {version} is used more than once"));
             }
-            let Some(file) = files.into_iter().next() else {
+            if let Some(file) = files.into_iter().next() {
+                out.push((version, file));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Files named `<version>_<name>` with one of `extensions`, grouped by version.
+    fn by_version(
+        &self,
+        dir: &Path,
+        extensions: &[&str],
+    ) -> Result<BTreeMap<u64, Vec<PathBuf>>, DiscoverError> {
+        let (files, _) = self.list(dir)?;
+        let mut by_version: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
+        for f in files {
+            let name = file_name(&f);
+            if !extensions.iter().any(|e| name.ends_with(e)) {
                 continue;
-            };
+            }
+            let digits = name.bytes().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 || name.as_bytes().get(digits) != Some(&b'_') {
+                continue;
+            }
+            if let Ok(v) = name[..digits].parse::<u64>() {
+                by_version.entry(v).or_default().push(f);
+            }
+        }
+        Ok(by_version)
+    }
+
+    fn load_goose(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        let by_version = self.by_version(&set.dir.clone(), &[".sql", ".go"])?;
+        for (version, file) in self.unique_versions(set, by_version)? {
+            let text = self.read_any(&file)?;
+            let mut m = Migration::sql(
+                version.to_string(),
+                file.clone(),
+                text.clone(),
+                Runner::Goose,
+            );
+            if file.extension().and_then(|e| e.to_str()) == Some("go") {
+                m.batches.clear();
+                m.blocked = Some(Blocked {
+                    rule: "unreplayable-migration",
+                    message: format!(
+                        "`{}` is a Go migration; pgrehearse replays SQL only, so the replay stops here",
+                        file_name(&file)
+                    ),
+                    help: "write the migration in SQL, or replay against a database that already has it applied (`--database-url`)".into(),
+                    span: None,
+                });
+            } else {
+                match layouts::goose(&text)
+                    .and_then(|g| layouts::goose_statements(&text, g.up).map(|stmts| (g, stmts)))
+                {
+                    Ok((g, stmts)) => {
+                        m.batches = stmts
+                            .into_iter()
+                            .map(|span| Batch { span, copy: None })
+                            .collect();
+                        if g.no_transaction {
+                            m.transactions = Transactions::Autocommit;
+                        }
+                    }
+                    Err(rejected) => m.blocked = Some(rejected_by(Runner::Goose, rejected)),
+                }
+            }
+            set.migrations.push(m);
+        }
+        Ok(())
+    }
+
+    fn load_dbmate(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        let by_version = self.by_version(&set.dir.clone(), &[".sql"])?;
+        for (version, file) in self.unique_versions(set, by_version)? {
             let text = self.read(&file)?;
-            set.migrations.push(Migration {
-                id: version.to_string(),
-                file,
-                text,
-            });
+            let mut m = Migration::sql(version.to_string(), file, text.clone(), Runner::Dbmate);
+            match layouts::dbmate(&text) {
+                Ok(d) => {
+                    m.batches = layouts::batches(Runner::Dbmate, &text, d.up);
+                    if !d.transaction {
+                        m.transactions = Transactions::Implicit;
+                    }
+                }
+                Err(rejected) => m.blocked = Some(rejected_by(Runner::Dbmate, rejected)),
+            }
+            set.migrations.push(m);
+        }
+        Ok(())
+    }
+
+    fn load_sqlx(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        let by_version = self.by_version(&set.dir.clone(), &[".sql"])?;
+        let by_version = by_version
+            .into_iter()
+            .filter_map(|(v, files)| {
+                let ups: Vec<PathBuf> = files
+                    .into_iter()
+                    .filter(|f| !file_name(f).ends_with(".down.sql"))
+                    .collect();
+                (!ups.is_empty()).then_some((v, ups))
+            })
+            .collect();
+        for (version, file) in self.unique_versions(set, by_version)? {
+            let text = self.read(&file)?;
+            let mut m = Migration::sql(version.to_string(), file, text.clone(), Runner::Sqlx);
+            if layouts::sqlx_no_transaction(&text) {
+                m.transactions = Transactions::Implicit;
+            }
+            set.migrations.push(m);
+        }
+        Ok(())
+    }
+
+    fn load_diesel(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        let (_, dirs) = self.list(&set.dir.clone())?;
+        for d in dirs {
+            let up = d.join("up.sql");
+            if !self.abs(&up).is_file() {
+                continue;
+            }
+            let text = self.read(&up)?;
+            let mut m = Migration::sql(file_name(&d).to_string(), up, text, Runner::Diesel);
+            let meta = d.join("metadata.toml");
+            if self.abs(&meta).is_file() {
+                let meta_text = self.read(&meta)?;
+                if layouts::setting(&meta_text, "run_in_transaction") == Some("false") {
+                    m.transactions = Transactions::Implicit;
+                }
+            }
+            set.migrations.push(m);
+        }
+        Ok(())
+    }
+
+    fn load_flyway(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
+        use layouts::FlywayKind;
+        let (files, _) = self.list(&set.dir.clone())?;
+        let mut named: Vec<(layouts::FlywayName, PathBuf)> = files
+            .into_iter()
+            .filter_map(|f| layouts::flyway_name(file_name(&f)).map(|n| (n, f)))
+            .collect();
+        // On an empty database Flyway starts from the newest baseline migration, skipping the
+        // versioned migrations it covers.
+        let baseline = named
+            .iter()
+            .filter(|(n, _)| n.kind == FlywayKind::Baseline)
+            .map(|(n, _)| n.version.clone())
+            .max();
+        named.retain(|(n, _)| match (&baseline, n.kind) {
+            (Some(b), FlywayKind::Baseline) => &n.version == b,
+            (Some(b), FlywayKind::Versioned) => &n.version > b,
+            _ => true,
+        });
+        named.sort_by(|(a, _), (b, _)| {
+            let rank = |k: FlywayKind| match k {
+                FlywayKind::Baseline => 0,
+                FlywayKind::Versioned => 1,
+                FlywayKind::Repeatable => 2,
+            };
+            (rank(a.kind), &a.version, &a.description).cmp(&(
+                rank(b.kind),
+                &b.version,
+                &b.description,
+            ))
+        });
+        for (name, file) in named {
+            let id = if name.version.is_empty() {
+                format!("R {}", name.description)
+            } else {
+                name.version
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            };
+            let text = self.read_any(&file)?;
+            let mut m = Migration::sql(id, file.clone(), text.clone(), Runner::Flyway);
+            if !name.is_sql {
+                m.batches.clear();
+                m.blocked = Some(Blocked {
+                    rule: "unreplayable-migration",
+                    message: format!(
+                        "`{}` is not a SQL migration; pgrehearse replays SQL only, so the replay stops here",
+                        file_name(&file)
+                    ),
+                    help: "write the migration in SQL, or replay against a database that already has it applied (`--database-url`)".into(),
+                    span: None,
+                });
+                set.migrations.push(m);
+                continue;
+            }
+            let conf = PathBuf::from(format!("{}.conf", file.display()));
+            let configured_off = self.abs(&conf).is_file()
+                && layouts::setting(&self.read(&conf)?, "executeInTransaction") == Some("false");
+            let non_tx: Vec<Span> = m
+                .batches
+                .iter()
+                .map(|b| b.span)
+                .filter(|s| layouts::flyway_non_transactional(&text, *s))
+                .collect();
+            if configured_off || (!non_tx.is_empty() && non_tx.len() == m.batches.len()) {
+                m.transactions = Transactions::Autocommit;
+            } else if let Some(first) = non_tx.first() {
+                m.blocked = Some(Blocked {
+                    rule: "runner-rejects-migration",
+                    message: "Flyway refuses this migration: it mixes statements that cannot run in a transaction with statements that can (mixed=false)".into(),
+                    help: "move the non-transactional statement into a migration of its own, or set `executeInTransaction=false` in a `.sql.conf` file beside it".into(),
+                    span: Some(*first),
+                });
+            }
+            set.migrations.push(m);
         }
         Ok(())
     }
@@ -651,11 +1011,12 @@ impl Walker<'_> {
         numbered.sort();
         for (_, name, file) in numbered {
             let text = self.read(&file)?;
-            set.migrations.push(Migration {
-                id: name.trim_end_matches(".sql").to_string(),
+            set.migrations.push(Migration::sql(
+                name.trim_end_matches(".sql").to_string(),
                 file,
                 text,
-            });
+                set.runner,
+            ));
         }
         Ok(())
     }
@@ -682,6 +1043,16 @@ fn toml_string_value(text: &str, key: &str) -> Option<(String, Span)> {
         offset += line.len();
     }
     None
+}
+
+/// The finding for a file its runner rejects.
+fn rejected_by(runner: Runner, rejected: layouts::Rejected) -> Blocked {
+    Blocked {
+        rule: "runner-rejects-migration",
+        message: rejected.message,
+        help: format!("fix the file so that {runner} accepts it"),
+        span: rejected.span,
+    }
 }
 
 /// Evidence naming a migration.

@@ -1,0 +1,128 @@
+//! Each runner's order, Up/Down sections and transaction annotations, replayed on the local engine
+//! (runner semantics do not depend on the engine; the engine matrix is in `replay_cases`).
+
+use serde_json::json;
+
+use crate::harness::{Engine, Run, check_json};
+
+fn run(name: &str) -> Run {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/repos/runners")
+        .join(name);
+    check_json(&repo, Engine::Local, &[])
+}
+
+fn set(run: &Run) -> &serde_json::Value {
+    &run.json["summary"]["sets"][0]
+}
+
+#[test]
+fn goose_up_sections_no_transaction_and_statement_blocks() {
+    // 00002 builds an index CONCURRENTLY under `-- +goose NO TRANSACTION`; 00003 is a function kept
+    // whole by StatementBegin/End; the Down sections never run; the Go migration stops the replay.
+    let run = run("goose-ok");
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["unreplayable-migration"]);
+    let f = run.rule("unreplayable-migration")[0];
+    assert_eq!(f["file"], "db/migrations/00004_backfill.go");
+    assert_eq!(f["severity"], "notice");
+    assert_eq!(set(&run)["runner"], "goose");
+    assert_eq!(set(&run)["applied"], 3);
+    assert_eq!(set(&run)["status"], "partial");
+}
+
+#[test]
+fn goose_cuts_a_function_without_statement_begin_at_its_first_semicolon() {
+    let run = run("goose-broken");
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["migration-failed"]);
+    let f = run.rule("migration-failed")[0];
+    assert_eq!(f["file"], "db/migrations/00002_touch.sql");
+    // PostgreSQL points at the `$$` whose body goose cut off.
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(2), Some(44))
+    );
+    assert_eq!(f["evidence"]["sqlstate"], "42601");
+    assert_eq!(set(&run)["applied"], 1);
+}
+
+#[test]
+fn dbmate_sections_and_transaction_false() {
+    // 0102 runs CONCURRENTLY with transaction:false; 0103 uses an enum value in the transaction
+    // that adds it.
+    let run = run("dbmate");
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["migration-failed"]);
+    let f = run.rule("migration-failed")[0];
+    assert_eq!(f["file"], "db/migrations/20240103000000_refunds.sql");
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(3), Some(27))
+    );
+    assert_eq!(f["evidence"]["sqlstate"], "55P04");
+    assert_eq!(set(&run)["runner"], "dbmate");
+    assert_eq!(set(&run)["applied"], 2);
+}
+
+#[test]
+fn sqlx_no_transaction_directive() {
+    let run = run("sqlx");
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["migration-failed"]);
+    let f = run.rule("migration-failed")[0];
+    assert_eq!(
+        f["file"],
+        "migrations/20240103000000_events_created_idx.sql"
+    );
+    assert_eq!(f["line"], 2);
+    assert_eq!(f["evidence"]["sqlstate"], "25001");
+    assert!(
+        f["help"]
+            .as_str()
+            .unwrap_or("")
+            .contains("-- no-transaction"),
+        "{f}"
+    );
+    assert_eq!(set(&run)["runner"], "sqlx");
+    assert_eq!(set(&run)["applied"], 2);
+}
+
+#[test]
+fn diesel_folders_in_order_with_run_in_transaction_false() {
+    let run = run("diesel");
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.json);
+    assert!(run.findings().is_empty(), "{}", run.json);
+    assert_eq!(set(&run)["runner"], "diesel");
+    assert_eq!(set(&run)["applied"], 3);
+    assert_eq!(set(&run)["status"], "ok");
+}
+
+#[test]
+fn flyway_versions_repeatables_and_mixed_transactions() {
+    // V1, V1_1 (dotted version order), V2 (only a non-transactional statement: runs outside a
+    // transaction), then V3 mixes both kinds, which Flyway refuses; R__ would run last.
+    let run = run("flyway");
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(run.rules(), vec!["runner-rejects-migration"]);
+    let f = run.rule("runner-rejects-migration")[0];
+    assert_eq!(f["file"], "db/migration/V3__plan.sql");
+    assert_eq!(f["line"], 2);
+    assert_eq!(
+        f["evidence"]["not_applied"],
+        json!(["3", "R accounts view"])
+    );
+    assert_eq!(set(&run)["runner"], "flyway");
+    assert_eq!(set(&run)["migrations"], 5);
+    assert_eq!(set(&run)["applied"], 3);
+}
+
+#[test]
+fn supabase_migrations_folder() {
+    let run = run("supabase");
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(run.findings().is_empty(), "{}", run.json);
+    assert_eq!(set(&run)["path"], "supabase/migrations");
+    assert_eq!(set(&run)["runner"], "supabase");
+    assert_eq!(set(&run)["applied"], 1);
+}
