@@ -29,6 +29,7 @@ pub mod dialect;
 pub mod lex;
 pub mod span;
 pub mod split;
+pub mod target;
 
 pub use dialect::{CONSTRUCTS, Dialect, DialectHit, detect_dialect};
 pub use lex::{Lexer, Token, TokenKind, describe_unterminated, tokenize};
@@ -37,3 +38,4 @@ pub use split::{
     DRIZZLE_BREAKPOINT, Statement, copy_data, leading_keywords, significant_tokens, split,
     split_drizzle_breakpoints,
 };
+pub use target::{Action, ObjectName, Target, TargetKind, target};

@@ -196,6 +196,14 @@ proptest! {
         check_dialect(&text);
     }
 
+    /// Totality: classification never panics, whatever the statement text.
+    #[test]
+    fn target_is_total(text in any_text()) {
+        for piece in pgrehearse_sql::split(&text) {
+            let _ = pgrehearse_sql::target(&text, piece.code);
+        }
+    }
+
     #[test]
     fn line_index_is_total_and_correct(text in any_text(), offsets in prop::collection::vec(any::<usize>(), 0..8)) {
         let idx = LineIndex::new(&text);
