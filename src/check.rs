@@ -6,8 +6,16 @@
 //! engine created is released before it returns; the caller runs [`Cleanup::run_all`] again on
 //! interruption or panic.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
+
+use crate::catalog::{self, Catalog, SnapshotOptions};
+use crate::declared::{self, DeclaredSchema};
+use crate::diff::{self, DriftClass};
+use crate::engine::Server;
+use crate::replay::ReplayLog;
+use crate::rules::drift::DriftContext;
 
 use crate::config::{self, ConfigError};
 use crate::discover::{self, DiscoverError};
@@ -24,6 +32,8 @@ pub struct CheckOptions {
     /// `--config FILE`; default `<root>/.pgrehearse.yaml` when present.
     pub config: Option<PathBuf>,
     pub engine: EngineOptions,
+    /// `--schema FILE`: declared schema files (relative to the root) to compare with the migrations.
+    pub schemas: Vec<PathBuf>,
     /// Progress and timings on stderr.
     pub verbose: bool,
 }
@@ -39,6 +49,8 @@ pub enum CheckError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
 }
 
 /// A finished check.
@@ -66,7 +78,17 @@ pub async fn run(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, C
 async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, CheckError> {
     let started = Instant::now();
     let config = config::load(&options.root, options.config.as_deref())?;
-    let discovery = discover::find(&options.root, config.as_ref())?;
+    let discovery = discover::find_with_schemas(&options.root, config.as_ref(), &options.schemas)?;
+    let severities: BTreeMap<DriftClass, Option<Severity>> = config
+        .as_ref()
+        .map(|c| {
+            c.drift
+                .severity
+                .iter()
+                .map(|(class, level)| (*class, level.severity()))
+                .collect()
+        })
+        .unwrap_or_default();
     progress!(
         options,
         "discovered {} migration set(s) in {:.0?}",
@@ -133,11 +155,25 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             let db = server.create_scratch(cleanup, "replay").await?;
             let result = async {
                 let client = server.connect(&db.name).await?;
-                Ok::<_, CheckError>(replay::run(&client, set, &context).await?)
+                let log = replay::run(&client, set, &context).await?;
+                let built = if set.schemas.is_empty() {
+                    None
+                } else {
+                    Some(catalog::snapshot(&client, &SnapshotOptions::default()).await?)
+                };
+                Ok::<_, CheckError>((log, built))
             }
             .await;
             server.drop_scratch(cleanup, db).await;
-            let log = result?;
+            let (log, built) = result?;
+            if let Some(built) = built {
+                for schema in &set.schemas {
+                    report.findings.extend(
+                        compare_declared(&server, cleanup, schema, &built, &log, &severities)
+                            .await?,
+                    );
+                }
+            }
             progress!(
                 options,
                 "replayed {} ({}): {} of {} migrations, {} statements in {:.3}s",
@@ -177,4 +213,43 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
         report,
         sources: discovery.sources,
     })
+}
+
+/// Loads a declared schema into its own scratch database and compares it with what the migrations built.
+async fn compare_declared(
+    server: &Server,
+    cleanup: &Cleanup,
+    schema: &DeclaredSchema,
+    built: &Catalog,
+    log: &ReplayLog,
+    severities: &BTreeMap<DriftClass, Option<Severity>>,
+) -> Result<Vec<Finding>, CheckError> {
+    let db = server.create_scratch(cleanup, "declared").await?;
+    let result = async {
+        let client = server.connect(&db.name).await?;
+        let loaded = declared::load(&client, schema).await?;
+        let declared_catalog = if loaded.ok {
+            Some(catalog::snapshot(&client, &SnapshotOptions::default()).await?)
+        } else {
+            None
+        };
+        Ok::<_, CheckError>((loaded, declared_catalog))
+    }
+    .await;
+    server.drop_scratch(cleanup, db).await;
+    let (loaded, declared_catalog) = result?;
+    let mut findings = loaded.findings;
+    if let Some(declared_catalog) = declared_catalog {
+        let changes = diff::compare(&declared_catalog, built);
+        let ctx = DriftContext {
+            declared_file: &schema.file,
+            declared_label: schema.file.display().to_string(),
+            declared: &loaded.provenance,
+            migrations: &log.provenance,
+            stopped_at: log.stopped_at.as_deref(),
+            severities,
+        };
+        findings.extend(crate::rules::drift::findings(&changes, &ctx));
+    }
+    Ok(findings)
 }

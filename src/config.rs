@@ -33,6 +33,45 @@ pub struct ConfigFile {
     /// Directories (relative to the root) that discovery skips.
     #[serde(default)]
     pub exclude: Vec<PathBuf>,
+    /// Declared schema files compared with the migrations (when the repository has one migration set;
+    /// otherwise name them per set).
+    #[serde(default)]
+    pub schema: Vec<PathBuf>,
+    /// Drift settings.
+    #[serde(default)]
+    pub drift: DriftConfig,
+}
+
+/// `drift:` settings.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Severity per drift class (`missing`, `column`, `enum-order`, `default`, `index`, `constraint`,
+    /// `definition`, `comment`, `column-order`, `rename`): `error`, `warning`, `notice` or `off`.
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<crate::diff::DriftClass, Level>,
+}
+
+/// A severity, or `off`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+    Off,
+}
+
+impl Level {
+    pub fn severity(self) -> Option<crate::model::Severity> {
+        use crate::model::Severity;
+        match self {
+            Level::Error => Some(Severity::Error),
+            Level::Warning => Some(Severity::Warning),
+            Level::Notice => Some(Severity::Notice),
+            Level::Off => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -45,6 +84,9 @@ pub struct SetConfig {
     /// SQL files run before this set's migrations, after the global prelude.
     #[serde(default)]
     pub prelude: Vec<PathBuf>,
+    /// Declared schema files compared with what this set builds.
+    #[serde(default)]
+    pub schema: Vec<PathBuf>,
 }
 
 /// The configuration file could not be used.
@@ -158,6 +200,34 @@ mod tests {
         .to_string();
         assert!(err.contains("knex"), "{err}");
         assert!(err.contains("golang-migrate"), "{err}");
+    }
+
+    #[test]
+    fn drift_severities_and_schemas_parse() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "schema: [db/schema.sql]\ndrift:\n  severity:\n    index: error\n    comment: off\n",
+        )
+        .unwrap();
+        assert_eq!(c.schema, vec![PathBuf::from("db/schema.sql")]);
+        assert_eq!(
+            c.drift.severity.get(&crate::diff::DriftClass::Index),
+            Some(&Level::Error)
+        );
+        assert_eq!(
+            c.drift
+                .severity
+                .get(&crate::diff::DriftClass::Comment)
+                .and_then(|l| l.severity()),
+            None
+        );
+        let err = parse(
+            Path::new("c.yaml"),
+            "drift:\n  severity:\n    indexes: error\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("indexes"), "{err}");
     }
 
     #[test]

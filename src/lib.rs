@@ -12,10 +12,17 @@
 //! [`check::run`] is the single entry point the CLI calls; [`model`] holds the shared vocabulary
 //! ([`model::Finding`], [`model::Span`]).
 
+pub mod catalog;
 pub mod check;
 pub mod config;
+pub mod declared;
+pub mod deliver;
+pub mod diff;
 pub mod discover;
 pub mod engine;
+pub mod github;
+pub mod hook;
+pub mod lint;
 pub mod model;
 pub mod replay;
 pub mod report;

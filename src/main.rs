@@ -1,16 +1,17 @@
 //! The `pgrehearse` command line: parses flags, calls [`pgrehearse::check::run`], prints the report and
 //! picks the exit code (0 clean, 1 findings at or above `--fail-on`, 2 could not run).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use pgrehearse::check::{self, CheckOptions};
+use pgrehearse::deliver::{self, DeliverOptions, GithubOptions};
 use pgrehearse::engine::{Cleanup, EngineKind, EngineOptions};
 use pgrehearse::model::Severity;
-use pgrehearse::report::{self, Format, RenderOptions};
+use pgrehearse::report::Format;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,6 +28,79 @@ struct Cli {
 enum Command {
     /// Replay every migration set from scratch the way its runner applies it, and report problems.
     Check(CheckArgs),
+    /// Static checks only, no database: discovery, splitting and other-dialect SQL (milliseconds).
+    Lint(LintArgs),
+    /// Git hooks for repositories that do not use the pre-commit framework.
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum HookCommand {
+    /// Write pgrehearse's pre-commit hook into the repository's git hooks folder.
+    Install {
+        /// Repository to install into.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Replace a pre-commit hook that pgrehearse did not write.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Where the report goes besides stdout, and which findings it keeps (shared by `check` and `lint`).
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// Write the report in --format to FILE; stdout then gets the human report.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Replay everything, but report only findings in files changed since this git revision (the diff
+    /// from its merge base with HEAD to the working tree, plus untracked files).
+    #[arg(long, value_name = "REF")]
+    changed_since: Option<String>,
+}
+
+/// GitHub reporting, active in GitHub Actions (`GITHUB_ACTIONS=true`; the API needs `GITHUB_TOKEN`).
+#[derive(clap::Args, Debug)]
+struct GithubArgs {
+    /// Name of the GitHub check run.
+    #[arg(long, value_name = "NAME", default_value = "pgrehearse")]
+    check_name: String,
+
+    /// No pull request comments (the summary comment and inline review comments).
+    #[arg(long)]
+    no_comment: bool,
+
+    /// No GitHub reporting at all (check run, comments, job summary, step outputs).
+    #[arg(long)]
+    no_github: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct LintArgs {
+    /// Repository root to check.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+
+    /// Configuration file [default: PATH/.pgrehearse.yaml when present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, default_value = "human", value_parser = parse_format)]
+    format: Format,
+
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value = "error")]
+    fail_on: FailOn,
+
+    /// Print findings only (no summary).
+    #[arg(short, long)]
+    quiet: bool,
+
+    #[command(flatten)]
+    report: ReportArgs,
 }
 
 /// The `--fail-on` threshold.
@@ -81,6 +155,12 @@ struct CheckArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(9..100))]
     pg_version: Option<u32>,
 
+    /// Declared schema file (relative to PATH) to compare with what the migrations build; repeatable.
+    /// Default: `schema:` in the configuration, else db/schema.sql, db/structure.sql, schema.sql or
+    /// structure.sql when present.
+    #[arg(long = "schema", value_name = "FILE")]
+    schemas: Vec<PathBuf>,
+
     /// Output format.
     #[arg(long, default_value = "human", value_parser = parse_format)]
     format: Format,
@@ -96,6 +176,12 @@ struct CheckArgs {
     /// Print progress and timings on stderr.
     #[arg(short, long)]
     verbose: bool,
+
+    #[command(flatten)]
+    report: ReportArgs,
+
+    #[command(flatten)]
+    github: GithubArgs,
 }
 
 fn parse_engine(s: &str) -> Result<EngineKind, String> {
@@ -131,7 +217,32 @@ async fn interrupted() -> &'static str {
     "interrupted (Ctrl-C)"
 }
 
+fn stdout_color(format: Format, output: Option<&PathBuf>) -> bool {
+    (format == Format::Human || output.is_some())
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none()
+}
+
 async fn run_check(args: CheckArgs) -> ExitCode {
+    let mut github = match deliver::github_start(
+        &args.path,
+        &GithubOptions {
+            disabled: args.github.no_github,
+            check_name: args.github.check_name.clone(),
+            comment: !args.github.no_comment,
+            fail_on: args.fail_on.threshold(),
+        },
+        args.report.output.as_deref(),
+        args.format,
+    )
+    .await
+    {
+        Ok(github) => github,
+        Err(e) => {
+            eprintln!("pgrehearse: error: GitHub reporting: {e} (or pass --no-github)");
+            return ExitCode::from(2);
+        }
+    };
     let options = CheckOptions {
         root: args.path.clone(),
         config: args.config.clone(),
@@ -141,6 +252,7 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             image: args.image.clone(),
             pg_version: args.pg_version,
         },
+        schemas: args.schemas.clone(),
         verbose: args.verbose,
     };
     let cleanup = Arc::new(Cleanup::new());
@@ -159,53 +271,77 @@ async fn run_check(args: CheckArgs) -> ExitCode {
         }
     };
     let outcome = match joined {
-        None => return ExitCode::from(2),
+        None => {
+            deliver::github_abort(github.as_mut(), "interrupted").await;
+            return ExitCode::from(2);
+        }
         Some(Err(_panic)) => {
             // The panic hook already explained; remove what the replay created.
             cleanup.run_all().await;
+            deliver::github_abort(github.as_mut(), "internal error (see the log)").await;
             return ExitCode::from(2);
         }
         Some(Ok(Err(e))) => {
             cleanup.run_all().await;
             eprintln!("pgrehearse: error: {e}");
+            deliver::github_abort(github.as_mut(), &e.to_string()).await;
             return ExitCode::from(2);
         }
         Some(Ok(Ok(outcome))) => outcome,
     };
-    let stdout = std::io::stdout();
-    let color = args.format == Format::Human
-        && stdout.is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
-    let render = RenderOptions {
-        color,
+    let options = DeliverOptions {
+        root: args.path.clone(),
+        format: args.format,
+        color: stdout_color(args.format, args.report.output.as_ref()),
+        output: args.report.output,
         quiet: args.quiet,
+        fail_on: args.fail_on.threshold(),
+        changed_since: args.report.changed_since,
+        verbose: args.verbose,
     };
-    let mut out = stdout.lock();
-    let written = report::write(
-        &mut out,
-        args.format,
-        &outcome.report,
-        &outcome.sources,
-        &render,
-    )
-    .and_then(|_| out.flush());
-    if let Err(e) = written
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        eprintln!("pgrehearse: error: could not write the report: {e}");
-        return ExitCode::from(2);
-    }
-    let failing = args.fail_on.threshold().is_some_and(|threshold| {
-        outcome
-            .report
-            .findings
-            .iter()
-            .any(|f| f.severity >= threshold)
-    });
-    if failing {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    ExitCode::from(deliver::finish(outcome, &options, github.as_mut()).await)
+}
+
+async fn run_lint(args: LintArgs) -> ExitCode {
+    let options = pgrehearse::lint::LintOptions {
+        root: args.path.clone(),
+        config: args.config.clone(),
+    };
+    let outcome = match pgrehearse::lint::run(&options) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("pgrehearse: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = DeliverOptions {
+        root: args.path,
+        format: args.format,
+        color: stdout_color(args.format, args.report.output.as_ref()),
+        output: args.report.output,
+        quiet: args.quiet,
+        fail_on: args.fail_on.threshold(),
+        changed_since: args.report.changed_since,
+        verbose: false,
+    };
+    ExitCode::from(deliver::finish(outcome, &options, None).await)
+}
+
+fn run_hook(command: HookCommand) -> ExitCode {
+    match command {
+        HookCommand::Install { path, force } => match pgrehearse::hook::install(&path, force) {
+            Ok(installed) => {
+                println!(
+                    "pgrehearse: installed the pre-commit hook at {}",
+                    installed.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pgrehearse: error: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -226,6 +362,8 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Check(args) => run_check(args).await,
+            Command::Lint(args) => run_lint(args).await,
+            Command::Hook(command) => run_hook(command),
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
@@ -239,7 +377,9 @@ mod tests {
     #[test]
     fn check_flags_parse_with_defaults() {
         let cli = Cli::try_parse_from(["pgrehearse", "check"]).unwrap();
-        let Command::Check(args) = cli.command;
+        let Command::Check(args) = cli.command else {
+            panic!("parsed as check")
+        };
         assert_eq!(args.path, PathBuf::from("."));
         assert_eq!(args.engine, EngineKind::Auto);
         assert_eq!(args.fail_on, FailOn::Error);
@@ -256,7 +396,9 @@ mod tests {
     #[test]
     fn fail_on_never_has_no_threshold() {
         let cli = Cli::try_parse_from(["pgrehearse", "check", "--fail-on", "never"]).unwrap();
-        let Command::Check(args) = cli.command;
+        let Command::Check(args) = cli.command else {
+            panic!("parsed as check")
+        };
         assert_eq!(args.fail_on.threshold(), None);
         assert_eq!(FailOn::Warning.threshold(), Some(Severity::Warning));
     }
@@ -265,7 +407,9 @@ mod tests {
     fn pg_version_must_be_a_plausible_major() {
         assert!(Cli::try_parse_from(["pgrehearse", "check", "--pg-version", "3"]).is_err());
         let cli = Cli::try_parse_from(["pgrehearse", "check", "--pg-version", "16"]).unwrap();
-        let Command::Check(args) = cli.command;
+        let Command::Check(args) = cli.command else {
+            panic!("parsed as check")
+        };
         assert_eq!(args.pg_version, Some(16));
     }
 }

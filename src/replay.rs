@@ -37,6 +37,41 @@ pub struct ReplayLog {
     pub findings: Vec<Finding>,
     /// Statements executed (for benchmarks and summaries).
     pub statements: usize,
+    /// Every committed DDL statement with the object it acts on, in the order applied: the last entry
+    /// for an object is the statement that last created or altered it.
+    pub provenance: Vec<Provenance>,
+    /// Where the replay stopped early (migration id), when it did.
+    pub stopped_at: Option<String>,
+}
+
+/// A committed statement and the object it created, altered, dropped or commented on.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    pub target: sql::Target,
+    pub file: std::path::PathBuf,
+    /// The whole file's text (shared), so that a member can be found inside the statement.
+    pub text: std::sync::Arc<str>,
+    pub span: Span,
+}
+
+/// Records the targets of the statements of `migration` that lie in `batches` (all, or those before
+/// a failing batch under autocommit).
+fn record(log: &mut ReplayLog, migration: &Migration, until: Option<Span>) {
+    for batch in &migration.batches {
+        if until.is_some_and(|u| batch.span.start >= u.start) {
+            break;
+        }
+        for stmt in statements_in(&migration.text, batch.span) {
+            if let Some(target) = sql::target(&migration.text, stmt) {
+                log.provenance.push(Provenance {
+                    target,
+                    file: migration.file.clone(),
+                    text: migration.text.clone(),
+                    span: stmt,
+                });
+            }
+        }
+    }
 }
 
 /// Where the engine came from, for environment findings.
@@ -49,7 +84,7 @@ pub struct EngineContext {
 }
 
 /// A statement the server rejected, and where.
-struct Failure {
+pub(crate) struct Failure {
     error: DbError,
     /// The batch that was sent.
     batch: Span,
@@ -58,7 +93,10 @@ struct Failure {
 }
 
 /// Sends `text` as one simple query; on error, returns it with the number of statements that completed.
-async fn execute(client: &Client, text: &str) -> Result<usize, (Option<DbError>, usize, String)> {
+pub(crate) async fn execute(
+    client: &Client,
+    text: &str,
+) -> Result<usize, (Option<DbError>, usize, String)> {
     let mut completed = 0usize;
     let stream = match client.simple_query_raw(text).await {
         Ok(s) => s,
@@ -88,7 +126,7 @@ async fn execute(client: &Client, text: &str) -> Result<usize, (Option<DbError>,
 }
 
 /// Runs `COPY … FROM STDIN` with `data` as psql would feed it.
-async fn copy_in(
+pub(crate) async fn copy_in(
     client: &Client,
     command: &str,
     data: &str,
@@ -127,7 +165,7 @@ pub struct ReplayError {
 }
 
 /// Non-empty statement code spans inside `within`.
-fn statements_in(text: &str, within: Span) -> Vec<Span> {
+pub(crate) fn statements_in(text: &str, within: Span) -> Vec<Span> {
     let inner = within.slice(text);
     sql::split(inner)
         .into_iter()
@@ -181,7 +219,9 @@ pub async fn run(
             }
             if all_in_one {
                 log.applied = 0;
+                log.provenance.clear();
             }
+            log.stopped_at = Some(migration.id.clone());
             return Ok(log);
         }
         let explicit = migration.transactions == Transactions::Explicit;
@@ -238,6 +278,7 @@ pub async fn run(
                     commit(client, migration).await?;
                 }
                 log.applied += 1;
+                record(&mut log, migration, None);
             }
             Some(failure) => {
                 if explicit || all_in_one {
@@ -247,6 +288,12 @@ pub async fn run(
                 log.findings
                     .extend(failure_findings(set, index, &failure, engine, sent > 0));
                 log.applied = if all_in_one { 0 } else { index };
+                log.stopped_at = Some(migration.id.clone());
+                if all_in_one {
+                    log.provenance.clear();
+                } else if migration.transactions == Transactions::Autocommit {
+                    record(&mut log, migration, Some(failure.batch));
+                }
                 return Ok(log);
             }
         }
@@ -305,7 +352,7 @@ async fn run_prelude(
     }
 }
 
-fn db_evidence(
+pub(crate) fn db_evidence(
     error: &DbError,
     migration: Option<&Migration>,
     statement: Option<usize>,
@@ -322,7 +369,12 @@ fn db_evidence(
 
 /// The span to underline for an error in `batch` of `text`, and the 1-based index (within the file) of the
 /// failing statement when it can be told.
-fn locate(text: &str, batch: Span, completed: usize, error: &DbError) -> (Span, Option<usize>) {
+pub(crate) fn locate(
+    text: &str,
+    batch: Span,
+    completed: usize,
+    error: &DbError,
+) -> (Span, Option<usize>) {
     let file_statements = statements_in(text, Span::new(0, text.len()));
     let index_of = |span: Span| {
         file_statements

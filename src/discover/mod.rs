@@ -199,6 +199,8 @@ pub struct MigrationSet {
     pub preludes: Vec<Prelude>,
     /// Why the runner itself would refuse to start, when it would (e.g. duplicate versions).
     pub refused: Option<String>,
+    /// Declared schemas to compare with what this set builds.
+    pub schemas: Vec<crate::declared::DeclaredSchema>,
 }
 
 /// What discovery found.
@@ -229,6 +231,10 @@ pub enum DiscoverError {
     MissingPrelude { path: PathBuf },
     #[error("{}: no migration layout recognised here; name its runner in `.pgrehearse.yaml` (`runner: psql`, …)", path.display())]
     UnknownLayout { path: PathBuf },
+    #[error("{}: declared schema file does not exist", path.display())]
+    MissingSchema { path: PathBuf },
+    #[error("declared schema {} given for {sets} migration sets; say which set it describes with `sets: [{{path: …, schema: [{}]}}]` in .pgrehearse.yaml", path.display(), path.display())]
+    AmbiguousSchema { path: PathBuf, sets: usize },
 }
 
 const SKIP_DIRS: &[&str] = &[
@@ -248,6 +254,23 @@ struct Walker<'a> {
 
 /// Finds the migration sets under `root`.
 pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, DiscoverError> {
+    find_with_schemas(root, config, &[])
+}
+
+/// Conventional declared schema files, looked for when none is named and there is one set.
+pub const CONVENTIONAL_SCHEMAS: &[&str] = &[
+    "db/schema.sql",
+    "db/structure.sql",
+    "schema.sql",
+    "structure.sql",
+];
+
+/// Like [`find`], with declared schema files named on the command line (`--schema`).
+pub fn find_with_schemas(
+    root: &Path,
+    config: Option<&ConfigFile>,
+    schemas: &[PathBuf],
+) -> Result<Discovery, DiscoverError> {
     if !root.is_dir() {
         return Err(DiscoverError::NotADirectory {
             path: root.to_path_buf(),
@@ -298,6 +321,36 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
         let mut all = global.clone();
         all.append(&mut set.preludes);
         set.preludes = all;
+    }
+    // Declared schemas: per set from the configuration; otherwise the global ones (flags first, then
+    // configuration), or a conventional file, for a repository with one set.
+    for (i, set_config) in config.sets.iter().enumerate() {
+        for path in &set_config.schema {
+            let schema = w.schema(path)?;
+            if let Some(set) = w.out.sets.get_mut(i) {
+                set.schemas.push(schema);
+            }
+        }
+    }
+    let mut global_schemas: Vec<PathBuf> = schemas.to_vec();
+    global_schemas.extend(config.schema.iter().cloned());
+    if global_schemas.is_empty() && w.out.sets.len() == 1 && w.out.sets[0].schemas.is_empty() {
+        global_schemas = CONVENTIONAL_SCHEMAS
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| root.join(p).is_file())
+            .take(1)
+            .collect();
+    }
+    for path in global_schemas {
+        let schema = w.schema(&path)?;
+        match w.out.sets.len() {
+            1 => w.out.sets[0].schemas.push(schema),
+            0 => {}
+            n => {
+                return Err(DiscoverError::AmbiguousSchema { path, sets: n });
+            }
+        }
     }
     Ok(w.out)
 }
@@ -409,6 +462,19 @@ impl Walker<'_> {
             .into();
         self.out.sources.insert(rel, text.clone());
         Ok(text)
+    }
+
+    fn schema(&mut self, rel: &Path) -> Result<crate::declared::DeclaredSchema, DiscoverError> {
+        let rel = rel.strip_prefix(self.root).unwrap_or(rel);
+        if !self.abs(rel).is_file() {
+            return Err(DiscoverError::MissingSchema {
+                path: rel.to_path_buf(),
+            });
+        }
+        Ok(crate::declared::DeclaredSchema {
+            file: rel.to_path_buf(),
+            text: self.read(rel)?,
+        })
     }
 
     /// Reads a migration file of any kind (SQL or code) for reporting.
@@ -540,6 +606,7 @@ impl Walker<'_> {
             migrations: Vec::new(),
             preludes: Vec::new(),
             refused: None,
+            schemas: Vec::new(),
         };
         match runner {
             Runner::Drizzle if self.abs(dir).join("meta").join("_journal.json").is_file() => {
@@ -1043,6 +1110,11 @@ fn toml_string_value(text: &str, key: &str) -> Option<(String, Span)> {
         offset += line.len();
     }
     None
+}
+
+/// The queries `runner` sends for the whole of `text` (e.g. a declared schema loaded like `psql -f`).
+pub fn statement_batches(runner: Runner, text: &str) -> Vec<Batch> {
+    layouts::batches(runner, text, Span::new(0, text.len()))
 }
 
 /// The finding for a file its runner rejects.

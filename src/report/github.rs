@@ -22,7 +22,7 @@ pub(super) fn write(
     sources: &Sources,
     opts: &RenderOptions,
 ) -> io::Result<()> {
-    let mut resolver = Resolver::new(sources);
+    let mut resolver = Resolver::with_prefix(sources, opts.path_prefix.as_deref());
     for finding in &report.findings {
         writeln!(out, "{}", command(&mut resolver, finding))?;
     }
@@ -32,7 +32,7 @@ pub(super) fn write(
     Ok(())
 }
 
-fn command<'a>(resolver: &mut Resolver<'a>, finding: &'a Finding) -> String {
+pub(crate) fn command<'a>(resolver: &mut Resolver<'a>, finding: &'a Finding) -> String {
     let name = match finding.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",

@@ -292,6 +292,7 @@ error[odd-path]: 100% wrong: a, b
         let coloured = RenderOptions {
             color: true,
             quiet: true,
+            path_prefix: None,
         };
         let styled = render(Format::Human, &report, &sources, coloured);
         assert!(styled.contains("\x1b["), "{styled:?}");

@@ -1,19 +1,25 @@
-//! Writes a [`Report`] in one of three formats: `human` (annotated source snippets), `json` (a stable,
-//! versioned contract for tools) and `github` (GitHub Actions workflow commands, which become
-//! annotations on the pull request).
+//! Writes a [`Report`] in one of four formats: `human` (annotated source snippets), `json` (a stable,
+//! versioned contract for tools), `github` (GitHub Actions workflow commands, which become
+//! annotations on the pull request) and `sarif` (SARIF 2.1.0 for GitHub code scanning). [`markdown`]
+//! renders the summary used by the job summary, the check run and the pull request comment.
 //!
 //! Findings store byte spans; this module turns them into 1-based lines and character columns with
 //! [`Position::resolve`], so every format reports the same `file:line:column` for a finding, whatever
 //! the line endings (LF, CRLF, CR) of the file.
 
+pub mod changed;
 mod github;
 mod human;
 mod json;
+pub mod markdown;
+mod sarif;
+
+pub(crate) use github::{command as workflow_command, escape_data};
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use crate::model::{LineIndex, Location, Position, Report, SetSummary, Severity, Sources, Span};
@@ -27,17 +33,20 @@ pub enum Format {
     Json,
     /// GitHub Actions workflow commands (`::error file=…::message`).
     Github,
+    /// SARIF 2.1.0, as GitHub code scanning accepts it (see [`sarif`](self)).
+    Sarif,
 }
 
 impl Format {
     /// Every format, in the order they are documented.
-    pub const ALL: [Format; 3] = [Format::Human, Format::Json, Format::Github];
+    pub const ALL: [Format; 4] = [Format::Human, Format::Json, Format::Github, Format::Sarif];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Human => "human",
             Format::Json => "json",
             Format::Github => "github",
+            Format::Sarif => "sarif",
         }
     }
 }
@@ -55,20 +64,25 @@ impl FromStr for Format {
             "human" => Ok(Format::Human),
             "json" => Ok(Format::Json),
             "github" => Ok(Format::Github),
+            "sarif" => Ok(Format::Sarif),
             other => Err(format!(
-                "unknown format `{other}` (expected human, json or github)"
+                "unknown format `{other}` (expected human, json, github or sarif)"
             )),
         }
     }
 }
 
 /// How a report is written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderOptions {
     /// Emit ANSI colours (human format only).
     pub color: bool,
     /// Print findings only: no summary (human and github formats; JSON always has its summary).
     pub quiet: bool,
+    /// Prepended to every path by the formats GitHub reads (`github`, `sarif`), whose paths must be
+    /// relative to the repository root when the checked root is a sub-folder of it. Human and JSON
+    /// paths stay relative to the checked root.
+    pub path_prefix: Option<PathBuf>,
 }
 
 /// Writes the report. `sources` gives the text of files findings point into (by path relative to the root).
@@ -83,6 +97,7 @@ pub fn write(
         Format::Human => human::write(out, report, sources, opts),
         Format::Json => json::write(out, report, sources),
         Format::Github => github::write(out, report, sources, opts),
+        Format::Sarif => sarif::write(out, report, sources, opts),
     }
 }
 
@@ -111,6 +126,20 @@ pub(crate) fn display_path(path: &Path) -> String {
     out
 }
 
+/// A path as a relative URI reference: RFC 3986 unreserved characters and `/` as they are, every other
+/// byte percent-encoded (so `%`, `:`, `,`, spaces and non-ASCII names stay valid in SARIF and links).
+pub(crate) fn percent_encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A finding's location made concrete: the display path and, when the span and the file's text are
 /// both known, the text, the span (clamped to the text) and its resolved position.
 pub(crate) struct Resolved<'a> {
@@ -128,6 +157,7 @@ pub(crate) struct ResolvedSpan<'a> {
 pub(crate) struct Resolver<'a> {
     sources: &'a Sources,
     indexes: BTreeMap<&'a Path, LineIndex>,
+    prefix: Option<PathBuf>,
 }
 
 impl<'a> Resolver<'a> {
@@ -135,11 +165,25 @@ impl<'a> Resolver<'a> {
         Resolver {
             sources,
             indexes: BTreeMap::new(),
+            prefix: None,
+        }
+    }
+
+    /// A resolver whose display paths start with `prefix` (when given and not empty).
+    pub fn with_prefix(sources: &'a Sources, prefix: Option<&Path>) -> Resolver<'a> {
+        Resolver {
+            prefix: prefix
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf),
+            ..Resolver::new(sources)
         }
     }
 
     pub fn resolve(&mut self, location: &'a Location) -> Resolved<'a> {
-        let file = display_path(&location.file);
+        let file = match &self.prefix {
+            Some(prefix) => display_path(&prefix.join(&location.file)),
+            None => display_path(&location.file),
+        };
         let source = match (location.span, self.sources.get(&location.file)) {
             (Some(span), Some(text)) => {
                 let span = clamp_span(text, span);
@@ -368,10 +412,12 @@ pub(crate) mod tests {
     pub const PLAIN: RenderOptions = RenderOptions {
         color: false,
         quiet: false,
+        path_prefix: None,
     };
     pub const QUIET: RenderOptions = RenderOptions {
         color: false,
         quiet: true,
+        path_prefix: None,
     };
 
     #[test]
@@ -379,10 +425,10 @@ pub(crate) mod tests {
         for format in Format::ALL {
             assert_eq!(format.as_str().parse::<Format>(), Ok(format));
         }
-        let err = "sarif".parse::<Format>().unwrap_err();
+        let err = "junit".parse::<Format>().unwrap_err();
         assert_eq!(
             err,
-            "unknown format `sarif` (expected human, json or github)"
+            "unknown format `junit` (expected human, json, github or sarif)"
         );
         assert!("Human".parse::<Format>().is_err());
     }

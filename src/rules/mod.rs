@@ -6,6 +6,8 @@
 //! under the same id a static check would use. Static checks here take a discovered set and return
 //! findings; they never decide how a migration is applied (that is `replay`'s job).
 
+pub mod drift;
+
 use pgrehearse_sql::{self as sql, Dialect};
 
 use crate::discover::MigrationSet;
@@ -117,6 +119,24 @@ pub const RULES: &[Rule] = &[
         category: Category::Discovery,
         severity: Severity::Warning,
         summary: "A .sql file in a migrations folder that the runner ignores because of its name or place.",
+    },
+    Rule {
+        id: "schema-drift",
+        category: Category::Drift,
+        severity: Severity::Error,
+        summary: "The schema the migrations build differs from a declared schema or a live database (severity by drift class).",
+    },
+    Rule {
+        id: "declared-schema-failed",
+        category: Category::Drift,
+        severity: Severity::Error,
+        summary: "A declared schema file does not load into an empty database.",
+    },
+    Rule {
+        id: "declared-roles-skipped",
+        category: Category::Drift,
+        severity: Severity::Notice,
+        summary: "Ownership or privilege statements of a declared schema name roles the replay server lacks.",
     },
     Rule {
         id: "no-migrations",

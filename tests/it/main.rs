@@ -6,6 +6,8 @@
 
 mod cleanup;
 mod cli;
+mod github_api;
+mod drift;
 mod harness;
 mod replay_cases;
 mod replay_lib;

@@ -1,0 +1,127 @@
+//! The `declared` stage loads a declared schema (what the team believes the database looks like) into
+//! a scratch database, so that it can be introspected and compared with what the migrations build.
+//!
+//! It takes a connected client on an empty scratch database and a [`DeclaredSchema`]; it returns a
+//! [`Loaded`]: whether the file loaded, the statement that declares each object (for drift findings at
+//! the declared file's line), and findings about the file itself. SQL files load statement by statement
+//! like `psql -f` (pg_dump output included: `SET` lines, `set_config('search_path', '', false)`,
+//! `ALTER TABLE ONLY`, `OWNED BY`, `COPY … FROM stdin`, dbmate's trailing INSERT into
+//! schema_migrations). Ownership and privilege statements that name roles this server does not have
+//! are skipped with one notice: owners and grants are not compared.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pgrehearse_sql::{self as sql, Span};
+use tokio_postgres::Client;
+
+use crate::discover::{Batch, Runner};
+use crate::model::{Evidence, Finding};
+use crate::replay::{self, Provenance, ReplayError};
+use crate::rules;
+
+/// A declared schema file.
+#[derive(Clone, Debug)]
+pub struct DeclaredSchema {
+    /// Path relative to the root.
+    pub file: PathBuf,
+    pub text: Arc<str>,
+}
+
+/// The outcome of loading a declared schema.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// `false` when a statement failed: the schema is incomplete and must not be compared.
+    pub ok: bool,
+    pub findings: Vec<Finding>,
+    /// The statements that declare each object, in file order.
+    pub provenance: Vec<Provenance>,
+}
+
+/// Statements that only set owners or privileges.
+fn is_role_statement(text: &str, stmt: Span) -> bool {
+    let words = sql::leading_keywords(text, stmt, 2);
+    let first = words.first().map(String::as_str);
+    if matches!(first, Some("GRANT" | "REVOKE")) {
+        return true;
+    }
+    // ALTER … OWNER TO …
+    first == Some("ALTER")
+        && sql::significant_tokens(text, stmt).windows(2).any(|w| {
+            w[0].span.slice(text).eq_ignore_ascii_case("owner")
+                && w[1].span.slice(text).eq_ignore_ascii_case("to")
+        })
+}
+
+/// Loads `schema` into the empty database behind `client`.
+pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, ReplayError> {
+    let text = &*schema.text;
+    let mut loaded = Loaded {
+        ok: true,
+        ..Loaded::default()
+    };
+    let batches: Vec<Batch> = crate::discover::statement_batches(Runner::Psql, text);
+    let mut skipped_roles = 0usize;
+    for batch in &batches {
+        let stmt = batch.span;
+        if stmt.slice(text).starts_with('\\') {
+            continue; // psql meta-commands in dumps (\connect, \restrict)
+        }
+        let outcome = match batch.copy {
+            Some(data) => replay::copy_in(client, stmt.slice(text), data.slice(text)).await,
+            None => replay::execute(client, stmt.slice(text)).await,
+        };
+        match outcome {
+            Ok(_) => {
+                if let Some(target) = sql::target(text, stmt) {
+                    loaded.provenance.push(Provenance {
+                        target,
+                        file: schema.file.clone(),
+                        text: schema.text.clone(),
+                        span: stmt,
+                    });
+                }
+            }
+            Err((Some(error), _, _)) => {
+                if error.code().code() == "42704" && is_role_statement(text, stmt) {
+                    skipped_roles += 1;
+                    continue;
+                }
+                let (primary, statement) = replay::locate(text, stmt, 0, &error);
+                loaded.ok = false;
+                loaded.findings.push(
+                    rules::finding(
+                        "declared-schema-failed",
+                        format!(
+                            "the declared schema does not load: {}; it is not compared with the migrations",
+                            error.message()
+                        ),
+                    )
+                    .help("fix the declared schema so that it applies to an empty database (it is loaded like `psql -f`)")
+                    .at(&schema.file, Some(primary))
+                    .evidence(replay::db_evidence(&error, None, statement)),
+                );
+                return Ok(loaded);
+            }
+            Err((None, _, reason)) => {
+                return Err(ReplayError {
+                    file: schema.file.display().to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+    if skipped_roles > 0 {
+        loaded.findings.push(
+            rules::finding(
+                "declared-roles-skipped",
+                format!(
+                    "{skipped_roles} ownership or privilege statement(s) name roles the replay server does not have; they were skipped (owners and grants are not compared)"
+                ),
+            )
+            .at(&schema.file, None)
+            .evidence(Evidence::default()),
+        );
+    }
+    Ok(loaded)
+}

@@ -1,0 +1,238 @@
+//! A markdown summary of a [`Report`]: a headline with the counts, a table of the replayed migration
+//! sets and a table of findings (`severity | rule | location | message`). GitHub shows it as the job
+//! summary (`$GITHUB_STEP_SUMMARY`), the check run's summary and the sticky pull request comment.
+//!
+//! Table cells are escaped (`|`, line breaks, HTML), locations link to the file at the checked commit
+//! when a link base is given, and the findings table stops after `max_findings` rows with a line saying
+//! how many were left out, so the text stays under GitHub's size limits.
+
+use std::fmt::Write as _;
+
+use super::{Resolver, display_path, plural};
+use crate::model::{Report, Severity, Sources};
+
+/// How the summary is written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MarkdownOptions {
+    /// `https://github.com/OWNER/REPO/blob/SHA`: locations become links to that commit's file.
+    pub link_base: Option<String>,
+    /// Prepended to every path (the checked root relative to the repository root).
+    pub path_prefix: Option<std::path::PathBuf>,
+    /// Rows of the findings table before it is cut.
+    pub max_findings: usize,
+}
+
+/// The headline: `2 errors, 1 warning, 0 notices` or `no findings`.
+pub fn headline(report: &Report) -> String {
+    if report.findings.is_empty() {
+        "no findings".to_string()
+    } else {
+        format!(
+            "{}, {}, {}",
+            plural(report.count(Severity::Error), "error", "errors"),
+            plural(report.count(Severity::Warning), "warning", "warnings"),
+            plural(report.count(Severity::Notice), "notice", "notices"),
+        )
+    }
+}
+
+/// Escapes text for one markdown table cell.
+pub fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\r' => {}
+            '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A code span that survives any backticks in `text`.
+fn code(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    cell(&format!("{fence}{pad}{text}{pad}{fence}"))
+}
+
+fn icon(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "🔴 error",
+        Severity::Warning => "🟡 warning",
+        Severity::Notice => "🔵 notice",
+    }
+}
+
+/// The whole summary, starting with a `### pgrehearse` heading.
+pub fn summary(report: &Report, sources: &Sources, opts: &MarkdownOptions) -> String {
+    let mut out = String::new();
+    let mark = if report.count(Severity::Error) > 0 {
+        "❌"
+    } else if report.findings.is_empty() {
+        "✅"
+    } else {
+        "⚠️"
+    };
+    let engine = match &report.engine {
+        Some(engine) => format!(" (engine: {engine})"),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "### {mark} pgrehearse: {} in {}{engine}\n",
+        headline(report),
+        plural(report.sets.len(), "migration set", "migration sets"),
+    );
+    if !report.sets.is_empty() {
+        out.push_str("| migration set | runner | migrations | applied | status |\n");
+        out.push_str("| --- | --- | ---: | ---: | --- |\n");
+        for set in &report.sets {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                code(&display_path(&set.path)),
+                cell(&set.runner),
+                set.migrations,
+                set.applied,
+                cell(&set.status),
+            );
+        }
+        out.push('\n');
+    }
+    if report.findings.is_empty() {
+        return out;
+    }
+    out.push_str("| severity | rule | location | message |\n");
+    out.push_str("| --- | --- | --- | --- |\n");
+    let mut resolver = Resolver::with_prefix(sources, opts.path_prefix.as_deref());
+    for finding in report.findings.iter().take(opts.max_findings) {
+        let location = match &finding.location {
+            None => String::new(),
+            Some(location) => {
+                let resolved = resolver.resolve(location);
+                let (label, anchor) = match &resolved.source {
+                    Some(s) => (
+                        format!("{}:{}:{}", resolved.file, s.pos.line, s.pos.column),
+                        format!("#L{}", s.pos.line),
+                    ),
+                    None => (resolved.file.clone(), String::new()),
+                };
+                match &opts.link_base {
+                    Some(base) => format!(
+                        "[{}]({base}/{}{anchor})",
+                        code(&label),
+                        super::percent_encode_path(&resolved.file)
+                    ),
+                    None => code(&label),
+                }
+            }
+        };
+        let mut message = finding.message.clone();
+        if let Some(help) = &finding.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {} | {location} | {} |",
+            icon(finding.severity),
+            code(&finding.rule),
+            cell(&message),
+        );
+    }
+    let left = report.findings.len().saturating_sub(opts.max_findings);
+    if left > 0 {
+        let noun = if left == 1 { "finding" } else { "findings" };
+        let _ = writeln!(
+            out,
+            "\n… and {left} more {noun} (see the check run's annotations or the report file)."
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::fixture;
+
+    const EXPECTED: &str = "\
+### ❌ pgrehearse: 4 errors, 2 warnings, 2 notices in 3 migration sets (engine: local)
+
+| migration set | runner | migrations | applied | status |
+| --- | --- | ---: | ---: | --- |
+| `db/migrations` | drizzle | 5 | 4 | failed |
+| `db/crlf` | psql | 1 | 0 | failed |
+| `db/cr` | golang-migrate | 1 | 0 | static |
+
+| severity | rule | location | message |
+| --- | --- | --- | --- |
+| 🔵 notice | `engine-version` |  | PostgreSQL 17 was used |
+| 🔴 error | `migration-failed` | [`db/cr/0001_init.sql:2:14`](https://github.com/o/r/blob/abc/db/cr/0001_init.sql#L2) | syntax error at or near \"AUTO_INCREMENT\"<br>help: use `GENERATED BY DEFAULT AS IDENTITY` |
+| 🔴 error | `migration-failed` | [`db/crlf/0001_init.sql:2:14`](https://github.com/o/r/blob/abc/db/crlf/0001_init.sql#L2) | syntax error at or near \"AUTO_INCREMENT\"<br>help: use `GENERATED BY DEFAULT AS IDENTITY` |
+
+… and 5 more findings (see the check run's annotations or the report file).
+";
+
+    #[test]
+    fn exact_summary_with_links_and_a_cut() {
+        let (report, sources) = fixture();
+        let opts = MarkdownOptions {
+            link_base: Some("https://github.com/o/r/blob/abc".into()),
+            path_prefix: None,
+            max_findings: 3,
+        };
+        assert_eq!(summary(&report, &sources, &opts), EXPECTED);
+    }
+
+    #[test]
+    fn cells_escape_pipes_html_and_line_breaks() {
+        let (mut report, sources) = fixture();
+        report.findings = vec![report.findings[7].clone()];
+        report.findings[0].message = "a | b <script>\r\nc & d".into();
+        report.sets.clear();
+        let opts = MarkdownOptions {
+            link_base: None,
+            path_prefix: Some("svc".into()),
+            max_findings: 10,
+        };
+        assert_eq!(
+            summary(&report, &sources, &opts),
+            "### ❌ pgrehearse: 1 error, 0 warnings, 0 notices in 0 migration sets (engine: local)\n\n\
+             | severity | rule | location | message |\n\
+             | --- | --- | --- | --- |\n\
+             | 🔴 error | `odd-path` | `svc/db/odd,dir/100%:x.sql:1:8` | a \\| b &lt;script&gt;<br>c &amp; d<br>help: fix: it, now |\n"
+        );
+    }
+
+    #[test]
+    fn clean_report() {
+        let (mut report, sources) = fixture();
+        report.findings.clear();
+        report.sets.truncate(1);
+        let text = summary(&report, &sources, &MarkdownOptions::default());
+        assert_eq!(
+            text,
+            "### ✅ pgrehearse: no findings in 1 migration set (engine: local)\n\n\
+             | migration set | runner | migrations | applied | status |\n\
+             | --- | --- | ---: | ---: | --- |\n\
+             | `db/migrations` | drizzle | 5 | 4 | failed |\n\n"
+        );
+    }
+
+    #[test]
+    fn code_spans_survive_backticks() {
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x"), "`` `x ``");
+    }
+}

@@ -1,0 +1,284 @@
+//! Drift findings: each [`Change`] from the `diff` stage becomes a `schema-drift` finding that names both
+//! sides and points at the declared file's statement for the object, or, for an object only the
+//! migrations build, at the migration statement that last created or altered it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use pgrehearse_sql::{ObjectName, Span, TargetKind, TokenKind};
+
+use crate::catalog::QualifiedName;
+use crate::diff::{Change, Diff, DriftClass, ObjectKind, ObjectRef};
+use crate::model::{Evidence, Finding, Severity};
+use crate::replay::Provenance;
+
+/// What drift findings need besides the changes.
+pub struct DriftContext<'a> {
+    /// The declared schema file (or a description of the live database), relative to the root.
+    pub declared_file: &'a Path,
+    /// How to call the declared side in messages: `db/schema.sql`, `the live database`.
+    pub declared_label: String,
+    pub declared: &'a [Provenance],
+    pub migrations: &'a [Provenance],
+    /// The migration the replay stopped at, when it stopped early.
+    pub stopped_at: Option<&'a str>,
+    /// Severity per class; `None` turns a class off.
+    pub severities: &'a BTreeMap<DriftClass, Option<Severity>>,
+}
+
+fn same_name(n: &ObjectName, q: &QualifiedName) -> bool {
+    n.name == q.name && n.schema.as_deref().unwrap_or("public") == q.schema
+}
+
+/// Whether a statement's target is about `object`; `Some(true)` when it names the exact member.
+fn matches(p: &Provenance, object: &ObjectRef) -> Option<bool> {
+    let t = &p.target;
+    let member = object.member.as_deref();
+    let on_table = |kind: TargetKind| {
+        t.kind == kind
+            && t.table
+                .as_ref()
+                .is_some_and(|tb| same_name(tb, &object.name))
+            && member.is_some_and(|m| t.name.name == m)
+    };
+    match object.kind {
+        ObjectKind::Table | ObjectKind::Column | ObjectKind::Constraint => {
+            if t.kind != TargetKind::Table || !same_name(&t.name, &object.name) {
+                return None;
+            }
+            let exact = match (object.kind, member) {
+                (ObjectKind::Column, Some(m)) => t.columns.iter().any(|c| c == m),
+                (ObjectKind::Constraint, Some(m)) => t.constraints.iter().any(|c| c == m),
+                _ => false,
+            };
+            Some(exact)
+        }
+        ObjectKind::Index => {
+            if on_table(TargetKind::Index) {
+                Some(true)
+            } else if t.kind == TargetKind::Table && same_name(&t.name, &object.name) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        ObjectKind::Trigger | ObjectKind::Policy => {
+            let kind = if object.kind == ObjectKind::Trigger {
+                TargetKind::Trigger
+            } else {
+                TargetKind::Policy
+            };
+            if on_table(kind) {
+                Some(true)
+            } else if t.kind == TargetKind::Table && same_name(&t.name, &object.name) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        ObjectKind::Enum | ObjectKind::EnumValue | ObjectKind::CompositeType => {
+            (t.kind == TargetKind::Type && same_name(&t.name, &object.name)).then_some(true)
+        }
+        ObjectKind::Domain => {
+            (t.kind == TargetKind::Domain && same_name(&t.name, &object.name)).then_some(true)
+        }
+        ObjectKind::View => {
+            (t.kind == TargetKind::View && same_name(&t.name, &object.name)).then_some(true)
+        }
+        ObjectKind::MaterializedView => (t.kind == TargetKind::MaterializedView
+            && same_name(&t.name, &object.name))
+        .then_some(true),
+        ObjectKind::Sequence => {
+            (t.kind == TargetKind::Sequence && same_name(&t.name, &object.name)).then_some(true)
+        }
+        ObjectKind::Function => (matches!(t.kind, TargetKind::Function | TargetKind::Procedure)
+            && same_name(&t.name, &object.name))
+        .then_some(true),
+        ObjectKind::Schema => {
+            (t.kind == TargetKind::Schema && t.name.name == object.name.name).then_some(true)
+        }
+        ObjectKind::Extension => {
+            (t.kind == TargetKind::Extension && t.name.name == object.name.name).then_some(true)
+        }
+    }
+}
+
+/// The statement for `object` in `provenance`: an exact member match wins over the enclosing table;
+/// `last` picks the latest (migrations: the last statement that touched it) rather than the first
+/// (a declared file: where it is declared).
+fn locate<'a>(
+    provenance: &'a [Provenance],
+    object: &ObjectRef,
+    last: bool,
+) -> Option<&'a Provenance> {
+    let mut exact = None;
+    let mut enclosing = None;
+    for p in provenance {
+        match matches(p, object) {
+            Some(true) if last || exact.is_none() => exact = Some(p),
+            Some(false) if last || enclosing.is_none() => enclosing = Some(p),
+            _ => {}
+        }
+    }
+    exact.or(enclosing)
+}
+
+/// Inside a `CREATE TABLE` or `CREATE TYPE … AS ENUM` statement, the line that defines `member` (a
+/// column at the top level of the parenthesised list, or an enum label): from its first token to the
+/// end of that line.
+fn narrow(p: &Provenance, object: &ObjectRef) -> Option<Span> {
+    let member = object.member.as_deref()?;
+    let text = &*p.text;
+    let tokens = pgrehearse_sql::significant_tokens(text, p.span);
+    let mut depth = 0i32;
+    let mut prev: Option<TokenKind> = None;
+    let mut prev_word: Option<String> = None;
+    for t in &tokens {
+        match t.kind {
+            TokenKind::LParen => depth += 1,
+            TokenKind::RParen => depth -= 1,
+            _ => {}
+        }
+        let after_constraint = prev_word
+            .as_deref()
+            .is_some_and(|w| w.eq_ignore_ascii_case("constraint"));
+        let hit = depth == 1
+            && (matches!(prev, Some(TokenKind::LParen | TokenKind::Comma))
+                || (object.kind == ObjectKind::Constraint && after_constraint))
+            && match (object.kind, t.kind) {
+                (ObjectKind::Constraint, TokenKind::Word | TokenKind::QuotedIdent) => {
+                    let name = t.span.slice(text);
+                    let name = if t.kind == TokenKind::Word {
+                        name.to_lowercase()
+                    } else {
+                        name.trim_matches('"').replace("\"\"", "\"")
+                    };
+                    after_constraint && name == member
+                }
+                (ObjectKind::Column, TokenKind::Word) => {
+                    t.span.slice(text).to_lowercase() == member
+                }
+                (ObjectKind::Column, TokenKind::QuotedIdent) => {
+                    t.span.slice(text).trim_matches('"').replace("\"\"", "\"") == member
+                }
+                (ObjectKind::EnumValue, TokenKind::String) => {
+                    t.span.slice(text).trim_matches('\'').replace("''", "'") == member
+                }
+                _ => false,
+            };
+        if hit {
+            let line_end = text[t.span.start..p.span.end]
+                .find(['\n', '\r'])
+                .map(|i| t.span.start + i)
+                .unwrap_or(p.span.end);
+            let end = text[t.span.start..line_end].trim_end().len() + t.span.start;
+            return Some(Span::new(t.span.start, end.max(t.span.end)));
+        }
+        prev = Some(t.kind);
+        prev_word = (t.kind == TokenKind::Word).then(|| t.span.slice(text).to_string());
+    }
+    None
+}
+
+fn describe(change: &Change, ctx: &DriftContext<'_>) -> (String, String) {
+    let kind = change.object.kind.as_str();
+    let obj = &change.object;
+    let declared = &ctx.declared_label;
+    match &change.diff {
+        Diff::OnlyDeclared => (
+            format!("{kind} `{obj}` is in {declared} but the migrations do not create it"),
+            format!("add a migration that creates it, or remove it from {declared}"),
+        ),
+        Diff::OnlyMigrations => (
+            format!("{kind} `{obj}` is created by the migrations but is not in {declared}"),
+            format!("add it to {declared}, or drop it in a migration"),
+        ),
+        Diff::Differs {
+            properties,
+            declared: Some(d),
+            migrations: Some(m),
+        } if !properties.is_empty() => (
+            format!("{kind} `{obj}` differs: {declared}: {d}, migrations: {m}"),
+            format!("make {declared} and the migrations agree (a new migration, or an update of {declared})"),
+        ),
+        Diff::Differs { properties, .. } => {
+            let parts: Vec<String> = properties
+                .iter()
+                .map(|p| format!("{} is {} in {declared}, {} in the migrations", p.name, p.declared, p.migrations))
+                .collect();
+            (
+                format!("{kind} `{obj}` differs: {}", parts.join("; ")),
+                format!("make {declared} and the migrations agree (a new migration, or an update of {declared})"),
+            )
+        }
+        Diff::Renamed { declared: d, migrations: m } => (
+            format!(
+                "{kind} on `{}` is named `{d}` in {declared} but `{m}` by the migrations (same definition)",
+                obj.name
+            ),
+            "name it explicitly on both sides, so that scripts referring to it by name work everywhere".to_string(),
+        ),
+    }
+}
+
+/// One finding per change whose class is not turned off.
+pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for change in changes {
+        let severity = match ctx.severities.get(&change.class) {
+            Some(None) => continue,
+            Some(Some(s)) => *s,
+            None => change.class.default_severity(),
+        };
+        let (mut message, help) = describe(change, ctx);
+        if let Some(stop) = ctx.stopped_at {
+            message.push_str(&format!(
+                " (the replay stopped at migration `{stop}`: drift is computed on what was applied)"
+            ));
+        }
+        // A renamed member is found on the declared side under its declared name.
+        let declared_object = match &change.diff {
+            Diff::Renamed { declared, .. } => ObjectRef {
+                member: Some(declared.clone()),
+                ..change.object.clone()
+            },
+            _ => change.object.clone(),
+        };
+        let declared_side = locate(ctx.declared, &declared_object, false);
+        let migration_side = locate(ctx.migrations, &change.object, true);
+        let declared_hit = declared_side.map(|p| (p, &declared_object));
+        let migration_hit = migration_side.map(|p| (p, &change.object));
+        let primary = match change.diff {
+            Diff::OnlyMigrations => migration_hit.or(declared_hit),
+            _ => declared_hit.or(migration_hit),
+        };
+        let mut extra = BTreeMap::new();
+        extra.insert("class".to_string(), change.class.as_str().to_string());
+        extra.insert("object".to_string(), change.object.to_string());
+        extra.insert(
+            "object_kind".to_string(),
+            change.object.kind.as_str().to_string(),
+        );
+        extra.insert(
+            "declared".to_string(),
+            ctx.declared_file.display().to_string(),
+        );
+        if let Some(m) = migration_side {
+            extra.insert("migration_file".to_string(), m.file.display().to_string());
+        }
+        let mut finding = crate::rules::finding("schema-drift", message).help(help);
+        finding.severity = severity;
+        finding = match primary {
+            Some((p, object)) => {
+                let span = narrow(p, object).unwrap_or(p.span);
+                finding.at(&p.file, Some(span))
+            }
+            None => finding.at(ctx.declared_file, None),
+        };
+        out.push(finding.evidence(Evidence {
+            extra,
+            ..Evidence::default()
+        }));
+    }
+    out
+}

@@ -1,0 +1,182 @@
+//! Drift between what the migrations build and a declared SQL schema, on real servers.
+
+use crate::harness::{Engine, check_json, fixture};
+
+/// `(file, line, column, severity)` of every schema-drift finding, sorted.
+fn drift(run: &crate::harness::Run) -> Vec<(String, u64, u64, String)> {
+    let mut v: Vec<_> = run
+        .rule("schema-drift")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+                f["column"].as_u64().unwrap_or(0),
+                f["severity"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn drift_against_declared_sql(engine: Engine) {
+    let run = check_json(&fixture("drift-sql"), engine, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let s = |f: &str, l, c, sev: &str| (f.to_string(), l, c, sev.to_string());
+    assert_eq!(
+        drift(&run),
+        vec![
+            // audit_log: only in the migrations, at the statement that created it.
+            s("db/migrations/1_init.up.sql", 8, 1, "error"),
+            // users.nickname: only in the migrations, at the ALTER TABLE that added it.
+            s("db/migrations/2_orders.up.sql", 2, 1, "error"),
+            // 'enterprise': an enum value only declared, at its line.
+            s("db/schema.sql", 9, 5, "error"),
+            // users.email: varchar(255) NOT NULL declared, text NULL built.
+            s("db/schema.sql", 14, 5, "error"),
+            // orders_user_id_idx: an index only declared.
+            s("db/schema.sql", 37, 1, "warning"),
+            // invoices: a table only declared.
+            s("db/schema.sql", 39, 1, "error"),
+        ]
+    );
+    let email = run
+        .rule("schema-drift")
+        .into_iter()
+        .find(|f| f["evidence"]["extra"]["object"] == "public.users.email")
+        .expect("a finding for users.email");
+    assert_eq!(
+        email["message"],
+        "column `public.users.email` differs: db/schema.sql: character varying(255) NOT NULL, migrations: text NULL"
+    );
+    assert_eq!(email["category"], "drift");
+    assert_eq!(email["evidence"]["extra"]["class"], "column");
+    // The owner statement for a role the server lacks is skipped, once, with a notice.
+    assert_eq!(run.rule("declared-roles-skipped").len(), 1);
+}
+
+#[test]
+fn local_drift_against_declared_sql() {
+    drift_against_declared_sql(Engine::Local);
+}
+
+#[test]
+fn docker_drift_against_declared_sql() {
+    drift_against_declared_sql(Engine::Docker);
+}
+
+#[test]
+fn spellings_postgres_normalizes_are_not_drift() {
+    // varchar/character varying, bool/boolean, decimal/numeric, int8/bigint, timestamptz, quoted
+    // identifiers, schema qualification, named vs PostgreSQL-named constraints and indexes,
+    // serial vs explicit sequence + default: all equal once PostgreSQL has parsed them.
+    let run = check_json(&fixture("drift-normalized"), Engine::Local, &[]);
+    assert_eq!(run.code(), 0, "{}", run.json);
+    assert!(run.findings().is_empty(), "{}", run.json);
+}
+
+#[test]
+fn differently_named_constraint_and_index_are_renames_not_missing_objects() {
+    let run = check_json(&fixture("drift-rename"), Engine::Local, &[]);
+    assert_eq!(run.code(), 0, "notices only: {}", run.json);
+    let s = |l, c| ("structure.sql".to_string(), l, c, "notice".to_string());
+    assert_eq!(drift(&run), vec![s(5, 16), s(7, 1)]);
+    let messages: Vec<&str> = run
+        .rule("schema-drift")
+        .iter()
+        .map(|f| f["message"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`users_email_unique`") && m.contains("`users_email_key`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`users_by_handle`") && m.contains("`users_handle_idx`")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn drift_severity_is_configurable_per_class() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = fixture("drift-rename");
+    std::fs::create_dir_all(dir.path().join("migrations")).expect("mkdir");
+    for f in ["migrations/001_users.sql", "structure.sql"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+    }
+    std::fs::write(
+        dir.path().join(".pgrehearse.yaml"),
+        "drift:\n  severity:\n    rename: error\n",
+    )
+    .expect("config");
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1, "{}", run.json);
+    assert!(
+        run.rule("schema-drift")
+            .iter()
+            .all(|f| f["severity"] == "error")
+    );
+    std::fs::write(
+        dir.path().join(".pgrehearse.yaml"),
+        "drift:\n  severity:\n    rename: off\n",
+    )
+    .expect("config");
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 0);
+    assert!(run.findings().is_empty(), "{}", run.json);
+}
+
+#[test]
+fn declared_schema_that_does_not_load_is_reported_at_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("migrations")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("migrations/001_a.sql"),
+        "CREATE TABLE a (id int);\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("schema.sql"),
+        "CREATE TABLE a (id int);\n\nCREATE TABLE b (id int REFERENCES missing (id));\n",
+    )
+    .expect("write");
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1);
+    assert_eq!(run.rules(), vec!["declared-schema-failed"]);
+    assert_eq!(
+        run.positions("declared-schema-failed"),
+        vec![("schema.sql".to_string(), 3, 1)]
+    );
+}
+
+#[test]
+fn schema_flag_names_the_declared_file() {
+    // Without --schema the conventional file is not there; with it, drift is reported.
+    let run = check_json(
+        &fixture("psql-partial"),
+        Engine::Local,
+        &["--schema", "migrations/001_init.sql"],
+    );
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.rule("schema-drift")
+            .iter()
+            .any(|f| f["evidence"]["extra"]["object"] == "public.invoices"),
+        "{}",
+        run.json
+    );
+    // The replay stopped early: every drift finding says so.
+    assert!(
+        run.rule("schema-drift").iter().all(|f| f["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("the replay stopped at migration `002_invoices`")),
+        "{}",
+        run.json
+    );
+}
