@@ -34,6 +34,8 @@ pub struct CheckOptions {
     pub engine: EngineOptions,
     /// `--schema FILE`: declared schema files (relative to the root) to compare with the migrations.
     pub schemas: Vec<PathBuf>,
+    /// `--against URL`: a live database to compare with the migrations, read-only.
+    pub against: Option<String>,
     /// Progress and timings on stderr.
     pub verbose: bool,
 }
@@ -51,6 +53,12 @@ pub enum CheckError {
     Replay(#[from] ReplayError),
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
+    #[error(
+        "--against compares one migration set with a live database, but {0} sets were found; name the set with `sets:` in .pgrehearse.yaml"
+    )]
+    AgainstNeedsOneSet(usize),
 }
 
 /// A finished check.
@@ -115,6 +123,14 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
         );
     }
 
+    let replayable = discovery
+        .sets
+        .iter()
+        .filter(|s| s.refused.is_none() && !s.migrations.is_empty())
+        .count();
+    if options.against.is_some() && replayable != 1 {
+        return Err(CheckError::AgainstNeedsOneSet(replayable));
+    }
     let needs_db = discovery
         .sets
         .iter()
@@ -156,7 +172,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             let result = async {
                 let client = server.connect(&db.name).await?;
                 let log = replay::run(&client, set, &context).await?;
-                let built = if set.schemas.is_empty() {
+                let built = if set.schemas.is_empty() && options.against.is_none() {
                     None
                 } else {
                     Some(catalog::snapshot(&client, &SnapshotOptions::default()).await?)
@@ -166,6 +182,22 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             .await;
             server.drop_scratch(cleanup, db).await;
             let (log, built) = result?;
+            if let (Some(built), Some(url)) = (&built, &options.against) {
+                let live = crate::live::read(url, set).await?;
+                report.findings.extend(live.findings);
+                let changes = diff::compare(&live.catalog, built);
+                let ctx = DriftContext {
+                    declared_file: None,
+                    declared_label: "the live database".to_string(),
+                    declared: &[],
+                    migrations: &log.provenance,
+                    stopped_at: log.stopped_at.as_deref(),
+                    severities: &severities,
+                };
+                report
+                    .findings
+                    .extend(crate::rules::drift::findings(&changes, &ctx));
+            }
             if let Some(built) = built {
                 for schema in &set.schemas {
                     report.findings.extend(
@@ -242,7 +274,7 @@ async fn compare_declared(
     if let Some(declared_catalog) = declared_catalog {
         let changes = diff::compare(&declared_catalog, built);
         let ctx = DriftContext {
-            declared_file: &schema.file,
+            declared_file: Some(&schema.file),
             declared_label: schema.file.display().to_string(),
             declared: &loaded.provenance,
             migrations: &log.provenance,

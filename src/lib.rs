@@ -23,6 +23,7 @@ pub mod engine;
 pub mod github;
 pub mod hook;
 pub mod lint;
+pub mod live;
 pub mod model;
 pub mod replay;
 pub mod report;

@@ -28,6 +28,8 @@ struct Cli {
 enum Command {
     /// Replay every migration set from scratch the way its runner applies it, and report problems.
     Check(CheckArgs),
+    /// Replay the migrations and compare the result with a live database (read-only): `check --against`.
+    Drift(CheckArgs),
     /// Static checks only, no database: discovery, splitting and other-dialect SQL (milliseconds).
     Lint(LintArgs),
     /// Git hooks for repositories that do not use the pre-commit framework.
@@ -161,6 +163,16 @@ struct CheckArgs {
     #[arg(long = "schema", value_name = "FILE")]
     schemas: Vec<PathBuf>,
 
+    /// A live database to compare with what the migrations build. Read-only: one READ ONLY
+    /// transaction with statement and lock timeouts; the runner's bookkeeping is checked too.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PGREHEARSE_AGAINST_URL",
+        hide_env_values = true
+    )]
+    against: Option<String>,
+
     /// Output format.
     #[arg(long, default_value = "human", value_parser = parse_format)]
     format: Format,
@@ -253,6 +265,7 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             pg_version: args.pg_version,
         },
         schemas: args.schemas.clone(),
+        against: args.against.clone(),
         verbose: args.verbose,
     };
     let cleanup = Arc::new(Cleanup::new());
@@ -362,6 +375,13 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Check(args) => run_check(args).await,
+            Command::Drift(args) if args.against.is_none() => {
+                eprintln!(
+                    "pgrehearse: error: `drift` needs `--against URL` (or PGREHEARSE_AGAINST_URL): the live database to compare with"
+                );
+                ExitCode::from(2)
+            }
+            Command::Drift(args) => run_check(args).await,
             Command::Lint(args) => run_lint(args).await,
             Command::Hook(command) => run_hook(command),
         }

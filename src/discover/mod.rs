@@ -201,6 +201,8 @@ pub struct MigrationSet {
     pub refused: Option<String>,
     /// Declared schemas to compare with what this set builds.
     pub schemas: Vec<crate::declared::DeclaredSchema>,
+    /// Drizzle: each journal entry's `when` (milliseconds), by tag.
+    pub journal_when: BTreeMap<String, i64>,
 }
 
 /// What discovery found.
@@ -607,6 +609,7 @@ impl Walker<'_> {
             preludes: Vec::new(),
             refused: None,
             schemas: Vec::new(),
+            journal_when: BTreeMap::new(),
         };
         match runner {
             Runner::Drizzle if self.abs(dir).join("meta").join("_journal.json").is_file() => {
@@ -682,6 +685,9 @@ impl Walker<'_> {
                 );
             }
             newest_when = newest_when.max(entry.when);
+            if let Some(when) = entry.when.and_then(|w| i64::try_from(w).ok()) {
+                set.journal_when.insert(entry.tag.clone(), when);
+            }
             if !self.abs(&file).is_file() {
                 self.finding(
                     "missing-migration-file",

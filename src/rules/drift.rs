@@ -15,7 +15,7 @@ use crate::replay::Provenance;
 /// What drift findings need besides the changes.
 pub struct DriftContext<'a> {
     /// The declared schema file (or a description of the live database), relative to the root.
-    pub declared_file: &'a Path,
+    pub declared_file: Option<&'a Path>,
     /// How to call the declared side in messages: `db/schema.sql`, `the live database`.
     pub declared_label: String,
     pub declared: &'a [Provenance],
@@ -259,10 +259,9 @@ pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
             "object_kind".to_string(),
             change.object.kind.as_str().to_string(),
         );
-        extra.insert(
-            "declared".to_string(),
-            ctx.declared_file.display().to_string(),
-        );
+        if let Some(file) = ctx.declared_file {
+            extra.insert("declared".to_string(), file.display().to_string());
+        }
         if let Some(m) = migration_side {
             extra.insert("migration_file".to_string(), m.file.display().to_string());
         }
@@ -273,7 +272,10 @@ pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
                 let span = narrow(p, object).unwrap_or(p.span);
                 finding.at(&p.file, Some(span))
             }
-            None => finding.at(ctx.declared_file, None),
+            None => match ctx.declared_file {
+                Some(file) => finding.at(file, None),
+                None => finding,
+            },
         };
         out.push(finding.evidence(Evidence {
             extra,

@@ -139,6 +139,42 @@ pub const RULES: &[Rule] = &[
         summary: "Ownership or privilege statements of a declared schema name roles the replay server lacks.",
     },
     Rule {
+        id: "live-dirty",
+        category: Category::Drift,
+        severity: Severity::Error,
+        summary: "golang-migrate left the live database dirty at a version (a migration failed part-way).",
+    },
+    Rule {
+        id: "live-failed-migration",
+        category: Category::Drift,
+        severity: Severity::Error,
+        summary: "The runner recorded a failed migration on the live database (Prisma, Flyway).",
+    },
+    Rule {
+        id: "live-unknown-migration",
+        category: Category::Drift,
+        severity: Severity::Error,
+        summary: "The live database applied a migration that is not in the repository.",
+    },
+    Rule {
+        id: "live-checksum-mismatch",
+        category: Category::Drift,
+        severity: Severity::Error,
+        summary: "A migration file changed after it was applied to the live database.",
+    },
+    Rule {
+        id: "live-skipped-migration",
+        category: Category::Drift,
+        severity: Severity::Error,
+        summary: "A Drizzle migration the high-water-mark logic will never apply (older `when` than the newest applied).",
+    },
+    Rule {
+        id: "live-pending-migrations",
+        category: Category::Drift,
+        severity: Severity::Warning,
+        summary: "Migrations in the repository that are not applied to the live database.",
+    },
+    Rule {
         id: "no-migrations",
         category: Category::Discovery,
         severity: Severity::Notice,

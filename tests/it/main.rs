@@ -6,9 +6,10 @@
 
 mod cleanup;
 mod cli;
-mod github_api;
 mod drift;
+mod github_api;
 mod harness;
+mod live;
 mod replay_cases;
 mod replay_lib;
 mod runners;

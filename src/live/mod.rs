@@ -1,0 +1,299 @@
+//! The `live` stage reads a live database, strictly read-only, so that the schema the migrations build
+//! can be compared with what really runs, and the migration runner's own bookkeeping can be checked.
+//!
+//! It takes a connection URL and a migration set; it returns the live [`Catalog`] and `drift` findings
+//! about the bookkeeping: a golang-migrate database left dirty, migrations in the repository that are
+//! not applied, applied versions missing from the repository, Prisma migrations that failed or were
+//! rolled back or whose file changed since, Drizzle migrations the high-water-mark logic would skip, and
+//! Flyway's failed rows. Everything runs in one `READ ONLY` transaction on a session whose
+//! `default_transaction_read_only` is on, with statement and lock timeouts, and ends in ROLLBACK.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio_postgres::{Client, Config};
+
+use crate::catalog::{self, Catalog, SnapshotOptions};
+use crate::discover::{MigrationSet, Runner};
+use crate::engine::{EngineError, db_error_text};
+use crate::model::{Evidence, Finding};
+use crate::rules;
+
+/// The live database could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("the --against URL is not valid: {reason}")]
+    Url { reason: String },
+    #[error("could not read the live database: {0}")]
+    Connect(#[from] EngineError),
+    #[error("could not read the live database: {0}")]
+    Query(String),
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+}
+
+/// Connects with `default_transaction_read_only=on` and short timeouts, and opens a READ ONLY
+/// transaction. Every statement sent on the returned client is read-only for the server.
+pub async fn connect_read_only(url: &str) -> Result<Client, LiveError> {
+    let mut config = Config::from_str(url).map_err(|e| LiveError::Url {
+        reason: db_error_text(&e),
+    })?;
+    config.options(
+        "-c default_transaction_read_only=on -c statement_timeout=30000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000",
+    );
+    config.connect_timeout(Duration::from_secs(10));
+    let client = crate::engine::connect(&config).await?;
+    client
+        .batch_execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+        .map_err(|e| LiveError::Query(db_error_text(&e)))?;
+    Ok(client)
+}
+
+/// What was read from the live database.
+pub struct Live {
+    pub catalog: Catalog,
+    pub findings: Vec<Finding>,
+}
+
+/// Reads the live catalog and checks the runner's bookkeeping against `set`.
+pub async fn read(url: &str, set: &MigrationSet) -> Result<Live, LiveError> {
+    let client = connect_read_only(url).await?;
+    let result = async {
+        let catalog = catalog::snapshot(&client, &SnapshotOptions::default()).await?;
+        let findings = bookkeeping(&client, set).await?;
+        Ok::<_, LiveError>(Live { catalog, findings })
+    }
+    .await;
+    let _ = client.batch_execute("ROLLBACK").await;
+    result
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn table_exists(client: &Client, qualified: &str) -> Result<bool, LiveError> {
+    let row = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&qualified])
+        .await
+        .map_err(|e| LiveError::Query(db_error_text(&e)))?;
+    Ok(row.get(0))
+}
+
+async fn rows(client: &Client, sql: &str) -> Result<Vec<tokio_postgres::Row>, LiveError> {
+    client
+        .query(sql, &[])
+        .await
+        .map_err(|e| LiveError::Query(db_error_text(&e)))
+}
+
+fn live_finding(
+    rule: &str,
+    message: String,
+    help: &str,
+    set: &MigrationSet,
+    migration: Option<&str>,
+) -> Finding {
+    let file = migration
+        .and_then(|id| set.migrations.iter().find(|m| m.id == id))
+        .map(|m| m.file.clone());
+    let f = rules::finding(rule, message).help(help);
+    let f = match file {
+        Some(file) => f.at(file, None),
+        None => f,
+    };
+    f.evidence(Evidence {
+        migration: migration.map(str::to_string),
+        ..Evidence::default()
+    })
+}
+
+/// Checks the runner's bookkeeping table, when the live database has one.
+async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>, LiveError> {
+    let mut out = Vec::new();
+    let repo: Vec<&str> = set.migrations.iter().map(|m| m.id.as_str()).collect();
+    match set.runner {
+        Runner::GolangMigrate => {
+            if !table_exists(client, "public.schema_migrations").await? {
+                return Ok(out);
+            }
+            let found = rows(
+                client,
+                "SELECT version::bigint, dirty FROM public.schema_migrations LIMIT 1",
+            )
+            .await?;
+            let Some(row) = found.first() else {
+                return Ok(out);
+            };
+            let version: i64 = row.get(0);
+            let dirty: bool = row.get(1);
+            let v = version.to_string();
+            if dirty {
+                out.push(live_finding(
+                    "live-dirty",
+                    format!("the live database is dirty at version {version}: migration {version} failed part-way and golang-migrate refuses to run until it is fixed"),
+                    "inspect what the failed migration left behind, repair it by hand, then `migrate force <version>`",
+                    set,
+                    Some(&v),
+                ));
+            }
+            if !repo.contains(&v.as_str()) {
+                out.push(live_finding(
+                    "live-unknown-migration",
+                    format!(
+                        "the live database is at version {version}, which is not in the repository"
+                    ),
+                    "restore the migration file, or find which branch applied it",
+                    set,
+                    None,
+                ));
+            }
+            let pending: Vec<&str> = set
+                .migrations
+                .iter()
+                .filter(|m| m.id.parse::<i64>().is_ok_and(|n| n > version))
+                .map(|m| m.id.as_str())
+                .collect();
+            if !pending.is_empty() {
+                out.push(live_finding(
+                    "live-pending-migrations",
+                    format!("{} migration(s) in the repository are not applied to the live database: {}", pending.len(), pending.join(", ")),
+                    "apply them (`migrate up`) or expect the drift findings they explain",
+                    set,
+                    pending.first().copied(),
+                ));
+            }
+        }
+        Runner::Prisma => {
+            if !table_exists(client, "public._prisma_migrations").await? {
+                return Ok(out);
+            }
+            let found = rows(
+                client,
+                "SELECT migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT NULL FROM public._prisma_migrations ORDER BY started_at",
+            )
+            .await?;
+            let mut applied = BTreeSet::new();
+            for row in &found {
+                let name: String = row.get(0);
+                let checksum: String = row.get(1);
+                let finished: bool = row.get(2);
+                let rolled_back: bool = row.get(3);
+                if rolled_back {
+                    continue;
+                }
+                if !finished {
+                    out.push(live_finding(
+                        "live-failed-migration",
+                        format!("migration `{name}` failed on the live database and was never resolved; prisma migrate deploy refuses to continue"),
+                        "fix what it left behind, then `prisma migrate resolve --rolled-back` or `--applied`",
+                        set,
+                        Some(&name),
+                    ));
+                    continue;
+                }
+                applied.insert(name.clone());
+                match set.migrations.iter().find(|m| m.id == name) {
+                    None => out.push(live_finding(
+                        "live-unknown-migration",
+                        format!("migration `{name}` is applied to the live database but is not in the repository"),
+                        "restore the migration folder, or find which branch applied it",
+                        set,
+                        None,
+                    )),
+                    Some(m) if sha256_hex(&m.text) != checksum => out.push(live_finding(
+                        "live-checksum-mismatch",
+                        format!("migration `{name}` changed after it was applied to the live database"),
+                        "never edit an applied migration: revert the edit and add a new migration",
+                        set,
+                        Some(&name),
+                    )),
+                    Some(_) => {}
+                }
+            }
+            let pending: Vec<&str> = repo
+                .iter()
+                .copied()
+                .filter(|id| !applied.contains(*id))
+                .collect();
+            if !pending.is_empty() {
+                out.push(live_finding(
+                    "live-pending-migrations",
+                    format!("{} migration(s) in the repository are not applied to the live database: {}", pending.len(), pending.join(", ")),
+                    "apply them (`prisma migrate deploy`) or expect the drift findings they explain",
+                    set,
+                    pending.first().copied(),
+                ));
+            }
+        }
+        Runner::Drizzle => {
+            if !table_exists(client, "drizzle.__drizzle_migrations").await? {
+                return Ok(out);
+            }
+            let found = rows(
+                client,
+                "SELECT hash, created_at::bigint FROM drizzle.__drizzle_migrations",
+            )
+            .await?;
+            let hashes: BTreeMap<String, i64> =
+                found.iter().map(|r| (r.get(0), r.get(1))).collect();
+            let newest = hashes.values().copied().max();
+            for m in &set.migrations {
+                if hashes.contains_key(&sha256_hex(&m.text)) {
+                    continue;
+                }
+                let when = journal_when(set, &m.id);
+                match (when, newest) {
+                    (Some(w), Some(n)) if w <= n => out.push(live_finding(
+                        "live-skipped-migration",
+                        format!("migration `{}` is not applied, and drizzle-kit migrate will never apply it: its journal `when` ({w}) is not newer than the newest applied migration ({n})", m.id),
+                        "give it a `when` newer than every applied migration (or regenerate it), so that drizzle-kit applies it",
+                        set,
+                        Some(&m.id),
+                    )),
+                    _ => out.push(live_finding(
+                        "live-pending-migrations",
+                        format!("migration `{}` is not applied to the live database", m.id),
+                        "apply it (`drizzle-kit migrate`) or expect the drift findings it explains",
+                        set,
+                        Some(&m.id),
+                    )),
+                }
+            }
+        }
+        Runner::Flyway => {
+            if !table_exists(client, "public.flyway_schema_history").await? {
+                return Ok(out);
+            }
+            let found = rows(
+                client,
+                "SELECT coalesce(version, description), success FROM public.flyway_schema_history WHERE NOT success ORDER BY installed_rank",
+            )
+            .await?;
+            for row in &found {
+                let version: String = row.get(0);
+                out.push(live_finding(
+                    "live-failed-migration",
+                    format!("Flyway recorded migration {version} as failed on the live database; flyway migrate refuses to continue"),
+                    "fix what it left behind, then `flyway repair`",
+                    set,
+                    Some(&version),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// The `when` of a Drizzle journal entry, read back from the journal text in the sources.
+fn journal_when(set: &MigrationSet, tag: &str) -> Option<i64> {
+    let journal = set.journal_when.get(tag)?;
+    Some(*journal)
+}
