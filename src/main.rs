@@ -432,4 +432,60 @@ mod tests {
         };
         assert_eq!(args.pg_version, Some(16));
     }
+
+    #[test]
+    fn report_and_github_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "pgrehearse",
+            "check",
+            "--format",
+            "sarif",
+            "--output",
+            "out.sarif",
+            "--changed-since",
+            "origin/main",
+            "--check-name",
+            "migrations",
+            "--no-comment",
+        ])
+        .unwrap();
+        let Command::Check(args) = cli.command else {
+            panic!("parsed as check")
+        };
+        assert_eq!(args.format, Format::Sarif);
+        assert_eq!(args.report.output, Some(PathBuf::from("out.sarif")));
+        assert_eq!(args.report.changed_since.as_deref(), Some("origin/main"));
+        assert_eq!(args.github.check_name, "migrations");
+        assert!(args.github.no_comment && !args.github.no_github);
+        let cli = Cli::try_parse_from(["pgrehearse", "check"]).unwrap();
+        let Command::Check(args) = cli.command else {
+            panic!("parsed as check")
+        };
+        assert_eq!(args.github.check_name, "pgrehearse");
+        assert_eq!(args.report.output, None);
+        let err = Cli::try_parse_from(["pgrehearse", "check", "--format", "xml"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected human, json, github or sarif"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lint_and_hook_install_parse() {
+        let cli =
+            Cli::try_parse_from(["pgrehearse", "lint", "repo", "--format", "github"]).unwrap();
+        let Command::Lint(args) = cli.command else {
+            panic!("parsed as lint")
+        };
+        assert_eq!(args.path, PathBuf::from("repo"));
+        assert_eq!(args.format, Format::Github);
+        assert!(Cli::try_parse_from(["pgrehearse", "lint", "--engine", "docker"]).is_err());
+        let cli = Cli::try_parse_from(["pgrehearse", "hook", "install", "--force"]).unwrap();
+        let Command::Hook(HookCommand::Install { path, force }) = cli.command else {
+            panic!("parsed as hook install")
+        };
+        assert_eq!(path, PathBuf::from("."));
+        assert!(force);
+    }
 }

@@ -276,6 +276,30 @@ impl Differ {
     }
 }
 
+/// A column default with casts to the column's own type removed: `(0)::numeric` and `0` on a numeric
+/// column, `'0'::numeric` and `0`, `'x'::character varying` and `'x'` on a varchar column are the
+/// same default.
+fn default_key(c: &Column) -> Option<String> {
+    let expr = c.default.as_deref()?;
+    let base_type = c.data_type.split('(').next().unwrap_or(&c.data_type);
+    let mut base = expr;
+    for suffix in [format!("::{}", c.data_type), format!("::{base_type}")] {
+        if let Some(stripped) = base.strip_suffix(suffix.as_str()) {
+            base = stripped;
+            break;
+        }
+    }
+    let base = base
+        .strip_prefix('(')
+        .and_then(|b| b.strip_suffix(')'))
+        .unwrap_or(base);
+    let unquoted = base
+        .strip_prefix('\'')
+        .and_then(|b| b.strip_suffix('\''))
+        .filter(|b| b.parse::<f64>().is_ok());
+    Some(unquoted.unwrap_or(base).to_string())
+}
+
 /// `type [NOT NULL] [DEFAULT x]` for messages.
 fn column_text(c: &Column) -> String {
     let mut s = c.data_type.clone();
@@ -315,7 +339,7 @@ fn compare_columns(d: &mut Differ, name: &QualifiedName, a: &Table, b: &Table) {
                     },
                 );
             }
-            if ca.default != cb.default {
+            if default_key(ca) != default_key(cb) {
                 d.differs(
                     ObjectKind::Column,
                     name,
@@ -802,4 +826,42 @@ pub fn compare(declared: &Catalog, migrations: &Catalog) -> Vec<Change> {
         },
     );
     d.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(data_type: &str, default: &str) -> Column {
+        Column {
+            position: 1,
+            data_type: data_type.into(),
+            not_null: false,
+            default: Some(default.into()),
+            identity: None,
+            generated: None,
+            collation: None,
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn casts_to_the_column_type_do_not_change_a_default() {
+        let same = |t: &str, a: &str, b: &str| default_key(&col(t, a)) == default_key(&col(t, b));
+        assert!(same("numeric", "0", "(0)::numeric"));
+        assert!(same("numeric", "'0'::numeric", "0"));
+        assert!(same("numeric(10,2)", "0.5", "0.5::numeric"));
+        assert!(same(
+            "character varying(3)",
+            "'x'::character varying",
+            "'x'"
+        ));
+        assert!(!same("numeric", "0", "1"));
+        assert!(!same("text", "'a'::text", "'b'::text"));
+        assert!(!same(
+            "integer",
+            "nextval('a_seq'::regclass)",
+            "nextval('b_seq'::regclass)"
+        ));
+    }
 }

@@ -180,3 +180,60 @@ fn schema_flag_names_the_declared_file() {
         run.json
     );
 }
+
+/// Every case in tests/fixtures/drift-matrix: migrations and a declared schema that differ in exactly
+/// one property (one finding, at the expected line), or only in spelling PostgreSQL normalises (none).
+#[test]
+fn drift_matrix() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drift-matrix");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .expect("matrix folder")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 40, "the matrix lost cases: {}", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let expected: Vec<String> = std::fs::read_to_string(case.join("expect.txt"))
+            .expect("expect.txt")
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let run = check_json(case, Engine::Local, &[]);
+        let mut got: Vec<String> = run
+            .rule("schema-drift")
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {} {}:{}",
+                    f["severity"].as_str().unwrap_or(""),
+                    f["evidence"]["extra"]["class"].as_str().unwrap_or(""),
+                    f["evidence"]["extra"]["object"].as_str().unwrap_or(""),
+                    f["file"].as_str().unwrap_or(""),
+                    f["line"]
+                )
+            })
+            .collect();
+        got.sort();
+        let others: Vec<String> = run
+            .rules()
+            .into_iter()
+            .filter(|r| r != "schema-drift")
+            .collect();
+        if got != expected || !others.is_empty() {
+            failures.push(format!(
+                "{}:\n  expected {expected:?}\n  got      {got:?}\n  other findings {others:?}",
+                case.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

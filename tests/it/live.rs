@@ -152,7 +152,11 @@ fn live_drift_reports_hand_changes_and_a_dirty_version() {
                 1
             ),
             // Added by hand on the live database: pointed at the migration that last altered its table.
-            ("public.users.added_by_hand".to_string(), "migrations/2_nickname.up.sql".to_string(), 1),
+            (
+                "public.users.added_by_hand".to_string(),
+                "migrations/2_nickname.up.sql".to_string(),
+                1
+            ),
             (
                 "users_email_idx on public.users".to_string(),
                 "migrations/1_users.up.sql".to_string(),

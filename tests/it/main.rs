@@ -4,12 +4,14 @@
 //! binaries) and the docker engine (the image in `PGREHEARSE_IMAGE`, which `.ci/run` provisions). A test
 //! that cannot get its engine fails; deselect the Docker ones explicitly with `-- --skip docker`.
 
+mod action;
 mod cleanup;
 mod cli;
 mod drift;
 mod github_api;
 mod harness;
 mod live;
+mod precommit;
 mod replay_cases;
 mod replay_lib;
 mod runners;
