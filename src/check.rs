@@ -97,6 +97,12 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
                 .collect()
         })
         .unwrap_or_default();
+    let snapshot_options = SnapshotOptions {
+        exclude: config
+            .as_ref()
+            .map(|c| c.drift.exclusions())
+            .unwrap_or_default(),
+    };
     progress!(
         options,
         "discovered {} migration set(s) in {:.0?}",
@@ -175,7 +181,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
                 let built = if set.schemas.is_empty() && options.against.is_none() {
                     None
                 } else {
-                    Some(catalog::snapshot(&client, &SnapshotOptions::default()).await?)
+                    Some(catalog::snapshot(&client, &snapshot_options).await?)
                 };
                 Ok::<_, CheckError>((log, built))
             }
@@ -183,7 +189,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             server.drop_scratch(cleanup, db).await;
             let (log, built) = result?;
             if let (Some(built), Some(url)) = (&built, &options.against) {
-                let live = crate::live::read(url, set).await?;
+                let live = crate::live::read(url, set, &snapshot_options).await?;
                 report.findings.extend(live.findings);
                 let changes = diff::compare(&live.catalog, built);
                 let ctx = DriftContext {
@@ -201,8 +207,16 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             if let Some(built) = built {
                 for schema in &set.schemas {
                     report.findings.extend(
-                        compare_declared(&server, cleanup, schema, &built, &log, &severities)
-                            .await?,
+                        compare_declared(
+                            &server,
+                            cleanup,
+                            schema,
+                            &built,
+                            &log,
+                            &severities,
+                            &snapshot_options,
+                        )
+                        .await?,
                     );
                 }
             }
@@ -255,13 +269,14 @@ async fn compare_declared(
     built: &Catalog,
     log: &ReplayLog,
     severities: &BTreeMap<DriftClass, Option<Severity>>,
+    snapshot_options: &SnapshotOptions,
 ) -> Result<Vec<Finding>, CheckError> {
     let db = server.create_scratch(cleanup, "declared").await?;
     let result = async {
         let client = server.connect(&db.name).await?;
         let loaded = declared::load(&client, schema).await?;
         let declared_catalog = if loaded.ok {
-            Some(catalog::snapshot(&client, &SnapshotOptions::default()).await?)
+            Some(catalog::snapshot(&client, snapshot_options).await?)
         } else {
             None
         };

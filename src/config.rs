@@ -50,6 +50,17 @@ pub struct DriftConfig {
     /// `definition`, `comment`, `column-order`, `rename`): `error`, `warning`, `notice` or `off`.
     #[serde(default)]
     pub severity: std::collections::BTreeMap<crate::diff::DriftClass, Level>,
+    /// Objects left out of every comparison, besides the runners' bookkeeping tables:
+    /// `kind:schema.name` globs (`table:public.tmp_*`, `any:audit.*`, `function:util.*`).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl DriftConfig {
+    /// The exclusions as catalog filters (validated when the file is parsed).
+    pub fn exclusions(&self) -> Vec<crate::catalog::Exclusion> {
+        self.exclude.iter().filter_map(|e| e.parse().ok()).collect()
+    }
 }
 
 /// A severity, or `off`.
@@ -146,6 +157,18 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             message,
         }
     })?;
+    for entry in &config.drift.exclude {
+        if let Err(e) = entry.parse::<crate::catalog::Exclusion>() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: text
+                    .lines()
+                    .position(|l| l.contains(entry.as_str()))
+                    .map(|i| (i + 1, 1)),
+                message: format!("drift.exclude: {e}"),
+            });
+        }
+    }
     for set in &config.sets {
         if set.path.is_absolute() {
             return Err(ConfigError::Invalid {
@@ -228,6 +251,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("indexes"), "{err}");
+    }
+
+    #[test]
+    fn drift_exclusions_are_validated_with_their_line() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "drift:\n  exclude: [\"table:public.tmp_*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.drift.exclusions().len(), 1);
+        let err = parse(
+            Path::new("c.yaml"),
+            "drift:\n  exclude:\n    - \"tabel:x.*\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.yaml:3:"), "{err}");
+        assert!(err.contains("tabel"), "{err}");
     }
 
     #[test]

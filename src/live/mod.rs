@@ -59,10 +59,14 @@ pub struct Live {
 }
 
 /// Reads the live catalog and checks the runner's bookkeeping against `set`.
-pub async fn read(url: &str, set: &MigrationSet) -> Result<Live, LiveError> {
+pub async fn read(
+    url: &str,
+    set: &MigrationSet,
+    options: &SnapshotOptions,
+) -> Result<Live, LiveError> {
     let client = connect_read_only(url).await?;
     let result = async {
-        let catalog = catalog::snapshot(&client, &SnapshotOptions::default()).await?;
+        let catalog = catalog::snapshot(&client, options).await?;
         let findings = bookkeeping(&client, set).await?;
         Ok::<_, LiveError>(Live { catalog, findings })
     }

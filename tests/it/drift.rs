@@ -237,3 +237,35 @@ fn drift_matrix() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn drift_exclusions_leave_objects_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = fixture("drift-sql");
+    std::fs::create_dir_all(dir.path().join("db/migrations")).expect("mkdir");
+    for f in [
+        "db/migrations/1_init.up.sql",
+        "db/migrations/2_orders.up.sql",
+        "db/schema.sql",
+    ] {
+        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+    }
+    std::fs::write(
+        dir.path().join(".pgrehearse.yaml"),
+        "drift:\n  exclude: [\"table:public.audit_*\", \"any:public.invoices\"]\n",
+    )
+    .expect("config");
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let objects: Vec<&str> = run
+        .rule("schema-drift")
+        .iter()
+        .map(|f| f["evidence"]["extra"]["object"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(objects.len(), 4, "{objects:?}");
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o.contains("audit_log") || o.contains("invoices")),
+        "{objects:?}"
+    );
+}

@@ -225,3 +225,173 @@ fn drift_without_against_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--against"));
 }
+
+/// Runs `drift --against` a database prepared by `setup` (SQL run on a fresh database `prod`), for the
+/// fixture repository `repo`; returns the findings.
+fn drift_against(repo: &std::path::Path, setup: &str) -> Vec<serde_json::Value> {
+    let rt = runtime();
+    let cleanup = Cleanup::new();
+    let options = EngineOptions {
+        kind: EngineKind::Local,
+        database_url: None,
+        image: None,
+        pg_version: None,
+    };
+    let server = rt
+        .block_on(engine::start(&options, &cleanup))
+        .expect("local server");
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        admin
+            .batch_execute("CREATE DATABASE prod")
+            .await
+            .expect("creates prod");
+        let prod = server.connect("prod").await.expect("connects");
+        prod.batch_execute(setup).await.expect("prepares prod");
+    });
+    let out = command()
+        .args([
+            "drift",
+            "--engine",
+            "local",
+            "--format",
+            "json",
+            "--against",
+            &url(&server, "prod"),
+        ])
+        .arg(repo)
+        .output()
+        .expect("runs");
+    rt.block_on(cleanup.run_all());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    json["findings"].as_array().cloned().unwrap_or_default()
+}
+
+fn rules_of(findings: &[serde_json::Value]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("live-")))
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["evidence"]["migration"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn sha256(path: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).expect("reads");
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn prisma_bookkeeping_failed_rows_and_edited_migrations() {
+    // 0101 applied with the right checksum, 0102 applied but edited since, 0103 failed and unresolved.
+    let repo = tempfile::tempdir().expect("tempdir");
+    let m = repo.path().join("prisma/migrations");
+    for (name, sql) in [
+        ("20240101000000_a", "CREATE TABLE a (id int);\n"),
+        ("20240102000000_b", "CREATE TABLE b (id int);\n"),
+        ("20240103000000_c", "CREATE TABLE c (id int);\n"),
+    ] {
+        std::fs::create_dir_all(m.join(name)).expect("mkdir");
+        std::fs::write(m.join(name).join("migration.sql"), sql).expect("write");
+    }
+    std::fs::write(m.join("migration_lock.toml"), "provider = \"postgresql\"\n").expect("lock");
+    let a = sha256(&m.join("20240101000000_a/migration.sql"));
+    let setup = format!(
+        "CREATE TABLE _prisma_migrations (id varchar(36) PRIMARY KEY, checksum varchar(64) NOT NULL, finished_at timestamptz,
+             migration_name varchar(255) NOT NULL, logs text, rolled_back_at timestamptz, started_at timestamptz NOT NULL DEFAULT now(),
+             applied_steps_count int NOT NULL DEFAULT 0);
+         INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name) VALUES
+             ('1', '{a}', now(), '20240101000000_a'),
+             ('2', 'edited', now(), '20240102000000_b'),
+             ('3', 'x', NULL, '20240103000000_c');
+         CREATE TABLE a (id int); CREATE TABLE b (id int);"
+    );
+    let findings = drift_against(repo.path(), &setup);
+    assert_eq!(
+        rules_of(&findings),
+        vec![
+            (
+                "live-checksum-mismatch".to_string(),
+                "20240102000000_b".to_string()
+            ),
+            (
+                "live-failed-migration".to_string(),
+                "20240103000000_c".to_string()
+            ),
+            (
+                "live-pending-migrations".to_string(),
+                "20240103000000_c".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn drizzle_bookkeeping_migrations_the_high_water_mark_skips() {
+    // 0001 was applied; 0000 was not, and its `when` is older than 0001's, so drizzle-kit migrate will
+    // never apply it. 0002 is simply pending.
+    let repo = tempfile::tempdir().expect("tempdir");
+    let d = repo.path().join("drizzle");
+    std::fs::create_dir_all(d.join("meta")).expect("mkdir");
+    std::fs::write(
+        d.join("meta/_journal.json"),
+        r#"{"version":"7","dialect":"postgresql","entries":[
+            {"idx":0,"version":"7","when":1000,"tag":"0000_a","breakpoints":true},
+            {"idx":1,"version":"7","when":2000,"tag":"0001_b","breakpoints":true},
+            {"idx":2,"version":"7","when":3000,"tag":"0002_c","breakpoints":true}]}"#,
+    )
+    .expect("journal");
+    for (tag, sql) in [
+        ("0000_a", "CREATE TABLE a (id int);"),
+        ("0001_b", "CREATE TABLE b (id int);"),
+        ("0002_c", "CREATE TABLE c (id int);"),
+    ] {
+        std::fs::write(d.join(format!("{tag}.sql")), sql).expect("write");
+    }
+    let b = sha256(&d.join("0001_b.sql"));
+    let setup = format!(
+        "CREATE SCHEMA drizzle;
+         CREATE TABLE drizzle.__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL, created_at bigint);
+         INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('{b}', 2000);
+         CREATE TABLE b (id int);"
+    );
+    let findings = drift_against(repo.path(), &setup);
+    assert_eq!(
+        rules_of(&findings),
+        vec![
+            ("live-pending-migrations".to_string(), "0002_c".to_string()),
+            ("live-skipped-migration".to_string(), "0000_a".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn flyway_bookkeeping_failed_rows() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let d = repo.path().join("db/migration");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::write(d.join("V1__a.sql"), "CREATE TABLE a (id int);\n").expect("write");
+    std::fs::write(d.join("V2__b.sql"), "CREATE TABLE b (id int);\n").expect("write");
+    let setup = "CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL, success boolean NOT NULL);
+         INSERT INTO flyway_schema_history VALUES (1, '1', 'a', true), (2, '2', 'b', false);
+         CREATE TABLE a (id int);";
+    let findings = drift_against(repo.path(), setup);
+    assert_eq!(
+        rules_of(&findings),
+        vec![("live-failed-migration".to_string(), "2".to_string())]
+    );
+}
