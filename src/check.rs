@@ -36,6 +36,8 @@ pub struct CheckOptions {
     pub schemas: Vec<PathBuf>,
     /// `--against URL`: a live database to compare with the migrations, read-only.
     pub against: Option<String>,
+    /// `--fault-injection`: retry every non-atomic migration after a failure at each statement.
+    pub fault_injection: bool,
     /// Progress and timings on stderr.
     pub verbose: bool,
 }
@@ -55,6 +57,8 @@ pub enum CheckError {
     Catalog(#[from] crate::catalog::CatalogError),
     #[error(transparent)]
     Live(#[from] crate::live::LiveError),
+    #[error(transparent)]
+    Faults(#[from] crate::faults::FaultError),
     #[error(
         "--against compares one migration set with a live database, but {0} sets were found; name the set with `sets:` in .pgrehearse.yaml"
     )]
@@ -188,6 +192,18 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             .await;
             server.drop_scratch(cleanup, db).await;
             let (log, built) = result?;
+            if options.fault_injection {
+                let fault_started = Instant::now();
+                report
+                    .findings
+                    .extend(crate::faults::analyze(&server, cleanup, set, &context).await?);
+                progress!(
+                    options,
+                    "fault injection on {}: {:.3}s",
+                    set.dir.display(),
+                    fault_started.elapsed().as_secs_f64()
+                );
+            }
             if let (Some(built), Some(url)) = (&built, &options.against) {
                 let live = crate::live::read(url, set, &snapshot_options).await?;
                 report.findings.extend(live.findings);

@@ -20,6 +20,7 @@ pub mod deliver;
 pub mod diff;
 pub mod discover;
 pub mod engine;
+pub mod faults;
 pub mod github;
 pub mod hook;
 pub mod lint;

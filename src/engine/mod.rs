@@ -154,11 +154,30 @@ impl Server {
         connect(&self.config_for(dbname)).await
     }
 
-    /// Creates a uniquely named scratch database, registered for cleanup.
+    /// Creates a uniquely named, empty scratch database, registered for cleanup.
     pub async fn create_scratch(
         &self,
         cleanup: &Cleanup,
         label: &str,
+    ) -> Result<ScratchDb, EngineError> {
+        self.create_database(cleanup, label, None).await
+    }
+
+    /// Creates a scratch database as a copy of `template` (which must have no open connections).
+    pub async fn create_scratch_from(
+        &self,
+        cleanup: &Cleanup,
+        label: &str,
+        template: &str,
+    ) -> Result<ScratchDb, EngineError> {
+        self.create_database(cleanup, label, Some(template)).await
+    }
+
+    async fn create_database(
+        &self,
+        cleanup: &Cleanup,
+        label: &str,
+        template: Option<&str>,
     ) -> Result<ScratchDb, EngineError> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
@@ -185,10 +204,17 @@ impl Server {
             name: name.clone(),
         });
         admin
-            .batch_execute(&format!(
-                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
-                quote_ident(&name)
-            ))
+            .batch_execute(&match template {
+                None => format!(
+                    "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
+                    quote_ident(&name)
+                ),
+                Some(t) => format!(
+                    "CREATE DATABASE {} TEMPLATE {}",
+                    quote_ident(&name),
+                    quote_ident(t)
+                ),
+            })
             .await
             .map_err(|e| EngineError::ScratchDatabase {
                 target: self.description.clone(),

@@ -37,6 +37,12 @@ pub const RULES: &[Rule] = &[
         summary: "A failing migration leaves its earlier statements committed (autocommit runner).",
     },
     Rule {
+        id: "retry-fails",
+        category: Category::PartialFailure,
+        severity: Severity::Error,
+        summary: "Fault injection: a non-atomic migration that fails midway cannot be retried.",
+    },
+    Rule {
         id: "missing-extension",
         category: Category::Environment,
         severity: Severity::Error,

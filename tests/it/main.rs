@@ -8,6 +8,7 @@ mod action;
 mod cleanup;
 mod cli;
 mod drift;
+mod faults;
 mod github_api;
 mod harness;
 mod live;
