@@ -38,6 +38,8 @@ pub struct CheckOptions {
     pub against: Option<String>,
     /// `--fault-injection`: retry every non-atomic migration after a failure at each statement.
     pub fault_injection: bool,
+    /// Trace locks, rewrites and scans during replay (`--no-lock-trace` turns it off).
+    pub lock_trace: bool,
     /// Progress and timings on stderr.
     pub verbose: bool,
 }
@@ -181,7 +183,15 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             let db = server.create_scratch(cleanup, "replay").await?;
             let result = async {
                 let client = server.connect(&db.name).await?;
-                let log = replay::run(&client, set, &context).await?;
+                let log = replay::run_with(
+                    &client,
+                    set,
+                    &context,
+                    replay::ReplayOptions {
+                        lock_trace: options.lock_trace,
+                    },
+                )
+                .await?;
                 let built = if set.schemas.is_empty() && options.against.is_none() {
                     None
                 } else {

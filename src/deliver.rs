@@ -101,7 +101,7 @@ fn write_report(
 pub async fn finish(
     mut outcome: Outcome,
     options: &DeliverOptions,
-    mut github: Option<&mut Publisher<Rest>>,
+    github: Option<&mut Publisher<Rest>>,
 ) -> u8 {
     if let Some(reference) = &options.changed_since {
         match changed::changed_files(&options.root, reference) {
@@ -166,7 +166,7 @@ pub async fn finish(
         return 2;
     }
 
-    if let Some(publisher) = github.as_deref_mut() {
+    if let Some(publisher) = github {
         // Workflow commands and notices go where the runner reads them; stdout holds a machine
         // format when one was asked for without --output.
         let machine_stdout = matches!(stdout_format, Format::Json | Format::Sarif);

@@ -7,9 +7,12 @@
 //! 3. [`rules`] runs static checks (dialect detection) on top of the `pgrehearse-sql` splitter.
 //! 4. [`engine`] provisions an ephemeral PostgreSQL (docker, local or url) with guaranteed cleanup.
 //! 5. [`replay`] applies each set the way its runner does and turns errors into findings.
-//! 6. [`report`] writes findings as human diagnostics, JSON or GitHub workflow commands.
+//! 6. [`report`] writes findings as human diagnostics, JSON, GitHub workflow commands or SARIF.
+//! 7. [`deliver`] filters (`--changed-since`), writes the report (stdout, `--output`) and publishes it to
+//!    GitHub ([`github`]: check run, pull request comments, job summary) when running in Actions.
 //!
-//! [`check::run`] is the single entry point the CLI calls; [`model`] holds the shared vocabulary
+//! [`check::run`] is the single entry point the CLI calls ([`lint::run`] is its static half, used by
+//! the pre-commit hook; [`hook`] installs the plain git hook); [`model`] holds the shared vocabulary
 //! ([`model::Finding`], [`model::Span`]).
 
 pub mod catalog;
@@ -25,6 +28,7 @@ pub mod github;
 pub mod hook;
 pub mod lint;
 pub mod live;
+pub mod locks;
 pub mod model;
 pub mod replay;
 pub mod report;

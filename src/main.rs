@@ -163,6 +163,16 @@ struct CheckArgs {
     #[arg(long = "schema", value_name = "FILE")]
     schemas: Vec<PathBuf>,
 
+    /// For every migration that is not atomic under its runner, simulate a failure after each statement
+    /// and retry the whole migration, as an operator would; report the first failure point whose retry
+    /// fails. Cost grows with statements x non-atomic migrations.
+    #[arg(long)]
+    fault_injection: bool,
+
+    /// Do not trace the locks, rewrites and validation scans statements take on existing tables.
+    #[arg(long)]
+    no_lock_trace: bool,
+
     /// A live database to compare with what the migrations build. Read-only: one READ ONLY
     /// transaction with statement and lock timeouts; the runner's bookkeeping is checked too.
     #[arg(
@@ -266,6 +276,8 @@ async fn run_check(args: CheckArgs) -> ExitCode {
         },
         schemas: args.schemas.clone(),
         against: args.against.clone(),
+        fault_injection: args.fault_injection,
+        lock_trace: !args.no_lock_trace,
         verbose: args.verbose,
     };
     let cleanup = Arc::new(Cleanup::new());

@@ -22,7 +22,7 @@ use pgrehearse_sql::{self as sql, Span};
 use tokio_postgres::error::{DbError, ErrorPosition};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::discover::{Migration, MigrationSet, Prelude, Runner, Transactions};
+use crate::discover::{Batch, Migration, MigrationSet, Prelude, Runner, Transactions};
 use crate::model::{Category, Evidence, Finding, Severity};
 
 /// What replaying one set produced.
@@ -97,7 +97,16 @@ pub(crate) async fn execute(
     client: &Client,
     text: &str,
 ) -> Result<usize, (Option<DbError>, usize, String)> {
+    execute_rows(client, text).await.map(|(n, _)| n)
+}
+
+/// Like [`execute`], also returning the rows of every statement after the first (a lock probe).
+async fn execute_rows(
+    client: &Client,
+    text: &str,
+) -> Result<(usize, Vec<tokio_postgres::SimpleQueryRow>), (Option<DbError>, usize, String)> {
     let mut completed = 0usize;
+    let mut rows = Vec::new();
     let stream = match client.simple_query_raw(text).await {
         Ok(s) => s,
         Err(e) => {
@@ -112,6 +121,7 @@ pub(crate) async fn execute(
     while let Some(item) = stream.next().await {
         match item {
             Ok(SimpleQueryMessage::CommandComplete(_)) => completed += 1,
+            Ok(SimpleQueryMessage::Row(row)) if completed > 0 => rows.push(row),
             Ok(_) => {}
             Err(e) => {
                 return Err((
@@ -122,7 +132,7 @@ pub(crate) async fn execute(
             }
         }
     }
-    Ok(completed)
+    Ok((completed, rows))
 }
 
 /// Runs `COPY … FROM STDIN` with `data` as psql would feed it.
@@ -174,12 +184,70 @@ pub(crate) fn statements_in(text: &str, within: Span) -> Vec<Span> {
         .collect()
 }
 
+/// How to replay.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReplayOptions {
+    /// Trace the locks, rewrites and scans of single-statement batches on pre-existing tables.
+    pub lock_trace: bool,
+}
+
+/// The largest relation OID: relations up to it existed before `migration`.
+async fn threshold(client: &Client, migration: &Migration) -> Result<i64, ReplayError> {
+    client
+        .query_one(crate::locks::THRESHOLD_QUERY, &[])
+        .await
+        .map(|r| r.get::<_, i64>(0))
+        .map_err(|e| ReplayError {
+            file: migration.file.display().to_string(),
+            reason: crate::engine::db_error_text(&e),
+        })
+}
+
+/// Whether a batch can carry the lock probe: one complete statement that may run in a transaction.
+fn probe_fits(text: &str, batch: &Batch) -> bool {
+    batch.copy.is_none()
+        && !batch.span.slice(text).starts_with('\\')
+        && statements_in(text, batch.span).len() == 1
+        && !crate::locks::cannot_run_in_transaction(text, batch.span)
+        && sql::significant_tokens(text, batch.span)
+            .last()
+            .is_some_and(|t| t.kind != sql::TokenKind::Unterminated)
+}
+
+/// Whether the statement acts on `table` (`schema.name`): its target, or the table of its index,
+/// trigger or policy.
+fn targets(text: &str, stmt: Span, table: &str) -> bool {
+    let Some(t) = sql::target(text, stmt) else {
+        return false;
+    };
+    let name = match t.kind {
+        sql::TargetKind::Table => Some(t.name),
+        sql::TargetKind::Index | sql::TargetKind::Trigger | sql::TargetKind::Policy => t.table,
+        _ => None,
+    };
+    let Some(name) = name else {
+        return false;
+    };
+    let (schema, rel) = table.split_once('.').unwrap_or(("public", table));
+    name.name == rel && name.schema.as_deref().is_none_or(|s| s == schema)
+}
+
 /// Replays `set` on `client` (an empty database). Statement errors become findings; only a broken
 /// connection is an error.
 pub async fn run(
     client: &Client,
     set: &MigrationSet,
     engine: &EngineContext,
+) -> Result<ReplayLog, ReplayError> {
+    run_with(client, set, engine, ReplayOptions::default()).await
+}
+
+/// [`run`] with options.
+pub async fn run_with(
+    client: &Client,
+    set: &MigrationSet,
+    engine: &EngineContext,
+    options: ReplayOptions,
 ) -> Result<ReplayLog, ReplayError> {
     let mut log = ReplayLog::default();
     for prelude in &set.preludes {
@@ -190,6 +258,8 @@ pub async fn run(
         }
     }
     let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
+    // File nodes are remembered across migrations; held locks per transaction.
+    let mut tracker = crate::locks::Tracker::default();
     if all_in_one {
         control(client, "BEGIN", set.migrations.first()).await?;
     }
@@ -230,7 +300,66 @@ pub async fn run(
         }
         let mut failure = None;
         let mut sent = 0usize;
+        // Lock tracing: relations up to this OID existed before the migration.
+        let threshold = if options.lock_trace {
+            Some(threshold(client, migration).await?)
+        } else {
+            None
+        };
+        tracker.new_transaction();
+        let mut lock_timeout = false;
         for batch in &migration.batches {
+            let stmt_text = batch.span.slice(&migration.text);
+            if sql::leading_keywords(&migration.text, batch.span, 2) == ["SET", "LOCK_TIMEOUT"]
+                || sql::leading_keywords(&migration.text, batch.span, 3)
+                    == ["SET", "LOCAL", "LOCK_TIMEOUT"]
+            {
+                lock_timeout = true;
+            }
+            if let Some(threshold) = threshold.filter(|_| probe_fits(&migration.text, batch)) {
+                if !explicit && !all_in_one {
+                    tracker.new_transaction();
+                }
+                let body = stmt_text.trim_end().trim_end_matches(';');
+                match execute_rows(client, &format!("{body}{}", crate::locks::probe(threshold)))
+                    .await
+                {
+                    Ok((n, rows)) => {
+                        sent += 1;
+                        log.statements += n.saturating_sub(1);
+                        let effects: Vec<crate::locks::Effect> = tracker
+                            .observe(&crate::locks::parse(&rows))
+                            .into_iter()
+                            .filter(|e| targets(&migration.text, batch.span, &e.table))
+                            .collect();
+                        if !effects.is_empty() {
+                            log.findings.extend(crate::locks::findings(
+                                &migration.text,
+                                batch.span,
+                                &effects,
+                                lock_timeout,
+                                &migration.file,
+                                &migration.id,
+                            ));
+                        }
+                        continue;
+                    }
+                    Err((Some(error), completed, _)) => {
+                        failure = Some(Failure {
+                            error,
+                            batch: batch.span,
+                            completed,
+                        });
+                        break;
+                    }
+                    Err((None, _, reason)) => {
+                        return Err(ReplayError {
+                            file: migration.file.display().to_string(),
+                            reason,
+                        });
+                    }
+                }
+            }
             if batch.span.slice(&migration.text).starts_with('\\') {
                 log.findings.push(
                     crate::rules::finding("psql-meta-command", "psql meta-command is not replayed")

@@ -8,6 +8,10 @@
 //! `ALTER TABLE ONLY`, `OWNED BY`, `COPY … FROM stdin`, dbmate's trailing INSERT into
 //! schema_migrations). Ownership and privilege statements that name roles this server does not have
 //! are skipped with one notice: owners and grants are not compared.
+//!
+//! A schema written in an ORM's language ([`prisma`], [`drizzle`]) is translated to SQL at
+//! discovery: the [`GeneratedStatement`]s are loaded one by one instead, and their provenance points
+//! into the ORM files, so drift is reported at the model's or field's line.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,12 +24,30 @@ use crate::model::{Evidence, Finding};
 use crate::replay::{self, Provenance, ReplayError};
 use crate::rules;
 
+pub mod drizzle;
+pub mod prisma;
+
 /// A declared schema file.
 #[derive(Clone, Debug)]
 pub struct DeclaredSchema {
     /// Path relative to the root.
     pub file: PathBuf,
     pub text: Arc<str>,
+    /// A schema written in an ORM's language (Prisma, Drizzle), translated to SQL by discovery: the
+    /// statements to load instead of `text`, each pointing into the ORM files. `None`: `text` is SQL.
+    pub generated: Option<Arc<[GeneratedStatement]>>,
+}
+
+/// One SQL statement translated from an ORM schema.
+#[derive(Clone, Debug)]
+pub struct GeneratedStatement {
+    pub sql: String,
+    /// The ORM file and span it comes from (where a failure to load it is reported).
+    pub file: PathBuf,
+    pub text: Arc<str>,
+    pub span: Span,
+    /// The objects it declares, at their spans in the ORM files.
+    pub provenance: Vec<Provenance>,
 }
 
 /// The outcome of loading a declared schema.
@@ -55,6 +77,9 @@ fn is_role_statement(text: &str, stmt: Span) -> bool {
 
 /// Loads `schema` into the empty database behind `client`.
 pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, ReplayError> {
+    if let Some(generated) = &schema.generated {
+        return load_generated(client, generated).await;
+    }
     let text = &*schema.text;
     let mut loaded = Loaded {
         ok: true,
@@ -122,6 +147,46 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
             .at(&schema.file, None)
             .evidence(Evidence::default()),
         );
+    }
+    Ok(loaded)
+}
+
+/// Loads statements translated from an ORM schema; a failure is reported at the ORM span.
+async fn load_generated(
+    client: &Client,
+    statements: &[GeneratedStatement],
+) -> Result<Loaded, ReplayError> {
+    let mut loaded = Loaded {
+        ok: true,
+        ..Loaded::default()
+    };
+    for stmt in statements {
+        match replay::execute(client, &stmt.sql).await {
+            Ok(_) => loaded.provenance.extend(stmt.provenance.iter().cloned()),
+            Err((Some(error), _, _)) => {
+                loaded.ok = false;
+                loaded.findings.push(
+                    rules::finding(
+                        "declared-schema-failed",
+                        format!(
+                            "the declared schema does not load: {} (in the generated `{}`); it is not compared with the migrations",
+                            error.message(),
+                            stmt.sql.lines().next().unwrap_or("")
+                        ),
+                    )
+                    .help("fix the declared schema so that its DDL applies to an empty database")
+                    .at(&stmt.file, Some(stmt.span))
+                    .evidence(replay::db_evidence(&error, None, None)),
+                );
+                return Ok(loaded);
+            }
+            Err((None, _, reason)) => {
+                return Err(ReplayError {
+                    file: stmt.file.display().to_string(),
+                    reason,
+                });
+            }
+        }
     }
     Ok(loaded)
 }

@@ -235,6 +235,10 @@ pub enum DiscoverError {
     UnknownLayout { path: PathBuf },
     #[error("{}: declared schema file does not exist", path.display())]
     MissingSchema { path: PathBuf },
+    #[error(transparent)]
+    Prisma(#[from] crate::declared::prisma::PrismaError),
+    #[error(transparent)]
+    Drizzle(#[from] crate::declared::drizzle::DrizzleError),
     #[error("declared schema {} given for {sets} migration sets; say which set it describes with `sets: [{{path: …, schema: [{}]}}]` in .pgrehearse.yaml", path.display(), path.display())]
     AmbiguousSchema { path: PathBuf, sets: usize },
 }
@@ -354,6 +358,30 @@ pub fn find_with_schemas(
             }
         }
     }
+    // A Drizzle migration set with no declared schema named: its project's schema files.
+    for i in 0..w.out.sets.len() {
+        let set = &w.out.sets[i];
+        if set.runner != Runner::Drizzle || !set.schemas.is_empty() {
+            continue;
+        }
+        if let Some((entries, casing)) = crate::declared::drizzle::project_schema(root, &set.dir) {
+            let schema = w.drizzle_schema(&entries, casing)?;
+            w.out.sets[i].schemas.push(schema);
+        }
+    }
+    // A Prisma migration set with no declared schema named: its datamodel.
+    for i in 0..w.out.sets.len() {
+        let set = &w.out.sets[i];
+        if set.runner != Runner::Prisma || !set.schemas.is_empty() {
+            continue;
+        }
+        if let Some(path) = w.conventional_prisma_schema(&set.dir.clone()) {
+            let (schema, postgres) = w.prisma_schema(&path)?;
+            if postgres {
+                w.out.sets[i].schemas.push(schema);
+            }
+        }
+    }
     Ok(w.out)
 }
 
@@ -468,6 +496,13 @@ impl Walker<'_> {
 
     fn schema(&mut self, rel: &Path) -> Result<crate::declared::DeclaredSchema, DiscoverError> {
         let rel = rel.strip_prefix(self.root).unwrap_or(rel);
+        if crate::declared::drizzle::is_drizzle_path(rel) && self.abs(rel).is_file() {
+            let (entries, casing) = crate::declared::drizzle::entries_for(self.root, rel);
+            return self.drizzle_schema(&entries, casing);
+        }
+        if crate::declared::prisma::is_prisma_file(rel) || self.abs(rel).is_dir() {
+            return Ok(self.prisma_schema(rel)?.0);
+        }
         if !self.abs(rel).is_file() {
             return Err(DiscoverError::MissingSchema {
                 path: rel.to_path_buf(),
@@ -476,7 +511,119 @@ impl Walker<'_> {
         Ok(crate::declared::DeclaredSchema {
             file: rel.to_path_buf(),
             text: self.read(rel)?,
+            generated: None,
         })
+    }
+
+    /// Drizzle schema files (and the files they import), translated to SQL. Findings about them go to
+    /// discovery's findings.
+    fn drizzle_schema(
+        &mut self,
+        entries: &[PathBuf],
+        casing: crate::declared::drizzle::Casing,
+    ) -> Result<crate::declared::DeclaredSchema, DiscoverError> {
+        let (schema, findings, files) =
+            crate::declared::drizzle::declared(self.root, entries, casing)?;
+        for (path, text) in files {
+            self.out.sources.insert(&path, text);
+        }
+        self.out.findings.extend(findings);
+        Ok(schema)
+    }
+
+    /// A Prisma schema: one `.prisma` file, or every `.prisma` file under a schema folder, translated
+    /// to SQL, and whether its datasource is PostgreSQL. Findings about it (another provider) go to
+    /// discovery's findings.
+    fn prisma_schema(
+        &mut self,
+        rel: &Path,
+    ) -> Result<(crate::declared::DeclaredSchema, bool), DiscoverError> {
+        let mut paths = Vec::new();
+        if self.abs(rel).is_dir() {
+            let mut pending = vec![rel.to_path_buf()];
+            while let Some(dir) = pending.pop() {
+                let (files, dirs) = self.list(&dir)?;
+                paths.extend(
+                    files
+                        .into_iter()
+                        .filter(|f| crate::declared::prisma::is_prisma_file(f)),
+                );
+                pending.extend(dirs.into_iter().filter(|d| !self.excluded(d)));
+            }
+            paths.sort();
+        } else if self.abs(rel).is_file() {
+            paths.push(rel.to_path_buf());
+        }
+        if paths.is_empty() {
+            return Err(DiscoverError::MissingSchema {
+                path: rel.to_path_buf(),
+            });
+        }
+        let mut files = Vec::new();
+        for p in paths {
+            let text = self.read(&p)?;
+            files.push((p, text));
+        }
+        let translation = crate::declared::prisma::translate(&files)?;
+        self.out.findings.extend(translation.findings);
+        let schema = crate::declared::DeclaredSchema {
+            file: rel.to_path_buf(),
+            text: files[0].1.clone(),
+            generated: Some(translation.statements.into()),
+        };
+        Ok((schema, translation.postgres))
+    }
+
+    /// The Prisma schema beside a Prisma migrations folder: `prisma.config.ts`'s `schema`, the folder
+    /// holding the migrations folder when it has `.prisma` files, or its `schema.prisma` / `schema/`.
+    fn conventional_prisma_schema(&self, set_dir: &Path) -> Option<PathBuf> {
+        let config = ["prisma.config.ts", "prisma.config.mts", "prisma.config.js"]
+            .iter()
+            .find_map(|c| std::fs::read_to_string(self.abs(Path::new(c))).ok());
+        if let Some(config) = config
+            && let Some(at) = config.find("schema:")
+        {
+            let rest = config[at + "schema:".len()..].trim_start();
+            if let Some(quote) = rest
+                .chars()
+                .next()
+                .filter(|c| matches!(c, '"' | '\'' | '`'))
+                && let Some(end) = rest[1..].find(quote)
+            {
+                let path = PathBuf::from(rest[1..1 + end].trim_start_matches("./"));
+                if self.abs(&path).exists() {
+                    return Some(path);
+                }
+            }
+        }
+        let parent = set_dir.parent()?;
+        let has_prisma = |dir: &Path| {
+            std::fs::read_dir(self.abs(dir)).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| crate::declared::prisma::is_prisma_file(&e.path()))
+            })
+        };
+        let single = parent.join("schema.prisma");
+        let folder = parent.join("schema");
+        if has_prisma(parent) {
+            let count = std::fs::read_dir(self.abs(parent))
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter(|e| crate::declared::prisma::is_prisma_file(&e.path()))
+                        .count()
+                })
+                .unwrap_or(0);
+            if count == 1 && self.abs(&single).is_file() {
+                return Some(single);
+            }
+            return Some(parent.to_path_buf());
+        }
+        if self.abs(&folder).is_dir() && has_prisma(&folder) {
+            return Some(folder);
+        }
+        None
     }
 
     /// Reads a migration file of any kind (SQL or code) for reporting.

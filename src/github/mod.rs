@@ -741,6 +741,24 @@ mod tests {
     }
 
     #[test]
+    fn path_prefix_is_the_root_inside_the_workspace() {
+        let workspace = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(workspace.path().join("services/api")).unwrap();
+        let ctx = Context {
+            workspace: Some(workspace.path().to_path_buf()),
+            ..Context::default()
+        };
+        assert_eq!(
+            ctx.path_prefix(&workspace.path().join("services/api/.")),
+            Some(PathBuf::from("services/api"))
+        );
+        assert_eq!(ctx.path_prefix(workspace.path()), Some(PathBuf::new()));
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(ctx.path_prefix(elsewhere.path()), None);
+        assert_eq!(Context::default().path_prefix(workspace.path()), None);
+    }
+
+    #[test]
     fn conclusions_follow_fail_on() {
         let (report, _) = crate::report::tests::fixture();
         assert_eq!(conclusion(&report, Some(Severity::Error)), "failure");

@@ -649,26 +649,40 @@ async fn action_steps_on_a_pull_request_event() {
         text(check)
     );
 
+    // The three errors of the PR's file (rules that only warn may add findings: the counts come
+    // from the report file, which must agree with the outputs).
     let outputs = r.action_outputs();
     let report_path = r.temp.join("pgrehearse-report.json").display().to_string();
-    assert_eq!(
-        outputs,
-        BTreeMap::from([
-            ("findings".to_string(), "3".to_string()),
-            ("errors".to_string(), "3".to_string()),
-            ("warnings".to_string(), "0".to_string()),
-            ("report-path".to_string(), report_path.clone()),
-        ])
-    );
     let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
     assert_eq!(report["summary"]["errors"], 3);
     assert_eq!(report["summary"]["sets"].as_array().unwrap().len(), 2);
+    let findings = report["summary"]["findings"].as_u64().unwrap();
+    let warnings = report["summary"]["warnings"].as_u64().unwrap();
+    assert_eq!(
+        outputs,
+        BTreeMap::from([
+            ("findings".to_string(), findings.to_string()),
+            ("errors".to_string(), "3".to_string()),
+            ("warnings".to_string(), warnings.to_string()),
+            ("report-path".to_string(), report_path.clone()),
+        ])
+    );
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["file"] == "db/migrations/002_add.sql"),
+        "{report}"
+    );
 
     let summary = std::fs::read_to_string(&r.summary).unwrap();
     assert!(
-        summary.starts_with(
-            "### ❌ pgrehearse: 3 errors, 0 warnings, 0 notices in 2 migration sets (engine: local)"
-        ),
+        summary.starts_with("### ❌ pgrehearse: 3 errors, "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("in 2 migration sets (engine: local)"),
         "{summary}"
     );
     assert!(
@@ -699,20 +713,22 @@ async fn action_steps_on_a_pull_request_event() {
     let completed: Value = reqs[1].body_json().unwrap();
     assert_eq!(completed["conclusion"], "failure");
     let annotations = completed["output"]["annotations"].as_array().unwrap();
-    assert_eq!(annotations.len(), 3);
+    assert_eq!(annotations.len() as u64, findings);
     assert!(
         annotations
             .iter()
             .all(|a| a["path"] == "db/migrations/002_add.sql")
     );
     let review: Value = reqs[6].body_json().unwrap();
-    let lines: Vec<u64> = review["comments"]
-        .as_array()
-        .unwrap()
+    // One comment per finding on the PR's added lines (both are added); the errors are on 1, 2, 2.
+    let comments = review["comments"].as_array().unwrap();
+    assert_eq!(comments.len() as u64, findings);
+    let error_lines: Vec<u64> = comments
         .iter()
+        .filter(|c| c["body"].as_str().unwrap().starts_with("**error**"))
         .map(|c| c["line"].as_u64().unwrap())
         .collect();
-    assert_eq!(lines, [1, 2, 2]);
+    assert_eq!(error_lines, [1, 2, 2]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -747,7 +763,7 @@ async fn action_without_token_writes_sarif_annotations_and_summary() {
         text(check)
     );
     let outputs = r.action_outputs();
-    assert_eq!(outputs["findings"], "5");
+    assert_eq!(outputs["errors"], "5");
     assert_eq!(outputs["report-path"], sarif.display().to_string());
     let out = check_jsonschema(
         &[
@@ -794,5 +810,43 @@ async fn action_refuses_a_release_asset_with_a_wrong_checksum() {
     assert!(
         !cached.exists(),
         "a binary with a wrong checksum was installed"
+    );
+}
+
+#[test]
+fn output_and_changed_since_errors_exit_2_with_the_flag_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "db/migrations/001_a.sql", "SELECT 1;\n");
+    let out = command()
+        .arg("lint")
+        .arg(dir.path())
+        .args([
+            "--format",
+            "json",
+            "--output",
+            "/nonexistent/dir/report.json",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "pgrehearse: error: --output /nonexistent/dir/report.json: could not write the report"
+        ),
+        "{}",
+        text(&out)
+    );
+    // Not a git repository: --changed-since says so.
+    let out = command()
+        .arg("lint")
+        .arg(dir.path())
+        .args(["--changed-since", "main"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--changed-since `main`"),
+        "{}",
+        text(&out)
     );
 }

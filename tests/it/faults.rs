@@ -5,7 +5,17 @@ use crate::harness::{Engine, check_json, fixture};
 fn faults(engine: Engine) {
     let run = check_json(&fixture("faults"), engine, &["--fault-injection"]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert_eq!(run.rules(), vec!["retry-fails", "retry-fails"]);
+    // The ALTER TABLEs on tables of earlier migrations also take ACCESS EXCLUSIVE locks with no
+    // lock_timeout (lock tracing runs alongside).
+    assert_eq!(
+        run.rules(),
+        vec![
+            "lock-without-timeout",
+            "lock-without-timeout",
+            "retry-fails",
+            "retry-fails"
+        ]
+    );
     let found: Vec<(String, u64, String, String)> = run
         .rule("retry-fails")
         .iter()
@@ -58,7 +68,7 @@ fn docker_fault_injection_finds_the_first_failure_point_whose_retry_fails() {
 fn fault_injection_is_opt_in() {
     let run = check_json(&fixture("faults"), Engine::Local, &[]);
     assert_eq!(run.code(), 0, "{}", run.json);
-    assert!(run.findings().is_empty());
+    assert!(run.rule("retry-fails").is_empty(), "{}", run.json);
 }
 
 #[test]

@@ -573,3 +573,30 @@ async fn server_errors_are_retried_then_reported_as_one_warning() {
     );
     assert!(out[1].starts_with("::error file=db/m/001_init.sql,"));
 }
+
+/// The HTTPS path (rustls with ring, native roots) is built and used: a TLS handshake against a
+/// server that answers plain text fails with an error, not a panic (e.g. a missing crypto provider).
+#[tokio::test]
+async fn https_client_uses_rustls_and_reports_handshake_errors() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        // Three attempts (two retries), each answered with plain HTTP instead of a TLS handshake.
+        for _ in 0..3 {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let _ = socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let rest = Rest::new(&format!("https://127.0.0.1:{port}"), TOKEN, "acme/shop").unwrap();
+    let err = pgrehearse::github::Api::create_check_run(&rest, &json!({ "name": "x" }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, None, "{err}");
+    assert!(!err.is_forbidden());
+    server.abort();
+}

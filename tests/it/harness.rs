@@ -51,6 +51,8 @@ pub fn command() -> Command {
     let mut cmd = Command::new(bin());
     cmd.env_remove("PGREHEARSE_IMAGE")
         .env_remove("PGREHEARSE_DATABASE_URL")
+        // Under GitHub Actions (the project's own CI) the binary would publish to GitHub.
+        .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1");
     cmd
 }

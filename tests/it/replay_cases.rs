@@ -62,7 +62,8 @@ on_both_engines!(mysql_migration_in_drizzle_project, |engine| {
 on_both_engines!(journal_orphan_is_reported, |engine| {
     let run = check_json(&fixture("drizzle-orphan"), engine, &[]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert_eq!(run.rules(), vec!["journal-orphan"]);
+    // 0001 alters a table of 0000 with no lock_timeout.
+    assert_eq!(run.rules(), vec!["journal-orphan", "lock-without-timeout"]);
     let orphan = run.rule("journal-orphan")[0];
     assert_eq!(orphan["file"], "migrations/0002_backfill_by_hand.sql");
     assert_eq!(orphan["category"], "discovery");
@@ -235,7 +236,11 @@ on_both_engines!(configured_runner_and_prelude_are_used, |engine| {
     // failing 002 leaves nothing half-applied, so there is no partial-failure finding.
     let run = check_json(&fixture("configured"), engine, &[]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert_eq!(run.rules(), vec!["migration-failed"]);
+    // 002 first alters app.items (from 001) with no lock_timeout, then fails.
+    assert_eq!(
+        run.rules(),
+        vec!["lock-without-timeout", "migration-failed"]
+    );
     let f = run.rule("migration-failed")[0];
     assert_eq!(f["file"], "sql/schema/002_prices.sql");
     assert_eq!(f["line"], 2);

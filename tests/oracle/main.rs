@@ -14,6 +14,9 @@ use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
 use pgrehearse::replay::{self, EngineContext};
 use tokio_postgres::config::Host;
 
+mod drizzle;
+mod prisma;
+
 /// Cases where migra and pgrehearse legitimately disagree, with the reason.
 const EXCEPTIONS: &[(&str, &str)] = &[
     ("comment-table", "migra does not compare comments"),
@@ -119,6 +122,7 @@ fn migra_agrees_with_the_drift_matrix() {
                 &DeclaredSchema {
                     file: "schema.sql".into(),
                     text: text.into(),
+                    generated: None,
                 },
             )
             .await

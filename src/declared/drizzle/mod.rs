@@ -1,0 +1,357 @@
+//! Drizzle schemas (`schema.ts`), read natively: no Node at run time.
+//!
+//! It takes a project's schema files (found from `drizzle.config.{ts,js,json}` or named in
+//! `.pgrehearse.yaml`), parses them with oxc, evaluates the declarative subset statically (`pgTable`,
+//! `pgSchema(…).table`, `pgEnum`, the `drizzle-orm/pg-core` column builders, modifiers and table extras,
+//! following imports and `export * from` between schema files) and returns a [`Translation`]: the DDL
+//! drizzle-kit 0.31 would generate (its default names included), where each object is declared in the
+//! `.ts` files, and findings about the files themselves (what could not be evaluated, other dialects,
+//! tables declared twice). It never runs the code: anything computed at run time is a notice at its span.
+
+mod config;
+mod ddl;
+mod eval;
+mod ts;
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use pgrehearse_sql::Span;
+
+use crate::declared::{DeclaredSchema, GeneratedStatement};
+use crate::model::{Category, Finding, Severity};
+
+pub use config::{DrizzleConfig, find_config};
+pub use eval::Casing;
+
+/// A Drizzle schema translated to SQL.
+#[derive(Clone, Debug, Default)]
+pub struct Translation {
+    /// The DDL, statement per line group, in drizzle-kit's order (schemas, enums, tables, foreign keys, indexes).
+    pub sql: String,
+    /// The statements to load, each with where its objects are declared (spans into the `.ts` files).
+    pub statements: Vec<GeneratedStatement>,
+    pub findings: Vec<Finding>,
+    /// Every file read, relative to the root, with its text (for reports).
+    pub files: Vec<(PathBuf, Arc<str>)>,
+}
+
+/// A schema file that could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum DrizzleError {
+    #[error("{}: could not read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: TypeScript syntax error: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        /// Byte offset of the error.
+        offset: usize,
+        line: usize,
+        column: usize,
+        message: String,
+        text: Arc<str>,
+    },
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind(['\n', '\r']).map(|i| i + 1).unwrap_or(0);
+    let line = 1 + before.matches('\n').count() + before.matches('\r').count()
+        - before.matches("\r\n").count();
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Normalises `a/./b/../c` without touching the file system.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Where a relative import of `from` may live, in the order TypeScript tries them.
+fn candidates(from: &Path, spec: &str) -> Vec<PathBuf> {
+    let base = normalize(&from.parent().unwrap_or(Path::new("")).join(spec));
+    let mut out = Vec::new();
+    let s = base.to_string_lossy().to_string();
+    for (js, ts) in [
+        (".js", ".ts"),
+        (".mjs", ".mts"),
+        (".cjs", ".cts"),
+        (".jsx", ".tsx"),
+    ] {
+        if let Some(stem) = s.strip_suffix(js) {
+            out.push(PathBuf::from(format!("{stem}{ts}")));
+        }
+    }
+    out.push(base.clone());
+    for ext in ["ts", "tsx", "mts", "js", "mjs"] {
+        out.push(PathBuf::from(format!("{s}.{ext}")));
+    }
+    for ext in ["ts", "js"] {
+        out.push(base.join(format!("index.{ext}")));
+    }
+    out
+}
+
+/// Reads a file by its path relative to the root; `None` when it does not exist.
+pub type Loader<'l> = dyn FnMut(&Path) -> Option<Result<Arc<str>, std::io::Error>> + 'l;
+
+/// Translates the schema files under `root` named by `entries` (relative paths), following their
+/// relative imports and re-exports.
+pub fn translate(
+    root: &Path,
+    entries: &[PathBuf],
+    casing: Casing,
+) -> Result<Translation, DrizzleError> {
+    let mut loader = |p: &Path| {
+        let abs = root.join(p);
+        if !abs.is_file() {
+            return None;
+        }
+        Some(std::fs::read_to_string(abs).map(Arc::from))
+    };
+    translate_with(&mut loader, entries, casing)
+}
+
+/// [`translate`] with files from `load` (tests, benchmarks, fuzzing).
+pub fn translate_with(
+    load: &mut Loader<'_>,
+    entries: &[PathBuf],
+    casing: Casing,
+) -> Result<Translation, DrizzleError> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut texts: Vec<Arc<str>> = Vec::new();
+    let mut files: Vec<eval::File> = Vec::new();
+    let mut index: HashMap<PathBuf, usize> = HashMap::new();
+    let mut queue: Vec<PathBuf> = entries.iter().map(|p| normalize(p)).collect();
+    // Per file: each relative import and the file it resolves to.
+    let mut imports: Vec<Vec<(String, PathBuf)>> = Vec::new();
+    let mut i = 0;
+    while i < queue.len() {
+        let path = queue[i].clone();
+        i += 1;
+        if index.contains_key(&path) {
+            continue;
+        }
+        let text = match load(&path) {
+            Some(Ok(t)) => t,
+            Some(Err(source)) => return Err(DrizzleError::Read { path, source }),
+            None => {
+                return Err(DrizzleError::Read {
+                    path,
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                });
+            }
+        };
+        let module = ts::parse(&text).map_err(|e| {
+            let (line, column) = line_col(&text, e.offset);
+            DrizzleError::Syntax {
+                path: path.clone(),
+                offset: e.offset,
+                line,
+                column,
+                message: e.message,
+                text: text.clone(),
+            }
+        })?;
+        let specs: Vec<String> = module
+            .imports
+            .iter()
+            .map(|imp| imp.source.clone())
+            .chain(module.export_all.iter().map(|(s, _)| s.clone()))
+            .chain(module.reexports.iter().filter_map(|r| r.2.clone()))
+            .collect();
+        let mut pending: Vec<(String, PathBuf)> = Vec::new();
+        for spec in specs {
+            if !(spec.starts_with("./") || spec.starts_with("../"))
+                || pending.iter().any(|(s, _)| *s == spec)
+            {
+                continue;
+            }
+            let found = candidates(&path, &spec).into_iter().find(|c| {
+                if index.contains_key(c) || queue.contains(c) {
+                    return true;
+                }
+                load(c).is_some()
+            });
+            if let Some(c) = found {
+                if !queue.contains(&c) {
+                    queue.push(c.clone());
+                }
+                pending.push((spec, c));
+            }
+        }
+        index.insert(path.clone(), files.len());
+        paths.push(path);
+        texts.push(text);
+        files.push(eval::File {
+            module,
+            resolved: HashMap::new(),
+        });
+        imports.push(pending);
+    }
+    // Import targets as file indexes, now that every file has one.
+    for (f, pending) in files.iter_mut().zip(imports) {
+        f.resolved = pending
+            .into_iter()
+            .filter_map(|(s, p)| index.get(&p).map(|&i| (s, i)))
+            .collect();
+    }
+    let mut ev = eval::Eval::new(&files, casing);
+    ev.run();
+    let mut out = ddl::render(&ev, &paths, &texts);
+    out.files = paths.into_iter().zip(texts).collect();
+    Ok(out)
+}
+
+/// A finding about a Drizzle schema file.
+pub(crate) fn finding(
+    rule: &str,
+    category: Category,
+    severity: Severity,
+    message: String,
+    file: &Path,
+    span: Option<Span>,
+) -> Finding {
+    Finding::new(rule, category, severity, message).at(file, span)
+}
+
+/// The declared schema for the Drizzle project whose config is `config` (relative to the root).
+pub fn declared_from_config(
+    root: &Path,
+    config: &DrizzleConfig,
+) -> Result<Translation, DrizzleError> {
+    translate(root, &config.schema_files(root), config.casing)
+}
+
+/// Strips the root from a path, for display.
+pub fn relative(root: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(root).unwrap_or(p).to_path_buf()
+}
+
+/// Whether `path` names a Drizzle schema file or config (`.ts`, `.js`, `drizzle.config.*`).
+pub fn is_drizzle_path(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.starts_with("drizzle.config.")
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "ts" | "mts" | "tsx" | "js" | "mjs"))
+}
+
+/// Schema files looked for beside a Drizzle migrations folder when no drizzle config names them.
+const CONVENTIONAL: &[&str] = &[
+    "src/db/schema.ts",
+    "src/db/schema/index.ts",
+    "src/schema.ts",
+    "src/schema/index.ts",
+    "db/schema.ts",
+    "schema.ts",
+    "src/lib/db/schema.ts",
+    "src/server/db/schema.ts",
+];
+
+/// The schema files of the Drizzle project that owns the migrations folder `dir` (relative to the
+/// root): from its drizzle config (nearest parent whose `out` is `dir`), else a conventional
+/// `schema.ts` in the folder's project. Returns the entries and the casing.
+pub fn project_schema(root: &Path, dir: &Path) -> Option<(Vec<PathBuf>, Casing)> {
+    if let Some(c) = find_config(root, dir) {
+        // A project for another database: its migrations are reported by discovery, not compared.
+        if c.dialect.as_deref().is_some_and(|d| d != "postgresql") {
+            return None;
+        }
+        let files = c.schema_files(root);
+        if !files.is_empty() {
+            return Some((files, c.casing));
+        }
+    }
+    let mut at = dir.parent();
+    while let Some(d) = at {
+        for c in CONVENTIONAL {
+            let p = d.join(c);
+            if root.join(&p).is_file() {
+                return Some((vec![p], Casing::Preserve));
+            }
+        }
+        at = d.parent();
+    }
+    None
+}
+
+/// The declared schema for `path` (a schema file, or a drizzle config) named in the configuration:
+/// the entries to translate and the casing.
+pub fn entries_for(root: &Path, path: &Path) -> (Vec<PathBuf>, Casing) {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with("drizzle.config.")
+        && let Some(c) = config::read_config(root, path)
+    {
+        return (c.schema_files(root), c.casing);
+    }
+    // A schema file: use the casing of a drizzle config at the root, if any.
+    let casing = CONFIG_NAMES_AT_ROOT
+        .iter()
+        .find_map(|n| config::read_config(root, Path::new(n)).filter(|_| root.join(n).is_file()))
+        .map(|c| c.casing)
+        .unwrap_or(Casing::Preserve);
+    (vec![path.to_path_buf()], casing)
+}
+
+const CONFIG_NAMES_AT_ROOT: &[&str] = config::CONFIG_NAMES;
+
+/// A declared schema, the findings about its files, and every file read (for reports).
+pub type Declared = (DeclaredSchema, Vec<Finding>, Vec<(PathBuf, Arc<str>)>);
+
+/// Translates `entries` into a declared schema labelled with the first entry; every file read is
+/// returned for reports.
+pub fn declared(
+    root: &Path,
+    entries: &[PathBuf],
+    casing: Casing,
+) -> Result<Declared, DrizzleError> {
+    let t = translate(root, entries, casing)?;
+    // Named after the file that declares the most objects (the schema, not a shared-columns helper).
+    let mut counts: HashMap<&Path, usize> = HashMap::new();
+    for s in &t.statements {
+        *counts.entry(s.file.as_path()).or_default() += 1;
+    }
+    let main = t
+        .files
+        .iter()
+        .max_by_key(|(p, _)| {
+            (
+                counts.get(p.as_path()).copied().unwrap_or(0),
+                std::cmp::Reverse(p.clone()),
+            )
+        })
+        .map(|(p, text)| (p.clone(), text.clone()));
+    let (file, text) =
+        main.unwrap_or_else(|| (entries.first().cloned().unwrap_or_default(), Arc::from("")));
+    Ok((
+        DeclaredSchema {
+            file,
+            text,
+            generated: Some(t.statements.into()),
+        },
+        t.findings,
+        t.files,
+    ))
+}
