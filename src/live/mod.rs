@@ -190,6 +190,13 @@ async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>
                 let finished: bool = row.get(2);
                 let rolled_back: bool = row.get(3);
                 if rolled_back {
+                    out.push(live_finding(
+                        "live-rolled-back-migration",
+                        format!("migration `{name}` was marked rolled back on the live database (`prisma migrate resolve --rolled-back`); prisma migrate deploy applies it again"),
+                        "make sure it can be applied again cleanly (what the failed attempt left behind is gone)",
+                        set,
+                        Some(&name),
+                    ));
                     continue;
                 }
                 if !finished {
@@ -277,18 +284,37 @@ async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>
             }
             let found = rows(
                 client,
-                "SELECT coalesce(version, description), success FROM public.flyway_schema_history WHERE NOT success ORDER BY installed_rank",
+                "SELECT coalesce(version, description), success, version IS NOT NULL, checksum FROM public.flyway_schema_history ORDER BY installed_rank",
             )
             .await?;
             for row in &found {
                 let version: String = row.get(0);
-                out.push(live_finding(
-                    "live-failed-migration",
-                    format!("Flyway recorded migration {version} as failed on the live database; flyway migrate refuses to continue"),
-                    "fix what it left behind, then `flyway repair`",
-                    set,
-                    Some(&version),
-                ));
+                let success: bool = row.get(1);
+                let versioned: bool = row.get(2);
+                let checksum: Option<i32> = row.get(3);
+                if !success {
+                    out.push(live_finding(
+                        "live-failed-migration",
+                        format!("Flyway recorded migration {version} as failed on the live database; flyway migrate refuses to continue"),
+                        "fix what it left behind, then `flyway repair`",
+                        set,
+                        Some(&version),
+                    ));
+                    continue;
+                }
+                // Repeatable migrations re-run when their checksum changes; versioned ones must not change.
+                let file = set.migrations.iter().find(|m| m.id == version);
+                if let (true, Some(expected), Some(m)) = (versioned, checksum, file)
+                    && flyway_checksum(&m.text) != expected
+                {
+                    out.push(live_finding(
+                        "live-checksum-mismatch",
+                        format!("migration {version} changed after it was applied to the live database (Flyway checksum mismatch: flyway validate fails)"),
+                        "never edit an applied migration: revert the edit and add a new migration",
+                        set,
+                        Some(&version),
+                    ));
+                }
             }
         }
         _ => {}
@@ -296,8 +322,79 @@ async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>
     Ok(out)
 }
 
+/// Flyway's checksum of a SQL migration: CRC-32 over the UTF-8 bytes of each line without its line
+/// terminator (a leading byte-order mark removed), as a signed 32-bit integer.
+pub fn flyway_checksum(text: &str) -> i32 {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut crc = Crc32::default();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        crc.update(&rest.as_bytes()[..end]);
+        let after = &rest[end..];
+        rest = after
+            .strip_prefix("\r\n")
+            .or_else(|| after.strip_prefix('\n'))
+            .or_else(|| after.strip_prefix('\r'))
+            .unwrap_or(after);
+    }
+    crc.value() as i32
+}
+
+/// CRC-32 (IEEE 802.3, as `java.util.zip.CRC32`).
+struct Crc32 {
+    state: u32,
+}
+
+impl Default for Crc32 {
+    fn default() -> Self {
+        Crc32 { state: 0xFFFF_FFFF }
+    }
+}
+
+impl Crc32 {
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.state ^= u32::from(b);
+            for _ in 0..8 {
+                let mask = (self.state & 1).wrapping_neg();
+                self.state = (self.state >> 1) ^ (0xEDB8_8320 & mask);
+            }
+        }
+    }
+
+    fn value(&self) -> u32 {
+        !self.state
+    }
+}
+
 /// The `when` of a Drizzle journal entry, read back from the journal text in the sources.
 fn journal_when(set: &MigrationSet, tag: &str) -> Option<i64> {
     let journal = set.journal_when.get(tag)?;
     Some(*journal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flyway_checksum;
+
+    #[test]
+    fn flyway_checksum_is_crc32_of_lines_without_terminators() {
+        // CRC-32 of "123456789" is 0xCBF43926 (the standard check value).
+        assert_eq!(flyway_checksum("123456789"), 0xCBF4_3926_u32 as i32);
+        // Line terminators do not count, whatever their style; a BOM is dropped.
+        let lf = flyway_checksum("CREATE TABLE a (id int);\nSELECT 1;\n");
+        assert_eq!(
+            lf,
+            flyway_checksum("CREATE TABLE a (id int);\r\nSELECT 1;\r\n")
+        );
+        assert_eq!(
+            lf,
+            flyway_checksum("\u{feff}CREATE TABLE a (id int);\rSELECT 1;")
+        );
+        assert_ne!(
+            lf,
+            flyway_checksum("CREATE TABLE a (id bigint);\nSELECT 1;\n")
+        );
+    }
 }

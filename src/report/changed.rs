@@ -98,13 +98,23 @@ pub fn changed_files(root: &Path, reference: &str) -> Result<BTreeSet<String>, C
     Ok(files)
 }
 
-/// Keeps the findings whose file is in `changed` (and those without a file); returns how many were
-/// dropped.
+/// Keeps the findings whose file is in `changed` (and those without a file), plus drift findings
+/// whose other side changed: the declared schema file or the migration that built the object;
+/// returns how many were dropped.
 pub fn retain_changed(report: &mut Report, changed: &BTreeSet<String>) -> usize {
     let before = report.findings.len();
-    report.findings.retain(|f| match &f.location {
-        Some(location) => changed.contains(&display_path(&location.file)),
-        None => true,
+    report.findings.retain(|f| {
+        let other_side_changed = ["declared", "migration_file"].iter().any(|key| {
+            f.evidence
+                .extra
+                .get(*key)
+                .is_some_and(|path| changed.contains(&display_path(Path::new(path))))
+        });
+        other_side_changed
+            || match &f.location {
+                Some(location) => changed.contains(&display_path(&location.file)),
+                None => true,
+            }
     });
     before - report.findings.len()
 }
@@ -176,6 +186,39 @@ mod tests {
             err.to_string(),
             "--changed-since `--output=/tmp/x`: not a git revision (it starts with `-`)"
         );
+    }
+
+    #[test]
+    fn retain_keeps_drift_whose_declared_or_migration_side_changed() {
+        use crate::model::{Category, Finding, Severity};
+        let drift = |file: &str, key: &str, other: &str| {
+            let mut f = Finding::new("schema-drift", Category::Drift, Severity::Error, "drift")
+                .at(file, None);
+            f.evidence.extra.insert(key.to_string(), other.to_string());
+            f
+        };
+        let mut report = Report {
+            findings: vec![
+                // Located in the declared file; the migration that built the object changed.
+                drift(
+                    "db/schema.sql",
+                    "migration_file",
+                    "db/migrations/2_new.up.sql",
+                ),
+                // Located in an old migration; the declared file changed.
+                drift("db/migrations/1_old.up.sql", "declared", "db/schema.sql"),
+                // Neither side changed.
+                drift("db/migrations/1_old.up.sql", "declared", "other.sql"),
+            ],
+            ..Report::default()
+        };
+        let changed: BTreeSet<String> = [
+            "db/migrations/2_new.up.sql".to_string(),
+            "db/schema.sql".to_string(),
+        ]
+        .into();
+        assert_eq!(retain_changed(&mut report, &changed), 1);
+        assert_eq!(report.findings.len(), 2);
     }
 
     #[test]

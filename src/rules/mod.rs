@@ -223,6 +223,12 @@ pub const RULES: &[Rule] = &[
         summary: "The runner recorded a failed migration on the live database (Prisma, Flyway).",
     },
     Rule {
+        id: "live-rolled-back-migration",
+        category: Category::Drift,
+        severity: Severity::Notice,
+        summary: "Prisma recorded a migration as rolled back on the live database; it will be applied again.",
+    },
+    Rule {
         id: "live-unknown-migration",
         category: Category::Drift,
         severity: Severity::Error,

@@ -318,6 +318,8 @@ fn prisma_bookkeeping_failed_rows_and_edited_migrations() {
              ('1', '{a}', now(), '20240101000000_a'),
              ('2', 'edited', now(), '20240102000000_b'),
              ('3', 'x', NULL, '20240103000000_c');
+         INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, rolled_back_at) VALUES
+             ('4', 'y', NULL, '20240103000000_c', now() - interval '1 day');
          CREATE TABLE a (id int); CREATE TABLE b (id int);"
     );
     let findings = drift_against(repo.path(), &setup);
@@ -334,6 +336,10 @@ fn prisma_bookkeeping_failed_rows_and_edited_migrations() {
             ),
             (
                 "live-pending-migrations".to_string(),
+                "20240103000000_c".to_string()
+            ),
+            (
+                "live-rolled-back-migration".to_string(),
                 "20240103000000_c".to_string()
             ),
         ]
@@ -380,18 +386,26 @@ fn drizzle_bookkeeping_migrations_the_high_water_mark_skips() {
 }
 
 #[test]
-fn flyway_bookkeeping_failed_rows() {
+fn flyway_bookkeeping_failed_rows_and_checksums() {
     let repo = tempfile::tempdir().expect("tempdir");
     let d = repo.path().join("db/migration");
     std::fs::create_dir_all(&d).expect("mkdir");
     std::fs::write(d.join("V1__a.sql"), "CREATE TABLE a (id int);\n").expect("write");
     std::fs::write(d.join("V2__b.sql"), "CREATE TABLE b (id int);\n").expect("write");
-    let setup = "CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL, success boolean NOT NULL);
-         INSERT INTO flyway_schema_history VALUES (1, '1', 'a', true), (2, '2', 'b', false);
-         CREATE TABLE a (id int);";
-    let findings = drift_against(repo.path(), setup);
+    std::fs::write(d.join("V3__c.sql"), "CREATE TABLE c (id int);\n").expect("write");
+    let v1 = pgrehearse::live::flyway_checksum("CREATE TABLE a (id int);\n");
+    // V1 applied unchanged, V2 failed, V3 applied but edited since (checksum differs).
+    let setup = format!(
+        "CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL, checksum int, success boolean NOT NULL);
+         INSERT INTO flyway_schema_history VALUES (1, '1', 'a', {v1}, true), (2, '2', 'b', 1, false), (3, '3', 'c', 12345, true);
+         CREATE TABLE a (id int);"
+    );
+    let findings = drift_against(repo.path(), &setup);
     assert_eq!(
         rules_of(&findings),
-        vec![("live-failed-migration".to_string(), "2".to_string())]
+        vec![
+            ("live-checksum-mismatch".to_string(), "3".to_string()),
+            ("live-failed-migration".to_string(), "2".to_string()),
+        ]
     );
 }
