@@ -42,6 +42,10 @@ pub struct CheckOptions {
     pub lock_trace: bool,
     /// Progress and timings on stderr.
     pub verbose: bool,
+    /// Which findings baseline to apply.
+    pub baseline: crate::policy::BaselineChoice,
+    /// `--create-roles`: create the roles the migrations reference but never create, for every set.
+    pub create_roles: bool,
 }
 
 /// Why a check could not be done (exit code 2).
@@ -61,6 +65,8 @@ pub enum CheckError {
     Live(#[from] crate::live::LiveError),
     #[error(transparent)]
     Faults(#[from] crate::faults::FaultError),
+    #[error(transparent)]
+    Baseline(#[from] crate::policy::BaselineError),
     #[error(
         "--against compares one migration set with a live database, but {0} sets were found; name the set with `sets:` in .pgrehearse.yaml"
     )]
@@ -92,7 +98,20 @@ pub async fn run(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, C
 async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, CheckError> {
     let started = Instant::now();
     let config = config::load(&options.root, options.config.as_deref())?;
-    let discovery = discover::find_with_schemas(&options.root, config.as_ref(), &options.schemas)?;
+    // `--create-roles` turns `create-roles` on for every set.
+    let environment_config = options.create_roles.then(|| {
+        let mut c = config.clone().unwrap_or_default();
+        c.create_roles = Some(true);
+        for set in &mut c.sets {
+            set.create_roles = Some(true);
+        }
+        c
+    });
+    let discovery = discover::find_with_schemas(
+        &options.root,
+        environment_config.as_ref().or(config.as_ref()),
+        &options.schemas,
+    )?;
     let severities: BTreeMap<DriftClass, Option<Severity>> = config
         .as_ref()
         .map(|c| {
@@ -143,10 +162,9 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
     if options.against.is_some() && replayable != 1 {
         return Err(CheckError::AgainstNeedsOneSet(replayable));
     }
-    let needs_db = discovery
-        .sets
-        .iter()
-        .any(|s| s.refused.is_none() && !s.migrations.is_empty());
+    let needs_db = discovery.sets.iter().any(|s| {
+        s.refused.is_none() && (!s.migrations.is_empty() || crate::environment::has_baseline(s))
+    });
     if needs_db {
         let server = engine::start(&options.engine, cleanup).await?;
         progress!(
@@ -175,10 +193,21 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
                 applied: 0,
                 status: "skipped".into(),
             };
-            if set.refused.is_some() || set.migrations.is_empty() {
+            if set.refused.is_some()
+                || (set.migrations.is_empty() && !crate::environment::has_baseline(set))
+            {
                 report.sets.push(summary);
                 continue;
             }
+            // What the set's environment (a platform preset) provides is left out of drift.
+            let snapshot_options = SnapshotOptions {
+                exclude: snapshot_options
+                    .exclude
+                    .iter()
+                    .cloned()
+                    .chain(crate::environment::exclusions(set))
+                    .collect(),
+            };
             let set_started = Instant::now();
             let db = server.create_scratch(cleanup, "replay").await?;
             let result = async {
@@ -241,6 +270,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
                             &log,
                             &severities,
                             &snapshot_options,
+                            crate::environment::declared_environment(set),
                         )
                         .await?,
                     );
@@ -279,7 +309,27 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             });
         }
     }
-    report.sort();
+    let coverage = crate::policy::Coverage {
+        replayed_fully: needs_db
+            && report
+                .sets
+                .iter()
+                .all(|s| s.status == "ok" || s.migrations == 0),
+        lock_trace: options.lock_trace,
+        fault_injection: options.fault_injection,
+        drift: discovery.sets.iter().any(|s| !s.schemas.is_empty()) || options.against.is_some(),
+        live: options.against.is_some(),
+        off: Vec::new(),
+    };
+    let baseline = crate::policy::baseline_path(&options.root, config.as_ref(), &options.baseline);
+    crate::policy::apply(
+        &mut report,
+        &discovery.sources,
+        &options.root,
+        config.as_ref(),
+        baseline.as_deref(),
+        &coverage,
+    )?;
     progress!(options, "done in {:.3}s", started.elapsed().as_secs_f64());
     Ok(Outcome {
         report,
@@ -288,6 +338,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
 }
 
 /// Loads a declared schema into its own scratch database and compares it with what the migrations built.
+#[allow(clippy::too_many_arguments)]
 async fn compare_declared(
     server: &Server,
     cleanup: &Cleanup,
@@ -296,10 +347,16 @@ async fn compare_declared(
     log: &ReplayLog,
     severities: &BTreeMap<DriftClass, Option<Severity>>,
     snapshot_options: &SnapshotOptions,
+    environment: Option<&str>,
 ) -> Result<Vec<Finding>, CheckError> {
     let db = server.create_scratch(cleanup, "declared").await?;
     let result = async {
         let client = server.connect(&db.name).await?;
+        // The platform preset, so that a declared schema referencing `auth.users` loads as on the
+        // platform. A failure here shows up as the declared schema's own failure.
+        if let Some(sql) = environment {
+            let _ = replay::execute(&client, sql).await;
+        }
         let loaded = declared::load(&client, schema).await?;
         let declared_catalog = if loaded.ok {
             Some(catalog::snapshot(&client, snapshot_options).await?)

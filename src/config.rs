@@ -40,6 +40,20 @@ pub struct ConfigFile {
     /// Drift settings.
     #[serde(default)]
     pub drift: DriftConfig,
+    /// Platform preset run before every set's preludes (`supabase`, or `none` to turn off the preset
+    /// a runner enables by default).
+    #[serde(default)]
+    pub preset: Option<crate::environment::Preset>,
+    /// Create (NOLOGIN) the roles the migrations reference but never create, for the replay only.
+    #[serde(default, rename = "create-roles")]
+    pub create_roles: Option<bool>,
+    /// Severity per rule id (`error`, `warning`, `notice`), or `off` to disable the rule.
+    #[serde(default)]
+    pub rules: std::collections::BTreeMap<String, Level>,
+    /// The findings baseline (written by `pgrehearse baseline`), relative to the root
+    /// [default: `.pgrehearse-baseline.json` when present].
+    #[serde(default)]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `drift:` settings.
@@ -98,6 +112,15 @@ pub struct SetConfig {
     /// Declared schema files compared with what this set builds.
     #[serde(default)]
     pub schema: Vec<PathBuf>,
+    /// Platform preset for this set (overrides the global `preset:`).
+    #[serde(default)]
+    pub preset: Option<crate::environment::Preset>,
+    /// `create-roles` for this set (overrides the global one).
+    #[serde(default, rename = "create-roles")]
+    pub create_roles: Option<bool>,
+    /// A snapshot a fresh install starts from, and the version it covers.
+    #[serde(default)]
+    pub baseline: Option<crate::environment::BaselineConfig>,
 }
 
 /// The configuration file could not be used.
@@ -169,6 +192,20 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             });
         }
     }
+    for id in config.rules.keys() {
+        if crate::rules::rule(id).is_none() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: key_line(text, id),
+                message: format!(
+                    "rules: `{id}` is not a pgrehearse rule id{}; `pgrehearse rules` lists them",
+                    crate::rules::suggest(id)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+    }
     for set in &config.sets {
         if set.path.is_absolute() {
             return Err(ConfigError::Invalid {
@@ -182,6 +219,22 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         }
     }
     Ok(config)
+}
+
+/// 1-based line and column of the first mapping key `key` in `text` (quoted or not).
+fn key_line(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+            .iter()
+            .any(|k| {
+                trimmed
+                    .strip_prefix(k.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            })
+            .then_some((i + 1, indent + 1))
+    })
 }
 
 #[cfg(test)]
@@ -269,6 +322,57 @@ mod tests {
         .to_string();
         assert!(err.starts_with("c.yaml:3:"), "{err}");
         assert!(err.contains("tabel"), "{err}");
+    }
+
+    #[test]
+    fn rule_levels_parse_and_unknown_ids_are_errors_with_their_line() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "rules:\n  drop-column: off\n  lock-without-timeout: notice\nbaseline: ci/baseline.json\n",
+        )
+        .unwrap();
+        assert_eq!(c.rules.get("drop-column"), Some(&Level::Off));
+        assert_eq!(c.rules.get("lock-without-timeout"), Some(&Level::Notice));
+        assert_eq!(c.baseline, Some(PathBuf::from("ci/baseline.json")));
+        let err = parse(
+            Path::new("c.yaml"),
+            "drift:\n  exclude: []\nrules:\n  drop-colum: off\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.yaml:4:3:"), "{err}");
+        assert!(err.contains("did you mean `drop-column`"), "{err}");
+        let err = parse(Path::new("c.yaml"), "rules:\n  drop-column: loud\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("loud"), "{err}");
+    }
+
+    #[test]
+    fn environment_keys_parse_globally_and_per_set() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "preset: supabase\ncreate-roles: true\nsets:\n  - path: db\n    preset: none\n    create-roles: false\n    baseline: {file: db/LATEST.sql, version: \"20240101000000\"}\n",
+        )
+        .unwrap();
+        assert_eq!(c.preset, Some(crate::environment::Preset::Supabase));
+        assert_eq!(c.create_roles, Some(true));
+        assert_eq!(c.sets[0].preset, Some(crate::environment::Preset::None));
+        assert_eq!(c.sets[0].create_roles, Some(false));
+        let baseline = c.sets[0].baseline.as_ref().unwrap();
+        assert_eq!(baseline.file, PathBuf::from("db/LATEST.sql"));
+        assert_eq!(baseline.version.as_deref(), Some("20240101000000"));
+        let err = parse(Path::new("c.yaml"), "preset: heroku\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("heroku") && err.contains("supabase"), "{err}");
+        let err = parse(
+            Path::new("c.yaml"),
+            "sets:\n  - path: db\n    baseline: {file: x.sql, versoin: 1}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("versoin"), "{err}");
     }
 
     #[test]

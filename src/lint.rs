@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::check::{CheckError, Outcome};
 use crate::model::{Category, Finding, Report, SetSummary, Severity};
-use crate::{config, discover, rules};
+use crate::{config, discover, policy, rules};
 
 /// What to lint.
 #[derive(Clone, Debug)]
@@ -16,6 +16,8 @@ pub struct LintOptions {
     pub root: PathBuf,
     /// `--config FILE`; default `<root>/.pgrehearse.yaml` when present.
     pub config: Option<PathBuf>,
+    /// Which findings baseline to apply.
+    pub baseline: crate::policy::BaselineChoice,
 }
 
 /// Discovery and static checks of every migration set under the root.
@@ -45,7 +47,15 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
             .help("name the folder and its runner in .pgrehearse.yaml (`sets: [{path: db/migrations, runner: psql}]`)"),
         );
     }
-    report.sort();
+    let baseline = policy::baseline_path(&options.root, config.as_ref(), &options.baseline);
+    policy::apply(
+        &mut report,
+        &discovery.sources,
+        &options.root,
+        config.as_ref(),
+        baseline.as_deref(),
+        &policy::Coverage::static_only(),
+    )?;
     Ok(Outcome {
         report,
         sources: discovery.sources,

@@ -11,6 +11,7 @@ use pgrehearse::check::{self, CheckOptions};
 use pgrehearse::deliver::{self, DeliverOptions, GithubOptions};
 use pgrehearse::engine::{Cleanup, EngineKind, EngineOptions};
 use pgrehearse::model::Severity;
+use pgrehearse::policy::BaselineChoice;
 use pgrehearse::report::Format;
 
 #[derive(Parser, Debug)]
@@ -32,6 +33,21 @@ enum Command {
     Drift(CheckArgs),
     /// Static checks only, no database: discovery, splitting and other-dialect SQL (milliseconds).
     Lint(LintArgs),
+    /// Record the current findings in the baseline file, so that only new findings fail from now on.
+    /// Takes the same options as `check`; writes `--baseline FILE`, else `baseline:` from the
+    /// configuration, else PATH/.pgrehearse-baseline.json.
+    Baseline(CheckArgs),
+    /// Explain a rule: what it finds, why it matters, an example and what to do.
+    Explain {
+        /// Rule id, e.g. `index-without-concurrently` (`pgrehearse rules` lists them).
+        rule: String,
+    },
+    /// List every rule with its category, default severity and summary.
+    Rules {
+        /// `human` (a table) or `json`.
+        #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+        format: String,
+    },
     /// Git hooks for repositories that do not use the pre-commit framework.
     #[command(subcommand)]
     Hook(HookCommand),
@@ -61,6 +77,25 @@ struct ReportArgs {
     /// from its merge base with HEAD to the working tree, plus untracked files).
     #[arg(long, value_name = "REF")]
     changed_since: Option<String>,
+
+    /// Findings baseline to apply [default: `baseline:` from the configuration, else
+    /// PATH/.pgrehearse-baseline.json when present].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_baseline")]
+    baseline: Option<PathBuf>,
+
+    /// Report every finding, even those recorded in the baseline file.
+    #[arg(long)]
+    no_baseline: bool,
+}
+
+impl ReportArgs {
+    fn baseline_choice(&self) -> BaselineChoice {
+        match (&self.baseline, self.no_baseline) {
+            (_, true) => BaselineChoice::Off,
+            (Some(file), false) => BaselineChoice::File(file.clone()),
+            (None, false) => BaselineChoice::Auto,
+        }
+    }
 }
 
 /// GitHub reporting, active in GitHub Actions (`GITHUB_ACTIONS=true`; the API needs `GITHUB_TOKEN`).
@@ -173,6 +208,11 @@ struct CheckArgs {
     #[arg(long)]
     no_lock_trace: bool,
 
+    /// Create (NOLOGIN, for the replay only) the roles the migrations reference in GRANT, OWNER TO,
+    /// CREATE POLICY … TO, … but never create; same as `create-roles: true` in the configuration.
+    #[arg(long)]
+    create_roles: bool,
+
     /// A live database to compare with what the migrations build. Read-only: one READ ONLY
     /// transaction with statement and lock timeouts; the runner's bookkeeping is checked too.
     #[arg(
@@ -245,6 +285,169 @@ fn stdout_color(format: Format, output: Option<&PathBuf>) -> bool {
         && std::env::var_os("NO_COLOR").is_none()
 }
 
+fn check_options(args: &CheckArgs) -> CheckOptions {
+    CheckOptions {
+        root: args.path.clone(),
+        config: args.config.clone(),
+        engine: EngineOptions {
+            kind: args.engine,
+            database_url: args.database_url.clone(),
+            image: args.image.clone(),
+            pg_version: args.pg_version,
+        },
+        schemas: args.schemas.clone(),
+        against: args.against.clone(),
+        fault_injection: args.fault_injection,
+        lock_trace: !args.no_lock_trace,
+        verbose: args.verbose,
+        baseline: args.report.baseline_choice(),
+        create_roles: args.create_roles,
+    }
+}
+
+/// Runs the check, removing everything it created on Ctrl-C, SIGTERM, a panic or an error.
+/// `Err` carries the message already printed (for GitHub).
+async fn run_check_task(options: CheckOptions) -> Result<check::Outcome, String> {
+    let cleanup = Arc::new(Cleanup::new());
+    let mut task = tokio::spawn({
+        let cleanup = cleanup.clone();
+        async move { check::run(&options, &cleanup).await }
+    });
+    let joined = tokio::select! {
+        joined = &mut task => Some(joined),
+        why = interrupted() => {
+            task.abort();
+            let _ = task.await;
+            cleanup.run_all().await;
+            eprintln!("pgrehearse: {why}; everything the replay created was removed");
+            None
+        }
+    };
+    match joined {
+        None => Err("interrupted".to_string()),
+        Some(Err(_panic)) => {
+            // The panic hook already explained; remove what the replay created.
+            cleanup.run_all().await;
+            Err("internal error (see the log)".to_string())
+        }
+        Some(Ok(Err(e))) => {
+            cleanup.run_all().await;
+            eprintln!("pgrehearse: error: {e}");
+            Err(e.to_string())
+        }
+        Some(Ok(Ok(outcome))) => Ok(outcome),
+    }
+}
+
+async fn run_baseline(args: CheckArgs) -> ExitCode {
+    let mut options = check_options(&args);
+    options.baseline = BaselineChoice::Off;
+    let target = match &args.report.baseline {
+        Some(file) => file.clone(),
+        None => pgrehearse::config::load(&args.path, args.config.as_deref())
+            .ok()
+            .flatten()
+            .and_then(|c| c.baseline)
+            .map(|b| args.path.join(b))
+            .unwrap_or_else(|| args.path.join(pgrehearse::policy::BASELINE_FILE)),
+    };
+    let outcome = match run_check_task(options).await {
+        Ok(outcome) => outcome,
+        Err(_) => return ExitCode::from(2),
+    };
+    let baseline =
+        pgrehearse::policy::Baseline::from_findings(&outcome.report.findings, &outcome.sources);
+    if let Err(e) = baseline.write(&target) {
+        eprintln!("pgrehearse: error: {e}");
+        return ExitCode::from(2);
+    }
+    println!(
+        "pgrehearse: recorded {} finding(s) in {}; `check` and `lint` now report only new ones",
+        baseline.findings.len(),
+        target.display()
+    );
+    ExitCode::SUCCESS
+}
+
+fn run_explain(id: &str) -> ExitCode {
+    use pgrehearse::rules;
+    let Some(rule) = rules::rule(id) else {
+        let hint = rules::suggest(id)
+            .map(|s| format!(" Did you mean `{s}`?"))
+            .unwrap_or_default();
+        eprintln!(
+            "pgrehearse: error: `{id}` is not a rule id.{hint} `pgrehearse rules` lists them."
+        );
+        return ExitCode::from(2);
+    };
+    println!(
+        "{} ({}, default severity {})\n\n{}\n",
+        rule.id,
+        rule.category,
+        rules::default_level(rule),
+        rule.summary
+    );
+    match rules::doc(rule.id) {
+        Some(doc) => {
+            // The heading repeats the id printed above.
+            let body = doc
+                .strip_prefix(&format!("# {}", rule.id))
+                .unwrap_or(doc)
+                .trim();
+            println!("{body}");
+        }
+        None => println!("(no documentation page yet)"),
+    }
+    println!(
+        "\nConfigure: `rules: {{{}: off|error|warning|notice}}` in .pgrehearse.yaml; suppress one \
+         occurrence with `-- pgrehearse-ignore: {} <reason>` on or above the statement.",
+        rule.id, rule.id
+    );
+    ExitCode::SUCCESS
+}
+
+fn run_rules(format: &str) -> ExitCode {
+    use pgrehearse::rules::{self, RULES};
+    if format == "json" {
+        let list: Vec<serde_json::Value> = RULES
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id,
+                    "category": r.category.as_str(),
+                    "severity": r.severity.as_str(),
+                    "enabled_by_default": !rules::OFF_BY_DEFAULT.contains(&r.id),
+                    "summary": r.summary,
+                    "stage": format!("{:?}", rules::stage(r.id)).to_lowercase(),
+                })
+            })
+            .collect();
+        match serde_json::to_string_pretty(&list) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("pgrehearse: error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let width = RULES.iter().map(|r| r.id.len()).max().unwrap_or(0);
+    for r in RULES {
+        println!(
+            "{:width$}  {:16} {:8} {}",
+            r.id,
+            r.category.as_str(),
+            if rules::OFF_BY_DEFAULT.contains(&r.id) {
+                "off"
+            } else {
+                r.severity.as_str()
+            },
+            r.summary
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 async fn run_check(args: CheckArgs) -> ExitCode {
     let mut github = match deliver::github_start(
         &args.path,
@@ -265,54 +468,12 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = CheckOptions {
-        root: args.path.clone(),
-        config: args.config.clone(),
-        engine: EngineOptions {
-            kind: args.engine,
-            database_url: args.database_url.clone(),
-            image: args.image.clone(),
-            pg_version: args.pg_version,
-        },
-        schemas: args.schemas.clone(),
-        against: args.against.clone(),
-        fault_injection: args.fault_injection,
-        lock_trace: !args.no_lock_trace,
-        verbose: args.verbose,
-    };
-    let cleanup = Arc::new(Cleanup::new());
-    let mut task = tokio::spawn({
-        let cleanup = cleanup.clone();
-        async move { check::run(&options, &cleanup).await }
-    });
-    let joined = tokio::select! {
-        joined = &mut task => Some(joined),
-        why = interrupted() => {
-            task.abort();
-            let _ = task.await;
-            cleanup.run_all().await;
-            eprintln!("pgrehearse: {why}; everything the replay created was removed");
-            None
-        }
-    };
-    let outcome = match joined {
-        None => {
-            deliver::github_abort(github.as_mut(), "interrupted").await;
+    let outcome = match run_check_task(check_options(&args)).await {
+        Ok(outcome) => outcome,
+        Err(why) => {
+            deliver::github_abort(github.as_mut(), &why).await;
             return ExitCode::from(2);
         }
-        Some(Err(_panic)) => {
-            // The panic hook already explained; remove what the replay created.
-            cleanup.run_all().await;
-            deliver::github_abort(github.as_mut(), "internal error (see the log)").await;
-            return ExitCode::from(2);
-        }
-        Some(Ok(Err(e))) => {
-            cleanup.run_all().await;
-            eprintln!("pgrehearse: error: {e}");
-            deliver::github_abort(github.as_mut(), &e.to_string()).await;
-            return ExitCode::from(2);
-        }
-        Some(Ok(Ok(outcome))) => outcome,
     };
     let options = DeliverOptions {
         root: args.path.clone(),
@@ -331,6 +492,7 @@ async fn run_lint(args: LintArgs) -> ExitCode {
     let options = pgrehearse::lint::LintOptions {
         root: args.path.clone(),
         config: args.config.clone(),
+        baseline: args.report.baseline_choice(),
     };
     let outcome = match pgrehearse::lint::run(&options) {
         Ok(outcome) => outcome,
@@ -395,6 +557,9 @@ fn main() -> ExitCode {
             }
             Command::Drift(args) => run_check(args).await,
             Command::Lint(args) => run_lint(args).await,
+            Command::Baseline(args) => run_baseline(args).await,
+            Command::Explain { rule } => run_explain(&rule),
+            Command::Rules { format } => run_rules(&format),
             Command::Hook(command) => run_hook(command),
         }
     });

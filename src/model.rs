@@ -73,6 +73,8 @@ pub enum Category {
     Drift,
     /// The replay needs something the engine does not provide (an extension, a role, a newer server).
     Environment,
+    /// pgrehearse's own settings in the repository: suppression comments, the findings baseline.
+    Configuration,
 }
 
 impl Category {
@@ -85,6 +87,7 @@ impl Category {
             Category::Lock => "lock",
             Category::Drift => "drift",
             Category::Environment => "environment",
+            Category::Configuration => "configuration",
         }
     }
 }
@@ -238,6 +241,11 @@ impl Sources {
     pub fn get(&self, rel_path: &Path) -> Option<&str> {
         self.files.get(rel_path).map(|t| &**t)
     }
+
+    /// Every file with its text, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.files.iter().map(|(p, t)| (p.as_path(), &**t))
+    }
 }
 
 /// A resolved position of a finding, for reporters: 1-based lines and columns (columns count characters).
@@ -286,6 +294,12 @@ pub struct Report {
     pub sets: Vec<SetSummary>,
     /// The engine used (`docker`, `local`, `url`), if a database was needed.
     pub engine: Option<String>,
+    /// Findings left out by `pgrehearse-ignore` comments.
+    #[serde(default)]
+    pub suppressed: usize,
+    /// Findings left out because the baseline file records them.
+    #[serde(default)]
+    pub baselined: usize,
 }
 
 impl Report {

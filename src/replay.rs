@@ -22,7 +22,7 @@ use pgrehearse_sql::{self as sql, Span};
 use tokio_postgres::error::{DbError, ErrorPosition};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::discover::{Batch, Migration, MigrationSet, Prelude, Runner, Transactions};
+use crate::discover::{Batch, Migration, MigrationSet, Prelude, PreludeKind, Runner, Transactions};
 use crate::model::{Category, Evidence, Finding, Severity};
 
 /// What replaying one set produced.
@@ -214,6 +214,12 @@ fn probe_fits(text: &str, batch: &Batch) -> bool {
             .is_some_and(|t| t.kind != sql::TokenKind::Unterminated)
 }
 
+/// Whether the statement is `DROP TABLE` (the tables it drops are gone when the probe runs).
+fn drops_table(text: &str, stmt: Span) -> bool {
+    sql::target(text, stmt)
+        .is_some_and(|t| t.kind == sql::TargetKind::Table && t.action == sql::Action::Drop)
+}
+
 /// Whether the statement acts on `table` (`schema.name`): its target, or the table of its index,
 /// trigger or policy.
 fn targets(text: &str, stmt: Span, table: &str) -> bool {
@@ -229,7 +235,21 @@ fn targets(text: &str, stmt: Span, table: &str) -> bool {
         return false;
     };
     let (schema, rel) = table.split_once('.').unwrap_or(("public", table));
-    name.name == rel && name.schema.as_deref().is_none_or(|s| s == schema)
+    if name.name == rel && name.schema.as_deref().is_none_or(|s| s == schema) {
+        return true;
+    }
+    // `ALTER TABLE old RENAME TO new`: the probe sees the table under its new name.
+    let tokens = sql::significant_tokens(text, stmt);
+    tokens.windows(3).any(|w| {
+        w[0].is_word(text, "RENAME") && w[1].is_word(text, "TO") && unquote(w[2].text(text)) == rel
+    }) && tokens.get(1).is_some_and(|t| t.is_word(text, "TABLE"))
+}
+
+fn unquote(ident: &str) -> String {
+    match ident.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => ident.to_lowercase(),
+    }
 }
 
 /// Replays `set` on `client` (an empty database). Statement errors become findings; only a broken
@@ -251,16 +271,58 @@ pub async fn run_with(
 ) -> Result<ReplayLog, ReplayError> {
     let mut log = ReplayLog::default();
     for prelude in &set.preludes {
-        if let Err(f) = run_prelude(client, prelude).await? {
+        // Preludes, and the environment the set needs (see `crate::environment`).
+        let outcome = match &prelude.kind {
+            PreludeKind::File => run_prelude(client, prelude).await?.map_err(|f| vec![f]),
+            PreludeKind::Preset(preset) => {
+                crate::environment::run_preset(client, *preset, &prelude.text)
+                    .await?
+                    .map_err(|f| vec![f])
+            }
+            PreludeKind::CreateRoles(refs) => {
+                match crate::environment::create_roles(client, refs).await? {
+                    Ok(notice) => {
+                        log.findings.extend(notice);
+                        Ok(())
+                    }
+                    Err(f) => Err(vec![f]),
+                }
+            }
+            PreludeKind::Baseline => run_baseline(client, set, prelude, engine, &mut log).await?,
+        };
+        if let Err(findings) = outcome {
             log.failed = true;
-            log.findings.push(f);
+            log.findings.extend(findings);
             return Ok(log);
         }
     }
     let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
     // File nodes are remembered across migrations; held locks per transaction.
     let mut tracker = crate::locks::Tracker::default();
+    // Scan counts accumulate in the backend across transactions until PostgreSQL flushes them (at
+    // idle, at most once a second); from PostgreSQL 15 on, a flush can be forced before each
+    // migration so that its counts start at zero.
+    let force_flush = options.lock_trace
+        && client
+            .query_one("SELECT current_setting('server_version_num')::int4", &[])
+            .await
+            .ok()
+            .is_some_and(|r| r.get::<_, i32>(0) >= 150000);
+    let flush = |tracker: &mut crate::locks::Tracker| {
+        if force_flush {
+            tracker.flushed();
+        }
+        async move {
+            if force_flush {
+                // Runs outside a transaction block: the backend flushes before it answers.
+                let _ = client
+                    .batch_execute("SELECT pg_catalog.pg_stat_force_next_flush()")
+                    .await;
+            }
+        }
+    };
     if all_in_one {
+        flush(&mut tracker).await;
         control(client, "BEGIN", set.migrations.first()).await?;
     }
     for (index, migration) in set.migrations.iter().enumerate() {
@@ -295,6 +357,9 @@ pub async fn run_with(
             return Ok(log);
         }
         let explicit = migration.transactions == Transactions::Explicit;
+        if !all_in_one {
+            flush(&mut tracker).await;
+        }
         if explicit {
             control(client, "BEGIN", Some(migration)).await?;
         }
@@ -330,7 +395,13 @@ pub async fn run_with(
                         let effects: Vec<crate::locks::Effect> = tracker
                             .observe(&crate::locks::parse(&rows))
                             .into_iter()
-                            .filter(|e| targets(&migration.text, batch.span, &e.table))
+                            .filter(|e| {
+                                if e.table.is_empty() {
+                                    drops_table(&migration.text, batch.span)
+                                } else {
+                                    targets(&migration.text, batch.span, &e.table)
+                                }
+                            })
                             .collect();
                         if !effects.is_empty() {
                             log.findings.extend(crate::locks::findings(
@@ -410,12 +481,18 @@ pub async fn run_with(
                 record(&mut log, migration, None);
             }
             Some(failure) => {
-                if explicit || all_in_one {
-                    rollback(client, migration).await?;
-                }
+                // Also for a file that opened its own transaction block: the runner's session would
+                // end there, rolling it back.
+                rollback(client, migration).await?;
                 log.failed = true;
-                log.findings
-                    .extend(failure_findings(set, index, &failure, engine, sent > 0));
+                log.findings.extend(failure_findings(
+                    set,
+                    index,
+                    &failure,
+                    engine,
+                    sent > 0 && crate::rules::partial::commits_piecewise(set, index),
+                    None,
+                ));
                 log.applied = if all_in_one { 0 } else { index };
                 log.stopped_at = Some(migration.id.clone());
                 if all_in_one {
@@ -452,6 +529,71 @@ async fn commit(client: &Client, m: &Migration) -> Result<(), ReplayError> {
 
 async fn rollback(client: &Client, m: &Migration) -> Result<(), ReplayError> {
     control(client, "ROLLBACK", Some(m)).await
+}
+
+/// Runs a `baseline:` snapshot like `psql -f` (each statement on its own, `COPY … FROM stdin` fed
+/// its data, meta-commands skipped), stopping at the first error. `Ok(Err(findings))` when
+/// PostgreSQL rejected a statement: reported at the snapshot's line, classified like a migration
+/// failure.
+async fn run_baseline(
+    client: &Client,
+    set: &MigrationSet,
+    prelude: &Prelude,
+    engine: &EngineContext,
+    log: &mut ReplayLog,
+) -> Result<Result<(), Vec<Finding>>, ReplayError> {
+    let snapshot = Migration {
+        id: prelude.file.display().to_string(),
+        file: prelude.file.clone(),
+        text: prelude.text.clone(),
+        batches: crate::discover::statement_batches(Runner::Psql, &prelude.text),
+        transactions: Transactions::Autocommit,
+        blocked: None,
+    };
+    for batch in &snapshot.batches {
+        let stmt_text = batch.span.slice(&snapshot.text);
+        if stmt_text.starts_with('\\') {
+            continue; // psql meta-commands in dumps (\connect, \restrict)
+        }
+        let outcome = match batch.copy {
+            Some(data) => copy_in(client, stmt_text, data.slice(&snapshot.text)).await,
+            None => execute(client, stmt_text).await,
+        };
+        match outcome {
+            Ok(n) => log.statements += n,
+            Err((Some(error), completed, _)) => {
+                let failure = Failure {
+                    error,
+                    batch: batch.span,
+                    completed,
+                };
+                // The snapshot in front of the migrations, so that they count as not applied.
+                let with_snapshot = MigrationSet {
+                    runner: Runner::Psql,
+                    migrations: std::iter::once(snapshot.clone())
+                        .chain(set.migrations.iter().cloned())
+                        .collect(),
+                    ..set.clone()
+                };
+                let subject = format!("baseline snapshot `{}`", snapshot.file.display());
+                return Ok(Err(failure_findings(
+                    &with_snapshot,
+                    0,
+                    &failure,
+                    engine,
+                    false,
+                    Some(&subject),
+                )));
+            }
+            Err((None, _, reason)) => {
+                return Err(ReplayError {
+                    file: snapshot.file.display().to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Runs a prelude file as one query. `Ok(Err(finding))` when PostgreSQL rejected it.
@@ -576,14 +718,20 @@ fn extension_image(ext: &str, major: &str) -> Option<String> {
     }
 }
 
+/// Findings for `failure` in migration `index` of `set`; `subject` names it in messages when it is
+/// not a migration (a baseline snapshot).
 fn failure_findings(
     set: &MigrationSet,
     index: usize,
     failure: &Failure,
     engine: &EngineContext,
     earlier_batches_committed: bool,
+    subject: Option<&str>,
 ) -> Vec<Finding> {
     let migration = &set.migrations[index];
+    let subject = subject
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("migration `{}`", migration.id));
     let text = &*migration.text;
     let (primary, statement) = locate(text, failure.batch, failure.completed, &failure.error);
     let error = &failure.error;
@@ -617,10 +765,10 @@ fn failure_findings(
     }) {
         let help = match extension_image(&ext, &major) {
             Some(image) => format!(
-                "replay on a server that has `{ext}`: `--image {image}` with the docker engine, or `--database-url` to a server with it installed"
+                "replay on a server that has `{ext}`: `--image {image}` with the docker engine (match its PostgreSQL major to `--pg-version`), or `--database-url` to a server with it installed; when production's platform creates it outside the migrations, create it in a `prelude:` file on such a server"
             ),
             None => format!(
-                "replay on a server that has `{ext}`: pass an image that ships it with `--image`, or `--database-url` to a server with it installed"
+                "replay on a server that has `{ext}`: pass an image that ships it with `--image` (for the PostgreSQL major of `--pg-version`), or `--database-url` to a server with it installed; when production's platform creates it outside the migrations, create it in a `prelude:` file on such a server"
             ),
         };
         findings.push(
@@ -652,6 +800,22 @@ fn failure_findings(
         (_, 1) => "; 1 later migration was not applied".to_string(),
         (_, n) => format!("; {n} later migrations were not applied"),
     };
+    // A role, or a newer PostgreSQL, the replay server lacks.
+    if let Some(f) = crate::environment::classify(&crate::environment::Failed {
+        set,
+        migration,
+        subject: &subject,
+        stmt: stmt_span,
+        primary,
+        has_position: matches!(error.position(), Some(ErrorPosition::Original(_))),
+        error,
+        engine,
+        evidence: &evidence,
+        not_applied_note: &not_applied_note,
+    }) {
+        findings.push(f);
+        return findings;
+    }
     let help = match sqlstate {
         "25001" => Some(match set.runner {
             Runner::Drizzle => "drizzle-kit migrate runs all pending migrations in one transaction, so this statement can never run there: drop CONCURRENTLY, or run it outside drizzle-kit".to_string(),
@@ -666,15 +830,16 @@ fn failure_findings(
             "{}; a new enum value cannot be used in the transaction that adds it: move `ALTER TYPE … ADD VALUE` into an earlier migration",
             set.runner.describe(transactions)
         )),
-        _ => error.hint().map(|h| h.to_string()),
+        _ => crate::environment::platform_help(error, set)
+            .or_else(|| error.hint().map(|h| h.to_string())),
     };
     let mut finding = Finding::new(
         "migration-failed",
         Category::MigrationError,
         Severity::Error,
         format!(
-            "migration `{}` failed{}: {}{}",
-            migration.id,
+            "{} failed{}: {}{}",
+            subject,
             statement
                 .map(|s| format!(" at statement {s}"))
                 .unwrap_or_default(),

@@ -187,6 +187,22 @@ impl Migration {
 pub struct Prelude {
     pub file: PathBuf,
     pub text: Arc<str>,
+    /// What it is: a configured file, or part of the set's environment.
+    pub kind: PreludeKind,
+}
+
+/// What a [`Prelude`] is (see [`crate::environment`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PreludeKind {
+    /// A `prelude:` file, run as one query.
+    #[default]
+    File,
+    /// A built-in platform preset (`text` is its SQL).
+    Preset(crate::environment::Preset),
+    /// Roles the migrations reference but never create, created NOLOGIN when missing.
+    CreateRoles(Vec<crate::environment::RoleRef>),
+    /// A `baseline:` snapshot, run like `psql -f` after the other preludes.
+    Baseline,
 }
 
 /// Migrations applied together by one runner into one database.
@@ -231,6 +247,8 @@ pub enum DiscoverError {
     MissingSet { path: PathBuf },
     #[error("{}: prelude file does not exist", path.display())]
     MissingPrelude { path: PathBuf },
+    #[error("{}: baseline snapshot file does not exist (`baseline: {{file: …}}` in .pgrehearse.yaml)", path.display())]
+    MissingBaseline { path: PathBuf },
     #[error("{}: no migration layout recognised here; name its runner in `.pgrehearse.yaml` (`runner: psql`, …)", path.display())]
     UnknownLayout { path: PathBuf },
     #[error("{}: declared schema file does not exist", path.display())]
@@ -327,6 +345,15 @@ pub fn find_with_schemas(
         let mut all = global.clone();
         all.append(&mut set.preludes);
         set.preludes = all;
+    }
+    // The environment: a platform preset, roles to create, a baseline snapshot.
+    for i in 0..w.out.sets.len() {
+        let set_config = config.sets.get(i);
+        let baseline = match set_config.and_then(|s| s.baseline.as_ref()) {
+            Some(b) => Some(w.baseline(b)?),
+            None => None,
+        };
+        crate::environment::prepare(&mut w.out.sets[i], config, set_config, baseline);
     }
     // Declared schemas: per set from the configuration; otherwise the global ones (flags first, then
     // configuration), or a conventional file, for a repository with one set.
@@ -640,7 +667,27 @@ impl Walker<'_> {
         Ok(Prelude {
             file: rel.to_path_buf(),
             text: self.read(rel)?,
+            kind: PreludeKind::File,
         })
+    }
+
+    /// A set's `baseline:` snapshot, and the version it covers.
+    fn baseline(
+        &mut self,
+        config: &crate::environment::BaselineConfig,
+    ) -> Result<(Prelude, Option<String>), DiscoverError> {
+        let rel = config.file.as_path();
+        if !self.abs(rel).is_file() {
+            return Err(DiscoverError::MissingBaseline {
+                path: rel.to_path_buf(),
+            });
+        }
+        let prelude = Prelude {
+            file: rel.to_path_buf(),
+            text: self.read(rel)?,
+            kind: PreludeKind::Baseline,
+        };
+        Ok((prelude, config.version.clone()))
     }
 
     fn excluded(&self, rel: &Path) -> bool {

@@ -32,8 +32,14 @@ pub enum FaultError {
 /// Migrations with more than this many statements are analysed for their first statements only.
 pub const MAX_STATEMENTS: usize = 200;
 
-fn non_atomic(m: &Migration) -> bool {
-    m.transactions == Transactions::Autocommit && m.batches.len() > 1 && m.blocked.is_none()
+/// Migration `index` of `set` commits in pieces under its runner (a psql file wrapped in its own
+/// `BEGIN` … `COMMIT` does not).
+fn non_atomic(set: &MigrationSet, index: usize) -> bool {
+    let m = &set.migrations[index];
+    m.transactions == Transactions::Autocommit
+        && m.batches.len() > 1
+        && m.blocked.is_none()
+        && crate::rules::partial::commits_piecewise(set, index)
 }
 
 /// What the runner's bookkeeping shows after a failure midway, for messages.
@@ -81,7 +87,7 @@ pub async fn analyze(
     engine: &EngineContext,
 ) -> Result<Vec<Finding>, FaultError> {
     let mut findings = Vec::new();
-    if !set.migrations.iter().any(non_atomic) {
+    if !(0..set.migrations.len()).any(|i| non_atomic(set, i)) {
         return Ok(findings);
     }
     // The walk: a database that follows the set migration by migration.
@@ -98,8 +104,8 @@ pub async fn analyze(
                 return Ok(());
             }
         }
-        for migration in &set.migrations {
-            if non_atomic(migration) {
+        for (index, migration) in set.migrations.iter().enumerate() {
+            if non_atomic(set, index) {
                 // The walk database has no connection here, so it can serve as a template.
                 if let Some(f) =
                     analyze_one(server, cleanup, set, migration, &walk.name, engine).await?

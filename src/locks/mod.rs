@@ -6,7 +6,8 @@
 //! inspected, and only those older than the migration (their OID is at most the largest OID at the
 //! migration's start): a table created earlier in the same migration is harmless. A rewrite shows as
 //! `relfilenode` moving away from its previous value (a table PostgreSQL creates has `relfilenode` equal
-//! to its OID); a validation scan as `pg_stat_get_xact_numscans` growing within the transaction.
+//! to its OID; a partitioned table has no storage, so it never rewrites); a validation scan as
+//! `pg_stat_get_xact_numscans` growing within the transaction.
 //!
 //! [`findings`] turns the observations into `lock` findings with the lock mode, the table and the safer
 //! pattern. Statements that cannot run inside a transaction block (`CREATE INDEX CONCURRENTLY`, …) are
@@ -24,17 +25,20 @@ use crate::rules;
 pub const THRESHOLD_QUERY: &str = "SELECT coalesce(max(oid)::int8, 0) FROM pg_catalog.pg_class";
 
 /// The probe appended to a statement: every relation lock this backend holds on an ordinary or
-/// partitioned table older than `threshold`, with its file node and the transaction's scan count.
+/// partitioned table older than `threshold`, with its file node, the transaction's scan count, its
+/// kind (`r` ordinary, `p` partitioned) and the virtual transaction id holding the lock.
 pub fn probe(threshold: i64) -> String {
     format!(
-        ";\nSELECT c.oid::int8, n.nspname, c.relname, c.relfilenode::int8, l.mode, \
-         pg_catalog.pg_stat_get_xact_numscans(c.oid) \
+        ";\nSELECT l.relation::pg_catalog.int8, n.nspname, c.relname, c.relfilenode::int8, l.mode, \
+         pg_catalog.pg_stat_get_xact_numscans(c.oid), c.relkind::text, l.virtualtransaction \
          FROM pg_catalog.pg_locks l \
-         JOIN pg_catalog.pg_class c ON c.oid = l.relation \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+         LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
-         AND c.relkind IN ('r', 'p') AND c.oid <= {threshold} \
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+         AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) \
+         AND l.relation::pg_catalog.int8 <= {threshold} \
+         AND (c.oid IS NULL OR (c.relkind IN ('r', 'p') \
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema')))"
     )
 }
 
@@ -76,15 +80,30 @@ pub struct Seen {
     /// The strongest lock held on it.
     pub mode: String,
     pub scans: i64,
+    /// A partitioned table: it has no storage of its own (`relfilenode` 0) and its indexes cannot be
+    /// built concurrently.
+    pub partitioned: bool,
+    /// The virtual transaction id of the statement's transaction (empty when unknown).
+    pub vxid: String,
 }
 
-/// Parses the probe's rows: one entry per table, with its strongest lock.
+/// Parses the probe's rows: one entry per table, with its strongest lock. Relations the statement
+/// dropped (locked, but gone from `pg_class` within the transaction: the table and its indexes and
+/// TOAST table) become one entry with an empty name, the oldest of them.
 pub fn parse(rows: &[SimpleQueryRow]) -> Vec<Seen> {
     let mut by_oid: BTreeMap<i64, Seen> = BTreeMap::new();
+    let mut dropped: Option<i64> = None;
+    let mut vxid = String::new();
     for row in rows {
         let get = |i: usize| row.get(i).unwrap_or("");
-        let Ok(oid) = get(0).parse::<i64>() else {
-            continue;
+        vxid = get(7).to_string();
+        let oid = match (get(1), get(0).parse::<i64>()) {
+            ("", Ok(oid)) => {
+                dropped = Some(dropped.map_or(oid, |d| d.min(oid)));
+                continue;
+            }
+            (_, Ok(oid)) => oid,
+            (_, Err(_)) => continue,
         };
         let seen = Seen {
             oid,
@@ -92,6 +111,8 @@ pub fn parse(rows: &[SimpleQueryRow]) -> Vec<Seen> {
             relfilenode: get(3).parse().unwrap_or(oid),
             mode: get(4).to_string(),
             scans: get(5).parse().unwrap_or(0),
+            partitioned: get(6) == "p",
+            vxid: get(7).to_string(),
         };
         match by_oid.get_mut(&oid) {
             Some(existing) if strength(&seen.mode) > strength(&existing.mode) => {
@@ -103,6 +124,17 @@ pub fn parse(rows: &[SimpleQueryRow]) -> Vec<Seen> {
             }
         }
     }
+    if let Some(oid) = dropped {
+        by_oid.entry(oid).or_insert(Seen {
+            oid,
+            name: String::new(),
+            relfilenode: oid,
+            mode: "AccessExclusiveLock".to_string(),
+            scans: 0,
+            partitioned: false,
+            vxid,
+        });
+    }
     by_oid.into_values().collect()
 }
 
@@ -110,10 +142,13 @@ pub fn parse(rows: &[SimpleQueryRow]) -> Vec<Seen> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Effect {
     pub table: String,
-    /// The strongest lock it took, when stronger than what the transaction already held.
+    /// The strongest lock held on the table after the statement.
     pub mode: String,
+    /// The statement took that lock: the transaction held none, or a weaker one, before it.
+    pub new_lock: bool,
     pub rewrote: bool,
     pub scanned: bool,
+    pub partitioned: bool,
 }
 
 /// Tracks probes within one migration to attribute locks, rewrites and scans to statements.
@@ -123,35 +158,66 @@ pub struct Tracker {
     held: BTreeMap<i64, (String, i64, i64)>,
     /// File nodes seen before, across transactions (a new table's file node is its OID).
     filenodes: BTreeMap<i64, i64>,
+    /// The virtual transaction id of the last probe that saw a lock.
+    vxid: Option<String>,
+    /// [`Tracker::new_transaction`] was called since that probe.
+    reset: bool,
+    /// Per table: the backend's pending scan count at its last probe, across transactions (the count
+    /// is not per transaction: it grows until PostgreSQL flushes it).
+    scans: BTreeMap<i64, i64>,
 }
 
 impl Tracker {
-    /// A new transaction begins: locks and per-transaction scan counts start over.
+    /// A new transaction may begin: locks and per-transaction scan counts start over, unless the next
+    /// probe shows the same transaction still open (a `BEGIN` written in an autocommit file keeps one
+    /// transaction across statements the runner sends one by one).
     pub fn new_transaction(&mut self) {
-        self.held.clear();
+        self.reset = true;
+    }
+
+    /// The backend's pending statistics were flushed: scan counts start at zero again.
+    pub fn flushed(&mut self) {
+        self.scans.clear();
     }
 
     /// Effects of the statement whose probe returned `seen`.
     pub fn observe(&mut self, seen: &[Seen]) -> Vec<Effect> {
+        if let Some(s) = seen.first() {
+            if self.reset && (s.vxid.is_empty() || self.vxid.as_deref() != Some(s.vxid.as_str())) {
+                self.held.clear();
+            }
+            self.reset = false;
+            self.vxid = Some(s.vxid.clone()).filter(|v| !v.is_empty());
+        }
         let mut effects = Vec::new();
         for s in seen {
             let before_node = *self.filenodes.get(&s.oid).unwrap_or(&s.oid);
-            let (prev_mode, prev_scans) = self
+            let prev_mode = self
                 .held
                 .get(&s.oid)
-                .map(|(m, _, sc)| (m.clone(), *sc))
+                .map(|(m, _, _)| m.clone())
                 .unwrap_or_default();
+            let prev_scans = self.scans.get(&s.oid).copied().unwrap_or(0);
             let stronger = prev_mode.is_empty() || strength(&s.mode) > strength(&prev_mode);
-            let rewrote = s.relfilenode != before_node;
-            let scanned = s.scans > prev_scans;
-            if stronger || rewrote || scanned {
-                effects.push(Effect {
-                    table: s.name.clone(),
-                    mode: s.mode.clone(),
-                    rewrote,
-                    scanned,
-                });
-            }
+            // A partitioned table has no storage: its file node is 0 and never tells a rewrite.
+            let rewrote = !s.name.is_empty() && !s.partitioned && s.relfilenode != before_node;
+            // A count below the last one means PostgreSQL flushed at idle before this statement.
+            let scanned = if s.scans < prev_scans {
+                s.scans > 0
+            } else {
+                s.scans > prev_scans
+            };
+            self.scans.insert(s.oid, s.scans);
+            // Every locked table is reported: what the statement did to it (a dropped column, a
+            // rename) matters even when an earlier statement of the transaction took the lock.
+            effects.push(Effect {
+                table: s.name.clone(),
+                mode: s.mode.clone(),
+                new_lock: stronger,
+                rewrote,
+                scanned,
+                partitioned: s.partitioned,
+            });
             let mode = if stronger { s.mode.clone() } else { prev_mode };
             self.held.insert(s.oid, (mode, s.relfilenode, s.scans));
             self.filenodes.insert(s.oid, s.relfilenode);
@@ -162,6 +228,13 @@ impl Tracker {
 
 /// Whether a statement cannot run inside a transaction block (it is sent without a probe).
 pub fn cannot_run_in_transaction(text: &str, stmt: Span) -> bool {
+    if sql::leading_keywords(text, stmt, 2) == ["ALTER", "TABLE"] {
+        // `ALTER TABLE … DETACH PARTITION … CONCURRENTLY` refuses a transaction block.
+        let w = words(text, stmt);
+        if has_seq(&w, &["DETACH", "PARTITION"]) && w.iter().any(|x| x == "CONCURRENTLY") {
+            return true;
+        }
+    }
     let words = sql::leading_keywords(text, stmt, 4);
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     matches!(
@@ -217,6 +290,27 @@ pub fn findings(
     let mut out = Vec::new();
     let w = words(text, stmt);
     let first = w.first().map(String::as_str).unwrap_or("");
+    // A dropped table is gone from the catalog when the probe runs: name it from the statement.
+    let dropped_name = || {
+        sql::target(text, stmt)
+            .map(|t| match t.name.schema {
+                Some(schema) => format!("{schema}.{}", t.name.name),
+                None => format!("public.{}", t.name.name),
+            })
+            .unwrap_or_else(|| "the dropped table".to_string())
+    };
+    let named: Vec<Effect> = effects
+        .iter()
+        .map(|e| Effect {
+            table: if e.table.is_empty() {
+                dropped_name()
+            } else {
+                e.table.clone()
+            },
+            ..e.clone()
+        })
+        .collect();
+    let effects = named.as_slice();
     for e in effects {
         let mode = mode_name(&e.mode);
         let a = if mode.starts_with(['A', 'E']) {
@@ -242,6 +336,9 @@ pub fn findings(
             );
         };
         let table = &e.table;
+        // Lock rules need something new from this statement: a lock the transaction did not hold, a
+        // rewrite or a scan. Rules about what the statement does (drop, rename, trigger) do not.
+        let fresh = e.new_lock || e.rewrote || e.scanned;
         if e.rewrote {
             let help = if has_seq(&w, &["ADD", "COLUMN"])
                 || (has_seq(&w, &["ADD"]) && has_seq(&w, &["DEFAULT"]))
@@ -263,14 +360,28 @@ pub fn findings(
             continue;
         }
         if first == "CREATE" && has_seq(&w, &["INDEX"]) && !has_seq(&w, &["CONCURRENTLY"]) {
-            push(
-                "index-without-concurrently",
-                format!(
-                    "builds an index on `{table}` while holding {a} {mode} lock: writes wait until it is built"
-                ),
-                "use CREATE INDEX CONCURRENTLY, in a migration that runs outside a transaction",
-                &[],
-            );
+            if !fresh {
+                continue;
+            }
+            if e.partitioned {
+                push(
+                    "index-without-concurrently",
+                    format!(
+                        "builds an index on partitioned table `{table}` and on every partition while holding {a} {mode} lock on each: writes wait until all are built (a partitioned table's index cannot be built CONCURRENTLY)"
+                    ),
+                    "CREATE INDEX … ON ONLY the partitioned table (instant, left invalid), CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX … ATTACH PARTITION each one (the parent index becomes valid when all are attached)",
+                    &[("partitioned", "true")],
+                );
+            } else {
+                push(
+                    "index-without-concurrently",
+                    format!(
+                        "builds an index on `{table}` while holding {a} {mode} lock: writes wait until it is built"
+                    ),
+                    "use CREATE INDEX CONCURRENTLY, in a migration that runs outside a transaction",
+                    &[],
+                );
+            }
             continue;
         }
         if first == "CREATE" && has_seq(&w, &["TRIGGER"]) {
@@ -287,7 +398,17 @@ pub fn findings(
         if first != "ALTER" || !has_seq(&w, &["TABLE"]) {
             continue;
         }
-        if (has_seq(&w, &["PRIMARY", "KEY"]) || has_seq(&w, &["UNIQUE"]))
+        if fresh && has_seq(&w, &["ADD"]) && has_seq(&w, &["EXCLUDE"]) {
+            push(
+                "constraint-builds-index",
+                format!(
+                    "adds an exclusion constraint to `{table}`, building its index and checking every row under {a} {mode} lock"
+                ),
+                "an exclusion constraint can be neither NOT VALID nor built from an existing index: add it while the table is small, or in a maintenance window with a lock_timeout",
+                &[("constraint", "exclude")],
+            );
+        } else if fresh
+            && (has_seq(&w, &["PRIMARY", "KEY"]) || has_seq(&w, &["UNIQUE"]))
             && has_seq(&w, &["ADD"])
             && !has_seq(&w, &["USING", "INDEX"])
         {
@@ -306,7 +427,8 @@ pub fn findings(
                 "add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT in a later migration, then SET NOT NULL (no scan since PostgreSQL 12)",
                 &[("scan", "true")],
             );
-        } else if has_seq(&w, &["ADD"])
+        } else if fresh
+            && has_seq(&w, &["ADD"])
             && (has_seq(&w, &["FOREIGN", "KEY"])
                 || has_seq(&w, &["CHECK"])
                 || has_seq(&w, &["REFERENCES"]))
@@ -319,6 +441,19 @@ pub fn findings(
                 ),
                 "ADD CONSTRAINT … NOT VALID, then VALIDATE CONSTRAINT in a later migration (it takes a weaker lock)",
                 &[("scan", if e.scanned { "true" } else { "false" })],
+            );
+        } else if fresh
+            && has_seq(&w, &["DETACH", "PARTITION"])
+            && !has_seq(&w, &["CONCURRENTLY"])
+            && !has_seq(&w, &["FINALIZE"])
+        {
+            push(
+                "detach-partition-without-concurrently",
+                format!(
+                    "detaches a partition from `{table}` while holding {a} {mode} lock: reads and writes of the whole partitioned table wait"
+                ),
+                "ALTER TABLE … DETACH PARTITION … CONCURRENTLY (PostgreSQL 14+), in a migration that runs outside a transaction; it takes only a SHARE UPDATE EXCLUSIVE lock",
+                &[],
             );
         } else if has_seq(&w, &["DROP", "COLUMN"])
             || (has_seq(&w, &["DROP"])
@@ -343,7 +478,22 @@ pub fn findings(
                 "add the new name alongside the old one (a view, or a new column kept in sync), switch the code, then drop the old",
                 &[],
             );
-        } else if e.mode == "AccessExclusiveLock" && !lock_timeout {
+        } else if has_seq(&w, &["SET", "SCHEMA"]) {
+            let old = sql::target(text, stmt)
+                .map(|t| match t.name.schema {
+                    Some(schema) => format!("{schema}.{}", t.name.name),
+                    None => t.name.name,
+                })
+                .unwrap_or_else(|| "the table".to_string());
+            push(
+                "rename",
+                format!(
+                    "moves `{old}` to `{table}`: running code that uses its old qualified name (or finds it through search_path) breaks"
+                ),
+                "leave a view under the old name while the code switches, or move it in a release that no longer uses the old name",
+                &[("set-schema", "true")],
+            );
+        } else if e.new_lock && e.mode == "AccessExclusiveLock" && !lock_timeout {
             push(
                 "lock-without-timeout",
                 format!(
@@ -401,6 +551,8 @@ mod tests {
             relfilenode: node,
             mode: mode.into(),
             scans,
+            partitioned: false,
+            vxid: String::new(),
         };
         // First statement in the transaction: a share lock, no rewrite (file node = OID), no scan.
         assert_eq!(
@@ -408,12 +560,15 @@ mod tests {
             vec![Effect {
                 table: "public.t".into(),
                 mode: "ShareLock".into(),
+                new_lock: true,
                 rewrote: false,
-                scanned: false
+                scanned: false,
+                partitioned: false,
             }]
         );
         // Same lock again: nothing new.
-        assert!(t.observe(&[seen("ShareLock", 10, 0)]).is_empty());
+        let e = t.observe(&[seen("ShareLock", 10, 0)]);
+        assert!(!e[0].new_lock && !e[0].rewrote && !e[0].scanned);
         // A stronger lock with a new file node and a scan.
         let e = t.observe(&[seen("AccessExclusiveLock", 99, 1)]);
         assert_eq!(e.len(), 1);
@@ -426,6 +581,149 @@ mod tests {
     }
 
     #[test]
+    fn a_partitioned_table_never_counts_as_rewritten() {
+        // A partitioned table has no storage: pg_class.relfilenode is 0, not its OID.
+        let mut t = Tracker::default();
+        let parent = Seen {
+            oid: 20,
+            name: "public.events".into(),
+            relfilenode: 0,
+            mode: "AccessExclusiveLock".into(),
+            scans: 0,
+            partitioned: true,
+            vxid: "3/7".into(),
+        };
+        let e = t.observe(&[parent]);
+        assert_eq!(e.len(), 1);
+        assert!(!e[0].rewrote && e[0].partitioned);
+    }
+
+    #[test]
+    fn a_begin_in_the_file_keeps_one_transaction_across_statements() {
+        let mut t = Tracker::default();
+        let seen = |vxid: &str, scans: i64| Seen {
+            oid: 10,
+            name: "public.t".into(),
+            relfilenode: 10,
+            mode: "AccessExclusiveLock".into(),
+            scans,
+            partitioned: false,
+            vxid: vxid.into(),
+        };
+        assert!(t.observe(&[seen("3/7", 1)])[0].new_lock);
+        // The runner sends the next statement on its own, but the file's BEGIN is still open: the
+        // same lock and scan count are nothing new.
+        t.new_transaction();
+        let e = t.observe(&[seen("3/7", 1)]);
+        assert!(!e[0].new_lock && !e[0].scanned);
+        // A statement that locks nothing old says nothing about the transaction.
+        t.new_transaction();
+        assert!(t.observe(&[]).is_empty());
+        // A really new transaction starts over.
+        let e = t.observe(&[seen("3/8", 1)]);
+        assert!(e[0].new_lock && e[0].scanned);
+    }
+
+    fn effect(table: &str, mode: &str, partitioned: bool) -> Effect {
+        Effect {
+            table: table.into(),
+            mode: mode.into(),
+            new_lock: true,
+            rewrote: false,
+            scanned: false,
+            partitioned,
+        }
+    }
+
+    fn rules_of(sql: &str, effects: &[Effect], lock_timeout: bool) -> Vec<String> {
+        findings(
+            sql,
+            Span::new(0, sql.len()),
+            effects,
+            lock_timeout,
+            std::path::Path::new("m.sql"),
+            "m",
+        )
+        .into_iter()
+        .map(|f| f.rule)
+        .collect()
+    }
+
+    #[test]
+    fn detach_exclude_set_schema_and_partitioned_indexes() {
+        let ae = |p| effect("public.t", "AccessExclusiveLock", p);
+        assert_eq!(
+            rules_of("ALTER TABLE t DETACH PARTITION t_2020", &[ae(true)], true),
+            ["detach-partition-without-concurrently"]
+        );
+        assert!(
+            rules_of(
+                "ALTER TABLE t DETACH PARTITION t_2020 FINALIZE",
+                &[ae(true)],
+                true
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            rules_of(
+                "ALTER TABLE t ADD CONSTRAINT no_overlap EXCLUDE USING gist (r WITH &&)",
+                &[ae(false)],
+                true
+            ),
+            ["constraint-builds-index"]
+        );
+        assert_eq!(
+            rules_of("ALTER TABLE t SET SCHEMA archive", &[ae(false)], true),
+            ["rename"]
+        );
+        let f = findings(
+            "CREATE INDEX ON t (a)",
+            Span::new(0, 21),
+            &[effect("public.t", "ShareLock", true)],
+            true,
+            std::path::Path::new("m.sql"),
+            "m",
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, "index-without-concurrently");
+        assert!(f[0].help.as_deref().unwrap_or("").contains("ON ONLY"));
+    }
+
+    #[test]
+    fn a_lock_already_held_still_reports_drops_and_renames_but_no_lock_rules() {
+        let held = Effect {
+            new_lock: false,
+            ..effect("public.t", "AccessExclusiveLock", false)
+        };
+        assert_eq!(
+            rules_of(
+                "ALTER TABLE t RENAME COLUMN a TO b",
+                std::slice::from_ref(&held),
+                true
+            ),
+            ["rename"]
+        );
+        assert_eq!(
+            rules_of(
+                "ALTER TABLE t DROP COLUMN a",
+                std::slice::from_ref(&held),
+                true
+            ),
+            ["drop-column"]
+        );
+        assert!(
+            rules_of(
+                "ALTER TABLE t ADD COLUMN a int",
+                std::slice::from_ref(&held),
+                false
+            )
+            .is_empty()
+        );
+        assert!(rules_of("CREATE INDEX ON t (a)", std::slice::from_ref(&held), false).is_empty());
+        assert!(rules_of("ALTER TABLE t ADD UNIQUE (a)", &[held], false).is_empty());
+    }
+
+    #[test]
     fn statements_that_cannot_run_in_a_transaction_get_no_probe() {
         for (s, expected) in [
             ("CREATE INDEX CONCURRENTLY i ON t (a)", true),
@@ -433,6 +731,8 @@ mod tests {
             ("COMMIT", true),
             ("CREATE INDEX i ON t (a)", false),
             ("ALTER TABLE t ADD COLUMN a int", false),
+            ("ALTER TABLE t DETACH PARTITION t_1 CONCURRENTLY", true),
+            ("ALTER TABLE t DETACH PARTITION t_1", false),
         ] {
             assert_eq!(
                 cannot_run_in_transaction(s, Span::new(0, s.len())),

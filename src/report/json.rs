@@ -4,7 +4,7 @@
 //! {"version":1,
 //!  "findings":[{"rule","category","severity","file","line","column","end_line","end_column",
 //!               "message","help","evidence"}],
-//!  "summary":{"findings","errors","warnings","notices","engine",
+//!  "summary":{"findings","errors","warnings","notices","suppressed","baselined","engine",
 //!             "sets":[{"path","runner","migrations","applied","status"}]}}
 //! ```
 //!
@@ -52,6 +52,10 @@ struct JsonSummary<'a> {
     errors: usize,
     warnings: usize,
     notices: usize,
+    /// Findings left out by `pgrehearse-ignore` comments (added in 0.1 without a version bump).
+    suppressed: usize,
+    /// Findings left out because the baseline file records them.
+    baselined: usize,
     engine: Option<&'a str>,
     sets: Vec<JsonSet<'a>>,
 }
@@ -105,6 +109,8 @@ pub(super) fn write(out: &mut dyn io::Write, report: &Report, sources: &Sources)
             errors: report.count(Severity::Error),
             warnings: report.count(Severity::Warning),
             notices: report.count(Severity::Notice),
+            suppressed: report.suppressed,
+            baselined: report.baselined,
             engine: report.engine.as_deref(),
             sets: report
                 .sets
@@ -188,6 +194,8 @@ mod tests {
     "errors": 1,
     "warnings": 1,
     "notices": 1,
+    "suppressed": 0,
+    "baselined": 0,
     "engine": null,
     "sets": [
       {

@@ -241,6 +241,22 @@ pub(crate) fn summary(report: &Report) -> String {
             plural(report.count(Severity::Notice), "notice", "notices"),
         )
     };
+    if report.suppressed > 0 || report.baselined > 0 {
+        let mut parts = Vec::new();
+        if report.suppressed > 0 {
+            parts.push(format!(
+                "{} suppressed by pgrehearse-ignore comments",
+                plural(report.suppressed, "finding", "findings")
+            ));
+        }
+        if report.baselined > 0 {
+            parts.push(format!(
+                "{} recorded in the baseline",
+                plural(report.baselined, "finding", "findings")
+            ));
+        }
+        out.push_str(&format!("  not shown: {}\n", parts.join(", ")));
+    }
     for set in &report.sets {
         out.push_str(&set_line(set));
         out.push('\n');
@@ -394,6 +410,7 @@ pub(crate) mod tests {
                 },
             ],
             engine: Some("local".into()),
+            ..Report::default()
         };
         (report, sources)
     }
@@ -496,10 +513,12 @@ pub(crate) mod tests {
                 status: "ok".into(),
             }],
             engine: None,
+            suppressed: 2,
+            baselined: 1,
         };
         assert_eq!(
             summary(&empty),
-            "pgrehearse: no findings in 1 migration set\n  . (prisma): 1 of 1 migration applied, ok\n"
+            "pgrehearse: no findings in 1 migration set\n  not shown: 2 findings suppressed by pgrehearse-ignore comments, 1 finding recorded in the baseline\n  . (prisma): 1 of 1 migration applied, ok\n"
         );
     }
 }

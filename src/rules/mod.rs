@@ -6,9 +6,11 @@
 //! under the same id a static check would use. Static checks here take a discovered set and return
 //! findings; they never decide how a migration is applied (that is `replay`'s job).
 
+pub mod ddl;
 pub mod drift;
+pub mod partial;
 
-use pgrehearse_sql::{self as sql, Dialect};
+use pgrehearse_sql::{self as sql, Dialect, Span};
 
 use crate::discover::MigrationSet;
 use crate::model::{Category, Evidence, Finding, Severity};
@@ -91,16 +93,226 @@ pub const RULES: &[Rule] = &[
         summary: "An ACCESS EXCLUSIVE lock on an existing table without a lock_timeout can queue every query.",
     },
     Rule {
+        id: "detach-partition-without-concurrently",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "DETACH PARTITION without CONCURRENTLY on an existing partitioned table blocks reads and writes of all of it.",
+    },
+    Rule {
+        id: "add-required-column",
+        category: Category::MigrationError,
+        severity: Severity::Warning,
+        summary: "ADD COLUMN … NOT NULL without a default on an existing table fails as soon as the table has a row.",
+    },
+    Rule {
+        id: "not-null-on-existing-data",
+        category: Category::MigrationError,
+        severity: Severity::Notice,
+        summary: "SET NOT NULL on an existing column fails if a row holds NULL (no backfill earlier in the migration).",
+    },
+    Rule {
+        id: "unique-on-existing-data",
+        category: Category::MigrationError,
+        severity: Severity::Notice,
+        summary: "A unique index, UNIQUE or PRIMARY KEY on an existing table fails if the rows hold duplicates.",
+    },
+    Rule {
+        id: "drop-index-without-concurrently",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the index's table.",
+    },
+    Rule {
+        id: "reindex-without-concurrently",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "REINDEX without CONCURRENTLY blocks writes to the tables whose indexes it rebuilds.",
+    },
+    Rule {
+        id: "vacuum-full-or-cluster",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "VACUUM FULL or CLUSTER rewrites tables under an ACCESS EXCLUSIVE lock.",
+    },
+    Rule {
+        id: "drop-database",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "A migration drops a database.",
+    },
+    Rule {
+        id: "drop-schema",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "A migration drops a schema that existed before it (with CASCADE: everything in it).",
+    },
+    Rule {
+        id: "drop-object",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "A view, function, type, sequence, extension, trigger or policy that existed before the migration is dropped and not re-created.",
+    },
+    Rule {
+        id: "truncate-table",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "TRUNCATE deletes every row of an existing table (CASCADE: of the tables referencing it too).",
+    },
+    Rule {
+        id: "drop-not-null",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "DROP NOT NULL on an existing column: running code may rely on it never being NULL.",
+    },
+    Rule {
+        id: "drop-default",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "DROP DEFAULT on an existing column: inserts that leave it out now store NULL or fail.",
+    },
+    Rule {
+        id: "drop-constraint",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "An existing constraint is dropped and not added back in the same migration.",
+    },
+    Rule {
+        id: "identity-change",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "An existing column's identity is dropped, added or switched between ALWAYS and BY DEFAULT.",
+    },
+    Rule {
+        id: "generated-column-change",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "DROP EXPRESSION or SET EXPRESSION on an existing generated column.",
+    },
+    Rule {
+        id: "replica-identity-change",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "REPLICA IDENTITY FULL or NOTHING on an existing table changes logical replication.",
+    },
+    Rule {
+        id: "disable-trigger",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "DISABLE TRIGGER with no ENABLE TRIGGER later in the migration (ALL also disables foreign key checks).",
+    },
+    Rule {
+        id: "autovacuum-disabled",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "autovacuum_enabled = false on a table.",
+    },
+    Rule {
+        id: "domain-constraint",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "A CHECK or NOT NULL on a domain (CREATE DOMAIN, or ALTER DOMAIN ADD CONSTRAINT on an existing one).",
+    },
+    Rule {
+        id: "identifier-too-long",
+        category: Category::Lock,
+        severity: Severity::Warning,
+        summary: "An identifier over 63 bytes, which PostgreSQL silently truncates.",
+    },
+    Rule {
+        id: "char-column",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "A char(n) column (blank-padded).",
+    },
+    Rule {
+        id: "prefer-text",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "A varchar(n) column (text with a CHECK is easier to change).",
+    },
+    Rule {
+        id: "prefer-bigint",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "A key column (primary key, identity, serial) of type integer or smallint.",
+    },
+    Rule {
+        id: "prefer-identity",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "A serial column (prefer GENERATED … AS IDENTITY).",
+    },
+    Rule {
+        id: "prefer-timestamptz",
+        category: Category::Lock,
+        severity: Severity::Notice,
+        summary: "A timestamp without time zone column.",
+    },
+    Rule {
         id: "retry-fails",
         category: Category::PartialFailure,
         severity: Severity::Error,
         summary: "Fault injection: a non-atomic migration that fails midway cannot be retried.",
     },
     Rule {
+        id: "non-atomic-migration",
+        category: Category::PartialFailure,
+        severity: Severity::Warning,
+        summary: "A migration with several statements that its runner does not run in one transaction.",
+    },
+    Rule {
+        id: "not-rerunnable",
+        category: Category::PartialFailure,
+        severity: Severity::Notice,
+        summary: "A statement of a non-atomic migration that fails or duplicates data when the file is re-run after a partial failure.",
+    },
+    Rule {
+        id: "transaction-control-in-migration",
+        category: Category::PartialFailure,
+        severity: Severity::Error,
+        summary: "BEGIN / COMMIT / ROLLBACK inside a transaction the runner manages (COMMIT ends it early).",
+    },
+    Rule {
+        id: "not-allowed-in-transaction",
+        category: Category::PartialFailure,
+        severity: Severity::Error,
+        summary: "A statement PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM, ...) in a migration run inside one.",
+    },
+    Rule {
+        id: "enum-value-used-in-same-transaction",
+        category: Category::PartialFailure,
+        severity: Severity::Error,
+        summary: "A new enum value used in the transaction that adds it (unsafe use of new value).",
+    },
+    Rule {
+        id: "large-non-atomic-migration",
+        category: Category::PartialFailure,
+        severity: Severity::Warning,
+        summary: "A non-atomic migration so large (over 20 statements or 500 lines) that a failure midway leaves a half-built database.",
+    },
+    Rule {
         id: "missing-extension",
         category: Category::Environment,
         severity: Severity::Error,
         summary: "A migration needs an extension the replay server does not have.",
+    },
+    Rule {
+        id: "missing-role",
+        category: Category::Environment,
+        severity: Severity::Error,
+        summary: "A migration needs a role the replay server does not have (production provides it).",
+    },
+    Rule {
+        id: "needs-newer-postgres",
+        category: Category::Environment,
+        severity: Severity::Error,
+        summary: "A migration uses syntax or a function of a newer PostgreSQL than the replay server.",
+    },
+    Rule {
+        id: "roles-created",
+        category: Category::Environment,
+        severity: Severity::Notice,
+        summary: "Roles the migrations use but never create were created for the replay (create-roles).",
     },
     Rule {
         id: "prelude-failed",
@@ -253,6 +465,18 @@ pub const RULES: &[Rule] = &[
         summary: "Migrations in the repository that are not applied to the live database.",
     },
     Rule {
+        id: "unused-suppression",
+        category: Category::Configuration,
+        severity: Severity::Notice,
+        summary: "A `pgrehearse-ignore` comment suppresses nothing (the finding is gone, or the rule id is wrong).",
+    },
+    Rule {
+        id: "stale-baseline",
+        category: Category::Configuration,
+        severity: Severity::Notice,
+        summary: "Findings recorded in the baseline file no longer occur; re-run `pgrehearse baseline` to prune them.",
+    },
+    Rule {
         id: "no-migrations",
         category: Category::Discovery,
         severity: Severity::Notice,
@@ -260,9 +484,117 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
+}
+
+/// The documentation of rule `id` (`docs/rules/<id>.md`, markdown), embedded at build time.
+pub fn doc(id: &str) -> Option<&'static str> {
+    generated::RULE_DOCS
+        .binary_search_by(|(doc_id, _)| (*doc_id).cmp(id))
+        .ok()
+        .map(|i| generated::RULE_DOCS[i].1)
+}
+
+/// Ids of every documentation file, for the test that keeps docs and registry in step.
+pub fn documented_ids() -> impl Iterator<Item = &'static str> {
+    generated::RULE_DOCS.iter().map(|(id, _)| *id)
+}
+
+/// Rules that report nothing unless `.pgrehearse.yaml` gives them a level (`rules: {prefer-text:
+/// notice}`): type preferences that ORM-generated migrations (Prisma's `TIMESTAMP(3)`, `SERIAL`,
+/// `VARCHAR`) would trip on every column. Their registry severity applies once enabled with `on`-like
+/// levels (`error`, `warning`, `notice`).
+pub const OFF_BY_DEFAULT: &[&str] = &[
+    "char-column",
+    "prefer-text",
+    "prefer-bigint",
+    "prefer-identity",
+    "prefer-timestamptz",
+];
+
+/// The default level of rule `id` as documentation shows it: its severity, or `off (opt-in)`.
+pub fn default_level(r: &Rule) -> String {
+    if OFF_BY_DEFAULT.contains(&r.id) {
+        format!("off (opt-in, {} when enabled)", r.severity)
+    } else {
+        r.severity.to_string()
+    }
+}
+
+/// What has to happen for a rule to be observed at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Files only (`pgrehearse lint` runs these).
+    Static,
+    /// Replaying the migrations.
+    Replay,
+    /// Replaying with lock tracing.
+    Lock,
+    /// Replaying with `--fault-injection`.
+    FaultInjection,
+    /// Comparing with a declared schema or a live database.
+    Drift,
+    /// Reading a live database's bookkeeping.
+    Live,
+}
+
+/// The stage that observes rule `id` (by its category, with the few exceptions named here).
+pub fn stage(id: &str) -> Stage {
+    if ddl::IDS.contains(&id) {
+        return Stage::Static;
+    }
+    if id == "retry-fails" {
+        return Stage::FaultInjection;
+    }
+    if id.starts_with("live-") {
+        return Stage::Live;
+    }
+    if id == "partially-applied" {
+        return Stage::Replay;
+    }
+    match rule(id).map(|r| r.category) {
+        Some(Category::MigrationError | Category::Environment) => Stage::Replay,
+        Some(Category::Lock) => Stage::Lock,
+        Some(Category::Drift) => Stage::Drift,
+        Some(
+            Category::Dialect
+            | Category::Discovery
+            | Category::PartialFailure
+            | Category::Configuration,
+        )
+        | None => Stage::Static,
+    }
+}
+
 /// The registry entry for `id`.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
+}
+
+/// The registered id closest to `id` (a typo), if one is close enough to suggest.
+pub fn suggest(id: &str) -> Option<&'static str> {
+    RULES
+        .iter()
+        .map(|r| (edit_distance(id, r.id), r.id))
+        .filter(|(d, candidate)| *d <= 3.max(candidate.len() / 4))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// A finding of rule `id` with the rule's category and default severity.
@@ -286,7 +618,26 @@ fn dialect_rule(d: Dialect) -> &'static str {
 pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
     let mut findings = Vec::new();
     for m in &set.migrations {
-        for hit in sql::detect_dialect(&m.text) {
+        let is_sql = m
+            .file
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
+        if !is_sql {
+            // Code migrations (Go, Java): their strings are not SQL the runner sends as written.
+            continue;
+        }
+        // Only the part the runner sends (not a Down section); a file the runner refuses is read whole.
+        let sent = |span: Span| {
+            m.batches.is_empty()
+                || m.batches
+                    .iter()
+                    .any(|b| b.span.start <= span.start && span.end <= b.span.end)
+        };
+        for hit in sql::detect_dialect(&m.text)
+            .into_iter()
+            .filter(|h| sent(h.span))
+        {
             findings.push(
                 Finding::new(
                     dialect_rule(hit.dialect),
@@ -309,12 +660,100 @@ pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
             );
         }
     }
+    findings.extend(partial::findings(set));
+    findings.extend(ddl::findings(set));
     findings
+}
+
+/// The rules index (`docs/rules.md`): every rule with its category, default severity and summary,
+/// linking to its page. Generated from [`RULES`]; a test keeps the file in step.
+pub fn index_markdown() -> String {
+    let mut out = String::from(
+        "# Rules\n\n\
+         Generated from the rule registry (`src/rules/mod.rs`); `pgrehearse rules` prints the same list \
+         and `pgrehearse explain <id>` prints a rule's page. Change a rule's severity or turn it off with \
+         `rules:` in `.pgrehearse.yaml`; suppress one occurrence with `-- pgrehearse-ignore: <id> <reason>` \
+         on or above the statement. How the rules map to squawk's and Atlas's: [rule-mapping.md](rule-mapping.md).\n\n\
+         | id | category | default | observed by | summary |\n|---|---|---|---|---|\n",
+    );
+    for r in RULES {
+        let stage = match stage(r.id) {
+            Stage::Static => "files (also `lint`)",
+            Stage::Replay => "replay",
+            Stage::Lock => "replay with lock tracing",
+            Stage::FaultInjection => "`--fault-injection`",
+            Stage::Drift => "drift comparison",
+            Stage::Live => "`--against` a live database",
+        };
+        out.push_str(&format!(
+            "| [`{id}`](rules/{id}.md) | {} | {} | {stage} | {} |\n",
+            r.category,
+            default_level(r),
+            r.summary.replace('|', "\\|"),
+            id = r.id,
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rule_has_a_documentation_page_and_every_page_a_rule() {
+        let mut problems = Vec::new();
+        for r in RULES {
+            match doc(r.id) {
+                None => problems.push(format!("docs/rules/{}.md is missing", r.id)),
+                Some(text) => {
+                    if !text.starts_with(&format!("# {}\n", r.id)) {
+                        problems.push(format!(
+                            "docs/rules/{}.md must start with `# {}`",
+                            r.id, r.id
+                        ));
+                    }
+                    if !text.contains("\n## Example") {
+                        problems.push(format!(
+                            "docs/rules/{}.md has no `## Example` section",
+                            r.id
+                        ));
+                    }
+                }
+            }
+        }
+        for id in documented_ids() {
+            if rule(id).is_none() {
+                problems.push(format!("docs/rules/{id}.md documents no rule"));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    /// `docs/rules.md` is generated; run with `PGREHEARSE_BLESS=1` to rewrite it.
+    #[test]
+    fn rules_index_is_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md");
+        let expected = index_markdown();
+        if std::env::var_os("PGREHEARSE_BLESS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "docs/rules.md is out of date: run `PGREHEARSE_BLESS=1 cargo test --lib rules_index`"
+        );
+    }
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        assert_eq!(suggest("drop-colum"), Some("drop-column"));
+        assert_eq!(
+            suggest("index-without-concurrent"),
+            Some("index-without-concurrently")
+        );
+        assert_eq!(suggest("completely-different-thing"), None);
+    }
 
     #[test]
     fn rule_ids_are_unique_kebab_case() {

@@ -47,6 +47,7 @@ fn many_findings() -> (Report, Sources) {
             findings,
             sets: vec![],
             engine: Some("docker".into()),
+            ..Report::default()
         },
         sources,
     )
@@ -93,6 +94,7 @@ fn pr_findings() -> (Report, Sources) {
             findings,
             sets: vec![],
             engine: Some("local".into()),
+            ..Report::default()
         },
         sources,
     )

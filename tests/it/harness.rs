@@ -99,6 +99,14 @@ impl Run {
             .collect()
     }
 
+    /// Rule ids reported, sorted, leaving out `ignored` ones (rules a test is not about).
+    pub fn rules_without(&self, ignored: &[&str]) -> Vec<String> {
+        self.rules()
+            .into_iter()
+            .filter(|r| !ignored.contains(&r.as_str()))
+            .collect()
+    }
+
     /// All rule ids reported, sorted.
     pub fn rules(&self) -> Vec<String> {
         let mut r: Vec<String> = self
@@ -110,6 +118,10 @@ impl Run {
         r
     }
 }
+
+/// The static partial-failure rules every multi-statement autocommit file gets; tests about other
+/// rules leave them out.
+pub const NON_ATOMIC: &[&str] = &["non-atomic-migration", "not-rerunnable"];
 
 /// Runs `pgrehearse check <repo> --format json` with `extra` arguments and parses the report.
 pub fn check_json(repo: &Path, engine: Engine, extra: &[&str]) -> Run {

@@ -297,7 +297,8 @@ fn sha256(path: &std::path::Path) -> String {
 
 #[test]
 fn prisma_bookkeeping_failed_rows_and_edited_migrations() {
-    // 0101 applied with the right checksum, 0102 applied but edited since, 0103 failed and unresolved.
+    // 0101 applied with the right checksum, 0102 applied but edited since, 0103 failed and unresolved,
+    // and a hotfix applied from a branch that never reached the repository.
     let repo = tempfile::tempdir().expect("tempdir");
     let m = repo.path().join("prisma/migrations");
     for (name, sql) in [
@@ -317,7 +318,8 @@ fn prisma_bookkeeping_failed_rows_and_edited_migrations() {
          INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name) VALUES
              ('1', '{a}', now(), '20240101000000_a'),
              ('2', 'edited', now(), '20240102000000_b'),
-             ('3', 'x', NULL, '20240103000000_c');
+             ('3', 'x', NULL, '20240103000000_c'),
+             ('5', 'z', now(), '20231231000000_hotfix_from_a_branch');
          INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, rolled_back_at) VALUES
              ('4', 'y', NULL, '20240103000000_c', now() - interval '1 day');
          CREATE TABLE a (id int); CREATE TABLE b (id int);"
@@ -342,7 +344,20 @@ fn prisma_bookkeeping_failed_rows_and_edited_migrations() {
                 "live-rolled-back-migration".to_string(),
                 "20240103000000_c".to_string()
             ),
+            // Applied on the live database, absent from the repository.
+            ("live-unknown-migration".to_string(), String::new()),
         ]
+    );
+    let unknown = findings
+        .iter()
+        .find(|f| f["rule"] == "live-unknown-migration")
+        .expect("an unknown-migration finding");
+    assert!(
+        unknown["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("20231231000000_hotfix_from_a_branch"),
+        "{unknown}"
     );
 }
 

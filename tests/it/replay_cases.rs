@@ -1,7 +1,7 @@
 //! Replay cases on fixture repositories, each run on the local and the docker engine, asserting findings
 //! at exact lines and columns.
 
-use crate::harness::{Engine, check_json, fixture};
+use crate::harness::{Engine, NON_ATOMIC, check_json, fixture};
 
 /// Defines `local_<name>` and `docker_<name>` tests that run `$body(engine)`.
 macro_rules! on_both_engines {
@@ -75,8 +75,16 @@ on_both_engines!(journal_orphan_is_reported, |engine| {
 on_both_engines!(concurrently_in_prisma_migration_fails, |engine| {
     let run = check_json(&fixture("prisma-concurrently"), engine, &[]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert_eq!(run.rules(), vec!["migration-failed"]);
+    // The static rule says the same without a database, at the same statement.
+    assert_eq!(
+        run.rules(),
+        vec!["migration-failed", "not-allowed-in-transaction"]
+    );
     let file = "prisma/migrations/20240102000000_search/migration.sql";
+    assert_eq!(
+        run.positions("not-allowed-in-transaction"),
+        vec![(file.to_string(), 5, 1)]
+    );
     // No error position: the whole failing statement (the second one) is the location.
     assert_eq!(
         run.positions("migration-failed"),
@@ -105,7 +113,18 @@ on_both_engines!(concurrently_in_prisma_migration_fails, |engine| {
 on_both_engines!(enum_value_used_in_same_golang_migrate_file, |engine| {
     let run = check_json(&fixture("golang-enum"), engine, &[]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert_eq!(run.rules(), vec!["migration-failed"]);
+    assert_eq!(
+        run.rules(),
+        vec!["enum-value-used-in-same-transaction", "migration-failed"]
+    );
+    // The static rule points at the use of the new value, like PostgreSQL does.
+    assert_eq!(
+        run.positions("enum-value-used-in-same-transaction")
+            .iter()
+            .map(|(f, l, _)| (f.as_str(), *l))
+            .collect::<Vec<_>>(),
+        vec![("db/migrations/000002_archive.up.sql", 4)]
+    );
     // PostgreSQL's error position points at the literal 'archived' on line 4.
     assert_eq!(
         run.positions("migration-failed"),
@@ -125,7 +144,18 @@ on_both_engines!(enum_value_used_in_same_golang_migrate_file, |engine| {
 on_both_engines!(autocommit_failure_leaves_earlier_statements, |engine| {
     let run = check_json(&fixture("psql-partial"), engine, &[]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert_eq!(run.rules(), vec!["migration-failed", "partially-applied"]);
+    assert_eq!(
+        run.rules_without(NON_ATOMIC),
+        vec!["migration-failed", "partially-applied"]
+    );
+    // Statically, the failing file was already known not to be atomic.
+    assert!(
+        run.rule("non-atomic-migration")
+            .iter()
+            .any(|f| f["file"] == "migrations/002_invoices.sql"),
+        "{}",
+        run.json
+    );
     let file = "migrations/002_invoices.sql".to_string();
     let failed = run.rule("migration-failed")[0];
     assert_eq!(failed["line"], 6, "{failed}");
@@ -148,7 +178,7 @@ on_both_engines!(autocommit_failure_leaves_earlier_statements, |engine| {
 on_both_engines!(missing_extension_is_an_environment_finding, |engine| {
     let run = check_json(&fixture("needs-extension"), engine, &[]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert_eq!(run.rules(), vec!["missing-extension"]);
+    assert_eq!(run.rules_without(NON_ATOMIC), vec!["missing-extension"]);
     let f = run.rule("missing-extension")[0];
     assert_eq!(f["category"], "environment");
     assert_eq!(f["file"], "migrations/001_embeddings.sql");
@@ -174,7 +204,7 @@ on_both_engines!(monorepo_sets_replay_into_separate_databases, |engine| {
     // Both sets create the same cluster-wide role; each must start from a clean cluster.
     let run = check_json(&fixture("monorepo"), engine, &[]);
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.json);
-    assert!(run.findings().is_empty(), "{}", run.json);
+    assert!(run.rules_without(NON_ATOMIC).is_empty(), "{}", run.json);
     let sets = run.json["summary"]["sets"].as_array().expect("sets");
     assert_eq!(sets.len(), 2);
     for set in sets {

@@ -1,7 +1,8 @@
 //! `pgrehearse-sql`: the SQL text layer of pgrehearse. It owns everything that looks at migration
 //! text without a database: byte spans and line/column arithmetic ([`span`]), a PostgreSQL/psql
 //! compatible tokenizer ([`lex`]), statement splitting exactly like `psql -f` and drizzle-kit
-//! ([`mod@split`]), and detection of MySQL / SQLite / T-SQL constructs ([`dialect`]).
+//! ([`mod@split`]), detection of MySQL / SQLite / T-SQL constructs ([`dialect`]), and what a
+//! statement means for transactions and retries ([`classify`]).
 //!
 //! Every public function is total on arbitrary `&str` input (unterminated quotes and comments, lone
 //! `$`, CRLF or CR-only line endings, non-ASCII text) and never panics. Positions are byte offsets
@@ -25,12 +26,17 @@
 //! assert_eq!(index.line_col(text, hits[0].span.start), (2, 29));
 //! ```
 
+pub mod classify;
 pub mod dialect;
 pub mod lex;
 pub mod span;
 pub mod split;
 pub mod target;
 
+pub use classify::{
+    EnumAddValue, Guard, RerunHazard, Retry, TxControl, created_type, enum_add_value,
+    non_transactional, rerun_hazards, string_value, transaction_control,
+};
 pub use dialect::{CONSTRUCTS, Dialect, DialectHit, detect_dialect};
 pub use lex::{Lexer, Token, TokenKind, describe_unterminated, tokenize};
 pub use span::{LineIndex, Span, char_pos_to_byte, floor_char_boundary};

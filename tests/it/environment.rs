@@ -1,0 +1,375 @@
+//! The environment a replay needs: the Supabase preset, roles created for the replay, a newer
+//! PostgreSQL than the replay server, and baseline snapshots.
+
+use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
+use tokio_postgres::config::Host;
+
+use crate::harness::{Engine, check_json, command, fixture};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A config file outside the fixture (so the fixture's own default stays the auto-enabled case).
+fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("temp config");
+    std::fs::write(file.path(), text).expect("writes config");
+    file
+}
+
+fn set_status(run: &crate::harness::Run, i: usize) -> (String, u64) {
+    let set = &run.json["summary"]["sets"][i];
+    (
+        set["status"].as_str().unwrap_or("").to_string(),
+        set["applied"].as_u64().unwrap_or(0),
+    )
+}
+
+#[test]
+fn supabase_migrations_replay_clean_with_the_auto_enabled_preset() {
+    let repo = fixture("supabase-app");
+    let run = check_json(&repo, Engine::Local, &["--schema", "declared.sql"]);
+    assert_eq!(run.code(), 0, "{}\n{:#}", run.stderr(), run.json);
+    assert_eq!(run.json["summary"]["sets"][0]["runner"], "supabase");
+    assert_eq!(set_status(&run, 0), ("ok".to_string(), 3));
+    for rule in [
+        "missing-role",
+        "migration-failed",
+        "prelude-failed",
+        "schema-drift",
+        "declared-schema-failed",
+    ] {
+        assert!(run.rule(rule).is_empty(), "{rule}: {:#}", run.json);
+    }
+}
+
+#[test]
+fn supabase_migrations_without_the_preset_report_the_missing_role() {
+    let repo = fixture("supabase-app");
+    let config = config_file("preset: none\n");
+    let config_path = config.path().to_str().expect("utf-8 path");
+    let run = check_json(&repo, Engine::Local, &["--config", config_path]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let file = "supabase/migrations/20240101000000_profiles.sql";
+    // The role's name in `to authenticated`, instead of a generic migration failure.
+    assert_eq!(
+        run.positions("missing-role"),
+        vec![(file.to_string(), 13, 6)]
+    );
+    assert!(run.rule("migration-failed").is_empty(), "{:#}", run.json);
+    let finding = run.rule("missing-role")[0];
+    assert_eq!(finding["category"], "environment");
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["evidence"]["sqlstate"], "42704");
+    assert_eq!(finding["evidence"]["extra"]["role"], "authenticated");
+    assert_eq!(
+        finding["evidence"]["not_applied"],
+        serde_json::json!(["20240102000000_auth_link", "20240103000000_avatars"])
+    );
+    let help = finding["help"].as_str().unwrap_or("");
+    for way in [
+        "`preset: supabase`",
+        "`create-roles: true`",
+        "`--create-roles`",
+        "`CREATE ROLE authenticated NOLOGIN;`",
+    ] {
+        assert!(help.contains(way), "{way} missing from: {help}");
+    }
+    assert_eq!(set_status(&run, 0), ("failed".to_string(), 0));
+}
+
+#[test]
+fn supabase_objects_without_the_preset_point_at_it() {
+    // Roles created, but no `auth` schema: the failure names the preset.
+    let repo = fixture("supabase-app");
+    let config = config_file("preset: none\ncreate-roles: true\n");
+    let config_path = config.path().to_str().expect("utf-8 path");
+    let run = check_json(&repo, Engine::Local, &["--config", config_path]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let failed = run.rule("migration-failed");
+    assert_eq!(failed.len(), 1, "{:#}", run.json);
+    assert_eq!(failed[0]["evidence"]["sqlstate"], "3F000");
+    assert!(
+        failed[0]["help"]
+            .as_str()
+            .is_some_and(|h| h.contains("`preset: supabase`")),
+        "{:#}",
+        failed[0]
+    );
+    // The roles the policies and grants use were created and reported once.
+    let notice = run.rule("roles-created");
+    assert_eq!(notice.len(), 1, "{:#}", run.json);
+    assert_eq!(
+        notice[0]["evidence"]["extra"]["roles"],
+        "authenticated,anon,service_role"
+    );
+}
+
+#[test]
+fn create_roles_replays_what_fails_without_it() {
+    let repo = fixture("create-roles");
+    let without = check_json(&repo, Engine::Local, &[]);
+    assert_eq!(without.code(), 1, "{}", without.stderr());
+    assert_eq!(
+        without.positions("missing-role"),
+        vec![("migrations/001_schema.sql".to_string(), 2, 33)]
+    );
+    assert_eq!(
+        without.rule("missing-role")[0]["evidence"]["extra"]["role"],
+        "pgr_app_owner"
+    );
+    assert!(without.rule("migration-failed").is_empty());
+
+    let with = check_json(&repo, Engine::Local, &["--create-roles"]);
+    assert_eq!(with.code(), 0, "{}\n{:#}", with.stderr(), with.json);
+    assert_eq!(set_status(&with, 0), ("ok".to_string(), 2));
+    assert!(with.rule("missing-role").is_empty());
+    // One notice, at the first reference, listing every role created (not the one the
+    // migrations create themselves).
+    assert_eq!(
+        with.positions("roles-created"),
+        vec![("migrations/001_schema.sql".to_string(), 2, 33)]
+    );
+    let notice = with.rule("roles-created")[0];
+    assert_eq!(notice["severity"], "notice");
+    assert_eq!(
+        notice["evidence"]["extra"]["roles"],
+        "pgr_app_owner,pgr_app_reader,PGR Reporting"
+    );
+
+    // The configuration key does the same.
+    let config = config_file(
+        "sets:\n  - path: migrations\n    runner: psql-single-transaction\n    create-roles: true\n",
+    );
+    let config_path = config.path().to_str().expect("utf-8 path");
+    let configured = check_json(&repo, Engine::Local, &["--config", config_path]);
+    assert_eq!(configured.code(), 0, "{}", configured.stderr());
+    assert_eq!(configured.rule("roles-created").len(), 1);
+}
+
+fn url(server: &Server) -> String {
+    let host = match &server.config.get_hosts()[0] {
+        Host::Unix(p) => p.display().to_string(),
+        Host::Tcp(h) => h.clone(),
+    };
+    format!(
+        "host={host} port={} user=postgres dbname=postgres",
+        server.config.get_ports()[0]
+    )
+}
+
+async fn roles(server: &Server) -> Vec<String> {
+    let client = server.connect("postgres").await.expect("connects");
+    client
+        .query("SELECT rolname::text FROM pg_roles ORDER BY 1", &[])
+        .await
+        .expect("lists roles")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn databases(server: &Server) -> Vec<String> {
+    let client = server.connect("postgres").await.expect("connects");
+    client
+        .query("SELECT datname::text FROM pg_database ORDER BY 1", &[])
+        .await
+        .expect("lists databases")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn the_url_engine_leaves_no_role_behind() {
+    let rt = runtime();
+    let cleanup = Cleanup::new();
+    let options = EngineOptions {
+        kind: EngineKind::Local,
+        database_url: None,
+        image: None,
+        pg_version: None,
+    };
+    let server = rt
+        .block_on(engine::start(&options, &cleanup))
+        .expect("local server");
+    // A role that already exists on the shared server is used, never dropped.
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        admin
+            .batch_execute("CREATE ROLE pgr_app_reader NOLOGIN; CREATE ROLE anon NOLOGIN")
+            .await
+            .expect("creates the existing roles");
+    });
+    let before = (rt.block_on(roles(&server)), rt.block_on(databases(&server)));
+    let run_url = |repo: &str, extra: &[&str]| {
+        let out = command()
+            .args(["check", "--engine", "url", "--format", "json"])
+            .args(["--database-url", &url(&server)])
+            .args(extra)
+            .arg(fixture(repo))
+            .output()
+            .expect("runs");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), json)
+    };
+    let (code, json) = run_url("create-roles", &["--create-roles"]);
+    let after_roles = (rt.block_on(roles(&server)), rt.block_on(databases(&server)));
+    let (supabase_code, supabase_json) = run_url("supabase-app", &[]);
+    let after_supabase = (rt.block_on(roles(&server)), rt.block_on(databases(&server)));
+    rt.block_on(cleanup.run_all());
+
+    assert_eq!(code, Some(0), "{json:#}");
+    let created: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "roles-created")
+        .collect();
+    assert_eq!(created.len(), 1, "{json:#}");
+    // Only the roles the server lacked were created.
+    assert_eq!(
+        created[0]["evidence"]["extra"]["roles"],
+        "pgr_app_owner,PGR Reporting"
+    );
+    assert_eq!(after_roles, before);
+    assert_eq!(supabase_code, Some(0), "{supabase_json:#}");
+    assert_eq!(after_supabase, before);
+    assert!(before.0.contains(&"anon".to_string()));
+}
+
+#[test]
+fn constructs_of_a_newer_postgres_are_named_with_the_version() {
+    let server = pgrehearse::engine::local::find_bindir(None)
+        .expect("local PostgreSQL binaries")
+        .major;
+    let run = check_json(&fixture("needs-newer"), Engine::Local, &[]);
+    let expected = [
+        (
+            "any-value/001_events.sql",
+            5,
+            21,
+            16,
+            "any_value",
+            "`any_value()`",
+        ),
+        (
+            "set-expression/001_orders.sql",
+            8,
+            39,
+            17,
+            "set-expression",
+            "`ALTER COLUMN … SET EXPRESSION`",
+        ),
+        ("uuidv7/001_tokens.sql", 3, 33, 18, "uuidv7", "`uuidv7()`"),
+    ];
+    let found = run.positions("needs-newer-postgres");
+    for (i, (file, line, column, version, construct, label)) in expected.into_iter().enumerate() {
+        let at = (file.to_string(), line, column);
+        if server >= version {
+            assert!(!found.contains(&at), "{file} runs on {server}: {found:?}");
+            assert_eq!(set_status(&run, i).0, "ok");
+            continue;
+        }
+        assert!(found.contains(&at), "{at:?} not in {found:?}");
+        let finding = run
+            .rule("needs-newer-postgres")
+            .into_iter()
+            .find(|f| f["file"] == file)
+            .expect("the finding");
+        assert_eq!(finding["category"], "environment");
+        assert_eq!(finding["evidence"]["extra"]["construct"], construct);
+        assert_eq!(
+            finding["evidence"]["extra"]["required_version"],
+            version.to_string()
+        );
+        let message = finding["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains(&format!("needs PostgreSQL {version} ({label})"))
+                && message.contains(&format!("this replay ran on PostgreSQL {server}")),
+            "{message}"
+        );
+        let help = finding["help"].as_str().unwrap_or("");
+        for way in [
+            format!("`--pg-version {version}`"),
+            format!("`--image postgres:{version}`"),
+            "`--database-url`".to_string(),
+        ] {
+            assert!(help.contains(&way), "{way} missing from: {help}");
+        }
+        assert_eq!(set_status(&run, i).0, "failed");
+    }
+    // Never reported as a generic failure.
+    assert!(run.rule("migration-failed").is_empty(), "{:#}", run.json);
+}
+
+#[test]
+fn a_baseline_snapshot_runs_first_and_covers_older_migrations() {
+    let repo = fixture("baseline-snapshot");
+    let run = check_json(&repo, Engine::Local, &[]);
+    // The two migrations up to 20240101000000 would fail after the snapshot (their tables exist):
+    // only the later one is replayed, on top of the snapshot (COPY data and all).
+    assert_eq!(run.code(), 0, "{}\n{:#}", run.stderr(), run.json);
+    let set = &run.json["summary"]["sets"][0];
+    assert_eq!(set["migrations"], 1);
+    assert_eq!(set["applied"], 1);
+    assert_eq!(set["status"], "ok");
+
+    // Without a version, every migration runs after the snapshot: the first one then fails.
+    let config = config_file(
+        "sets:\n  - path: db/migrations\n    runner: golang-migrate\n    baseline: {file: db/LATEST.sql}\n",
+    );
+    let config_path = config.path().to_str().expect("utf-8 path");
+    let all = check_json(&repo, Engine::Local, &["--config", config_path]);
+    assert_eq!(all.code(), 1, "{}", all.stderr());
+    assert_eq!(
+        all.positions("migration-failed"),
+        vec![(
+            "db/migrations/20231101000000_users.up.sql".to_string(),
+            1,
+            1
+        )]
+    );
+}
+
+#[test]
+fn a_failing_baseline_snapshot_is_reported_at_its_line() {
+    let repo = fixture("baseline-snapshot");
+    let config = repo.join("broken.yaml");
+    let config_path = config.to_str().expect("utf-8 path");
+    let run = check_json(&repo, Engine::Local, &["--config", config_path]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(
+        run.positions("missing-role"),
+        vec![("db/BROKEN.sql".to_string(), 7, 35)]
+    );
+    let finding = run.rule("missing-role")[0];
+    assert!(
+        finding["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("baseline snapshot `db/BROKEN.sql`")),
+        "{finding:#}"
+    );
+    assert_eq!(
+        finding["evidence"]["not_applied"],
+        serde_json::json!(["20240201000000"])
+    );
+    let fixed = check_json(
+        &repo,
+        Engine::Local,
+        &["--config", config_path, "--create-roles"],
+    );
+    assert_eq!(fixed.code(), 0, "{:#}", fixed.json);
+    assert_eq!(
+        fixed.positions("roles-created"),
+        vec![("db/BROKEN.sql".to_string(), 7, 35)]
+    );
+}
