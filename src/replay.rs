@@ -241,15 +241,10 @@ fn targets(text: &str, stmt: Span, table: &str) -> bool {
     // `ALTER TABLE old RENAME TO new`: the probe sees the table under its new name.
     let tokens = sql::significant_tokens(text, stmt);
     tokens.windows(3).any(|w| {
-        w[0].is_word(text, "RENAME") && w[1].is_word(text, "TO") && unquote(w[2].text(text)) == rel
+        w[0].is_word(text, "RENAME")
+            && w[1].is_word(text, "TO")
+            && sql::ident(text, &w[2]).is_some_and(|n| n == rel)
     }) && tokens.get(1).is_some_and(|t| t.is_word(text, "TABLE"))
-}
-
-fn unquote(ident: &str) -> String {
-    match ident.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
-        Some(quoted) => quoted.replace("\"\"", "\""),
-        None => ident.to_lowercase(),
-    }
 }
 
 /// Replays `set` on `client` (an empty database). Statement errors become findings; only a broken
@@ -373,12 +368,26 @@ pub async fn run_with(
         };
         tracker.new_transaction();
         let mut lock_timeout = false;
+        // A `BEGIN` written in the file is open (its `SET LOCAL`s last until its `COMMIT`).
+        let mut file_block = false;
         for batch in &migration.batches {
             let stmt_text = batch.span.slice(&migration.text);
-            if sql::leading_keywords(&migration.text, batch.span, 2) == ["SET", "LOCK_TIMEOUT"]
-                || sql::leading_keywords(&migration.text, batch.span, 3)
-                    == ["SET", "LOCAL", "LOCK_TIMEOUT"]
-            {
+            // `SET LOCAL` lasts until the end of its transaction: under autocommit, that is the SET
+            // itself. A `SET lock_timeout` in a prelude or in a role's settings is not seen here.
+            let keywords = sql::leading_keywords(&migration.text, batch.span, 3);
+            let session = keywords.len() >= 2
+                && keywords[0] == "SET"
+                && (keywords[1] == "LOCK_TIMEOUT"
+                    || (keywords[1] == "SESSION"
+                        && keywords.get(2).map(String::as_str) == Some("LOCK_TIMEOUT")));
+            match sql::transaction_control(&migration.text, batch.span) {
+                Some(sql::TxControl::Begin) => file_block = true,
+                Some(sql::TxControl::Commit | sql::TxControl::Rollback) => file_block = false,
+                None => {}
+            }
+            let local = keywords == ["SET", "LOCAL", "LOCK_TIMEOUT"]
+                && (migration.transactions != Transactions::Autocommit || file_block);
+            if session || local {
                 lock_timeout = true;
             }
             if let Some(threshold) = threshold.filter(|_| probe_fits(&migration.text, batch)) {
@@ -431,7 +440,14 @@ pub async fn run_with(
                     }
                 }
             }
-            if batch.span.slice(&migration.text).starts_with('\\') {
+            // psql interprets meta-commands itself; other runners send the line to the server, which
+            // rejects it (the replay does the same).
+            if batch.span.slice(&migration.text).starts_with('\\')
+                && matches!(
+                    set.runner,
+                    crate::discover::Runner::Psql | crate::discover::Runner::PsqlSingleTransaction
+                )
+            {
                 log.findings.push(
                     crate::rules::finding("psql-meta-command", "psql meta-command is not replayed")
                         .help("keep migrations to plain SQL so every runner can apply them")

@@ -619,9 +619,22 @@ mod tests {
         // A statement that locks nothing old says nothing about the transaction.
         t.new_transaction();
         assert!(t.observe(&[]).is_empty());
-        // A really new transaction starts over.
+        // A really new transaction starts over for locks; the scan count is the backend's, so the
+        // same count is no new scan and a higher one is.
         let e = t.observe(&[seen("3/8", 1)]);
+        assert!(e[0].new_lock && !e[0].scanned);
+        t.new_transaction();
+        let e = t.observe(&[seen("3/9", 2)]);
         assert!(e[0].new_lock && e[0].scanned);
+        // After a forced flush counts start at zero: any count is a scan of this statement.
+        t.flushed();
+        t.new_transaction();
+        let e = t.observe(&[seen("3/10", 1)]);
+        assert!(e[0].scanned);
+        // A count that dropped means PostgreSQL flushed at idle before the statement.
+        t.new_transaction();
+        let e = t.observe(&[seen("3/11", 0)]);
+        assert!(!e[0].scanned);
     }
 
     fn effect(table: &str, mode: &str, partitioned: bool) -> Effect {

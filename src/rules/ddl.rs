@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 
-use pgrehearse_sql::{self as sql, Span, Token, TokenKind};
+use pgrehearse_sql::{self as sql, Span, Token, TokenKind, ident};
 
 use crate::discover::{Migration, MigrationSet};
 use crate::model::{Evidence, Finding};
@@ -143,20 +143,6 @@ impl Name {
             Some(s) => format!("{s}.{}", self.name),
             None => self.name.clone(),
         }
-    }
-}
-
-/// Normalises an identifier token: unquoted folds to lower case, quoted keeps its text.
-fn ident(text: &str, t: &Token) -> Option<String> {
-    let s = t.span.slice(text);
-    match t.kind {
-        TokenKind::Word => Some(s.to_lowercase()),
-        TokenKind::QuotedIdent => {
-            let inner = s.strip_prefix("U&").unwrap_or(s);
-            let inner = inner.strip_prefix('"')?.strip_suffix('"')?;
-            Some(inner.replace("\"\"", "\""))
-        }
-        _ => None,
     }
 }
 

@@ -50,34 +50,8 @@ fn lint(repo: &Path) -> (i32, Vec<String>) {
     (output.status.code().unwrap_or(-1), findings)
 }
 
-/// The fixtures of the static DDL rules.
-const STATIC_FIXTURES: &[&str] = &[
-    "add-required-column",
-    "not-null-on-existing-data",
-    "unique-on-existing-data",
-    "drop-index-without-concurrently",
-    "reindex-without-concurrently",
-    "vacuum-full-or-cluster",
-    "drop-database",
-    "drop-schema",
-    "drop-object",
-    "truncate-table",
-    "drop-not-null",
-    "drop-default",
-    "drop-constraint",
-    "identity-change",
-    "generated-column-change",
-    "replica-identity-change",
-    "disable-trigger",
-    "autovacuum-disabled",
-    "domain-constraint",
-    "identifier-too-long",
-    "char-column",
-    "prefer-text",
-    "prefer-bigint",
-    "prefer-identity",
-    "prefer-timestamptz",
-];
+/// The fixtures of the static DDL rules: one per rule id.
+const STATIC_FIXTURES: &[&str] = pgrehearse::rules::ddl::IDS;
 
 #[test]
 fn lint_reports_the_destructive_drops_at_their_lines() {

@@ -16,6 +16,7 @@
 use crate::lex::{Token, TokenKind};
 use crate::span::Span;
 use crate::split::significant_tokens;
+use crate::target::ident;
 
 /// A statement that starts or ends a transaction block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -766,20 +767,6 @@ pub fn created_type(text: &str, code: Span) -> Option<String> {
     tokens
         .get(c.pos.checked_sub(1)?)
         .and_then(|t| ident(text, t))
-}
-
-/// A name token folded like PostgreSQL: unquoted to lower case, quoted verbatim.
-fn ident(text: &str, t: &Token) -> Option<String> {
-    let s = t.span.slice(text);
-    match t.kind {
-        TokenKind::Word => Some(s.to_lowercase()),
-        TokenKind::QuotedIdent => {
-            let inner = s.strip_prefix("U&").unwrap_or(s);
-            let inner = inner.strip_prefix('"')?.strip_suffix('"')?;
-            Some(inner.replace("\"\"", "\""))
-        }
-        _ => None,
-    }
 }
 
 /// The value of a plain `'…'` or `E'…'` string literal token (`None` for other tokens and for the

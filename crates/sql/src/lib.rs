@@ -44,4 +44,4 @@ pub use split::{
     DRIZZLE_BREAKPOINT, Statement, copy_data, leading_keywords, significant_tokens, split,
     split_drizzle_breakpoints,
 };
-pub use target::{Action, ObjectName, Target, TargetKind, target};
+pub use target::{Action, ObjectName, Target, TargetKind, ident, target};

@@ -57,8 +57,9 @@ pub struct Target {
     pub constraints: Vec<String>,
 }
 
-/// Normalises one identifier token: unquoted folds to lower case, quoted keeps its text.
-fn ident(text: &str, t: &Token) -> Option<String> {
+/// Normalises one identifier token like PostgreSQL: unquoted folds to lower case, quoted (`"…"`,
+/// `U&"…"`) keeps its text; `None` for tokens that are not identifiers.
+pub fn ident(text: &str, t: &Token) -> Option<String> {
     let s = t.span.slice(text);
     match t.kind {
         TokenKind::Word => Some(s.to_lowercase()),
