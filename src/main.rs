@@ -14,6 +14,16 @@ use pgrehearse::model::Severity;
 use pgrehearse::policy::BaselineChoice;
 use pgrehearse::report::Format;
 
+/// `println!` that ends the command quietly when stdout is closed (`pgrehearse rules | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            return ExitCode::SUCCESS;
+        }
+    }};
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "pgrehearse",
@@ -361,7 +371,7 @@ async fn run_baseline(args: CheckArgs) -> ExitCode {
         eprintln!("pgrehearse: error: {e}");
         return ExitCode::from(2);
     }
-    println!(
+    outln!(
         "pgrehearse: recorded {} finding(s) in {}; `check` and `lint` now report only new ones",
         baseline.findings.len(),
         target.display()
@@ -380,7 +390,7 @@ fn run_explain(id: &str) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    println!(
+    outln!(
         "{} ({}, default severity {})\n\n{}\n",
         rule.id,
         rule.category,
@@ -394,14 +404,15 @@ fn run_explain(id: &str) -> ExitCode {
                 .strip_prefix(&format!("# {}", rule.id))
                 .unwrap_or(doc)
                 .trim();
-            println!("{body}");
+            outln!("{body}");
         }
-        None => println!("(no documentation page yet)"),
+        None => outln!("(no documentation page yet)"),
     }
-    println!(
+    outln!(
         "\nConfigure: `rules: {{{}: off|error|warning|notice}}` in .pgrehearse.yaml; suppress one \
          occurrence with `-- pgrehearse-ignore: {} <reason>` on or above the statement.",
-        rule.id, rule.id
+        rule.id,
+        rule.id
     );
     ExitCode::SUCCESS
 }
@@ -423,7 +434,7 @@ fn run_rules(format: &str) -> ExitCode {
             })
             .collect();
         match serde_json::to_string_pretty(&list) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
                 eprintln!("pgrehearse: error: {e}");
                 return ExitCode::from(2);
@@ -433,7 +444,7 @@ fn run_rules(format: &str) -> ExitCode {
     }
     let width = RULES.iter().map(|r| r.id.len()).max().unwrap_or(0);
     for r in RULES {
-        println!(
+        outln!(
             "{:width$}  {:16} {:8} {}",
             r.id,
             r.category.as_str(),
@@ -518,7 +529,7 @@ fn run_hook(command: HookCommand) -> ExitCode {
     match command {
         HookCommand::Install { path, force } => match pgrehearse::hook::install(&path, force) {
             Ok(installed) => {
-                println!(
+                outln!(
                     "pgrehearse: installed the pre-commit hook at {}",
                     installed.display()
                 );
