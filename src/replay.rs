@@ -203,6 +203,56 @@ async fn threshold(client: &Client, migration: &Migration) -> Result<i64, Replay
         })
 }
 
+/// The backend's pending scan counts of the existing tables `migration` acts on, before it runs.
+/// The counts are per backend, not per transaction (they grow until PostgreSQL flushes them at idle),
+/// so each statement's scans are measured from here. Only the tables the migration names are read.
+async fn scan_baseline(client: &Client, migration: &Migration) -> Vec<(i64, i64)> {
+    let text = &*migration.text;
+    let mut names: Vec<String> = Vec::new();
+    for batch in &migration.batches {
+        for stmt in statements_in(text, batch.span) {
+            let Some(t) = sql::target(text, stmt) else {
+                continue;
+            };
+            let name = match t.kind {
+                sql::TargetKind::Table => Some(t.name),
+                sql::TargetKind::Index | sql::TargetKind::Trigger | sql::TargetKind::Policy => {
+                    t.table
+                }
+                _ => None,
+            };
+            let Some(name) = name else {
+                continue;
+            };
+            let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            let qualified = match &name.schema {
+                Some(schema) => format!("{}.{}", quote(schema), quote(&name.name)),
+                None => quote(&name.name),
+            };
+            if !names.contains(&qualified) {
+                names.push(qualified);
+            }
+        }
+    }
+    if names.is_empty() {
+        return Vec::new();
+    }
+    client
+        .query(
+            "SELECT c::pg_catalog.oid::int8, pg_catalog.pg_stat_get_xact_numscans(c) \
+             FROM pg_catalog.unnest($1::text[]) AS n, pg_catalog.to_regclass(n) AS c \
+             WHERE c IS NOT NULL",
+            &[&names],
+        )
+        .await
+        .map(|rows| {
+            rows.iter()
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether a batch can carry the lock probe: one complete statement that may run in a transaction.
 fn probe_fits(text: &str, batch: &Batch) -> bool {
     batch.copy.is_none()
@@ -294,30 +344,7 @@ pub async fn run_with(
     let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
     // File nodes are remembered across migrations; held locks per transaction.
     let mut tracker = crate::locks::Tracker::default();
-    // Scan counts accumulate in the backend across transactions until PostgreSQL flushes them (at
-    // idle, at most once a second); from PostgreSQL 15 on, a flush can be forced before each
-    // migration so that its counts start at zero.
-    let force_flush = options.lock_trace
-        && client
-            .query_one("SELECT current_setting('server_version_num')::int4", &[])
-            .await
-            .ok()
-            .is_some_and(|r| r.get::<_, i32>(0) >= 150000);
-    let flush = |tracker: &mut crate::locks::Tracker| {
-        if force_flush {
-            tracker.flushed();
-        }
-        async move {
-            if force_flush {
-                // Runs outside a transaction block: the backend flushes before it answers.
-                let _ = client
-                    .batch_execute("SELECT pg_catalog.pg_stat_force_next_flush()")
-                    .await;
-            }
-        }
-    };
     if all_in_one {
-        flush(&mut tracker).await;
         control(client, "BEGIN", set.migrations.first()).await?;
     }
     for (index, migration) in set.migrations.iter().enumerate() {
@@ -352,9 +379,6 @@ pub async fn run_with(
             return Ok(log);
         }
         let explicit = migration.transactions == Transactions::Explicit;
-        if !all_in_one {
-            flush(&mut tracker).await;
-        }
         if explicit {
             control(client, "BEGIN", Some(migration)).await?;
         }
@@ -362,6 +386,7 @@ pub async fn run_with(
         let mut sent = 0usize;
         // Lock tracing: relations up to this OID existed before the migration.
         let threshold = if options.lock_trace {
+            tracker.baseline(&scan_baseline(client, migration).await);
             Some(threshold(client, migration).await?)
         } else {
             None

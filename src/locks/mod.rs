@@ -180,6 +180,11 @@ impl Tracker {
         self.scans.clear();
     }
 
+    /// Scan counts `(oid, count)` read before a migration: the base its statements' scans count from.
+    pub fn baseline(&mut self, counts: &[(i64, i64)]) {
+        self.scans.extend(counts.iter().copied());
+    }
+
     /// Effects of the statement whose probe returned `seen`.
     pub fn observe(&mut self, seen: &[Seen]) -> Vec<Effect> {
         if let Some(s) = seen.first() {
