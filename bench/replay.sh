@@ -37,30 +37,41 @@ trap cleanup EXIT
 "${RUN_AS[@]}" "$BINDIR/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w \
   -o "-k $DIR -p $PORT -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
 PSQL=(psql -X -q -h "$DIR" -p "$PORT" -U postgres)
-"${PSQL[@]}" -d postgres -c "CREATE DATABASE bench_psql" >/dev/null
 
 now() { date +%s.%N; }
 FILES=()
 while IFS= read -r f; do FILES+=(-f "$f"); done < <(ls "$CORPUS"/*.sql | sort)
 
-t0=$(now)
-"${PSQL[@]}" -d bench_psql -v ON_ERROR_STOP=1 "${FILES[@]}" >/dev/null
-t1=$(now)
-"$BIN" check "$CORPUS" --engine url --database-url "host=$DIR port=$PORT user=postgres dbname=postgres" \
-  --fail-on never -q >/dev/null
-t2=$(now)
-"$BIN" check "$CORPUS" --engine url --database-url "host=$DIR port=$PORT user=postgres dbname=postgres" \
-  --fail-on never --no-lock-trace -q >/dev/null
-t3=$(now)
-
-psql_s=$(echo "$t1 - $t0" | bc -l)
-pgr_s=$(echo "$t2 - $t1" | bc -l)
-printf 'corpus: %s files, %s statements\n' "$N" "$STATEMENTS"
+# Each contender runs ROUNDS times (default 3), interleaved, and its median counts: a shared machine's
+# noise moves single runs by 20% or more.
+ROUNDS="${PGREHEARSE_BENCH_ROUNDS:-3}"
+URL="host=$DIR port=$PORT user=postgres dbname=postgres"
+PSQL_T=(); TRACE_T=(); PLAIN_T=()
+for round in $(seq "$ROUNDS"); do
+  "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS bench_psql" -c "CREATE DATABASE bench_psql" >/dev/null
+  t0=$(now)
+  "${PSQL[@]}" -d bench_psql -v ON_ERROR_STOP=1 "${FILES[@]}" >/dev/null
+  t1=$(now)
+  "$BIN" check "$CORPUS" --engine url --database-url "$URL" --fail-on never -q >/dev/null
+  t2=$(now)
+  "$BIN" check "$CORPUS" --engine url --database-url "$URL" --fail-on never --no-lock-trace -q >/dev/null
+  t3=$(now)
+  PSQL_T+=("$(echo "$t1 - $t0" | bc -l)")
+  TRACE_T+=("$(echo "$t2 - $t1" | bc -l)")
+  PLAIN_T+=("$(echo "$t3 - $t2" | bc -l)")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+psql_s=$(median "${PSQL_T[@]}")
+pgr_s=$(median "${TRACE_T[@]}")
+plain_s=$(median "${PLAIN_T[@]}")
+printf 'corpus: %s files, %s statements; median of %s rounds\n' "$N" "$STATEMENTS" "$ROUNDS"
 printf 'psql -f          : %7.2f s\n' "$psql_s"
-plain_s=$(echo "$t3 - $t2" | bc -l)
 printf 'pgrehearse replay, no lock tracing: %7.2f s  (%.2fx of psql)\n' "$plain_s" "$(echo "$plain_s / $psql_s" | bc -l)"
 printf 'pgrehearse replay, lock tracing   : %7.2f s  (%.2fx of psql, %.2fx of replay without tracing)\n' \
   "$pgr_s" "$(echo "$pgr_s / $psql_s" | bc -l)" "$(echo "$pgr_s / $plain_s" | bc -l)"
+printf 'per round (psql / tracing / no tracing):'
+for i in "${!PSQL_T[@]}"; do printf ' %.2f/%.2f/%.2f' "${PSQL_T[$i]}" "${TRACE_T[$i]}" "${PLAIN_T[$i]}"; done
+echo
 
 # Engine cold start, as reported by pgrehearse itself (a one-file repository).
 TINY="$OUT/tiny"

@@ -105,6 +105,15 @@ async fn execute_rows(
     client: &Client,
     text: &str,
 ) -> Result<(usize, Vec<tokio_postgres::SimpleQueryRow>), (Option<DbError>, usize, String)> {
+    execute_rows_from(client, text, 1).await
+}
+
+/// Like [`execute`], also returning the rows of the statements from the `from`th (counted from 0).
+async fn execute_rows_from(
+    client: &Client,
+    text: &str,
+    from: usize,
+) -> Result<(usize, Vec<tokio_postgres::SimpleQueryRow>), (Option<DbError>, usize, String)> {
     let mut completed = 0usize;
     let mut rows = Vec::new();
     let stream = match client.simple_query_raw(text).await {
@@ -121,7 +130,7 @@ async fn execute_rows(
     while let Some(item) = stream.next().await {
         match item {
             Ok(SimpleQueryMessage::CommandComplete(_)) => completed += 1,
-            Ok(SimpleQueryMessage::Row(row)) if completed > 0 => rows.push(row),
+            Ok(SimpleQueryMessage::Row(row)) if completed >= from => rows.push(row),
             Ok(_) => {}
             Err(e) => {
                 return Err((
@@ -191,22 +200,15 @@ pub struct ReplayOptions {
     pub lock_trace: bool,
 }
 
-/// The largest relation OID: relations up to it existed before `migration`.
-async fn threshold(client: &Client, migration: &Migration) -> Result<i64, ReplayError> {
-    client
-        .query_one(crate::locks::THRESHOLD_QUERY, &[])
-        .await
-        .map(|r| r.get::<_, i64>(0))
-        .map_err(|e| ReplayError {
-            file: migration.file.display().to_string(),
-            reason: crate::engine::db_error_text(&e),
-        })
-}
-
-/// The backend's pending scan counts of the existing tables `migration` acts on, before it runs.
-/// The counts are per backend, not per transaction (they grow until PostgreSQL flushes them at idle),
-/// so each statement's scans are measured from here. Only the tables the migration names are read.
-async fn scan_baseline(client: &Client, migration: &Migration) -> Vec<(i64, i64)> {
+/// What lock tracing reads before `migration` runs, in one round trip: the largest relation OID
+/// (relations up to it existed before the migration) and the backend's pending scan counts of the
+/// existing tables the migration acts on. The counts are per backend, not per transaction (they grow
+/// until PostgreSQL flushes them at idle), so each statement's scans are measured from here. Only the
+/// tables the migration names are read.
+async fn lock_baseline(
+    client: &Client,
+    migration: &Migration,
+) -> Result<(i64, Vec<(i64, i64)>), ReplayError> {
     let text = &*migration.text;
     let mut names: Vec<String> = Vec::new();
     for batch in &migration.batches {
@@ -234,23 +236,42 @@ async fn scan_baseline(client: &Client, migration: &Migration) -> Vec<(i64, i64)
             }
         }
     }
-    if names.is_empty() {
-        return Vec::new();
+    // An `E''` literal reads the same whatever `standard_conforming_strings` the migrations set.
+    let literals: Vec<String> = names
+        .iter()
+        .map(|n| format!("E'{}'", n.replace('\\', "\\\\").replace('\'', "''")))
+        .collect();
+    let mut query = String::from(
+        "SELECT 0, coalesce(max(oid)::pg_catalog.int8, 0), 0 FROM pg_catalog.pg_class",
+    );
+    if !literals.is_empty() {
+        query.push_str(&format!(
+            " UNION ALL SELECT 1, c::pg_catalog.oid::pg_catalog.int8, \
+             pg_catalog.pg_stat_get_xact_numscans(c) \
+             FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n, \
+             pg_catalog.to_regclass(n) AS c WHERE c IS NOT NULL",
+            literals.join(", ")
+        ));
     }
-    client
-        .query(
-            "SELECT c::pg_catalog.oid::int8, pg_catalog.pg_stat_get_xact_numscans(c) \
-             FROM pg_catalog.unnest($1::text[]) AS n, pg_catalog.to_regclass(n) AS c \
-             WHERE c IS NOT NULL",
-            &[&names],
-        )
+    let (_, rows) = execute_rows_from(client, &query, 0)
         .await
-        .map(|rows| {
-            rows.iter()
-                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
-                .collect()
-        })
-        .unwrap_or_default()
+        .map_err(|(_, _, reason)| ReplayError {
+            file: migration.file.display().to_string(),
+            reason,
+        })?;
+    let number = |row: &tokio_postgres::SimpleQueryRow, i: usize| -> i64 {
+        row.get(i).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    let mut threshold = 0;
+    let mut counts = Vec::new();
+    for row in &rows {
+        if number(row, 0) == 0 {
+            threshold = number(row, 1);
+        } else {
+            counts.push((number(row, 1), number(row, 2)));
+        }
+    }
+    Ok((threshold, counts))
 }
 
 /// Whether a batch can carry the lock probe: one complete statement that may run in a transaction.
@@ -344,6 +365,8 @@ pub async fn run_with(
     let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
     // File nodes are remembered across migrations; held locks per transaction.
     let mut tracker = crate::locks::Tracker::default();
+    // Whether the lock probe is prepared in this session.
+    let mut probe_ready = false;
     if all_in_one {
         control(client, "BEGIN", set.migrations.first()).await?;
     }
@@ -386,8 +409,9 @@ pub async fn run_with(
         let mut sent = 0usize;
         // Lock tracing: relations up to this OID existed before the migration.
         let threshold = if options.lock_trace {
-            tracker.baseline(&scan_baseline(client, migration).await);
-            Some(threshold(client, migration).await?)
+            let (threshold, counts) = lock_baseline(client, migration).await?;
+            tracker.baseline(&counts);
+            Some(threshold)
         } else {
             None
         };
@@ -415,9 +439,16 @@ pub async fn run_with(
             if session || local {
                 lock_timeout = true;
             }
-            if let Some(threshold) = threshold.filter(|_| probe_fits(&migration.text, batch)) {
+            if let Some(threshold) = threshold.filter(|_| {
+                probe_fits(&migration.text, batch)
+                    && !crate::locks::leaves_existing_tables_alone(&migration.text, batch.span)
+            }) {
                 if !explicit && !all_in_one {
                     tracker.new_transaction();
+                }
+                if !probe_ready {
+                    control(client, &crate::locks::prepare(), Some(migration)).await?;
+                    probe_ready = true;
                 }
                 let body = stmt_text.trim_end().trim_end_matches(';');
                 match execute_rows(client, &format!("{body}{}", crate::locks::probe(threshold)))
@@ -449,6 +480,18 @@ pub async fn run_with(
                         }
                         continue;
                     }
+                    Err((Some(error), completed, _))
+                        if completed > 0 && crate::locks::probe_missing(&error) =>
+                    {
+                        return Err(ReplayError {
+                            file: migration.file.display().to_string(),
+                            reason: format!(
+                                "lock tracing lost its prepared query after this statement \
+                                 ({}); rerun with --no-lock-trace",
+                                error.message()
+                            ),
+                        });
+                    }
                     Err((Some(error), completed, _)) => {
                         failure = Some(Failure {
                             error,
@@ -479,6 +522,9 @@ pub async fn run_with(
                         .at(&migration.file, Some(batch.span)),
                 );
                 continue;
+            }
+            if probe_ready && crate::locks::forgets_probe(&migration.text, batch.span) {
+                probe_ready = false;
             }
             let outcome = match batch.copy {
                 Some(data) => {

@@ -21,25 +21,53 @@ use tokio_postgres::SimpleQueryRow;
 use crate::model::{Evidence, Finding};
 use crate::rules;
 
-/// The query that finds the largest relation OID, run at the start of each migration.
-pub const THRESHOLD_QUERY: &str = "SELECT coalesce(max(oid)::int8, 0) FROM pg_catalog.pg_class";
+/// The name under which [`prepare`] registers the probe query in the replay session.
+pub const PROBE_NAME: &str = "pgrehearse_lock_probe";
 
-/// The probe appended to a statement: every relation lock this backend holds on an ordinary or
-/// partitioned table older than `threshold`, with its file node, the transaction's scan count, its
-/// kind (`r` ordinary, `p` partitioned) and the virtual transaction id holding the lock.
-pub fn probe(threshold: i64) -> String {
+/// Registers the probe query as a prepared statement of the session: every relation lock this backend
+/// holds on an ordinary or partitioned table whose OID is at most `$1`, with its file node, the
+/// transaction's scan count, its kind (`r` ordinary, `p` partitioned) and the virtual transaction id
+/// holding the lock. A dropped table has no `pg_class` row any more and shows with an empty name.
+/// Prepared once, the query is planned once instead of once per statement, which keeps tracing cheap.
+/// Prepared statements are not transactional: a rolled-back migration leaves it in place; only
+/// `DEALLOCATE` and `DISCARD ALL` remove it (see [`forgets_probe`]).
+pub fn prepare() -> String {
     format!(
-        ";\nSELECT l.relation::pg_catalog.int8, n.nspname, c.relname, c.relfilenode::int8, l.mode, \
+        "PREPARE {PROBE_NAME}(pg_catalog.int8) AS \
+         SELECT l.relation::pg_catalog.int8, n.nspname, c.relname, c.relfilenode::int8, l.mode, \
          pg_catalog.pg_stat_get_xact_numscans(c.oid), c.relkind::text, l.virtualtransaction \
          FROM pg_catalog.pg_locks l \
          LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
          LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
          AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) \
-         AND l.relation::pg_catalog.int8 <= {threshold} \
+         AND l.relation::pg_catalog.int8 <= $1 \
          AND (c.oid IS NULL OR (c.relkind IN ('r', 'p') \
          AND n.nspname NOT IN ('pg_catalog', 'information_schema')))"
     )
+}
+
+/// The probe appended to a statement, in the same simple query: runs the prepared probe for the tables
+/// older than `threshold`.
+pub fn probe(threshold: i64) -> String {
+    format!(";\nEXECUTE {PROBE_NAME}({threshold})")
+}
+
+/// Whether a statement in `span` removes the session's prepared statements (`DEALLOCATE`, `DISCARD`),
+/// so the probe has to be prepared again before its next use.
+pub fn forgets_probe(text: &str, span: Span) -> bool {
+    let inner = span.slice(text);
+    sql::split(inner).iter().any(|s| {
+        sql::leading_keywords(inner, s.code, 1)
+            .first()
+            .is_some_and(|k| k == "DEALLOCATE" || k == "DISCARD")
+    })
+}
+
+/// Whether `error` is the probe's own prepared statement having gone missing.
+pub fn probe_missing(error: &tokio_postgres::error::DbError) -> bool {
+    error.code() == &tokio_postgres::error::SqlState::INVALID_SQL_STATEMENT_NAME
+        && error.message().contains(PROBE_NAME)
 }
 
 /// Lock modes in order of strength.
@@ -175,11 +203,6 @@ impl Tracker {
         self.reset = true;
     }
 
-    /// The backend's pending statistics were flushed: scan counts start at zero again.
-    pub fn flushed(&mut self) {
-        self.scans.clear();
-    }
-
     /// Scan counts `(oid, count)` read before a migration: the base its statements' scans count from.
     pub fn baseline(&mut self, counts: &[(i64, i64)]) {
         self.scans.extend(counts.iter().copied());
@@ -266,6 +289,51 @@ pub fn cannot_run_in_transaction(text: &str, stmt: Span) -> bool {
             | ["PREPARE", "TRANSACTION", ..]
             | ["COPY", ..]
     )
+}
+
+/// Whether a statement can neither lock, rewrite nor scan a table that existed before it, so it needs
+/// no probe: session settings, comments, `DEALLOCATE`, and the creation of types, functions, schemas, sequences,
+/// roles, extensions and of tables that name no other table. Skipping their probes keeps tracing
+/// cheap; a weak lock some of them take (a comment's, a function body's parse) never makes a finding.
+pub fn leaves_existing_tables_alone(text: &str, stmt: Span) -> bool {
+    let mut words = sql::leading_keywords(text, stmt, 6);
+    match words.first().map(String::as_str) {
+        // `DEALLOCATE` / `DISCARD` would also remove the probe before it runs.
+        Some("SET" | "RESET" | "SHOW" | "COMMENT" | "DEALLOCATE" | "DISCARD") => return true,
+        Some("CREATE") => {}
+        _ => return false,
+    }
+    words.remove(0);
+    if words.first().map(String::as_str) == Some("OR")
+        && words.get(1).map(String::as_str) == Some("REPLACE")
+    {
+        words.drain(..2);
+    }
+    // `CREATE [GLOBAL|LOCAL] [TEMP|TEMPORARY|UNLOGGED] TABLE`.
+    while words.first().is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "GLOBAL" | "LOCAL" | "TEMP" | "TEMPORARY" | "UNLOGGED"
+        )
+    }) {
+        words.remove(0);
+    }
+    match words.first().map(String::as_str) {
+        Some(
+            "TYPE" | "DOMAIN" | "SCHEMA" | "SEQUENCE" | "FUNCTION" | "PROCEDURE" | "ROLE" | "USER"
+            | "GROUP" | "EXTENSION" | "COLLATION",
+        ) => true,
+        Some("TABLE") => {
+            let w = self::words(text, stmt);
+            !w.iter().any(|x| {
+                matches!(
+                    x.as_str(),
+                    "REFERENCES" | "PARTITION" | "INHERITS" | "LIKE" | "AS" | "OF"
+                )
+            })
+        }
+        _ => false,
+    }
 }
 
 /// Upper-cased significant words of a statement.
@@ -631,11 +699,12 @@ mod tests {
         t.new_transaction();
         let e = t.observe(&[seen("3/9", 2)]);
         assert!(e[0].new_lock && e[0].scanned);
-        // After a forced flush counts start at zero: any count is a scan of this statement.
-        t.flushed();
+        // A migration's baseline is where its scans count from: the same count is no scan.
+        t.baseline(&[(10, 7)]);
         t.new_transaction();
-        let e = t.observe(&[seen("3/10", 1)]);
-        assert!(e[0].scanned);
+        assert!(!t.observe(&[seen("3/10", 7)])[0].scanned);
+        t.new_transaction();
+        assert!(t.observe(&[seen("3/12", 8)])[0].scanned);
         // A count that dropped means PostgreSQL flushed at idle before the statement.
         t.new_transaction();
         let e = t.observe(&[seen("3/11", 0)]);
@@ -739,6 +808,43 @@ mod tests {
         );
         assert!(rules_of("CREATE INDEX ON t (a)", std::slice::from_ref(&held), false).is_empty());
         assert!(rules_of("ALTER TABLE t ADD UNIQUE (a)", &[held], false).is_empty());
+    }
+
+    #[test]
+    fn statements_that_cannot_touch_existing_tables_get_no_probe() {
+        for (s, expected) in [
+            ("SET lock_timeout = '2s'", true),
+            ("COMMENT ON TABLE t IS 'x'", true),
+            ("CREATE TYPE mood AS ENUM ('a')", true),
+            (
+                "CREATE OR REPLACE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql",
+                true,
+            ),
+            ("CREATE TABLE IF NOT EXISTS n (id int PRIMARY KEY)", true),
+            ("CREATE UNLOGGED TABLE n (id int)", true),
+            ("CREATE TABLE n (id int REFERENCES t (id))", false),
+            ("CREATE TABLE n PARTITION OF t FOR VALUES IN (1)", false),
+            ("CREATE TABLE n (LIKE t)", false),
+            ("CREATE TABLE n AS SELECT * FROM t", false),
+            ("CREATE INDEX i ON t (a)", false),
+            (
+                "CREATE TRIGGER g BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f()",
+                false,
+            ),
+            (
+                "CREATE OR REPLACE TRIGGER g BEFORE UPDATE ON t EXECUTE FUNCTION f()",
+                false,
+            ),
+            ("ALTER TABLE t ADD COLUMN a int", false),
+            ("SELECT f()", false),
+            ("DO $$ BEGIN ALTER TABLE t ADD COLUMN a int; END $$", false),
+        ] {
+            assert_eq!(
+                leaves_existing_tables_alone(s, Span::new(0, s.len())),
+                expected,
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -68,3 +68,45 @@ fn lock_tracing_can_be_turned_off() {
         run.json
     );
 }
+
+#[test]
+fn tracing_survives_a_migration_that_deallocates_prepared_statements() {
+    // The probe is a prepared statement of the replay session; `DEALLOCATE ALL` and `DISCARD ALL` in a
+    // migration remove it, and tracing has to go on after them.
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("001_tables.sql"),
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, email text);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("002_reset.sql"),
+        "DEALLOCATE ALL;\nCREATE INDEX accounts_email_idx ON accounts (email);\nDISCARD ALL;\n\
+         ALTER TABLE accounts ALTER COLUMN id TYPE numeric;\n",
+    )
+    .unwrap();
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let got: Vec<(String, u64)> = run
+        .findings()
+        .iter()
+        .filter(|f| f["category"] == "lock")
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("index-without-concurrently".to_string(), 2),
+            ("table-rewrite".to_string(), 4),
+        ],
+        "{}",
+        run.json
+    );
+    assert_eq!(run.code(), 1, "{}", run.json);
+}
