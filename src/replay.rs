@@ -274,6 +274,118 @@ async fn lock_baseline(
     Ok((threshold, counts))
 }
 
+/// Whether `stmt` sets `lock_timeout` for what follows: `SET [SESSION] lock_timeout`, or `SET LOCAL
+/// lock_timeout` when it runs `in_transaction` (under autocommit, `SET LOCAL` ends with itself). A
+/// `SET lock_timeout` in a prelude or in a role's settings is not seen here.
+fn sets_lock_timeout(text: &str, stmt: Span, in_transaction: bool) -> bool {
+    let keywords = sql::leading_keywords(text, stmt, 3);
+    let session = keywords.len() >= 2
+        && keywords[0] == "SET"
+        && (keywords[1] == "LOCK_TIMEOUT"
+            || (keywords[1] == "SESSION"
+                && keywords.get(2).map(String::as_str) == Some("LOCK_TIMEOUT")));
+    session || (in_transaction && keywords == ["SET", "LOCAL", "LOCK_TIMEOUT"])
+}
+
+/// Whether a multi-statement batch can be traced statement by statement inside one transaction, with
+/// the same outcome as the one query the runner sends: no statement controls the transaction or
+/// refuses a transaction block, and the text ends where the last statement does.
+fn splits_for_tracing(text: &str, batch: &Batch) -> bool {
+    let stmts = statements_in(text, batch.span);
+    batch.copy.is_none()
+        && !batch.span.slice(text).starts_with('\\')
+        && stmts.len() > 1
+        && stmts
+            .iter()
+            .all(|s| !crate::locks::cannot_run_in_transaction(text, *s))
+        && sql::significant_tokens(text, batch.span)
+            .last()
+            .is_some_and(|t| t.kind != sql::TokenKind::Unterminated)
+}
+
+/// Lock tracing's state while one migration replays.
+struct Trace<'a> {
+    client: &'a Client,
+    migration: &'a Migration,
+    tracker: &'a mut crate::locks::Tracker,
+    /// Whether the probe is prepared in the session.
+    probe_ready: &'a mut bool,
+    /// Whether the migration set a lock_timeout before the statement.
+    lock_timeout: bool,
+}
+
+impl Trace<'_> {
+    /// Sends one statement together with the lock probe and adds its lock findings to `log`. Returns
+    /// the statements completed (without the probe), or the statement's failure.
+    async fn statement(
+        &mut self,
+        stmt: Span,
+        threshold: i64,
+        log: &mut ReplayLog,
+    ) -> Result<Result<usize, Failure>, ReplayError> {
+        let migration = self.migration;
+        let text = &*migration.text;
+        if !*self.probe_ready {
+            control(self.client, &crate::locks::prepare(), Some(migration)).await?;
+            *self.probe_ready = true;
+        }
+        let body = stmt.slice(text).trim_end().trim_end_matches(';');
+        match execute_rows(
+            self.client,
+            &format!("{body}{}", crate::locks::probe(threshold)),
+        )
+        .await
+        {
+            Ok((n, rows)) => {
+                let effects: Vec<crate::locks::Effect> = self
+                    .tracker
+                    .observe(&crate::locks::parse(&rows))
+                    .into_iter()
+                    .filter(|e| {
+                        if e.table.is_empty() {
+                            drops_table(text, stmt)
+                        } else {
+                            targets(text, stmt, &e.table)
+                        }
+                    })
+                    .collect();
+                if !effects.is_empty() {
+                    log.findings.extend(crate::locks::findings(
+                        text,
+                        stmt,
+                        &effects,
+                        self.lock_timeout,
+                        &migration.file,
+                        &migration.id,
+                    ));
+                }
+                Ok(Ok(n.saturating_sub(1)))
+            }
+            Err((Some(error), completed, _))
+                if completed > 0 && crate::locks::probe_missing(&error) =>
+            {
+                Err(ReplayError {
+                    file: migration.file.display().to_string(),
+                    reason: format!(
+                        "lock tracing lost its prepared query after this statement ({}); rerun \
+                         with --no-lock-trace",
+                        error.message()
+                    ),
+                })
+            }
+            Err((Some(error), completed, _)) => Ok(Err(Failure {
+                error,
+                batch: stmt,
+                completed,
+            })),
+            Err((None, _, reason)) => Err(ReplayError {
+                file: migration.file.display().to_string(),
+                reason,
+            }),
+        }
+    }
+}
+
 /// Whether a batch can carry the lock probe: one complete statement that may run in a transaction.
 fn probe_fits(text: &str, batch: &Batch) -> bool {
     batch.copy.is_none()
@@ -420,91 +532,119 @@ pub async fn run_with(
         // A `BEGIN` written in the file is open (its `SET LOCAL`s last until its `COMMIT`).
         let mut file_block = false;
         for batch in &migration.batches {
-            let stmt_text = batch.span.slice(&migration.text);
-            // `SET LOCAL` lasts until the end of its transaction: under autocommit, that is the SET
-            // itself. A `SET lock_timeout` in a prelude or in a role's settings is not seen here.
-            let keywords = sql::leading_keywords(&migration.text, batch.span, 3);
-            let session = keywords.len() >= 2
-                && keywords[0] == "SET"
-                && (keywords[1] == "LOCK_TIMEOUT"
-                    || (keywords[1] == "SESSION"
-                        && keywords.get(2).map(String::as_str) == Some("LOCK_TIMEOUT")));
             match sql::transaction_control(&migration.text, batch.span) {
                 Some(sql::TxControl::Begin) => file_block = true,
                 Some(sql::TxControl::Commit | sql::TxControl::Rollback) => file_block = false,
                 None => {}
             }
-            let local = keywords == ["SET", "LOCAL", "LOCK_TIMEOUT"]
-                && (migration.transactions != Transactions::Autocommit || file_block);
-            if session || local {
+            // Inside a transaction: the runner's, one the file opened, or the implicit one
+            // PostgreSQL runs a multi-statement query in.
+            let in_transaction = explicit || all_in_one || file_block;
+            if sets_lock_timeout(
+                &migration.text,
+                batch.span,
+                in_transaction || migration.transactions != Transactions::Autocommit,
+            ) {
                 lock_timeout = true;
             }
+            let mut trace = Trace {
+                client,
+                migration,
+                tracker: &mut tracker,
+                probe_ready: &mut probe_ready,
+                lock_timeout,
+            };
             if let Some(threshold) = threshold.filter(|_| {
                 probe_fits(&migration.text, batch)
                     && !crate::locks::leaves_existing_tables_alone(&migration.text, batch.span)
             }) {
-                if !explicit && !all_in_one {
-                    tracker.new_transaction();
+                if !in_transaction {
+                    trace.tracker.new_transaction();
                 }
-                if !probe_ready {
-                    control(client, &crate::locks::prepare(), Some(migration)).await?;
-                    probe_ready = true;
-                }
-                let body = stmt_text.trim_end().trim_end_matches(';');
-                match execute_rows(client, &format!("{body}{}", crate::locks::probe(threshold)))
-                    .await
-                {
-                    Ok((n, rows)) => {
+                match trace.statement(batch.span, threshold, &mut log).await? {
+                    Ok(n) => {
                         sent += 1;
-                        log.statements += n.saturating_sub(1);
-                        let effects: Vec<crate::locks::Effect> = tracker
-                            .observe(&crate::locks::parse(&rows))
-                            .into_iter()
-                            .filter(|e| {
-                                if e.table.is_empty() {
-                                    drops_table(&migration.text, batch.span)
-                                } else {
-                                    targets(&migration.text, batch.span, &e.table)
-                                }
-                            })
-                            .collect();
-                        if !effects.is_empty() {
-                            log.findings.extend(crate::locks::findings(
-                                &migration.text,
-                                batch.span,
-                                &effects,
-                                lock_timeout,
-                                &migration.file,
-                                &migration.id,
-                            ));
-                        }
+                        log.statements += n;
                         continue;
                     }
-                    Err((Some(error), completed, _))
-                        if completed > 0 && crate::locks::probe_missing(&error) =>
-                    {
-                        return Err(ReplayError {
-                            file: migration.file.display().to_string(),
-                            reason: format!(
-                                "lock tracing lost its prepared query after this statement \
-                                 ({}); rerun with --no-lock-trace",
-                                error.message()
-                            ),
-                        });
-                    }
-                    Err((Some(error), completed, _)) => {
-                        failure = Some(Failure {
-                            error,
-                            batch: batch.span,
-                            completed,
-                        });
+                    Err(f) => {
+                        failure = Some(f);
                         break;
                     }
-                    Err((None, _, reason)) => {
-                        return Err(ReplayError {
-                            file: migration.file.display().to_string(),
-                            reason,
-                        });
+                }
+            }
+            // A multi-statement query runs as one transaction: sent statement by statement in one
+            // transaction, each statement's locks can be told apart.
+            if let Some(threshold) =
+                threshold.filter(|_| splits_for_tracing(&migration.text, batch))
+            {
+                if !in_transaction {
+                    control(client, "BEGIN", Some(migration)).await?;
+                    trace.tracker.new_transaction();
+                }
+                let mut batch_failure = None;
+                for stmt in statements_in(&migration.text, batch.span) {
+                    if sets_lock_timeout(&migration.text, stmt, true) {
+                        trace.lock_timeout = true;
+                    }
+                    let outcome =
+                        if crate::locks::leaves_existing_tables_alone(&migration.text, stmt) {
+                            if crate::locks::forgets_probe(&migration.text, stmt) {
+                                *trace.probe_ready = false;
+                            }
+                            match execute(client, stmt.slice(&migration.text)).await {
+                                Ok(n) => Ok(n),
+                                Err((Some(error), completed, _)) => Err(Failure {
+                                    error,
+                                    batch: stmt,
+                                    completed,
+                                }),
+                                Err((None, _, reason)) => {
+                                    return Err(ReplayError {
+                                        file: migration.file.display().to_string(),
+                                        reason,
+                                    });
+                                }
+                            }
+                        } else {
+                            trace.statement(stmt, threshold, &mut log).await?
+                        };
+                    match outcome {
+                        Ok(n) => log.statements += n,
+                        Err(f) => {
+                            batch_failure = Some(f);
+                            break;
+                        }
+                    }
+                }
+                lock_timeout = trace.lock_timeout;
+                if batch_failure.is_none() && !in_transaction {
+                    // Deferred constraints are checked here, as at the end of the original query.
+                    match execute(client, "COMMIT").await {
+                        Ok(_) => {}
+                        Err((Some(error), _, _)) => {
+                            batch_failure = Some(Failure {
+                                error,
+                                batch: batch.span,
+                                completed: statements_in(&migration.text, batch.span).len(),
+                            });
+                        }
+                        Err((None, _, reason)) => {
+                            return Err(ReplayError {
+                                file: migration.file.display().to_string(),
+                                reason,
+                            });
+                        }
+                    }
+                }
+                match batch_failure {
+                    None => {
+                        sent += 1;
+                        continue;
+                    }
+                    Some(f) => {
+                        failure = Some(f);
+                        break;
                     }
                 }
             }

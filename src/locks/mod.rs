@@ -1,7 +1,8 @@
 //! Lock and rewrite tracing: what each statement does to tables that existed before its migration.
 //!
 //! `replay` appends [`probe`] to a single statement in the same simple query, so the probe runs in the
-//! statement's own transaction (implicit or the runner's explicit one) and sees exactly the relation
+//! statement's own transaction (implicit or the runner's explicit one; a multi-statement file is sent
+//! statement by statement inside one transaction for this) and sees exactly the relation
 //! locks the backend holds, before they are released at commit. Only relations the statement locked are
 //! inspected, and only those older than the migration (their OID is at most the largest OID at the
 //! migration's start): a table created earlier in the same migration is harmless. A rewrite shows as
