@@ -70,15 +70,60 @@ const MAX_IDENTIFIER: usize = 63;
 
 /// Findings of every static DDL rule on every migration of the set.
 pub fn findings(set: &MigrationSet) -> Vec<Finding> {
+    findings_in(&set.migrations)
+}
+
+/// Findings of the migrations of one set, in order: what an earlier one proves carries to the later.
+fn findings_in(migrations: &[Migration]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for m in &set.migrations {
+    let mut proven = Proven::default();
+    for m in migrations {
         if m.blocked.is_some() {
             // A code migration, or one the runner refuses: none of it runs.
             continue;
         }
-        out.extend(migration_findings(m));
+        out.extend(migration_findings(m, &mut proven));
     }
     out
+}
+
+/// What the migrations so far prove about the data, carried from one migration to the next.
+#[derive(Default)]
+struct Proven {
+    /// `CHECK (col IS NOT NULL) NOT VALID` constraints not validated yet: table, constraint, column.
+    pending: Vec<(Name, String, String)>,
+    /// Columns a validated `CHECK (col IS NOT NULL)` keeps free of NULLs: table, column.
+    not_null: Vec<(Name, String)>,
+}
+
+impl Proven {
+    fn learn(&mut self, fact: &Fact) {
+        match fact {
+            Fact::NotNullCheck(table, constraint, column, valid) => {
+                if *valid {
+                    self.not_null.push((table.clone(), column.clone()));
+                } else {
+                    self.pending
+                        .push((table.clone(), constraint.clone(), column.clone()));
+                }
+            }
+            Fact::Validated(table, constraint) => {
+                let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+                    .into_iter()
+                    .partition(|(t, c, _)| t.same(table) && c == constraint);
+                self.pending = rest;
+                self.not_null
+                    .extend(done.into_iter().map(|(t, _, column)| (t, column)));
+            }
+            _ => {}
+        }
+    }
+
+    fn has_no_nulls(&self, table: &Name, column: &str) -> bool {
+        self.not_null
+            .iter()
+            .any(|(t, c)| t.same(table) && c == column)
+    }
 }
 
 /// The statements of a migration the runner sends (psql meta-commands and COPY data left out).
@@ -94,7 +139,7 @@ fn statements(m: &Migration) -> Vec<Span> {
     out
 }
 
-fn migration_findings(m: &Migration) -> Vec<Finding> {
+fn migration_findings(m: &Migration, proven: &mut Proven) -> Vec<Finding> {
     let text = &*m.text;
     let stmts: Vec<Stmt<'_>> = statements(m)
         .into_iter()
@@ -105,6 +150,7 @@ fn migration_findings(m: &Migration) -> Vec<Finding> {
         m,
         facts: &facts,
         created: HashMap::new(),
+        proven: std::mem::take(proven),
         out: Vec::new(),
     };
     for (i, st) in stmts.iter().enumerate() {
@@ -114,10 +160,11 @@ fn migration_findings(m: &Migration) -> Vec<Finding> {
             match fact {
                 Fact::Created(ns, name) => ctx.create(*ns, name),
                 Fact::Renamed(ns, from, to) if ctx.is_created(*ns, from) => ctx.create(*ns, to),
-                _ => {}
+                _ => ctx.proven.learn(fact),
             }
         }
     }
+    *proven = ctx.proven;
     ctx.out
 }
 
@@ -351,6 +398,11 @@ enum Fact {
     SetNotNull(Name),
     /// `ENABLE TRIGGER name | ALL | USER` on a table.
     EnabledTrigger(Name, String),
+    /// `ADD CONSTRAINT name CHECK (col IS NOT NULL)`: table, constraint, column, and whether it is
+    /// validated at once (no `NOT VALID`).
+    NotNullCheck(Name, String, String, bool),
+    /// `VALIDATE CONSTRAINT name` on a table.
+    Validated(Name, String),
 }
 
 /// Skips `CREATE [OR REPLACE] [TEMP|UNLOGGED|…]` and returns the index of the object keyword.
@@ -505,6 +557,14 @@ fn table_action_facts(st: &Stmt<'_>, table: &Name, a: usize, b: usize, out: &mut
         Some("ADD") => {
             if st.is(a + 1, "CONSTRAINT") {
                 if let Some((n, _)) = st.name(a + 2) {
+                    if let Some(column) = not_null_check(st, a + 3, b) {
+                        out.push(Fact::NotNullCheck(
+                            table.clone(),
+                            n.name.clone(),
+                            column,
+                            !st.has((a, b), &["NOT", "VALID"]),
+                        ));
+                    }
                     out.push(Fact::AddedConstraint(table.clone(), n.name.clone()));
                     if st.has((a, b), &["UNIQUE"]) || st.has((a, b), &["PRIMARY", "KEY"]) {
                         out.push(Fact::Created(Ns::Relation, n));
@@ -528,6 +588,13 @@ fn table_action_facts(st: &Stmt<'_>, table: &Name, a: usize, b: usize, out: &mut
                 }
             }
         }
+        Some("VALIDATE") => {
+            if st.is(a + 1, "CONSTRAINT")
+                && let Some(name) = st.ident(a + 2)
+            {
+                out.push(Fact::Validated(table.clone(), name));
+            }
+        }
         Some("ENABLE") => {
             let mut i = a + 1;
             if st.is(i, "ALWAYS") || st.is(i, "REPLICA") {
@@ -541,6 +608,35 @@ fn table_action_facts(st: &Stmt<'_>, table: &Name, a: usize, b: usize, out: &mut
         }
         _ => {}
     }
+}
+
+/// The column of `CHECK (col IS NOT NULL)` (any number of parentheses) starting at token `at`.
+fn not_null_check(st: &Stmt<'_>, at: usize, end: usize) -> Option<String> {
+    if !st.is(at, "CHECK") {
+        return None;
+    }
+    let mut i = at + 1;
+    let mut open = 0;
+    while st.kind(i) == Some(TokenKind::LParen) {
+        open += 1;
+        i += 1;
+    }
+    let column = st.ident(i)?;
+    i += 1;
+    if open == 0 || !st.seq(i, &["IS", "NOT", "NULL"]) {
+        return None;
+    }
+    i += 3;
+    for _ in 0..open {
+        if st.kind(i) != Some(TokenKind::RParen) {
+            return None;
+        }
+        i += 1;
+    }
+    // Nothing but `NOT VALID` / `NO INHERIT` may follow within the action.
+    (i..end)
+        .all(|k| st.kind(k) == Some(TokenKind::Word))
+        .then_some(column)
 }
 
 /// Where the column definition of an `ADD [COLUMN] [IF NOT EXISTS]` action starts, or `usize::MAX`
@@ -735,6 +831,8 @@ struct Ctx<'m> {
     facts: &'m [Vec<Fact>],
     /// Objects created earlier in this migration, by name.
     created: HashMap<String, Vec<(Ns, Name)>>,
+    /// What earlier statements and migrations prove about the data.
+    proven: Proven,
     out: Vec<Finding>,
 }
 
@@ -1245,7 +1343,8 @@ fn alter_column_action(
             Fact::Updated(t, cols) => t.same(table) && cols.contains(&column),
             _ => false,
         });
-        if !backfilled && added != Some(true) {
+        // A validated `CHECK (col IS NOT NULL)` already proves there is no NULL: the safe pattern.
+        if !backfilled && added != Some(true) && !ctx.proven.has_no_nulls(table, &column) {
             ctx.push(
                 "not-null-on-existing-data",
                 format!(
@@ -1682,7 +1781,7 @@ mod tests {
             blocked: None,
         };
         let index = sql::LineIndex::new(sql);
-        migration_findings(&m)
+        migration_findings(&m, &mut Proven::default())
             .into_iter()
             .map(|f| {
                 let start = f.location.and_then(|l| l.span).map_or(0, |s| s.start);
@@ -1759,6 +1858,84 @@ mod tests {
             rules("ALTER TABLE users ADD COLUMN c int;\nUPDATE users SET c = 0;\nALTER TABLE users ALTER c SET NOT NULL;")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn set_not_null_is_quiet_after_a_validated_not_null_check() {
+        let set_not_null = "ALTER TABLE users ALTER COLUMN email SET NOT NULL;";
+        for (before, fires) in [
+            (
+                "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n\
+                 ALTER TABLE users VALIDATE CONSTRAINT email_nn;",
+                false,
+            ),
+            (
+                "ALTER TABLE users ADD CONSTRAINT email_nn CHECK ((email IS NOT NULL));",
+                false,
+            ),
+            // Not validated yet: NULLs may still be there.
+            (
+                "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;",
+                true,
+            ),
+            // Another column, another constraint, another condition.
+            (
+                "ALTER TABLE users ADD CONSTRAINT name_nn CHECK (name IS NOT NULL);",
+                true,
+            ),
+            (
+                "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n\
+                 ALTER TABLE users VALIDATE CONSTRAINT other;",
+                true,
+            ),
+            (
+                "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL OR id < 0);",
+                true,
+            ),
+        ] {
+            let found = rules(&format!("{before}\n{set_not_null}"));
+            assert_eq!(
+                found.contains(&"not-null-on-existing-data".to_string()),
+                fires,
+                "{before}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_not_null_check_validated_in_an_earlier_migration_counts() {
+        let migration = |id: &str, sql: &str| {
+            let text: Arc<str> = Arc::from(sql);
+            Migration {
+                id: id.into(),
+                file: PathBuf::from(format!("{id}.sql")),
+                text,
+                batches: sql::split(sql)
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Batch {
+                        span: s.code,
+                        copy: None,
+                    })
+                    .collect(),
+                transactions: Transactions::Autocommit,
+                blocked: None,
+            }
+        };
+        let add = migration(
+            "001",
+            "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;",
+        );
+        let validate = migration("002", "ALTER TABLE users VALIDATE CONSTRAINT email_nn;");
+        let set = migration("003", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;");
+        let rules_of = |ms: &[Migration]| -> Vec<String> {
+            findings_in(ms).into_iter().map(|f| f.rule).collect()
+        };
+        assert!(
+            !rules_of(&[add.clone(), validate, set.clone()])
+                .contains(&"not-null-on-existing-data".to_string())
+        );
+        assert!(rules_of(&[add, set]).contains(&"not-null-on-existing-data".to_string()));
     }
 
     #[test]
