@@ -289,6 +289,21 @@ pub(super) fn flyway_name(name: &str) -> Option<FlywayName> {
     })
 }
 
+/// Whether a file name in a Flyway location is a SQL callback (`afterMigrate.sql`,
+/// `beforeEachMigrate__note.sql`, …) or an undo migration (`U1__desc.sql`): not a migration, and not
+/// a misnamed one.
+pub(super) fn flyway_callback_or_undo(name: &str) -> bool {
+    let undo = name.strip_prefix('U').is_some_and(|rest| {
+        rest.split_once("__").is_some_and(|(v, _)| {
+            !v.is_empty()
+                && v.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'_')
+        })
+    });
+    let event = name.split(['.', '_']).next().unwrap_or("");
+    undo || event.starts_with("before") || event.starts_with("after") || event == "createSchema"
+}
+
 /// Statements Flyway's PostgreSQL parser treats as unable to run inside a transaction.
 pub(super) fn flyway_non_transactional(text: &str, stmt: Span) -> bool {
     let words = sql::leading_keywords(text, stmt, 4);
@@ -420,6 +435,26 @@ mod tests {
         assert_eq!(flyway_name("R1__x.sql"), None);
         assert_eq!(flyway_name("V__x.sql"), None);
         assert_eq!(flyway_name("users.sql"), None);
+    }
+
+    #[test]
+    fn flyway_callbacks_and_undo_scripts_are_not_misnamed_migrations() {
+        for name in [
+            "afterMigrate.sql",
+            "beforeEachMigrate__audit.sql",
+            "createSchema.sql",
+            "U2__undo_users.sql",
+        ] {
+            assert!(flyway_callback_or_undo(name), "{name}");
+        }
+        for name in [
+            "V2_add_users.sql",
+            "v2__add_users.sql",
+            "users.sql",
+            "Undo_users.sql",
+        ] {
+            assert!(!flyway_callback_or_undo(name), "{name}");
+        }
     }
 
     #[test]

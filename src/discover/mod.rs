@@ -442,6 +442,13 @@ fn golang_migrate_name(name: &str) -> Option<(u64, bool)> {
     Some((version.parse().ok()?, up))
 }
 
+/// Migration files grouped by the version in their names, and the `.sql` files with no version there.
+#[derive(Default)]
+struct Versioned {
+    files: BTreeMap<u64, Vec<PathBuf>>,
+    unmatched: Vec<PathBuf>,
+}
+
 /// A plain numbered migration: starts with digits, then `_`, `-`, `.` or nothing before `.sql`.
 fn numbered_sql(name: &str) -> bool {
     let Some(stem) = name.strip_suffix(".sql") else {
@@ -1052,33 +1059,98 @@ impl Walker<'_> {
         Ok(out)
     }
 
-    /// Files named `<version>_<name>` with one of `extensions`, grouped by version.
+    /// Files named `<version>_<name>` (`<version><anything>` unless `separator`) with one of
+    /// `extensions`, grouped by version; and the `.sql` files whose names do not have that form.
     fn by_version(
         &self,
         dir: &Path,
         extensions: &[&str],
-    ) -> Result<BTreeMap<u64, Vec<PathBuf>>, DiscoverError> {
+        separator: bool,
+    ) -> Result<Versioned, DiscoverError> {
         let (files, _) = self.list(dir)?;
-        let mut by_version: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
+        let mut out = Versioned::default();
         for f in files {
             let name = file_name(&f);
             if !extensions.iter().any(|e| name.ends_with(e)) {
                 continue;
             }
             let digits = name.bytes().take_while(|b| b.is_ascii_digit()).count();
-            if digits == 0 || name.as_bytes().get(digits) != Some(&b'_') {
-                continue;
-            }
-            if let Ok(v) = name[..digits].parse::<u64>() {
-                by_version.entry(v).or_default().push(f);
+            let version = name[..digits]
+                .parse::<u64>()
+                .ok()
+                .filter(|_| !separator || name.as_bytes().get(digits) == Some(&b'_'));
+            match version {
+                Some(v) => out.files.entry(v).or_default().push(f),
+                None if name.ends_with(".sql") => out.unmatched.push(f),
+                None => {}
             }
         }
-        Ok(by_version)
+        Ok(out)
+    }
+
+    /// Reports the `.sql` files a runner skips because of their names: `unrecognized-migration-file`.
+    fn skipped_files(
+        &mut self,
+        files: &[PathBuf],
+        why: &str,
+        help: &str,
+    ) -> Result<(), DiscoverError> {
+        for f in files {
+            self.read(f)?;
+            self.finding(
+                "unrecognized-migration-file",
+                f,
+                None,
+                format!("{why}: `{}` is never applied", file_name(f)),
+                help,
+            );
+        }
+        Ok(())
+    }
+
+    /// Reports the `.sql` files whose names make the runner refuse the whole folder, and refuses the
+    /// set as the runner does.
+    fn refusing_files(
+        &mut self,
+        set: &mut MigrationSet,
+        files: &[PathBuf],
+        why: impl Fn(&str) -> String,
+        help: &str,
+    ) -> Result<(), DiscoverError> {
+        for f in files {
+            self.read(f)?;
+            let name = file_name(f).to_string();
+            self.finding(
+                "runner-rejects-migration",
+                f,
+                None,
+                format!(
+                    "{}; {} refuses to run any migration",
+                    why(&name),
+                    set.runner
+                ),
+                help,
+            );
+            set.refused = Some(format!("{} cannot read the name `{name}`", set.runner));
+        }
+        Ok(())
     }
 
     fn load_goose(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
-        let by_version = self.by_version(&set.dir.clone(), &[".sql", ".go"])?;
-        for (version, file) in self.unique_versions(set, by_version)? {
+        let mut found = self.by_version(&set.dir.clone(), &[".sql", ".go"], true)?;
+        // goose parses a version from every `.sql` file in the folder and stops on any it cannot
+        // read ("could not parse SQL migration file"), or on version 0.
+        let mut refused = std::mem::take(&mut found.unmatched);
+        if let Some(zero) = found.files.remove(&0) {
+            refused.extend(zero.into_iter().filter(|f| file_name(f).ends_with(".sql")));
+        }
+        self.refusing_files(
+            set,
+            &refused,
+            |name| format!("goose cannot parse a version greater than zero from `{name}` (names must be `<version>_<name>.sql`)"),
+            "rename it to `<version>_<name>.sql` with a version above zero, or move it out of the migrations folder (goose reads every .sql file there)",
+        )?;
+        for (version, file) in self.unique_versions(set, found.files)? {
             let text = self.read_any(&file)?;
             let mut m = Migration::sql(
                 version.to_string(),
@@ -1119,8 +1191,14 @@ impl Walker<'_> {
     }
 
     fn load_dbmate(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
-        let by_version = self.by_version(&set.dir.clone(), &[".sql"])?;
-        for (version, file) in self.unique_versions(set, by_version)? {
+        // dbmate takes every `.sql` file whose name starts with digits; its version is those digits.
+        let found = self.by_version(&set.dir.clone(), &[".sql"], false)?;
+        self.skipped_files(
+            &found.unmatched,
+            "dbmate only applies .sql files whose names start with a version number",
+            "rename it to `<version>_<name>.sql` (`dbmate new <name>`), or move it out of the migrations folder",
+        )?;
+        for (version, file) in self.unique_versions(set, found.files)? {
             let text = self.read(&file)?;
             let mut m = Migration::sql(version.to_string(), file, text.clone(), Runner::Dbmate);
             match layouts::dbmate(&text) {
@@ -1138,8 +1216,26 @@ impl Walker<'_> {
     }
 
     fn load_sqlx(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
-        let by_version = self.by_version(&set.dir.clone(), &[".sql"])?;
-        let by_version = by_version
+        let found = self.by_version(&set.dir.clone(), &[".sql"], true)?;
+        // sqlx skips a name without `_`, and stops on one whose part before the first `_` is not an
+        // integer ("error parsing migration filename").
+        let (refused, skipped): (Vec<PathBuf>, Vec<PathBuf>) = found
+            .unmatched
+            .into_iter()
+            .partition(|f| file_name(f).contains('_'));
+        self.skipped_files(
+            &skipped,
+            "sqlx only applies files named `<version>_<description>.sql`",
+            "rename it to `<version>_<description>.sql` (`sqlx migrate add <description>`), or move it out of the migrations folder",
+        )?;
+        self.refusing_files(
+            set,
+            &refused,
+            |name| format!("sqlx cannot parse an integer version before the first `_` of `{name}`"),
+            "rename it to `<version>_<description>.sql`, or move it out of the migrations folder (sqlx reads every .sql file there)",
+        )?;
+        let by_version = found
+            .files
             .into_iter()
             .filter_map(|(v, files)| {
                 let ups: Vec<PathBuf> = files
@@ -1181,13 +1277,84 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// Flyway refuses to migrate when two versioned (or baseline) migrations share a version (`1.0` is
+    /// `1`), or two repeatable ones a description: `duplicate-version` on each file, and the set refused.
+    fn flyway_duplicates(
+        &mut self,
+        set: &mut MigrationSet,
+        named: &[(layouts::FlywayName, PathBuf)],
+    ) -> Result<(), DiscoverError> {
+        use layouts::FlywayKind;
+        let mut groups: BTreeMap<(u8, Vec<u64>, String), Vec<&PathBuf>> = BTreeMap::new();
+        for (n, f) in named.iter().filter(|(n, _)| n.is_sql) {
+            let key = match n.kind {
+                FlywayKind::Repeatable => (2, Vec::new(), n.description.clone()),
+                kind => {
+                    let mut v = n.version.clone();
+                    while v.len() > 1 && v.last() == Some(&0) {
+                        v.pop();
+                    }
+                    (u8::from(kind == FlywayKind::Baseline), v, String::new())
+                }
+            };
+            groups.entry(key).or_default().push(f);
+        }
+        for ((kind, version, description), files) in groups {
+            if files.len() < 2 {
+                continue;
+            }
+            let names: Vec<&str> = files.iter().map(|f| file_name(f)).collect();
+            let what = if kind == 2 {
+                format!("the repeatable description `{description}`")
+            } else {
+                let v: Vec<String> = version.iter().map(u64::to_string).collect();
+                format!("version {}", v.join("."))
+            };
+            for f in &files {
+                self.read(f)?;
+                self.finding(
+                    "duplicate-version",
+                    f,
+                    None,
+                    format!(
+                        "{what} is used by {} migrations ({}); Flyway refuses to migrate (\"Found more than one migration\")",
+                        files.len(),
+                        names.join(", ")
+                    ),
+                    "give each migration its own version (or each repeatable its own description)",
+                );
+            }
+            set.refused = Some(format!("{what} is used more than once"));
+        }
+        Ok(())
+    }
+
     fn load_flyway(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
         use layouts::FlywayKind;
         let (files, _) = self.list(&set.dir.clone())?;
-        let mut named: Vec<(layouts::FlywayName, PathBuf)> = files
+        let (named, unnamed): (Vec<_>, Vec<_>) = files
             .into_iter()
-            .filter_map(|f| layouts::flyway_name(file_name(&f)).map(|n| (n, f)))
+            .map(|f| (layouts::flyway_name(file_name(&f)), f))
+            .partition(|(n, _)| n.is_some());
+        let mut named: Vec<(layouts::FlywayName, PathBuf)> = named
+            .into_iter()
+            .filter_map(|(n, f)| n.map(|n| (n, f)))
             .collect();
+        // Flyway ignores other names (SQL callbacks such as `afterMigrate.sql` and undo scripts aside).
+        let skipped: Vec<PathBuf> = unnamed
+            .into_iter()
+            .map(|(_, f)| f)
+            .filter(|f| {
+                let name = file_name(f);
+                name.ends_with(".sql") && !layouts::flyway_callback_or_undo(name)
+            })
+            .collect();
+        self.skipped_files(
+            &skipped,
+            "Flyway only applies `V<version>__<description>.sql`, `R__<description>.sql` and `B<version>__<description>.sql` (two underscores, capital prefix)",
+            "rename it to `V<version>__<description>.sql`, or move it out of the migration locations",
+        )?;
+        self.flyway_duplicates(set, &named)?;
         // On an empty database Flyway starts from the newest baseline migration, skipping the
         // versioned migrations it covers.
         let baseline = named
@@ -1264,6 +1431,20 @@ impl Walker<'_> {
 
     fn load_numbered(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
         let (files, _) = self.list(&set.dir)?;
+        // The Supabase CLI applies `<timestamp>_<name>.sql` only, and skips other files with a warning.
+        let supabase = set.runner == Runner::Supabase;
+        let (files, skipped): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|f| {
+            let name = file_name(f);
+            let digits = name.bytes().take_while(|b| b.is_ascii_digit()).count();
+            !supabase
+                || !name.ends_with(".sql")
+                || (digits > 0 && name.as_bytes().get(digits) == Some(&b'_'))
+        });
+        self.skipped_files(
+            &skipped,
+            "the Supabase CLI only applies files named `<timestamp>_<name>.sql`",
+            "rename it to `<timestamp>_<name>.sql` (`supabase migration new <name>`), or move it out of supabase/migrations",
+        )?;
         let mut numbered: Vec<(u128, String, PathBuf)> = files
             .into_iter()
             .filter_map(|f| {

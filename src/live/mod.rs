@@ -180,7 +180,7 @@ async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>
             }
             let found = rows(
                 client,
-                "SELECT migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT NULL FROM public._prisma_migrations ORDER BY started_at",
+                "SELECT migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT NULL, logs IS NOT NULL FROM public._prisma_migrations ORDER BY started_at",
             )
             .await?;
             let mut applied = BTreeSet::new();
@@ -189,6 +189,9 @@ async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>
                 let checksum: String = row.get(1);
                 let finished: bool = row.get(2);
                 let rolled_back: bool = row.get(3);
+                // Prisma records the error in `logs` when a migration fails; a row with neither an end
+                // nor logs is still running, or its process died before recording anything.
+                let logged: bool = row.get(4);
                 if rolled_back {
                     out.push(live_finding(
                         "live-rolled-back-migration",
@@ -200,9 +203,14 @@ async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>
                     continue;
                 }
                 if !finished {
+                    let what = if logged {
+                        "failed on the live database and was never resolved"
+                    } else {
+                        "has no recorded outcome on the live database: it is still running, or the process applying it died"
+                    };
                     out.push(live_finding(
                         "live-failed-migration",
-                        format!("migration `{name}` failed on the live database and was never resolved; prisma migrate deploy refuses to continue"),
+                        format!("migration `{name}` {what}; prisma migrate deploy refuses to continue"),
                         "fix what it left behind, then `prisma migrate resolve --rolled-back` or `--applied`",
                         set,
                         Some(&name),

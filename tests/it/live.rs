@@ -348,6 +348,18 @@ fn prisma_bookkeeping_failed_rows_and_edited_migrations() {
             ("live-unknown-migration".to_string(), String::new()),
         ]
     );
+    // Its row has neither an end nor logs: Prisma may still be applying it.
+    let unresolved = findings
+        .iter()
+        .find(|f| f["rule"] == "live-failed-migration")
+        .expect("a failed-migration finding");
+    assert!(
+        unresolved["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("still running, or the process applying it died"),
+        "{unresolved}"
+    );
     let unknown = findings
         .iter()
         .find(|f| f["rule"] == "live-unknown-migration")

@@ -140,3 +140,152 @@ fn supabase_migrations_folder() {
     assert_eq!(set(&run)["runner"], "supabase");
     assert_eq!(set(&run)["applied"], 1);
 }
+
+/// A repository of `files` (path, text) in a temporary directory.
+fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// (rule, file) of every finding of the discovery stage and of the runner's refusals.
+fn file_findings(run: &Run) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = run
+        .findings()
+        .iter()
+        .filter(|f| {
+            matches!(
+                f["rule"].as_str(),
+                Some(
+                    "unrecognized-migration-file"
+                        | "duplicate-version"
+                        | "runner-rejects-migration"
+                )
+            )
+        })
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["file"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+const TABLE: &str = "CREATE TABLE t (id int);\n";
+
+#[test]
+fn misnamed_files_each_runner_skips_are_reported_and_not_replayed() {
+    let dbmate_up = "-- migrate:up\nCREATE TABLE t (id int);\n-- migrate:down\n";
+    for (files, skipped, applied) in [
+        // dbmate takes any name that starts with digits, `_` or not.
+        (
+            vec![
+                ("db/migrations/20240101-init.sql", dbmate_up),
+                ("db/migrations/add_users.sql", dbmate_up),
+            ],
+            "db/migrations/add_users.sql",
+            1,
+        ),
+        // sqlx skips a name without `_`.
+        (
+            vec![
+                (
+                    "Cargo.toml",
+                    "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nsqlx = \"0.8\"\n",
+                ),
+                ("migrations/20240101000000_init.sql", TABLE),
+                ("migrations/cleanup.sql", TABLE),
+            ],
+            "migrations/cleanup.sql",
+            1,
+        ),
+        // The Supabase CLI wants `<timestamp>_<name>.sql`.
+        (
+            vec![
+                ("supabase/migrations/20240101000000_init.sql", TABLE),
+                ("supabase/migrations/20240102-seed.sql", TABLE),
+            ],
+            "supabase/migrations/20240102-seed.sql",
+            1,
+        ),
+        // Flyway wants two underscores and a capital prefix; callbacks are not migrations.
+        (
+            vec![
+                ("db/migration/V1__init.sql", TABLE),
+                ("db/migration/V2_add_users.sql", TABLE),
+                ("db/migration/afterMigrate.sql", "SELECT 1;\n"),
+            ],
+            "db/migration/V2_add_users.sql",
+            1,
+        ),
+    ] {
+        let dir = repo(&files);
+        let run = check_json(dir.path(), Engine::Local, &[]);
+        assert_eq!(
+            file_findings(&run),
+            vec![(
+                "unrecognized-migration-file".to_string(),
+                skipped.to_string()
+            )],
+            "{files:?}: {}",
+            run.json
+        );
+        assert_eq!(set(&run)["applied"], applied, "{files:?}: {}", run.json);
+        assert_eq!(set(&run)["status"], "ok", "{files:?}: {}", run.json);
+    }
+}
+
+#[test]
+fn names_that_make_the_runner_refuse_the_folder() {
+    let goose_up = "-- +goose Up\nCREATE TABLE t (id int);\n";
+    for (files, refusing, rule) in [
+        // goose stops on any .sql file it cannot parse a version from.
+        (
+            vec![
+                ("db/migrations/00001_init.sql", goose_up),
+                ("db/migrations/fix_users.sql", goose_up),
+            ],
+            vec!["db/migrations/fix_users.sql"],
+            "runner-rejects-migration",
+        ),
+        // sqlx stops on a name whose part before `_` is not an integer.
+        (
+            vec![
+                (
+                    "Cargo.toml",
+                    "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nsqlx = \"0.8\"\n",
+                ),
+                ("migrations/20240101000000_init.sql", TABLE),
+                ("migrations/v2_users.sql", TABLE),
+            ],
+            vec!["migrations/v2_users.sql"],
+            "runner-rejects-migration",
+        ),
+        // Flyway: `1.0` is version 1.
+        (
+            vec![
+                ("db/migration/V1__init.sql", TABLE),
+                ("db/migration/V1.0__again.sql", TABLE),
+            ],
+            vec!["db/migration/V1.0__again.sql", "db/migration/V1__init.sql"],
+            "duplicate-version",
+        ),
+    ] {
+        let dir = repo(&files);
+        let run = check_json(dir.path(), Engine::Local, &[]);
+        let expected: Vec<(String, String)> = refusing
+            .iter()
+            .map(|f| (rule.to_string(), f.to_string()))
+            .collect();
+        assert_eq!(file_findings(&run), expected, "{files:?}: {}", run.json);
+        assert_eq!(set(&run)["status"], "skipped", "{files:?}: {}", run.json);
+        assert_eq!(run.code(), 1, "{files:?}: {}", run.json);
+    }
+}
