@@ -1,13 +1,13 @@
 //! `lint`: the static part of `check`, with no database. It takes the repository root (and the
-//! configuration file), runs discovery (layouts, journals, orphans, duplicate versions, splitting) and
-//! the static rules (MySQL / SQLite / T-SQL constructs), and returns the same [`Outcome`] as
+//! configuration file), runs discovery (layouts, journals, orphans, duplicate versions, splitting, files
+//! the runner refuses) and the static rules, and returns the same [`Outcome`] as
 //! [`check::run`](crate::check::run), every set marked `static`. The pre-commit hook `pgrehearse-lint`
 //! and `pgrehearse lint` use it: it takes milliseconds, so it can run on every commit.
 
 use std::path::PathBuf;
 
 use crate::check::{CheckError, Outcome};
-use crate::model::{Category, Finding, Report, SetSummary, Severity};
+use crate::model::{Category, Evidence, Finding, Report, SetSummary, Severity};
 use crate::{config, discover, policy, rules};
 
 /// What to lint.
@@ -28,6 +28,25 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
     report.findings.extend(discovery.findings);
     for set in &discovery.sets {
         report.findings.extend(rules::static_checks(set));
+        // Files the runner itself would refuse: the replay reports the first one it reaches; with no
+        // replay, every one of them.
+        for m in &set.migrations {
+            if let Some(blocked) = m
+                .blocked
+                .as_ref()
+                .filter(|b| b.rule == "runner-rejects-migration")
+            {
+                report.findings.push(
+                    rules::finding(blocked.rule, blocked.message.clone())
+                        .help(blocked.help.clone())
+                        .at(&m.file, blocked.span)
+                        .evidence(Evidence {
+                            migration: Some(m.id.clone()),
+                            ..Evidence::default()
+                        }),
+                );
+            }
+        }
         report.sets.push(SetSummary {
             path: set.dir.clone(),
             runner: set.runner.as_str().to_string(),

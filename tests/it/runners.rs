@@ -289,3 +289,30 @@ fn names_that_make_the_runner_refuse_the_folder() {
         assert_eq!(run.code(), 1, "{files:?}: {}", run.json);
     }
 }
+
+#[test]
+fn lint_reports_files_the_runner_refuses_without_a_database() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/repos/runners/flyway");
+    let out = crate::harness::command()
+        .arg("lint")
+        .arg(&repo)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let refused: Vec<(&str, u64)> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "runner-rejects-migration")
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or(""),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(refused, vec![("db/migration/V3__plan.sql", 2)], "{json}");
+    assert_eq!(out.status.code(), Some(1), "{json}");
+}
