@@ -292,42 +292,122 @@ async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>
             }
             let found = rows(
                 client,
-                "SELECT coalesce(version, description), success, version IS NOT NULL, checksum FROM public.flyway_schema_history ORDER BY installed_rank",
+                "SELECT coalesce(version, description), success, version IS NOT NULL, checksum, type FROM public.flyway_schema_history ORDER BY installed_rank",
             )
             .await?;
+            // Versions Flyway counts as applied (a baseline covers every version up to its own).
+            let mut applied: Vec<Vec<u64>> = Vec::new();
+            let mut baseline: Option<Vec<u64>> = None;
+            let newest_local = set
+                .migrations
+                .iter()
+                .filter_map(|m| flyway_version(&m.id))
+                .max();
             for row in &found {
                 let version: String = row.get(0);
                 let success: bool = row.get(1);
                 let versioned: bool = row.get(2);
                 let checksum: Option<i32> = row.get(3);
+                let kind: String = row.get(4);
+                let key = versioned.then(|| flyway_version(&version)).flatten();
+                // The repository's file for the row (`001.1` is `1.1`).
+                let local = key.as_ref().and_then(|k| {
+                    set.migrations
+                        .iter()
+                        .find(|m| flyway_version(&m.id).as_ref() == Some(k))
+                });
+                let local_id = local.map(|m| m.id.as_str());
                 if !success {
                     out.push(live_finding(
                         "live-failed-migration",
                         format!("Flyway recorded migration {version} as failed on the live database; flyway migrate refuses to continue"),
                         "fix what it left behind, then `flyway repair`",
                         set,
-                        Some(&version),
+                        local_id,
                     ));
+                    // Attempted: reported as failed, not as pending too.
+                    applied.extend(key);
                     continue;
                 }
-                // Repeatable migrations re-run when their checksum changes; versioned ones must not change.
-                let file = set.migrations.iter().find(|m| m.id == version);
-                if let (true, Some(expected), Some(m)) = (versioned, checksum, file)
-                    && flyway_checksum(&m.text) != expected
-                {
-                    out.push(live_finding(
-                        "live-checksum-mismatch",
-                        format!("migration {version} changed after it was applied to the live database (Flyway checksum mismatch: flyway validate fails)"),
-                        "never edit an applied migration: revert the edit and add a new migration",
-                        set,
-                        Some(&version),
-                    ));
+                let Some(key) = key else {
+                    // Repeatable migrations re-run when their checksum changes.
+                    continue;
+                };
+                applied.push(key.clone());
+                if kind.contains("BASELINE") {
+                    baseline = baseline.max(Some(key));
+                    continue;
                 }
+                match (local, checksum) {
+                    (Some(m), Some(expected)) if flyway_checksum(&m.text) != expected => {
+                        out.push(live_finding(
+                            "live-checksum-mismatch",
+                            format!("migration {version} changed after it was applied to the live database (Flyway checksum mismatch: flyway validate fails)"),
+                            "never edit an applied migration: revert the edit and add a new migration",
+                            set,
+                            local_id,
+                        ));
+                    }
+                    // Flyway ignores applied versions newer than every local one ("future").
+                    (None, _) if newest_local.as_ref().is_some_and(|n| key < *n) => {
+                        out.push(live_finding(
+                            "live-unknown-migration",
+                            format!("migration {version} is applied to the live database but is not in the repository; flyway migrate fails validation (\"Detected applied migration not resolved locally\")"),
+                            "restore the migration file, or find which branch applied it",
+                            set,
+                            None,
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            let newest = applied.iter().max().cloned();
+            let mut pending = Vec::new();
+            for m in &set.migrations {
+                let Some(key) = flyway_version(&m.id) else {
+                    continue; // repeatable
+                };
+                if applied.contains(&key) || baseline.as_ref().is_some_and(|b| key <= *b) {
+                    continue;
+                }
+                if newest.as_ref().is_some_and(|n| key < *n) {
+                    out.push(live_finding(
+                        "live-skipped-migration",
+                        format!("migration {} is not applied, and it is older than the newest applied migration: flyway migrate fails validation (\"Detected resolved migration not applied to database\") unless outOfOrder is set", m.id),
+                        "give it a version newer than every applied migration, or run it with -outOfOrder=true on purpose",
+                        set,
+                        Some(&m.id),
+                    ));
+                } else {
+                    pending.push(m.id.as_str());
+                }
+            }
+            if !pending.is_empty() {
+                out.push(live_finding(
+                    "live-pending-migrations",
+                    format!("{} migration(s) in the repository are not applied to the live database: {}", pending.len(), pending.join(", ")),
+                    "apply them (`flyway migrate`) or expect the drift findings they explain",
+                    set,
+                    pending.first().copied(),
+                ));
             }
         }
         _ => {}
     }
     Ok(out)
+}
+
+/// A Flyway version as numbers (`1.1`, `1_1` and `001.1.0` are the same version); None for a
+/// repeatable migration's id or a description.
+fn flyway_version(version: &str) -> Option<Vec<u64>> {
+    let mut parts: Vec<u64> = version
+        .split(['.', '_'])
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    while parts.len() > 1 && parts.last() == Some(&0) {
+        parts.pop();
+    }
+    Some(parts)
 }
 
 /// Flyway's checksum of a SQL migration: CRC-32 over the UTF-8 bytes of each line without its line

@@ -456,7 +456,7 @@ pub const RULES: &[Rule] = &[
         id: "live-skipped-migration",
         category: Category::Drift,
         severity: Severity::Error,
-        summary: "A Drizzle migration the high-water-mark logic will never apply (older `when` than the newest applied).",
+        summary: "A pending migration older than the newest applied one: drizzle-kit never applies it, Flyway refuses it without outOfOrder.",
     },
     Rule {
         id: "live-pending-migrations",

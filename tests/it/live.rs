@@ -413,18 +413,29 @@ fn drizzle_bookkeeping_migrations_the_high_water_mark_skips() {
 }
 
 #[test]
-fn flyway_bookkeeping_failed_rows_and_checksums() {
+fn flyway_bookkeeping_failed_rows_checksums_pending_and_unknown() {
     let repo = tempfile::tempdir().expect("tempdir");
     let d = repo.path().join("db/migration");
     std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::write(d.join("V1__a.sql"), "CREATE TABLE a (id int);\n").expect("write");
-    std::fs::write(d.join("V2__b.sql"), "CREATE TABLE b (id int);\n").expect("write");
-    std::fs::write(d.join("V3__c.sql"), "CREATE TABLE c (id int);\n").expect("write");
+    for (name, sql) in [
+        ("V1__a.sql", "CREATE TABLE a (id int);\n"),
+        ("V2__b.sql", "CREATE TABLE b (id int);\n"),
+        ("V2_5__late.sql", "CREATE TABLE late (id int);\n"),
+        ("V3__c.sql", "CREATE TABLE c (id int);\n"),
+        ("V4__d.sql", "CREATE TABLE d (id int);\n"),
+    ] {
+        std::fs::write(d.join(name), sql).expect("write");
+    }
     let v1 = pgrehearse::live::flyway_checksum("CREATE TABLE a (id int);\n");
-    // V1 applied unchanged, V2 failed, V3 applied but edited since (checksum differs).
+    // V1 applied unchanged (recorded as `1.0`, the same version), V2 failed, V3 applied but edited
+    // since (checksum differs), 1.5 applied from a branch that never reached the repository, 2.5 never
+    // applied although newer versions are (Flyway's validation refuses it without outOfOrder), V4
+    // pending.
     let setup = format!(
-        "CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL, checksum int, success boolean NOT NULL);
-         INSERT INTO flyway_schema_history VALUES (1, '1', 'a', {v1}, true), (2, '2', 'b', 1, false), (3, '3', 'c', 12345, true);
+        "CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), description varchar(200) NOT NULL,
+             type varchar(20) NOT NULL, checksum int, success boolean NOT NULL);
+         INSERT INTO flyway_schema_history VALUES (1, '1.0', 'a', 'SQL', {v1}, true), (2, '1.5', 'hotfix', 'SQL', 7, true),
+             (3, '2', 'b', 'SQL', 1, false), (4, '3', 'c', 'SQL', 12345, true);
          CREATE TABLE a (id int);"
     );
     let findings = drift_against(repo.path(), &setup);
@@ -433,6 +444,9 @@ fn flyway_bookkeeping_failed_rows_and_checksums() {
         vec![
             ("live-checksum-mismatch".to_string(), "3".to_string()),
             ("live-failed-migration".to_string(), "2".to_string()),
+            ("live-pending-migrations".to_string(), "4".to_string()),
+            ("live-skipped-migration".to_string(), "2.5".to_string()),
+            ("live-unknown-migration".to_string(), String::new()),
         ]
     );
 }
