@@ -430,6 +430,23 @@ fn transaction_control(set: &MigrationSet, stmts: &[Stmt], out: &mut Vec<Finding
             .iter()
             .take_while(|o| o.migration == s.migration && o.batch == s.batch);
         let (message, severity) = match (mode, control) {
+            (Transactions::Autocommit, TxControl::Begin) => {
+                let closed = stmts[i + 1..]
+                    .iter()
+                    .take_while(|o| o.migration == s.migration)
+                    .any(|o| matches!(o.control, Some(TxControl::Commit | TxControl::Rollback)));
+                if closed {
+                    // BEGIN … COMMIT written in the file: the file's own transaction.
+                    continue;
+                }
+                (
+                    format!(
+                        "`{word}` in `{}` opens a transaction that nothing in the file commits: {how}, so everything after it stays uncommitted and is rolled back when the session ends (psql still exits with status 0), or is carried into whatever the session runs next",
+                        name(m)
+                    ),
+                    Severity::Error,
+                )
+            }
             (Transactions::Autocommit, _) => continue,
             (Transactions::Implicit, TxControl::Begin) => {
                 if rest_of_query.clone().any(|o| o.control.is_some()) {
@@ -491,12 +508,25 @@ fn transaction_control(set: &MigrationSet, stmts: &[Stmt], out: &mut Vec<Finding
                 Severity::Error,
             ),
         };
-        let mut f = finding("transaction-control-in-migration", message)
-            .help(format!(
+        let help = if mode == Transactions::Autocommit {
+            format!(
+                "end the block with `COMMIT;` in the same file, or drop `{word}` and let {} run the file in one transaction{}",
+                set.runner,
+                match set.runner {
+                    Runner::Psql =>
+                        " (`psql --single-transaction`, runner `psql-single-transaction`)",
+                    _ => "",
+                }
+            )
+        } else {
+            format!(
                 "remove `{word}`: {} manages the transaction; to run a statement outside it, {}",
                 set.runner,
                 runner_switch(set.runner)
-            ))
+            )
+        };
+        let mut f = finding("transaction-control-in-migration", message)
+            .help(help)
             .at(&m.file, Some(s.span))
             .evidence(evidence(
                 m,
@@ -820,6 +850,32 @@ mod tests {
         assert_eq!(
             rules(&s),
             [r("non-atomic-migration", 3), r("not-rerunnable", 4)]
+        );
+    }
+
+    #[test]
+    fn a_transaction_a_psql_file_never_commits() {
+        let s = set(
+            Runner::Psql,
+            &[
+                ("001_ok.sql", "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n"),
+                (
+                    "002_open.sql",
+                    "CREATE TABLE b (id int);\nBEGIN;\nCREATE TABLE c (id int);\n",
+                ),
+            ],
+        );
+        let got: Vec<(String, u32, Severity)> = report(&s)
+            .into_iter()
+            .filter(|(r, _, _)| r == "transaction-control-in-migration")
+            .collect();
+        assert_eq!(
+            got,
+            [(
+                "transaction-control-in-migration".to_string(),
+                2,
+                Severity::Error
+            )]
         );
     }
 

@@ -176,3 +176,16 @@ pub fn local_dirs_of(pid: u32) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// A repository of `files` (path, text) in a new temporary directory.
+pub fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}

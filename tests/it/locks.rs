@@ -1,22 +1,11 @@
 //! Lock and rewrite tracing on tables that existed before the migration, observed on real servers.
 
-use crate::harness::{Engine, check_json, fixture};
+use crate::harness::{Engine, check_json, fixture, repo};
 
 fn locks(engine: Engine) {
     let run = check_json(&fixture("locks"), engine, &[]);
     // Lock findings only: the autocommit files also get static partial-failure findings.
-    let mut got: Vec<(String, String, u64)> = run
-        .findings()
-        .iter()
-        .filter(|f| f["category"] == "lock")
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap_or("").to_string(),
-                f["file"].as_str().unwrap_or("").to_string(),
-                f["line"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
+    let mut got = lock_findings(&run);
     got.sort_by(|a, b| (&a.1, a.2).cmp(&(&b.1, b.2)));
     let risky = |rule: &str, line| {
         (
@@ -73,53 +62,29 @@ fn lock_tracing_can_be_turned_off() {
 fn tracing_survives_a_migration_that_deallocates_prepared_statements() {
     // The probe is a prepared statement of the replay session; `DEALLOCATE ALL` and `DISCARD ALL` in a
     // migration remove it, and tracing has to go on after them.
-    let dir = tempfile::tempdir().unwrap();
-    let migrations = dir.path().join("migrations");
-    std::fs::create_dir(&migrations).unwrap();
-    std::fs::write(
-        migrations.join("001_tables.sql"),
-        "CREATE TABLE accounts (id bigint PRIMARY KEY, email text);\n",
-    )
-    .unwrap();
-    std::fs::write(
-        migrations.join("002_reset.sql"),
-        "DEALLOCATE ALL;\nCREATE INDEX accounts_email_idx ON accounts (email);\nDISCARD ALL;\n\
-         ALTER TABLE accounts ALTER COLUMN id TYPE numeric;\n",
-    )
-    .unwrap();
+    let dir = repo(&[
+        (
+            "migrations/001_tables.sql",
+            "CREATE TABLE accounts (id bigint PRIMARY KEY, email text);\n",
+        ),
+        (
+            "migrations/002_reset.sql",
+            "DEALLOCATE ALL;\nCREATE INDEX accounts_email_idx ON accounts (email);\nDISCARD ALL;\n\
+             ALTER TABLE accounts ALTER COLUMN id TYPE numeric;\n",
+        ),
+    ]);
     let run = check_json(dir.path(), Engine::Local, &[]);
-    let got: Vec<(String, u64)> = run
-        .findings()
-        .iter()
-        .filter(|f| f["category"] == "lock")
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap_or("").to_string(),
-                f["line"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
+    let file = "migrations/002_reset.sql".to_string();
     assert_eq!(
-        got,
+        lock_findings(&run),
         vec![
-            ("index-without-concurrently".to_string(), 2),
-            ("table-rewrite".to_string(), 4),
+            ("index-without-concurrently".to_string(), file.clone(), 2),
+            ("table-rewrite".to_string(), file, 4),
         ],
         "{}",
         run.json
     );
     assert_eq!(run.code(), 1, "{}", run.json);
-}
-
-/// Writes `files` (path, text) under a new temporary repository.
-fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
 }
 
 /// (rule, file, line) of every lock finding.

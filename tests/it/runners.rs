@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Engine, Run, check_json};
+use crate::harness::{Engine, Run, check_json, repo};
 
 fn run(name: &str) -> Run {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -139,17 +139,6 @@ fn supabase_migrations_folder() {
     assert_eq!(set(&run)["path"], "supabase/migrations");
     assert_eq!(set(&run)["runner"], "supabase");
     assert_eq!(set(&run)["applied"], 1);
-}
-
-/// A repository of `files` (path, text) in a temporary directory.
-fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
 }
 
 /// (rule, file) of every finding of the discovery stage and of the runner's refusals.
