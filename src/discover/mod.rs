@@ -1034,22 +1034,19 @@ impl Walker<'_> {
         let mut out = Vec::new();
         for (version, files) in by_version {
             if files.len() > 1 {
-                let names: Vec<String> = files.iter().map(|f| file_name(f).to_string()).collect();
-                for f in &files {
-                    self.read(f)?;
-                    self.finding(
-                        "duplicate-version",
-                        f,
-                        None,
-                        format!(
-                            "version {version} is used by {} migrations ({}); {} refuses to run any migration",
-                            files.len(),
-                            names.join(", "),
-                            set.runner
-                        ),
-                        "give each migration its own version number",
-                    );
-                }
+                let names: Vec<&str> = files.iter().map(|f| file_name(f)).collect();
+                let message = format!(
+                    "version {version} is used by {} migrations ({}); {} refuses to run any migration",
+                    files.len(),
+                    names.join(", "),
+                    set.runner
+                );
+                self.whole_file_findings(
+                    "duplicate-version",
+                    &files,
+                    |_| message.clone(),
+                    "give each migration its own version number",
+                )?;
                 set.refused = Some(format!("version {version} is used more than once"));
             }
             if let Some(file) = files.into_iter().next() {
@@ -1095,15 +1092,26 @@ impl Walker<'_> {
         why: &str,
         help: &str,
     ) -> Result<(), DiscoverError> {
+        self.whole_file_findings(
+            "unrecognized-migration-file",
+            files,
+            |name| format!("{why}: `{name}` is never applied"),
+            help,
+        )
+    }
+
+    /// A finding of `rule` about each of `files` (read first, so an unreadable file is an error),
+    /// with the message `message` makes from its name.
+    fn whole_file_findings(
+        &mut self,
+        rule: &str,
+        files: &[PathBuf],
+        message: impl Fn(&str) -> String,
+        help: &str,
+    ) -> Result<(), DiscoverError> {
         for f in files {
             self.read(f)?;
-            self.finding(
-                "unrecognized-migration-file",
-                f,
-                None,
-                format!("{why}: `{}` is never applied", file_name(f)),
-                help,
-            );
+            self.finding(rule, f, None, message(file_name(f)), help);
         }
         Ok(())
     }
@@ -1117,21 +1125,15 @@ impl Walker<'_> {
         why: impl Fn(&str) -> String,
         help: &str,
     ) -> Result<(), DiscoverError> {
-        for f in files {
-            self.read(f)?;
-            let name = file_name(f).to_string();
-            self.finding(
-                "runner-rejects-migration",
-                f,
-                None,
-                format!(
-                    "{}; {} refuses to run any migration",
-                    why(&name),
-                    set.runner
-                ),
-                help,
-            );
-            set.refused = Some(format!("{} cannot read the name `{name}`", set.runner));
+        let runner = set.runner;
+        self.whole_file_findings(
+            "runner-rejects-migration",
+            files,
+            |name| format!("{}; {runner} refuses to run any migration", why(name)),
+            help,
+        )?;
+        if let Some(f) = files.first() {
+            set.refused = Some(format!("{runner} cannot read the name `{}`", file_name(f)));
         }
         Ok(())
     }
@@ -1310,20 +1312,18 @@ impl Walker<'_> {
                 let v: Vec<String> = version.iter().map(u64::to_string).collect();
                 format!("version {}", v.join("."))
             };
-            for f in &files {
-                self.read(f)?;
-                self.finding(
-                    "duplicate-version",
-                    f,
-                    None,
-                    format!(
-                        "{what} is used by {} migrations ({}); Flyway refuses to migrate (\"Found more than one migration\")",
-                        files.len(),
-                        names.join(", ")
-                    ),
-                    "give each migration its own version (or each repeatable its own description)",
-                );
-            }
+            let message = format!(
+                "{what} is used by {} migrations ({}); Flyway refuses to migrate (\"Found more than one migration\")",
+                files.len(),
+                names.join(", ")
+            );
+            let files: Vec<PathBuf> = files.into_iter().cloned().collect();
+            self.whole_file_findings(
+                "duplicate-version",
+                &files,
+                |_| message.clone(),
+                "give each migration its own version (or each repeatable its own description)",
+            )?;
             set.refused = Some(format!("{what} is used more than once"));
         }
         Ok(())
