@@ -43,7 +43,8 @@ FILES=()
 while IFS= read -r f; do FILES+=(-f "$f"); done < <(ls "$CORPUS"/*.sql | sort)
 
 # Each contender runs ROUNDS times (default 3), interleaved, and its median counts: a shared machine's
-# noise moves single runs by 20% or more.
+# noise moves single runs by 20% or more. The tracing overhead is also given as the median of each
+# round's ratio, whose two runs are next to each other in time.
 ROUNDS="${PGREHEARSE_BENCH_ROUNDS:-3}"
 URL="host=$DIR port=$PORT user=postgres dbname=postgres"
 PSQL_T=(); TRACE_T=(); PLAIN_T=()
@@ -69,6 +70,9 @@ printf 'psql -f          : %7.2f s\n' "$psql_s"
 printf 'pgrehearse replay, no lock tracing: %7.2f s  (%.2fx of psql)\n' "$plain_s" "$(echo "$plain_s / $psql_s" | bc -l)"
 printf 'pgrehearse replay, lock tracing   : %7.2f s  (%.2fx of psql, %.2fx of replay without tracing)\n' \
   "$pgr_s" "$(echo "$pgr_s / $psql_s" | bc -l)" "$(echo "$pgr_s / $plain_s" | bc -l)"
+RATIOS=()
+for i in "${!PSQL_T[@]}"; do RATIOS+=("$(echo "${TRACE_T[$i]} / ${PLAIN_T[$i]}" | bc -l)"); done
+printf 'lock tracing / no tracing, median of the per-round ratios: %.2fx\n' "$(median "${RATIOS[@]}")"
 printf 'per round (psql / tracing / no tracing):'
 for i in "${!PSQL_T[@]}"; do printf ' %.2f/%.2f/%.2f' "${PSQL_T[$i]}" "${TRACE_T[$i]}" "${PLAIN_T[$i]}"; done
 echo

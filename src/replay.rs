@@ -90,6 +90,8 @@ pub(crate) struct Failure {
     batch: Span,
     /// Statements that completed before the error within the batch.
     completed: usize,
+    /// Characters sent before `batch` in the same query (the error position counts from there).
+    shift: usize,
 }
 
 /// Sends `text` as one simple query; on error, returns it with the number of statements that completed.
@@ -142,6 +144,39 @@ async fn execute_rows_from(
         }
     }
     Ok((completed, rows))
+}
+
+/// Sends `text` as one simple query and returns the rows of each statement that completed, in order;
+/// on error, also the error (or the reason the connection failed).
+async fn execute_grouped(
+    client: &Client,
+    text: &str,
+) -> (
+    Vec<Vec<tokio_postgres::SimpleQueryRow>>,
+    Option<(Option<DbError>, String)>,
+) {
+    let mut groups = Vec::new();
+    let mut rows = Vec::new();
+    let stream = match client.simple_query_raw(text).await {
+        Ok(s) => s,
+        Err(e) => {
+            let reason = crate::engine::db_error_text(&e);
+            return (groups, Some((e.as_db_error().cloned(), reason)));
+        }
+    };
+    futures_util::pin_mut!(stream);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(SimpleQueryMessage::CommandComplete(_)) => groups.push(std::mem::take(&mut rows)),
+            Ok(SimpleQueryMessage::Row(row)) => rows.push(row),
+            Ok(_) => {}
+            Err(e) => {
+                let reason = crate::engine::db_error_text(&e);
+                return (groups, Some((e.as_db_error().cloned(), reason)));
+            }
+        }
+    }
+    (groups, None)
 }
 
 /// Runs `COPY … FROM STDIN` with `data` as psql would feed it.
@@ -315,6 +350,15 @@ struct Trace<'a> {
 }
 
 impl Trace<'_> {
+    /// Prepares the probe in the session unless it is.
+    async fn prepare(&mut self) -> Result<(), ReplayError> {
+        if !*self.probe_ready {
+            control(self.client, &crate::locks::prepare(), Some(self.migration)).await?;
+            *self.probe_ready = true;
+        }
+        Ok(())
+    }
+
     /// Sends one statement together with the lock probe and adds its lock findings to `log`. Returns
     /// the statements completed (without the probe), or the statement's failure.
     async fn statement(
@@ -323,12 +367,8 @@ impl Trace<'_> {
         threshold: i64,
         log: &mut ReplayLog,
     ) -> Result<Result<usize, Failure>, ReplayError> {
-        let migration = self.migration;
-        let text = &*migration.text;
-        if !*self.probe_ready {
-            control(self.client, &crate::locks::prepare(), Some(migration)).await?;
-            *self.probe_ready = true;
-        }
+        self.prepare().await?;
+        let text = &*self.migration.text;
         let body = stmt.slice(text).trim_end().trim_end_matches(';');
         match execute_rows(
             self.client,
@@ -337,51 +377,145 @@ impl Trace<'_> {
         .await
         {
             Ok((n, rows)) => {
-                let effects: Vec<crate::locks::Effect> = self
-                    .tracker
-                    .observe(&crate::locks::parse(&rows))
-                    .into_iter()
-                    .filter(|e| {
-                        if e.table.is_empty() {
-                            drops_table(text, stmt)
-                        } else {
-                            targets(text, stmt, &e.table)
-                        }
-                    })
-                    .collect();
-                if !effects.is_empty() {
-                    log.findings.extend(crate::locks::findings(
-                        text,
-                        stmt,
-                        &effects,
-                        self.lock_timeout,
-                        &migration.file,
-                        &migration.id,
-                    ));
-                }
+                self.record(stmt, &rows, log);
                 Ok(Ok(n.saturating_sub(1)))
             }
             Err((Some(error), completed, _))
                 if completed > 0 && crate::locks::probe_missing(&error) =>
             {
-                Err(ReplayError {
-                    file: migration.file.display().to_string(),
-                    reason: format!(
-                        "lock tracing lost its prepared query after this statement ({}); rerun \
-                         with --no-lock-trace",
-                        error.message()
-                    ),
-                })
+                Err(self.lost_probe(&error))
             }
             Err((Some(error), completed, _)) => Ok(Err(Failure {
                 error,
                 batch: stmt,
                 completed,
+                shift: 0,
             })),
             Err((None, _, reason)) => Err(ReplayError {
-                file: migration.file.display().to_string(),
+                file: self.migration.file.display().to_string(),
                 reason,
             }),
+        }
+    }
+
+    /// Sends a multi-statement batch as the one query the runner sends (one transaction), with the
+    /// probe run after each statement that may lock an existing table, and adds the lock findings of
+    /// each statement to `log`. Returns the statements completed, or the failure.
+    async fn batch(
+        &mut self,
+        span: Span,
+        threshold: i64,
+        log: &mut ReplayLog,
+    ) -> Result<Result<usize, Failure>, ReplayError> {
+        self.prepare().await?;
+        let text = &*self.migration.text;
+        // Per statement: its span, where it starts in the query (in characters), and whether the
+        // probe follows it.
+        let mut parts: Vec<(Span, usize, bool)> = Vec::new();
+        let mut query = String::new();
+        let mut chars = 0;
+        for stmt in statements_in(text, span) {
+            let body = stmt.slice(text).trim_end().trim_end_matches(';');
+            let probe = !crate::locks::leaves_existing_tables_alone(text, stmt);
+            parts.push((stmt, chars, probe));
+            query.push_str(body);
+            query.push_str(";\n");
+            chars += body.chars().count() + 2;
+            if probe {
+                let p = crate::locks::probe_statement(threshold);
+                query.push_str(&p);
+                query.push_str(";\n");
+                chars += p.len() + 2;
+            }
+        }
+        let (groups, error) = execute_grouped(self.client, &query).await;
+        // The statements (and probes) that completed, in order.
+        let mut done = groups.iter();
+        let mut completed = 0;
+        let mut failed = None;
+        for (stmt, start, probe) in &parts {
+            if sets_lock_timeout(text, *stmt, true) {
+                self.lock_timeout = true;
+            }
+            if done.next().is_none() {
+                failed = Some((*stmt, *start));
+                break;
+            }
+            completed += 1;
+            if *probe {
+                match done.next() {
+                    Some(rows) => self.record(*stmt, rows, log),
+                    None => {
+                        if let Some((Some(error), _)) = &error
+                            && crate::locks::probe_missing(error)
+                        {
+                            return Err(self.lost_probe(error));
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        match error {
+            None => Ok(Ok(completed)),
+            Some((Some(error), _)) => Ok(Err(match failed {
+                Some((stmt, start)) => Failure {
+                    error,
+                    batch: stmt,
+                    completed: 0,
+                    shift: start,
+                },
+                // After every statement: a deferred constraint checked as the transaction ends.
+                None => Failure {
+                    error,
+                    batch: span,
+                    completed,
+                    shift: 0,
+                },
+            })),
+            Some((None, reason)) => Err(ReplayError {
+                file: self.migration.file.display().to_string(),
+                reason,
+            }),
+        }
+    }
+
+    /// Adds the lock findings of `stmt`, whose probe returned `rows`, to `log`.
+    fn record(&mut self, stmt: Span, rows: &[tokio_postgres::SimpleQueryRow], log: &mut ReplayLog) {
+        let migration = self.migration;
+        let text = &*migration.text;
+        let effects: Vec<crate::locks::Effect> = self
+            .tracker
+            .observe(&crate::locks::parse(rows))
+            .into_iter()
+            .filter(|e| {
+                if e.table.is_empty() {
+                    drops_table(text, stmt)
+                } else {
+                    targets(text, stmt, &e.table)
+                }
+            })
+            .collect();
+        if !effects.is_empty() {
+            log.findings.extend(crate::locks::findings(
+                text,
+                stmt,
+                &effects,
+                self.lock_timeout,
+                &migration.file,
+                &migration.id,
+            ));
+        }
+    }
+
+    fn lost_probe(&self, error: &DbError) -> ReplayError {
+        ReplayError {
+            file: self.migration.file.display().to_string(),
+            reason: format!(
+                "lock tracing lost its prepared query after this statement ({}); rerun with \
+                 --no-lock-trace",
+                error.message()
+            ),
         }
     }
 }
@@ -573,76 +707,24 @@ pub async fn run_with(
                     }
                 }
             }
-            // A multi-statement query runs as one transaction: sent statement by statement in one
-            // transaction, each statement's locks can be told apart.
-            if let Some(threshold) =
-                threshold.filter(|_| splits_for_tracing(&migration.text, batch))
-            {
+            // A multi-statement query: sent as the runner sends it (one query, one transaction), with
+            // the probe after each statement, so each statement's locks can be told apart.
+            if let Some(threshold) = threshold.filter(|_| {
+                splits_for_tracing(&migration.text, batch)
+                    && !crate::locks::forgets_probe(&migration.text, batch.span)
+            }) {
                 if !in_transaction {
-                    control(client, "BEGIN", Some(migration)).await?;
                     trace.tracker.new_transaction();
                 }
-                let mut batch_failure = None;
-                for stmt in statements_in(&migration.text, batch.span) {
-                    if sets_lock_timeout(&migration.text, stmt, true) {
-                        trace.lock_timeout = true;
-                    }
-                    let outcome =
-                        if crate::locks::leaves_existing_tables_alone(&migration.text, stmt) {
-                            if crate::locks::forgets_probe(&migration.text, stmt) {
-                                *trace.probe_ready = false;
-                            }
-                            match execute(client, stmt.slice(&migration.text)).await {
-                                Ok(n) => Ok(n),
-                                Err((Some(error), completed, _)) => Err(Failure {
-                                    error,
-                                    batch: stmt,
-                                    completed,
-                                }),
-                                Err((None, _, reason)) => {
-                                    return Err(ReplayError {
-                                        file: migration.file.display().to_string(),
-                                        reason,
-                                    });
-                                }
-                            }
-                        } else {
-                            trace.statement(stmt, threshold, &mut log).await?
-                        };
-                    match outcome {
-                        Ok(n) => log.statements += n,
-                        Err(f) => {
-                            batch_failure = Some(f);
-                            break;
-                        }
-                    }
-                }
+                let outcome = trace.batch(batch.span, threshold, &mut log).await?;
                 lock_timeout = trace.lock_timeout;
-                if batch_failure.is_none() && !in_transaction {
-                    // Deferred constraints are checked here, as at the end of the original query.
-                    match execute(client, "COMMIT").await {
-                        Ok(_) => {}
-                        Err((Some(error), _, _)) => {
-                            batch_failure = Some(Failure {
-                                error,
-                                batch: batch.span,
-                                completed: statements_in(&migration.text, batch.span).len(),
-                            });
-                        }
-                        Err((None, _, reason)) => {
-                            return Err(ReplayError {
-                                file: migration.file.display().to_string(),
-                                reason,
-                            });
-                        }
-                    }
-                }
-                match batch_failure {
-                    None => {
+                match outcome {
+                    Ok(n) => {
                         sent += 1;
+                        log.statements += n;
                         continue;
                     }
-                    Some(f) => {
+                    Err(f) => {
                         failure = Some(f);
                         break;
                     }
@@ -688,6 +770,7 @@ pub async fn run_with(
                         error,
                         batch: batch.span,
                         completed,
+                        shift: 0,
                     });
                     break;
                 }
@@ -793,6 +876,7 @@ async fn run_baseline(
                     error,
                     batch: batch.span,
                     completed,
+                    shift: 0,
                 };
                 // The snapshot in front of the migrations, so that they count as not applied.
                 let with_snapshot = MigrationSet {
@@ -873,6 +957,17 @@ pub(crate) fn locate(
     completed: usize,
     error: &DbError,
 ) -> (Span, Option<usize>) {
+    locate_shifted(text, batch, completed, error, 0)
+}
+
+/// [`locate`] for a batch sent after `shift` other characters in the same query.
+fn locate_shifted(
+    text: &str,
+    batch: Span,
+    completed: usize,
+    error: &DbError,
+    shift: usize,
+) -> (Span, Option<usize>) {
     let file_statements = statements_in(text, Span::new(0, text.len()));
     let index_of = |span: Span| {
         file_statements
@@ -882,7 +977,10 @@ pub(crate) fn locate(
     };
     if let Some(ErrorPosition::Original(pos)) = error.position() {
         let batch_text = batch.slice(text);
-        if let Some(byte) = sql::char_pos_to_byte(batch_text, *pos as usize) {
+        let pos = (*pos as usize)
+            .checked_sub(shift)
+            .filter(|p| shift == 0 || *p > 0);
+        if let Some(byte) = pos.and_then(|pos| sql::char_pos_to_byte(batch_text, pos)) {
             let offset = batch.start + byte;
             let token = sql::tokenize(text)
                 .into_iter()
@@ -960,7 +1058,13 @@ fn failure_findings(
         .map(str::to_string)
         .unwrap_or_else(|| format!("migration `{}`", migration.id));
     let text = &*migration.text;
-    let (primary, statement) = locate(text, failure.batch, failure.completed, &failure.error);
+    let (primary, statement) = locate_shifted(
+        text,
+        failure.batch,
+        failure.completed,
+        &failure.error,
+        failure.shift,
+    );
     let error = &failure.error;
     let sqlstate = error.code().code();
     let mut evidence = db_evidence(error, Some(migration), statement);

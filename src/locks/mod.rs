@@ -1,8 +1,8 @@
 //! Lock and rewrite tracing: what each statement does to tables that existed before its migration.
 //!
 //! `replay` appends [`probe`] to a single statement in the same simple query, so the probe runs in the
-//! statement's own transaction (implicit or the runner's explicit one; a multi-statement file is sent
-//! statement by statement inside one transaction for this) and sees exactly the relation
+//! statement's own transaction (implicit or the runner's explicit one; in a multi-statement query, the
+//! probe follows each statement) and sees exactly the relation
 //! locks the backend holds, before they are released at commit. Only relations the statement locked are
 //! inspected, and only those older than the migration (their OID is at most the largest OID at the
 //! migration's start): a table created earlier in the same migration is harmless. A rewrite shows as
@@ -51,7 +51,12 @@ pub fn prepare() -> String {
 /// The probe appended to a statement, in the same simple query: runs the prepared probe for the tables
 /// older than `threshold`.
 pub fn probe(threshold: i64) -> String {
-    format!(";\nEXECUTE {PROBE_NAME}({threshold})")
+    format!(";\n{}", probe_statement(threshold))
+}
+
+/// The probe as a statement of its own (no `;`).
+pub fn probe_statement(threshold: i64) -> String {
+    format!("EXECUTE {PROBE_NAME}({threshold})")
 }
 
 /// Whether a statement in `span` removes the session's prepared statements (`DEALLOCATE`, `DISCARD`),

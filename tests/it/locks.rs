@@ -180,3 +180,45 @@ fn a_multi_statement_file_failing_at_commit_still_fails_whole() {
         assert_eq!(set["status"], "failed");
     }
 }
+
+#[test]
+fn a_traced_multi_statement_file_fails_at_the_same_place_as_untraced() {
+    // The probe runs between the statements of the one query; PostgreSQL's error position counts from
+    // the start of that query, and must still land on the failing token of the file.
+    let dir = repo(&[
+        (
+            "db/migrations/001_init.up.sql",
+            "CREATE TABLE accounts (id bigint PRIMARY KEY, email text);\n",
+        ),
+        ("db/migrations/001_init.down.sql", "SELECT 1;\n"),
+        (
+            "db/migrations/002_change.up.sql",
+            "CREATE INDEX accounts_email_idx ON accounts (email);\n\
+             ALTER TABLE accounts ADD COLUMN note text;\n\
+             UPDATE accounts SET note = missing_column;\n",
+        ),
+        ("db/migrations/002_change.down.sql", "SELECT 1;\n"),
+    ]);
+    let place = |extra: &[&str]| {
+        let run = check_json(dir.path(), Engine::Local, extra);
+        let failed = run.rule("migration-failed");
+        assert_eq!(failed.len(), 1, "{}", run.json);
+        (
+            failed[0]["file"].as_str().unwrap_or("").to_string(),
+            failed[0]["line"].as_u64(),
+            failed[0]["column"].as_u64(),
+            failed[0]["evidence"]["statement"].as_u64(),
+        )
+    };
+    let traced = place(&[]);
+    assert_eq!(
+        traced,
+        (
+            "db/migrations/002_change.up.sql".to_string(),
+            Some(3),
+            Some(28),
+            Some(3)
+        )
+    );
+    assert_eq!(traced, place(&["--no-lock-trace"]));
+}
