@@ -121,6 +121,10 @@ pub struct SetConfig {
     /// A snapshot a fresh install starts from, and the version it covers.
     #[serde(default)]
     pub baseline: Option<crate::environment::BaselineConfig>,
+    /// Flyway: more folders whose migrations merge with this set's by version (Flyway's
+    /// `locations`).
+    #[serde(default)]
+    pub locations: Vec<PathBuf>,
 }
 
 /// The configuration file could not be used.

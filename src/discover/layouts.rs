@@ -4,6 +4,8 @@
 
 use pgrehearse_sql::{self as sql, Span};
 
+use std::path::{Path, PathBuf};
+
 use super::{Batch, Runner};
 
 /// The queries `runner` sends for the `body` of `text`.
@@ -287,6 +289,47 @@ pub(super) fn flyway_name(name: &str) -> Option<FlywayName> {
         description: description.replace('_', " "),
         is_sql: ext == "sql",
     })
+}
+
+/// The filesystem folders (relative to `root`) that Flyway's configuration at the root names in
+/// `flyway.locations` (`flyway.conf`, `conf/flyway.conf`) or `locations` (`flyway.toml`): existing
+/// folders only, `filesystem:` paths as written, `classpath:` ones under `src/main/resources`.
+pub(super) fn flyway_config_locations(root: &Path) -> Vec<PathBuf> {
+    let mut values: Vec<String> = Vec::new();
+    for conf in ["flyway.conf", "conf/flyway.conf"] {
+        if let Ok(text) = std::fs::read_to_string(root.join(conf))
+            && let Some(v) = setting(&text, "flyway.locations")
+        {
+            values.extend(v.split(',').map(|s| s.trim().to_string()));
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(root.join("flyway.toml")) {
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            if key.trim() == "locations" {
+                // `locations = ["filesystem:sql", "classpath:db/migration"]`
+                values.extend(value.split('"').skip(1).step_by(2).map(str::to_string));
+            }
+        }
+    }
+    let mut out: Vec<PathBuf> = Vec::new();
+    for v in values.iter().filter(|v| !v.is_empty()) {
+        let path = match v.split_once(':') {
+            Some(("filesystem", p)) => PathBuf::from(p.trim_start_matches("./")),
+            Some(("classpath", p)) => {
+                Path::new("src/main/resources").join(p.trim_start_matches('/'))
+            }
+            None => Path::new("src/main/resources").join(v.trim_start_matches('/')),
+            Some(_) => continue,
+        };
+        let path: PathBuf = path.components().collect();
+        if !path.is_absolute() && root.join(&path).is_dir() && !out.contains(&path) {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// Whether a file name in a Flyway location is a SQL callback (`afterMigrate.sql`,

@@ -274,6 +274,12 @@ struct Walker<'a> {
     root: &'a Path,
     exclude: Vec<PathBuf>,
     out: Discovery,
+    /// Flyway `locations` named by `flyway.conf` / `flyway.toml` at the root: one set together.
+    flyway_locations: Vec<PathBuf>,
+    /// More Flyway locations merged into the set of a folder.
+    locations_for: BTreeMap<PathBuf, Vec<PathBuf>>,
+    /// Folders already merged into another set.
+    consumed: Vec<PathBuf>,
 }
 
 /// Finds the migration sets under `root`.
@@ -306,6 +312,9 @@ pub fn find_with_schemas(
         root,
         exclude: config.exclude.clone(),
         out: Discovery::default(),
+        flyway_locations: layouts::flyway_config_locations(root),
+        locations_for: BTreeMap::new(),
+        consumed: Vec::new(),
     };
     if config.sets.is_empty() {
         w.walk(Path::new(""))?;
@@ -325,6 +334,15 @@ pub fn find_with_schemas(
                     path: set.path.clone(),
                 });
             };
+            for location in &set.locations {
+                if !root.join(location).is_dir() {
+                    return Err(DiscoverError::MissingSet {
+                        path: location.clone(),
+                    });
+                }
+            }
+            w.locations_for
+                .insert(set.path.clone(), set.locations.clone());
             w.load_set(&set.path, runner)?;
             let preludes = set
                 .prelude
@@ -785,13 +803,33 @@ impl Walker<'_> {
     }
 
     fn walk(&mut self, rel: &Path) -> Result<(), DiscoverError> {
-        if self.excluded(rel) {
+        if self.excluded(rel) || self.consumed.iter().any(|c| c == rel) {
             return Ok(());
         }
-        if let Some(runner) = self.detect(rel)? {
+        // A location named in Flyway's configuration: every location in one set.
+        let configured = self.flyway_locations.iter().any(|l| l == rel)
+            && self
+                .flyway_files(rel)?
+                .iter()
+                .any(|f| layouts::flyway_name(file_name(f)).is_some());
+        let runner = if configured {
+            let others: Vec<PathBuf> = self
+                .flyway_locations
+                .iter()
+                .filter(|l| l.as_path() != rel && self.abs(l).is_dir())
+                .cloned()
+                .collect();
+            self.consumed.extend(others.iter().cloned());
+            self.locations_for.insert(rel.to_path_buf(), others);
+            Some(Runner::Flyway)
+        } else {
+            self.detect(rel)?
+        };
+        if let Some(runner) = runner {
             self.load_set(rel, runner)?;
-            // Drizzle and Prisma own their whole folder; other layouts may nest further sets.
-            if matches!(runner, Runner::Drizzle | Runner::Prisma) {
+            // Drizzle and Prisma own their whole folder, and Flyway reads its locations recursively;
+            // other layouts may nest further sets.
+            if matches!(runner, Runner::Drizzle | Runner::Prisma | Runner::Flyway) {
                 return Ok(());
             }
         }
@@ -1329,9 +1367,28 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// The files of a Flyway location, in its subfolders too (Flyway scans locations recursively).
+    fn flyway_files(&self, rel: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
+        let (mut files, dirs) = self.list(rel)?;
+        for d in dirs {
+            if !self.excluded(&d) {
+                files.extend(self.flyway_files(&d)?);
+            }
+        }
+        Ok(files)
+    }
+
     fn load_flyway(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
         use layouts::FlywayKind;
-        let (files, _) = self.list(&set.dir.clone())?;
+        let mut files = self.flyway_files(&set.dir.clone())?;
+        for location in self
+            .locations_for
+            .get(&set.dir)
+            .cloned()
+            .unwrap_or_default()
+        {
+            files.extend(self.flyway_files(&location)?);
+        }
         let (named, unnamed): (Vec<_>, Vec<_>) = files
             .into_iter()
             .map(|f| (layouts::flyway_name(file_name(&f)), f))

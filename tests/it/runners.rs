@@ -305,3 +305,76 @@ fn lint_reports_files_the_runner_refuses_without_a_database() {
     assert_eq!(refused, vec![("db/migration/V3__plan.sql", 2)], "{json}");
     assert_eq!(out.status.code(), Some(1), "{json}");
 }
+
+#[test]
+fn flyway_locations_merge_by_version_and_are_read_recursively() {
+    // V2 lives in a second location and V3 in a subfolder; V3 needs the tables of V1 and V2, so only
+    // the merged order 1, 2, 3 replays cleanly.
+    let files = |config: (&'static str, &'static str)| {
+        vec![
+            config,
+            (
+                "db/migration/V1__accounts.sql",
+                "CREATE TABLE accounts (id int PRIMARY KEY);\n",
+            ),
+            (
+                "db/hotfix/V2__orders.sql",
+                "CREATE TABLE orders (id int PRIMARY KEY, account_id int REFERENCES accounts);\n",
+            ),
+            (
+                "db/migration/2024/V3__order_index.sql",
+                "CREATE INDEX orders_account_idx ON orders (account_id);\n",
+            ),
+        ]
+    };
+    for config in [
+        // Named in .pgrehearse.yaml …
+        (
+            ".pgrehearse.yaml",
+            "sets:\n  - path: db/migration\n    runner: flyway\n    locations: [db/hotfix]\n",
+        ),
+        // … or read from Flyway's own configuration.
+        (
+            "flyway.conf",
+            "flyway.locations=filesystem:db/migration,filesystem:db/hotfix\n",
+        ),
+        (
+            "flyway.toml",
+            "[flyway]\nlocations = [\"filesystem:db/migration\", \"filesystem:db/hotfix\"]\n",
+        ),
+    ] {
+        let dir = repo(&files(config));
+        let run = check_json(dir.path(), Engine::Local, &[]);
+        let sets = run.json["summary"]["sets"].as_array().expect("sets");
+        assert_eq!(sets.len(), 1, "{config:?}: {}", run.json);
+        assert_eq!(set(&run)["runner"], "flyway");
+        assert_eq!(set(&run)["migrations"], 3, "{config:?}: {}", run.json);
+        assert_eq!(set(&run)["applied"], 3, "{config:?}: {}", run.json);
+        assert_eq!(run.code(), 0, "{config:?}: {}", run.json);
+    }
+    // The same version in two locations: Flyway refuses to migrate.
+    let dir = repo(&[
+        (
+            "flyway.conf",
+            "flyway.locations=filesystem:db/migration,filesystem:db/hotfix\n",
+        ),
+        ("db/migration/V1__accounts.sql", TABLE),
+        ("db/hotfix/V1__again.sql", TABLE),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(
+        file_findings(&run),
+        vec![
+            (
+                "duplicate-version".to_string(),
+                "db/hotfix/V1__again.sql".to_string()
+            ),
+            (
+                "duplicate-version".to_string(),
+                "db/migration/V1__accounts.sql".to_string()
+            ),
+        ],
+        "{}",
+        run.json
+    );
+}
