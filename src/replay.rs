@@ -99,51 +99,10 @@ pub(crate) async fn execute(
     client: &Client,
     text: &str,
 ) -> Result<usize, (Option<DbError>, usize, String)> {
-    execute_rows(client, text).await.map(|(n, _)| n)
-}
-
-/// Like [`execute`], also returning the rows of every statement after the first (a lock probe).
-async fn execute_rows(
-    client: &Client,
-    text: &str,
-) -> Result<(usize, Vec<tokio_postgres::SimpleQueryRow>), (Option<DbError>, usize, String)> {
-    execute_rows_from(client, text, 1).await
-}
-
-/// Like [`execute`], also returning the rows of the statements from the `from`th (counted from 0).
-async fn execute_rows_from(
-    client: &Client,
-    text: &str,
-    from: usize,
-) -> Result<(usize, Vec<tokio_postgres::SimpleQueryRow>), (Option<DbError>, usize, String)> {
-    let mut completed = 0usize;
-    let mut rows = Vec::new();
-    let stream = match client.simple_query_raw(text).await {
-        Ok(s) => s,
-        Err(e) => {
-            return Err((
-                e.as_db_error().cloned(),
-                0,
-                crate::engine::db_error_text(&e),
-            ));
-        }
-    };
-    futures_util::pin_mut!(stream);
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(SimpleQueryMessage::CommandComplete(_)) => completed += 1,
-            Ok(SimpleQueryMessage::Row(row)) if completed >= from => rows.push(row),
-            Ok(_) => {}
-            Err(e) => {
-                return Err((
-                    e.as_db_error().cloned(),
-                    completed,
-                    crate::engine::db_error_text(&e),
-                ));
-            }
-        }
+    match execute_grouped(client, text).await {
+        (groups, None) => Ok(groups.len()),
+        (groups, Some((error, reason))) => Err((error, groups.len(), reason)),
     }
-    Ok((completed, rows))
 }
 
 /// Sends `text` as one simple query and returns the rows of each statement that completed, in order;
@@ -288,12 +247,15 @@ async fn lock_baseline(
             literals.join(", ")
         ));
     }
-    let (_, rows) = execute_rows_from(client, &query, 0)
-        .await
-        .map_err(|(_, _, reason)| ReplayError {
-            file: migration.file.display().to_string(),
-            reason,
-        })?;
+    let rows = match execute_grouped(client, &query).await {
+        (groups, None) => groups.into_iter().flatten().collect::<Vec<_>>(),
+        (_, Some((_, reason))) => {
+            return Err(ReplayError {
+                file: migration.file.display().to_string(),
+                reason,
+            });
+        }
+    };
     let number = |row: &tokio_postgres::SimpleQueryRow, i: usize| -> i64 {
         row.get(i).and_then(|v| v.parse().ok()).unwrap_or(0)
     };
@@ -322,17 +284,18 @@ fn sets_lock_timeout(text: &str, stmt: Span, in_transaction: bool) -> bool {
     session || (in_transaction && keywords == ["SET", "LOCAL", "LOCK_TIMEOUT"])
 }
 
-/// Whether a multi-statement batch can be traced statement by statement inside one transaction, with
-/// the same outcome as the one query the runner sends: no statement controls the transaction or
-/// refuses a transaction block, and the text ends where the last statement does.
-fn splits_for_tracing(text: &str, batch: &Batch) -> bool {
+/// Whether a batch can be traced: sent as the one query the runner sends, with the probe after each
+/// statement, it keeps its outcome. No statement controls the transaction, refuses a transaction block
+/// or deallocates the probe, and the text ends where the last statement does.
+fn traceable(text: &str, batch: &Batch) -> bool {
     let stmts = statements_in(text, batch.span);
     batch.copy.is_none()
         && !batch.span.slice(text).starts_with('\\')
-        && stmts.len() > 1
+        && !stmts.is_empty()
         && stmts
             .iter()
             .all(|s| !crate::locks::cannot_run_in_transaction(text, *s))
+        && !crate::locks::forgets_probe(text, batch.span)
         && sql::significant_tokens(text, batch.span)
             .last()
             .is_some_and(|t| t.kind != sql::TokenKind::Unterminated)
@@ -359,48 +322,9 @@ impl Trace<'_> {
         Ok(())
     }
 
-    /// Sends one statement together with the lock probe and adds its lock findings to `log`. Returns
-    /// the statements completed (without the probe), or the statement's failure.
-    async fn statement(
-        &mut self,
-        stmt: Span,
-        threshold: i64,
-        log: &mut ReplayLog,
-    ) -> Result<Result<usize, Failure>, ReplayError> {
-        self.prepare().await?;
-        let text = &*self.migration.text;
-        let body = stmt.slice(text).trim_end().trim_end_matches(';');
-        match execute_rows(
-            self.client,
-            &format!("{body}{}", crate::locks::probe(threshold)),
-        )
-        .await
-        {
-            Ok((n, rows)) => {
-                self.record(stmt, &rows, log);
-                Ok(Ok(n.saturating_sub(1)))
-            }
-            Err((Some(error), completed, _))
-                if completed > 0 && crate::locks::probe_missing(&error) =>
-            {
-                Err(self.lost_probe(&error))
-            }
-            Err((Some(error), completed, _)) => Ok(Err(Failure {
-                error,
-                batch: stmt,
-                completed,
-                shift: 0,
-            })),
-            Err((None, _, reason)) => Err(ReplayError {
-                file: self.migration.file.display().to_string(),
-                reason,
-            }),
-        }
-    }
-
-    /// Sends a multi-statement batch as the one query the runner sends (one transaction), with the
-    /// probe run after each statement that may lock an existing table, and adds the lock findings of
-    /// each statement to `log`. Returns the statements completed, or the failure.
+    /// Sends a batch as the one query the runner sends (for several statements, one transaction), with
+    /// the probe run after each statement that may lock an existing table, and adds the lock findings
+    /// of each statement to `log`. Returns the statements completed, or the failure.
     async fn batch(
         &mut self,
         span: Span,
@@ -414,7 +338,11 @@ impl Trace<'_> {
         let mut parts: Vec<(Span, usize, bool)> = Vec::new();
         let mut query = String::new();
         let mut chars = 0;
-        for stmt in statements_in(text, span) {
+        let stmts = statements_in(text, span);
+        // The statements of a multi-statement query share its implicit transaction (`SET LOCAL`
+        // lasts); a lone statement's own setting was read by the caller.
+        let shared = stmts.len() > 1;
+        for stmt in stmts {
             let body = stmt.slice(text).trim_end().trim_end_matches(';');
             let probe = !crate::locks::leaves_existing_tables_alone(text, stmt);
             parts.push((stmt, chars, probe));
@@ -434,7 +362,7 @@ impl Trace<'_> {
         let mut completed = 0;
         let mut failed = None;
         for (stmt, start, probe) in &parts {
-            if sets_lock_timeout(text, *stmt, true) {
+            if sets_lock_timeout(text, *stmt, shared) {
                 self.lock_timeout = true;
             }
             if done.next().is_none() {
@@ -518,17 +446,6 @@ impl Trace<'_> {
             ),
         }
     }
-}
-
-/// Whether a batch can carry the lock probe: one complete statement that may run in a transaction.
-fn probe_fits(text: &str, batch: &Batch) -> bool {
-    batch.copy.is_none()
-        && !batch.span.slice(text).starts_with('\\')
-        && statements_in(text, batch.span).len() == 1
-        && !crate::locks::cannot_run_in_transaction(text, batch.span)
-        && sql::significant_tokens(text, batch.span)
-            .last()
-            .is_some_and(|t| t.kind != sql::TokenKind::Unterminated)
 }
 
 /// Whether the statement is `DROP TABLE` (the tables it drops are gone when the probe runs).
@@ -671,8 +588,7 @@ pub async fn run_with(
                 Some(sql::TxControl::Commit | sql::TxControl::Rollback) => file_block = false,
                 None => {}
             }
-            // Inside a transaction: the runner's, one the file opened, or the implicit one
-            // PostgreSQL runs a multi-statement query in.
+            // Inside a transaction: the runner's, or one the file opened.
             let in_transaction = explicit || all_in_one || file_block;
             if sets_lock_timeout(
                 &migration.text,
@@ -688,31 +604,9 @@ pub async fn run_with(
                 probe_ready: &mut probe_ready,
                 lock_timeout,
             };
-            if let Some(threshold) = threshold.filter(|_| {
-                probe_fits(&migration.text, batch)
-                    && !crate::locks::leaves_existing_tables_alone(&migration.text, batch.span)
-            }) {
-                if !in_transaction {
-                    trace.tracker.new_transaction();
-                }
-                match trace.statement(batch.span, threshold, &mut log).await? {
-                    Ok(n) => {
-                        sent += 1;
-                        log.statements += n;
-                        continue;
-                    }
-                    Err(f) => {
-                        failure = Some(f);
-                        break;
-                    }
-                }
-            }
-            // A multi-statement query: sent as the runner sends it (one query, one transaction), with
-            // the probe after each statement, so each statement's locks can be told apart.
-            if let Some(threshold) = threshold.filter(|_| {
-                splits_for_tracing(&migration.text, batch)
-                    && !crate::locks::forgets_probe(&migration.text, batch.span)
-            }) {
+            // Sent as the runner sends it, with the probe after each statement, so each statement's
+            // locks can be told apart.
+            if let Some(threshold) = threshold.filter(|_| traceable(&migration.text, batch)) {
                 if !in_transaction {
                     trace.tracker.new_transaction();
                 }

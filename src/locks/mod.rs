@@ -1,8 +1,7 @@
 //! Lock and rewrite tracing: what each statement does to tables that existed before its migration.
 //!
-//! `replay` appends [`probe`] to a single statement in the same simple query, so the probe runs in the
-//! statement's own transaction (implicit or the runner's explicit one; in a multi-statement query, the
-//! probe follows each statement) and sees exactly the relation
+//! `replay` sends [`probe_statement`] after each statement in the same simple query, so the probe runs
+//! in the statement's own transaction (implicit, or the runner's explicit one) and sees exactly the relation
 //! locks the backend holds, before they are released at commit. Only relations the statement locked are
 //! inspected, and only those older than the migration (their OID is at most the largest OID at the
 //! migration's start): a table created earlier in the same migration is harmless. A rewrite shows as
@@ -48,13 +47,8 @@ pub fn prepare() -> String {
     )
 }
 
-/// The probe appended to a statement, in the same simple query: runs the prepared probe for the tables
-/// older than `threshold`.
-pub fn probe(threshold: i64) -> String {
-    format!(";\n{}", probe_statement(threshold))
-}
-
-/// The probe as a statement of its own (no `;`).
+/// The probe sent after a statement in the same simple query (no `;`): runs the prepared probe for the
+/// tables older than `threshold`.
 pub fn probe_statement(threshold: i64) -> String {
     format!("EXECUTE {PROBE_NAME}({threshold})")
 }
