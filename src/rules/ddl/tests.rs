@@ -1,0 +1,422 @@
+//! Unit tests of the static DDL rules.
+
+use super::*;
+use crate::discover::{Batch, Transactions};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Rule ids and 1-based lines of the findings on `sql` (one migration, psql-style batches).
+fn lint(sql: &str) -> Vec<(String, usize)> {
+    let text: Arc<str> = Arc::from(sql);
+    let batches = sql::split(sql)
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| Batch {
+            span: s.code,
+            copy: None,
+        })
+        .collect();
+    let m = Migration {
+        id: "001".into(),
+        file: PathBuf::from("001.sql"),
+        text: text.clone(),
+        batches,
+        transactions: Transactions::Autocommit,
+        blocked: None,
+    };
+    let index = sql::LineIndex::new(sql);
+    migration_findings(&m, &mut Proven::default())
+        .into_iter()
+        .map(|f| {
+            let start = f.location.and_then(|l| l.span).map_or(0, |s| s.start);
+            (f.rule, index.line_col(sql, start).0 as usize)
+        })
+        .collect()
+}
+
+fn rules(sql: &str) -> Vec<String> {
+    lint(sql).into_iter().map(|(r, _)| r).collect()
+}
+
+#[test]
+fn every_id_is_registered() {
+    for id in IDS {
+        assert!(crate::rules::rule(id).is_some(), "{id} is not in RULES");
+    }
+}
+
+#[test]
+fn add_required_column_only_on_existing_tables_without_default() {
+    assert_eq!(
+        rules("ALTER TABLE users ADD COLUMN age int NOT NULL;"),
+        ["add-required-column"]
+    );
+    assert_eq!(
+        rules("ALTER TABLE users ADD COLUMN age bigint PRIMARY KEY;"),
+        ["add-required-column"]
+    );
+    for ok in [
+        "ALTER TABLE users ADD COLUMN age int NOT NULL DEFAULT 0;",
+        "ALTER TABLE users ADD COLUMN age int;",
+        "ALTER TABLE users ADD COLUMN n bigserial NOT NULL;",
+        "ALTER TABLE users ADD COLUMN n bigint NOT NULL GENERATED ALWAYS AS IDENTITY;",
+        "ALTER TABLE users ADD COLUMN n bigint NOT NULL GENERATED ALWAYS AS (id * 2) STORED;",
+        "CREATE TABLE users (id bigint); ALTER TABLE users ADD COLUMN age int NOT NULL;",
+        "CREATE TABLE a (id bigint); ALTER TABLE a RENAME TO users; ALTER TABLE users ADD COLUMN x int NOT NULL;",
+        "-- ALTER TABLE users ADD COLUMN age int NOT NULL;\nSELECT 'ALTER TABLE users ADD COLUMN age int NOT NULL';",
+    ] {
+        assert!(
+            !rules(ok).iter().any(|r| r == "add-required-column"),
+            "{ok}: {:?}",
+            rules(ok)
+        );
+    }
+    assert_eq!(
+        rules("ALTER TABLE users ADD COLUMN age int NOT NULL DEFAULT NULL;"),
+        ["add-required-column"]
+    );
+}
+
+#[test]
+fn set_not_null_is_quiet_after_a_backfill() {
+    assert_eq!(
+        rules("ALTER TABLE users ALTER COLUMN email SET NOT NULL;"),
+        ["not-null-on-existing-data"]
+    );
+    assert!(
+        rules(
+            "UPDATE users SET email = '' WHERE email IS NULL;\nALTER TABLE users ALTER COLUMN email SET NOT NULL;"
+        )
+        .is_empty()
+    );
+    assert!(
+        rules(
+            "ALTER TABLE users ADD COLUMN c int DEFAULT 0; ALTER TABLE users ALTER c SET NOT NULL;"
+        )
+        .is_empty()
+    );
+    // Added without a default: every existing row holds NULL.
+    assert_eq!(
+        rules("ALTER TABLE users ADD COLUMN c int; ALTER TABLE users ALTER c SET NOT NULL;"),
+        ["not-null-on-existing-data"]
+    );
+    assert!(
+        rules("ALTER TABLE users ADD COLUMN c int;\nUPDATE users SET c = 0;\nALTER TABLE users ALTER c SET NOT NULL;")
+            .is_empty()
+    );
+}
+
+#[test]
+fn set_not_null_is_quiet_after_a_validated_not_null_check() {
+    let set_not_null = "ALTER TABLE users ALTER COLUMN email SET NOT NULL;";
+    for (before, fires) in [
+        (
+            "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n\
+             ALTER TABLE users VALIDATE CONSTRAINT email_nn;",
+            false,
+        ),
+        (
+            "ALTER TABLE users ADD CONSTRAINT email_nn CHECK ((email IS NOT NULL));",
+            false,
+        ),
+        // Not validated yet: NULLs may still be there.
+        (
+            "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;",
+            true,
+        ),
+        // Another column, another constraint, another condition.
+        (
+            "ALTER TABLE users ADD CONSTRAINT name_nn CHECK (name IS NOT NULL);",
+            true,
+        ),
+        (
+            "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n\
+             ALTER TABLE users VALIDATE CONSTRAINT other;",
+            true,
+        ),
+        (
+            "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL OR id < 0);",
+            true,
+        ),
+    ] {
+        let found = rules(&format!("{before}\n{set_not_null}"));
+        assert_eq!(
+            found.contains(&"not-null-on-existing-data".to_string()),
+            fires,
+            "{before}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn a_not_null_check_validated_in_an_earlier_migration_counts() {
+    let migration = |id: &str, sql: &str| {
+        let text: Arc<str> = Arc::from(sql);
+        Migration {
+            id: id.into(),
+            file: PathBuf::from(format!("{id}.sql")),
+            text,
+            batches: sql::split(sql)
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| Batch {
+                    span: s.code,
+                    copy: None,
+                })
+                .collect(),
+            transactions: Transactions::Autocommit,
+            blocked: None,
+        }
+    };
+    let add = migration(
+        "001",
+        "ALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;",
+    );
+    let validate = migration("002", "ALTER TABLE users VALIDATE CONSTRAINT email_nn;");
+    let set = migration("003", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;");
+    let rules_of =
+        |ms: &[Migration]| -> Vec<String> { findings_in(ms).into_iter().map(|f| f.rule).collect() };
+    assert!(
+        !rules_of(&[add.clone(), validate, set.clone()])
+            .contains(&"not-null-on-existing-data".to_string())
+    );
+    assert!(rules_of(&[add, set]).contains(&"not-null-on-existing-data".to_string()));
+}
+
+#[test]
+fn unique_indexes_and_constraints_on_existing_tables() {
+    assert_eq!(
+        lint("CREATE UNIQUE INDEX CONCURRENTLY u ON users (email);"),
+        [("unique-on-existing-data".to_string(), 1)]
+    );
+    assert_eq!(
+        rules("ALTER TABLE users ADD CONSTRAINT u UNIQUE (email);"),
+        ["unique-on-existing-data"]
+    );
+    assert!(rules("ALTER TABLE users ADD CONSTRAINT u UNIQUE USING INDEX u_idx;").is_empty());
+    assert!(rules("CREATE TABLE t (a int); CREATE UNIQUE INDEX ON t (a);").is_empty());
+    assert!(rules("CREATE INDEX i ON users (email);").is_empty());
+}
+
+#[test]
+fn drop_index_reindex_vacuum_cluster() {
+    assert_eq!(rules("DROP INDEX i;"), ["drop-index-without-concurrently"]);
+    assert!(rules("DROP INDEX CONCURRENTLY IF EXISTS i;").is_empty());
+    assert!(rules("CREATE INDEX i ON t (a); DROP INDEX i;").is_empty());
+    assert_eq!(
+        rules("REINDEX TABLE users;"),
+        ["reindex-without-concurrently"]
+    );
+    assert!(rules("REINDEX TABLE CONCURRENTLY users;").is_empty());
+    assert!(rules("REINDEX (CONCURRENTLY, VERBOSE) INDEX i;").is_empty());
+    assert!(rules("REINDEX SYSTEM;").is_empty());
+    assert_eq!(rules("VACUUM FULL users;"), ["vacuum-full-or-cluster"]);
+    assert_eq!(rules("VACUUM (FULL, ANALYZE);"), ["vacuum-full-or-cluster"]);
+    assert!(rules("VACUUM ANALYZE users;").is_empty());
+    assert_eq!(
+        rules("CLUSTER users USING users_pkey;"),
+        ["vacuum-full-or-cluster"]
+    );
+    assert!(rules("CREATE TABLE s (a int); VACUUM FULL s;").is_empty());
+}
+
+#[test]
+fn destructive_drops_and_truncate() {
+    assert_eq!(rules("DROP DATABASE app;"), ["drop-database"]);
+    assert_eq!(rules("DROP SCHEMA IF EXISTS old CASCADE;"), ["drop-schema"]);
+    assert!(rules("CREATE SCHEMA tmp; DROP SCHEMA tmp;").is_empty());
+    assert_eq!(rules("DROP VIEW v, w;"), ["drop-object"]);
+    assert_eq!(rules("DROP FUNCTION f(int), g();"), ["drop-object"]);
+    // Re-created in the same migration: a redefinition.
+    assert!(rules("DROP VIEW v;\nCREATE VIEW v AS SELECT 1;").is_empty());
+    assert!(rules("DROP FUNCTION f(int);\nCREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS $$ SELECT a $$;").is_empty());
+    assert_eq!(rules("DROP TRIGGER t ON users;"), ["drop-object"]);
+    assert_eq!(rules("TRUNCATE users;"), ["truncate-table"]);
+    assert_eq!(
+        rules("CREATE TABLE s (a int); TRUNCATE s CASCADE;"),
+        ["truncate-table"]
+    );
+    assert!(rules("CREATE TABLE s (a int); TRUNCATE s;").is_empty());
+    // DROP TABLE is observed during replay (drop-table), not here.
+    assert!(rules("DROP TABLE users;").is_empty());
+}
+
+#[test]
+fn backward_incompatible_column_changes() {
+    assert_eq!(
+        rules("ALTER TABLE t ALTER COLUMN a DROP NOT NULL;"),
+        ["drop-not-null"]
+    );
+    assert_eq!(
+        rules("ALTER TABLE t ALTER a DROP DEFAULT;"),
+        ["drop-default"]
+    );
+    assert!(
+        rules("ALTER TABLE t ALTER a DROP DEFAULT;\nALTER TABLE t ALTER a SET DEFAULT 1;")
+            .is_empty()
+    );
+    assert_eq!(
+        rules("ALTER TABLE t DROP CONSTRAINT t_a_check;"),
+        ["drop-constraint"]
+    );
+    assert!(
+        rules("ALTER TABLE t DROP CONSTRAINT c;\nALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;")
+            .is_empty()
+    );
+    // The lock-safe NOT NULL pattern drops its temporary CHECK.
+    assert!(
+        rules("ALTER TABLE t ALTER a SET NOT NULL;\nALTER TABLE t DROP CONSTRAINT t_a_not_null;")
+            .iter()
+            .all(|r| r != "drop-constraint")
+    );
+    assert!(
+        rules("ALTER TABLE t ADD CONSTRAINT tmp CHECK (a > 0) NOT VALID;\nALTER TABLE t DROP CONSTRAINT tmp;")
+            .is_empty()
+    );
+    assert_eq!(
+        rules("ALTER TABLE t ALTER a DROP IDENTITY;"),
+        ["identity-change"]
+    );
+    assert_eq!(
+        rules("ALTER TABLE t ALTER a SET GENERATED ALWAYS;"),
+        ["identity-change"]
+    );
+    assert_eq!(
+        rules("ALTER TABLE t ALTER a DROP EXPRESSION;"),
+        ["generated-column-change"]
+    );
+    assert_eq!(
+        rules("ALTER TABLE t REPLICA IDENTITY FULL;"),
+        ["replica-identity-change"]
+    );
+    assert!(rules("ALTER TABLE t REPLICA IDENTITY DEFAULT;").is_empty());
+    assert_eq!(
+        rules("ALTER TABLE t DISABLE TRIGGER ALL;"),
+        ["disable-trigger"]
+    );
+    assert!(
+        rules("ALTER TABLE t DISABLE TRIGGER ALL;\nUPDATE t SET a = 1;\nALTER TABLE t ENABLE TRIGGER ALL;")
+            .is_empty()
+    );
+    // Columns of tables created in the same migration are new: nobody relies on them yet.
+    assert!(
+        rules("CREATE TABLE t (a int NOT NULL); ALTER TABLE t ALTER a DROP NOT NULL;").is_empty()
+    );
+}
+
+#[test]
+fn renames_of_other_objects() {
+    assert_eq!(rules("ALTER VIEW v RENAME TO w;"), ["rename"]);
+    assert_eq!(
+        rules("ALTER TYPE mood RENAME VALUE 'sad' TO 'blue';"),
+        ["rename"]
+    );
+    assert_eq!(rules("ALTER FUNCTION f(int) SET SCHEMA util;"), ["rename"]);
+    assert!(rules("CREATE VIEW v AS SELECT 1; ALTER VIEW v RENAME TO w;").is_empty());
+    // Table renames are observed during replay.
+    assert!(rules("ALTER TABLE t RENAME TO u;").is_empty());
+}
+
+#[test]
+fn column_types() {
+    let sql = "CREATE TABLE t (\n  id serial PRIMARY KEY,\n  code char(3),\n  name varchar(100) NOT NULL,\n  note character varying,\n  at timestamp,\n  at2 timestamp with time zone,\n  qty integer,\n  \"char\" text\n);";
+    assert_eq!(
+        lint(sql),
+        [
+            ("prefer-identity".to_string(), 2),
+            ("prefer-bigint".to_string(), 2),
+            ("char-column".to_string(), 3),
+            ("prefer-text".to_string(), 4),
+            ("prefer-timestamptz".to_string(), 6),
+        ]
+    );
+    assert_eq!(
+        rules("CREATE TABLE t (a int, b int, PRIMARY KEY (a));"),
+        ["prefer-bigint"]
+    );
+    assert_eq!(
+        rules("CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY);"),
+        ["prefer-bigint"]
+    );
+    assert!(rules("CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n int, s text, ts timestamptz);").is_empty());
+    assert_eq!(
+        rules("ALTER TABLE t ALTER COLUMN s TYPE varchar(20);"),
+        ["prefer-text"]
+    );
+    assert_eq!(
+        rules("ALTER TABLE t ADD COLUMN ts timestamp(3);"),
+        ["prefer-timestamptz"]
+    );
+}
+
+#[test]
+fn operations_rules() {
+    assert_eq!(
+        rules("ALTER TABLE t SET (autovacuum_enabled = false);"),
+        ["autovacuum-disabled"]
+    );
+    assert_eq!(
+        rules("CREATE TABLE t (a bigint) WITH (autovacuum_enabled = off);"),
+        ["autovacuum-disabled"]
+    );
+    assert!(rules("ALTER TABLE t SET (autovacuum_vacuum_scale_factor = 0.01);").is_empty());
+    assert_eq!(
+        rules("CREATE DOMAIN pos AS int CHECK (VALUE > 0);"),
+        ["domain-constraint"]
+    );
+    assert_eq!(
+        rules("ALTER DOMAIN pos ADD CONSTRAINT c CHECK (VALUE < 10);"),
+        ["domain-constraint"]
+    );
+    assert!(rules("ALTER DOMAIN pos ADD CONSTRAINT c CHECK (VALUE < 10) NOT VALID;").is_empty());
+    let long = "a".repeat(64);
+    assert_eq!(
+        rules(&format!("CREATE TABLE t (id bigint, {long} text);")),
+        ["identifier-too-long"]
+    );
+    assert!(
+        rules(&format!(
+            "CREATE TABLE t (id bigint, {} text);",
+            "a".repeat(63)
+        ))
+        .is_empty()
+    );
+}
+
+#[test]
+fn every_prefix_of_every_form_is_handled_without_panicking() {
+    let sql = "CREATE UNLOGGED TABLE IF NOT EXISTS s.\"T\" (id serial PRIMARY KEY, c char(2), v varchar(9), t timestamp(3), CONSTRAINT k PRIMARY KEY (id)) WITH (autovacuum_enabled = false);\n\
+        ALTER TABLE ONLY t * ADD COLUMN IF NOT EXISTS a int NOT NULL DEFAULT NULL, ALTER COLUMN b SET DATA TYPE varchar(3) USING b::text, ALTER b DROP NOT NULL, DROP CONSTRAINT IF EXISTS x, REPLICA IDENTITY FULL, DISABLE TRIGGER ALL, SET (autovacuum_enabled = 'off'), ENABLE REPLICA TRIGGER y, RENAME TO u;\n\
+        UPDATE ONLY t AS q SET (a, b) = (1, 2), q.c = 3 FROM z WHERE true;\n\
+        CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON ONLY t USING btree (a);\n\
+        DROP FUNCTION IF EXISTS f(int, text), g() CASCADE; DROP INDEX CONCURRENTLY i; TRUNCATE TABLE ONLY a, ONLY b RESTART IDENTITY CASCADE;\n\
+        REINDEX (VERBOSE, CONCURRENTLY false) TABLE t; VACUUM (FULL, ANALYZE) t (a); CLUSTER (VERBOSE) t USING i;\n\
+        ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0); ALTER TYPE e RENAME VALUE 'a' TO 'b'; CREATE DOMAIN d2 AS int NOT NULL;";
+    for end in 0..=sql.len() {
+        if sql.is_char_boundary(end) {
+            let _ = lint(&sql[..end]);
+        }
+    }
+}
+
+#[test]
+fn unknown_statements_do_not_stop_the_walk() {
+    let sql = "ALTER TABLE ;\nDO $$ BEGIN ALTER TABLE x DROP CONSTRAINT y; END $$;\nSELEC 1;\nDROP INDEX i;";
+    assert_eq!(
+        lint(sql),
+        [("drop-index-without-concurrently".to_string(), 4)]
+    );
+    for junk in [
+        "ALTER",
+        "CREATE TABLE",
+        "DROP",
+        "ALTER TABLE t ALTER",
+        "UPDATE",
+        "REINDEX (",
+        "VACUUM (",
+        "CREATE TABLE t (a",
+        "\u{e9}\u{e9}",
+    ] {
+        let _ = lint(junk);
+    }
+}
