@@ -11,17 +11,20 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::catalog::{self, Catalog, SnapshotOptions};
-use crate::declared::{self, DeclaredSchema};
-use crate::diff::{self, DriftClass};
+use crate::declared::{self};
+use crate::diff::{self};
 use crate::engine::Server;
+use crate::model::DriftClass;
 use crate::replay::ReplayLog;
 use crate::rules::drift::DriftContext;
+use crate::runner::{DeclaredSchema, MigrationSet};
 
+use crate::apply::{EngineContext, ReplayError};
 use crate::config::{self, ConfigError};
 use crate::discover::{self, DiscoverError};
 use crate::engine::{self, Cleanup, EngineError, EngineOptions};
 use crate::model::{Category, Finding, Report, SetSummary, Severity, Sources};
-use crate::replay::{self, EngineContext, ReplayError};
+use crate::replay::{self};
 use crate::rules;
 
 /// What to check and how.
@@ -55,6 +58,8 @@ pub enum CheckError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Discover(#[from] DiscoverError),
+    #[error(transparent)]
+    Declared(#[from] declared::FindError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -98,36 +103,7 @@ pub async fn run(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, C
 async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, CheckError> {
     let started = Instant::now();
     let config = config::load(&options.root, options.config.as_deref())?;
-    // `--create-roles` turns `create-roles` on for every set.
-    let environment_config = options.create_roles.then(|| {
-        let mut c = config.clone().unwrap_or_default();
-        c.create_roles = Some(true);
-        for set in &mut c.sets {
-            set.create_roles = Some(true);
-        }
-        c
-    });
-    let discovery = discover::find_with_schemas(
-        &options.root,
-        environment_config.as_ref().or(config.as_ref()),
-        &options.schemas,
-    )?;
-    let severities: BTreeMap<DriftClass, Option<Severity>> = config
-        .as_ref()
-        .map(|c| {
-            c.drift
-                .severity
-                .iter()
-                .map(|(class, level)| (*class, level.severity()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let snapshot_options = SnapshotOptions {
-        exclude: config
-            .as_ref()
-            .map(|c| c.drift.exclusions())
-            .unwrap_or_default(),
-    };
+    let discovery = discover_sets(options, config.as_ref())?;
     progress!(
         options,
         "discovered {} migration set(s) in {:.0?}",
@@ -135,7 +111,57 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
         started.elapsed()
     );
     let mut report = Report::default();
-    report.findings.extend(discovery.findings);
+    static_findings(options, &discovery, &mut report);
+    let needs_db = discovery.sets.iter().any(|s| {
+        s.refused.is_none() && (!s.migrations.is_empty() || crate::environment::has_baseline(s))
+    });
+    if options.against.is_some() {
+        let replayable = discovery
+            .sets
+            .iter()
+            .filter(|s| s.refused.is_none() && !s.migrations.is_empty())
+            .count();
+        if replayable != 1 {
+            return Err(CheckError::AgainstNeedsOneSet(replayable));
+        }
+    }
+    if needs_db {
+        let drift = DriftSettings::new(config.as_ref());
+        replay_sets(options, cleanup, &discovery, &drift, &mut report).await?;
+    } else {
+        report.sets.extend(discovery.sets.iter().map(skipped));
+    }
+    apply_policy(options, config.as_ref(), &discovery, needs_db, &mut report)?;
+    progress!(options, "done in {:.3}s", started.elapsed().as_secs_f64());
+    Ok(Outcome {
+        report,
+        sources: discovery.sources,
+    })
+}
+
+/// The migration sets and the declared schemas each is compared with. `--create-roles` turns
+/// `create-roles` on for every set.
+fn discover_sets(
+    options: &CheckOptions,
+    config: Option<&config::ConfigFile>,
+) -> Result<discover::Discovery, CheckError> {
+    let environment_config = options.create_roles.then(|| {
+        let mut c = config.cloned().unwrap_or_default();
+        c.create_roles = Some(true);
+        for set in &mut c.sets {
+            set.create_roles = Some(true);
+        }
+        c
+    });
+    let set_config = environment_config.as_ref().or(config);
+    let mut discovery = discover::find(&options.root, set_config)?;
+    declared::find(&options.root, set_config, &options.schemas, &mut discovery)?;
+    Ok(discovery)
+}
+
+/// Discovery's findings and the static rules of every set (no database).
+fn static_findings(options: &CheckOptions, discovery: &discover::Discovery, report: &mut Report) {
+    report.findings.extend(discovery.findings.iter().cloned());
     for set in &discovery.sets {
         report.findings.extend(rules::static_checks(set));
     }
@@ -153,162 +179,217 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             .help("name the folder and its runner in .pgrehearse.yaml (`sets: [{path: db/migrations, runner: psql}]`)"),
         );
     }
+}
 
-    let replayable = discovery
-        .sets
-        .iter()
-        .filter(|s| s.refused.is_none() && !s.migrations.is_empty())
-        .count();
-    if options.against.is_some() && replayable != 1 {
-        return Err(CheckError::AgainstNeedsOneSet(replayable));
+/// How drift is judged: per-class severities and what snapshots leave out (`drift:` configuration).
+struct DriftSettings {
+    severities: BTreeMap<DriftClass, Option<Severity>>,
+    snapshot: SnapshotOptions,
+}
+
+impl DriftSettings {
+    fn new(config: Option<&config::ConfigFile>) -> DriftSettings {
+        DriftSettings {
+            severities: config
+                .map(|c| {
+                    c.drift
+                        .severity
+                        .iter()
+                        .map(|(class, level)| (*class, level.severity()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            snapshot: SnapshotOptions {
+                exclude: config.map(|c| c.drift.exclusions()).unwrap_or_default(),
+            },
+        }
     }
-    let needs_db = discovery.sets.iter().any(|s| {
-        s.refused.is_none() && (!s.migrations.is_empty() || crate::environment::has_baseline(s))
-    });
-    if needs_db {
-        let server = engine::start(&options.engine, cleanup).await?;
+}
+
+/// The summary of a set that was not replayed.
+fn skipped(set: &MigrationSet) -> SetSummary {
+    SetSummary {
+        path: set.dir.clone(),
+        runner: set.runner.as_str().to_string(),
+        migrations: set.migrations.len(),
+        applied: 0,
+        status: "skipped".into(),
+    }
+}
+
+/// Starts the engine and checks every set on it, each in its own scratch database.
+async fn replay_sets(
+    options: &CheckOptions,
+    cleanup: &Cleanup,
+    discovery: &discover::Discovery,
+    drift: &DriftSettings,
+    report: &mut Report,
+) -> Result<(), CheckError> {
+    let server = engine::start(&options.engine, cleanup).await?;
+    progress!(
+        options,
+        "engine {} ready in {:.3}s: {} (PostgreSQL {})",
+        server.kind,
+        server.startup.as_secs_f64(),
+        server.description,
+        server.version
+    );
+    // Fault injection for the cleanup tests: prove that a panic after the engine started leaves
+    // nothing behind. Not a user setting.
+    if std::env::var_os("PGREHEARSE_FAULT").is_some_and(|v| v == "panic-after-engine-start") {
+        panic!("fault injected after engine start (PGREHEARSE_FAULT)");
+    }
+    report.engine = Some(server.kind.as_str().to_string());
+    let context = EngineContext {
+        description: server.description.clone(),
+        version: server.version.clone(),
+    };
+    for set in &discovery.sets {
+        if set.refused.is_some()
+            || (set.migrations.is_empty() && !crate::environment::has_baseline(set))
+        {
+            report.sets.push(skipped(set));
+            continue;
+        }
+        let summary = check_set(options, cleanup, &server, &context, set, drift, report).await?;
+        report.sets.push(summary);
+    }
+    Ok(())
+}
+
+/// One set: replay, fault injection, drift from the live database and from each declared schema.
+async fn check_set(
+    options: &CheckOptions,
+    cleanup: &Cleanup,
+    server: &Server,
+    context: &EngineContext,
+    set: &MigrationSet,
+    drift: &DriftSettings,
+    report: &mut Report,
+) -> Result<SetSummary, CheckError> {
+    // What the set's environment (a platform preset) provides is left out of drift.
+    let snapshot_options = SnapshotOptions {
+        exclude: drift
+            .snapshot
+            .exclude
+            .iter()
+            .cloned()
+            .chain(crate::environment::exclusions(set))
+            .collect(),
+    };
+    let set_started = Instant::now();
+    let (log, built) =
+        replay_set(options, cleanup, server, context, set, &snapshot_options).await?;
+    if options.fault_injection {
+        let fault_started = Instant::now();
+        report
+            .findings
+            .extend(crate::faults::analyze(server, cleanup, set, context).await?);
         progress!(
             options,
-            "engine {} ready in {:.3}s: {} (PostgreSQL {})",
-            server.kind,
-            server.startup.as_secs_f64(),
-            server.description,
-            server.version
+            "fault injection on {}: {:.3}s",
+            set.dir.display(),
+            fault_started.elapsed().as_secs_f64()
         );
-        // Fault injection for the cleanup tests: prove that a panic after the engine started leaves
-        // nothing behind. Not a user setting.
-        if std::env::var_os("PGREHEARSE_FAULT").is_some_and(|v| v == "panic-after-engine-start") {
-            panic!("fault injected after engine start (PGREHEARSE_FAULT)");
-        }
-        report.engine = Some(server.kind.as_str().to_string());
-        let context = EngineContext {
-            description: server.description.clone(),
-            version: server.version.clone(),
+    }
+    if let (Some(built), Some(url)) = (&built, &options.against) {
+        let live = crate::live::read(url, set, &snapshot_options).await?;
+        report.findings.extend(live.findings);
+        let changes = diff::compare(&live.catalog, built);
+        let ctx = DriftContext {
+            declared_file: None,
+            declared_label: "the live database".to_string(),
+            declared: &[],
+            migrations: &log.provenance,
+            stopped_at: log.stopped_at.as_deref(),
+            severities: &drift.severities,
         };
-        for set in &discovery.sets {
-            let mut summary = SetSummary {
-                path: set.dir.clone(),
-                runner: set.runner.as_str().to_string(),
-                migrations: set.migrations.len(),
-                applied: 0,
-                status: "skipped".into(),
-            };
-            if set.refused.is_some()
-                || (set.migrations.is_empty() && !crate::environment::has_baseline(set))
-            {
-                report.sets.push(summary);
-                continue;
-            }
-            // What the set's environment (a platform preset) provides is left out of drift.
-            let snapshot_options = SnapshotOptions {
-                exclude: snapshot_options
-                    .exclude
-                    .iter()
-                    .cloned()
-                    .chain(crate::environment::exclusions(set))
-                    .collect(),
-            };
-            let set_started = Instant::now();
-            let db = server.create_scratch(cleanup, "replay").await?;
-            let result = async {
-                let client = server.connect(&db.name).await?;
-                let log = replay::run_with(
-                    &client,
-                    set,
-                    &context,
-                    replay::ReplayOptions {
-                        lock_trace: options.lock_trace,
-                    },
+        report
+            .findings
+            .extend(crate::rules::drift::findings(&changes, &ctx));
+    }
+    if let Some(built) = built {
+        for schema in &set.schemas {
+            report.findings.extend(
+                compare_declared(
+                    server,
+                    cleanup,
+                    schema,
+                    &built,
+                    &log,
+                    &drift.severities,
+                    &snapshot_options,
+                    crate::environment::declared_environment(set),
                 )
-                .await?;
-                let built = if set.schemas.is_empty() && options.against.is_none() {
-                    None
-                } else {
-                    Some(catalog::snapshot(&client, &snapshot_options).await?)
-                };
-                Ok::<_, CheckError>((log, built))
-            }
-            .await;
-            server.drop_scratch(cleanup, db).await;
-            let (log, built) = result?;
-            if options.fault_injection {
-                let fault_started = Instant::now();
-                report
-                    .findings
-                    .extend(crate::faults::analyze(&server, cleanup, set, &context).await?);
-                progress!(
-                    options,
-                    "fault injection on {}: {:.3}s",
-                    set.dir.display(),
-                    fault_started.elapsed().as_secs_f64()
-                );
-            }
-            if let (Some(built), Some(url)) = (&built, &options.against) {
-                let live = crate::live::read(url, set, &snapshot_options).await?;
-                report.findings.extend(live.findings);
-                let changes = diff::compare(&live.catalog, built);
-                let ctx = DriftContext {
-                    declared_file: None,
-                    declared_label: "the live database".to_string(),
-                    declared: &[],
-                    migrations: &log.provenance,
-                    stopped_at: log.stopped_at.as_deref(),
-                    severities: &severities,
-                };
-                report
-                    .findings
-                    .extend(crate::rules::drift::findings(&changes, &ctx));
-            }
-            if let Some(built) = built {
-                for schema in &set.schemas {
-                    report.findings.extend(
-                        compare_declared(
-                            &server,
-                            cleanup,
-                            schema,
-                            &built,
-                            &log,
-                            &severities,
-                            &snapshot_options,
-                            crate::environment::declared_environment(set),
-                        )
-                        .await?,
-                    );
-                }
-            }
-            progress!(
-                options,
-                "replayed {} ({}): {} of {} migrations, {} statements in {:.3}s",
-                set.dir.display(),
-                set.runner,
-                log.applied,
-                set.migrations.len(),
-                log.statements,
-                set_started.elapsed().as_secs_f64()
+                .await?,
             );
-            summary.applied = log.applied;
-            summary.status = if log.failed {
-                "failed"
-            } else if log.partial {
-                "partial"
-            } else {
-                "ok"
-            }
-            .into();
-            report.findings.extend(log.findings);
-            report.sets.push(summary);
-        }
-    } else {
-        for set in &discovery.sets {
-            report.sets.push(SetSummary {
-                path: set.dir.clone(),
-                runner: set.runner.as_str().to_string(),
-                migrations: set.migrations.len(),
-                applied: 0,
-                status: "skipped".into(),
-            });
         }
     }
+    progress!(
+        options,
+        "replayed {} ({}): {} of {} migrations, {} statements in {:.3}s",
+        set.dir.display(),
+        set.runner,
+        log.applied,
+        set.migrations.len(),
+        log.statements,
+        set_started.elapsed().as_secs_f64()
+    );
+    let mut summary = skipped(set);
+    summary.applied = log.applied;
+    summary.status = if log.failed {
+        "failed"
+    } else if log.partial {
+        "partial"
+    } else {
+        "ok"
+    }
+    .into();
+    report.findings.extend(log.findings);
+    Ok(summary)
+}
+
+/// Replays `set` into a scratch database; the catalog it built when drift needs it.
+async fn replay_set(
+    options: &CheckOptions,
+    cleanup: &Cleanup,
+    server: &Server,
+    context: &EngineContext,
+    set: &MigrationSet,
+    snapshot_options: &SnapshotOptions,
+) -> Result<(ReplayLog, Option<Catalog>), CheckError> {
+    let db = server.create_scratch(cleanup, "replay").await?;
+    let result = async {
+        let client = server.connect(&db.name).await?;
+        let log = replay::run_with(
+            &client,
+            set,
+            context,
+            replay::ReplayOptions {
+                lock_trace: options.lock_trace,
+            },
+        )
+        .await?;
+        let built = if set.schemas.is_empty() && options.against.is_none() {
+            None
+        } else {
+            Some(catalog::snapshot(&client, snapshot_options).await?)
+        };
+        Ok::<_, CheckError>((log, built))
+    }
+    .await;
+    server.drop_scratch(cleanup, db).await;
+    result
+}
+
+/// Levels, suppressions and the findings baseline, judged by what this run could observe.
+fn apply_policy(
+    options: &CheckOptions,
+    config: Option<&config::ConfigFile>,
+    discovery: &discover::Discovery,
+    needs_db: bool,
+    report: &mut Report,
+) -> Result<(), CheckError> {
     let coverage = crate::policy::Coverage {
         replayed_fully: needs_db
             && report
@@ -321,20 +402,16 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
         live: options.against.is_some(),
         off: Vec::new(),
     };
-    let baseline = crate::policy::baseline_path(&options.root, config.as_ref(), &options.baseline);
+    let baseline = crate::policy::baseline_path(&options.root, config, &options.baseline);
     crate::policy::apply(
-        &mut report,
+        report,
         &discovery.sources,
         &options.root,
-        config.as_ref(),
+        config,
         baseline.as_deref(),
         &coverage,
     )?;
-    progress!(options, "done in {:.3}s", started.elapsed().as_secs_f64());
-    Ok(Outcome {
-        report,
-        sources: discovery.sources,
-    })
+    Ok(())
 }
 
 /// Loads a declared schema into its own scratch database and compares it with what the migrations built.
@@ -355,7 +432,7 @@ async fn compare_declared(
         // The platform preset, so that a declared schema referencing `auth.users` loads as on the
         // platform. A failure here shows up as the declared schema's own failure.
         if let Some(sql) = environment {
-            let _ = replay::execute(&client, sql).await;
+            let _ = crate::apply::execute(&client, sql).await;
         }
         let loaded = declared::load(&client, schema).await?;
         let declared_catalog = if loaded.ok {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::discover::Runner;
+use crate::runner::Runner;
 
 /// The file name looked up at the root of the checked path.
 pub const FILE_NAME: &str = ".pgrehearse.yaml";
@@ -43,7 +43,7 @@ pub struct ConfigFile {
     /// Platform preset run before every set's preludes (`supabase`, or `none` to turn off the preset
     /// a runner enables by default).
     #[serde(default)]
-    pub preset: Option<crate::environment::Preset>,
+    pub preset: Option<crate::runner::Preset>,
     /// Create (NOLOGIN) the roles the migrations reference but never create, for the replay only.
     #[serde(default, rename = "create-roles")]
     pub create_roles: Option<bool>,
@@ -63,7 +63,7 @@ pub struct DriftConfig {
     /// Severity per drift class (`missing`, `column`, `enum-order`, `default`, `index`, `constraint`,
     /// `definition`, `comment`, `column-order`, `rename`): `error`, `warning`, `notice` or `off`.
     #[serde(default)]
-    pub severity: std::collections::BTreeMap<crate::diff::DriftClass, Level>,
+    pub severity: std::collections::BTreeMap<crate::model::DriftClass, Level>,
     /// Objects left out of every comparison, besides the runners' bookkeeping tables:
     /// `kind:schema.name` globs (`table:public.tmp_*`, `any:audit.*`, `function:util.*`).
     #[serde(default)]
@@ -114,13 +114,13 @@ pub struct SetConfig {
     pub schema: Vec<PathBuf>,
     /// Platform preset for this set (overrides the global `preset:`).
     #[serde(default)]
-    pub preset: Option<crate::environment::Preset>,
+    pub preset: Option<crate::runner::Preset>,
     /// `create-roles` for this set (overrides the global one).
     #[serde(default, rename = "create-roles")]
     pub create_roles: Option<bool>,
     /// A snapshot a fresh install starts from, and the version it covers.
     #[serde(default)]
-    pub baseline: Option<crate::environment::BaselineConfig>,
+    pub baseline: Option<crate::config::BaselineConfig>,
     /// Flyway: more folders whose migrations merge with this set's by version (Flyway's
     /// `locations`).
     #[serde(default)]
@@ -197,13 +197,13 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         }
     }
     for id in config.rules.keys() {
-        if crate::rules::rule(id).is_none() {
+        if crate::registry::rule(id).is_none() {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
                 line: key_line(text, id),
                 message: format!(
                     "rules: `{id}` is not a pgrehearse rule id{}; `pgrehearse rules` lists them",
-                    crate::rules::suggest(id)
+                    crate::registry::suggest(id)
                         .map(|s| format!(" (did you mean `{s}`?)"))
                         .unwrap_or_default()
                 ),
@@ -238,6 +238,35 @@ fn key_line(text: &str, key: &str) -> Option<(usize, usize)> {
                     .is_some_and(|rest| rest.trim_start().starts_with(':'))
             })
             .then_some((i + 1, indent + 1))
+    })
+}
+
+/// `baseline:` of a set in `.pgrehearse.yaml`: a snapshot a fresh install starts from.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineConfig {
+    /// The snapshot (e.g. `db/LATEST.sql`), relative to the root; run like `psql -f`.
+    pub file: PathBuf,
+    /// Only migrations whose version sorts after this one are replayed after the snapshot; without
+    /// it, every migration is.
+    #[serde(default, deserialize_with = "version_string")]
+    pub version: Option<String>,
+}
+
+/// A version written as a YAML string or number.
+fn version_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Unsigned(u64),
+        Float(f64),
+    }
+    Ok(match Option::<Raw>::deserialize(d)? {
+        None => None,
+        Some(Raw::Text(s)) => Some(s),
+        Some(Raw::Unsigned(n)) => Some(n.to_string()),
+        Some(Raw::Float(f)) => Some(f.to_string()),
     })
 }
 
@@ -291,13 +320,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.schema, vec![PathBuf::from("db/schema.sql")]);
         assert_eq!(
-            c.drift.severity.get(&crate::diff::DriftClass::Index),
+            c.drift.severity.get(&crate::model::DriftClass::Index),
             Some(&Level::Error)
         );
         assert_eq!(
             c.drift
                 .severity
-                .get(&crate::diff::DriftClass::Comment)
+                .get(&crate::model::DriftClass::Comment)
                 .and_then(|l| l.severity()),
             None
         );
@@ -359,9 +388,9 @@ mod tests {
             "preset: supabase\ncreate-roles: true\nsets:\n  - path: db\n    preset: none\n    create-roles: false\n    baseline: {file: db/LATEST.sql, version: \"20240101000000\"}\n",
         )
         .unwrap();
-        assert_eq!(c.preset, Some(crate::environment::Preset::Supabase));
+        assert_eq!(c.preset, Some(crate::runner::Preset::Supabase));
         assert_eq!(c.create_roles, Some(true));
-        assert_eq!(c.sets[0].preset, Some(crate::environment::Preset::None));
+        assert_eq!(c.sets[0].preset, Some(crate::runner::Preset::None));
         assert_eq!(c.sets[0].create_roles, Some(false));
         let baseline = c.sets[0].baseline.as_ref().unwrap();
         assert_eq!(baseline.file, PathBuf::from("db/LATEST.sql"));

@@ -1,20 +1,32 @@
 //! pgrehearse rehearses a repository's PostgreSQL migrations before they reach production.
 //!
-//! The pipeline, one module per stage, data flowing one way:
+//! One pipeline, data flowing one way ([`check::run`] calls the stages in this order):
+//! [`discover`] (the migration sets, in the order and with the runner that applies them) →
+//! [`declared`] (the declared schemas found beside them) → [`rules`] (static checks) → [`engine`] (an
+//! ephemeral PostgreSQL: docker, local or url, with guaranteed cleanup) → [`replay`] (each set applied
+//! the way its runner does, with [`locks`] traced) → [`catalog`] (what the replay built) → [`diff`] and
+//! [`rules::drift`] (drift from the declared schema, and from a [`live`] database on request) →
+//! [`policy`] (levels, suppressions, baseline) → [`report`] (human, JSON, GitHub, SARIF) → [`deliver`]
+//! (stdout, `--output`, [`github`]). [`lint::run`] is the static half (the pre-commit hook); [`hook`]
+//! installs the plain git hook.
 //!
-//! 1. [`config`] reads `.pgrehearse.yaml`.
-//! 2. [`discover`] finds the migration sets, in the order and with the runner that applies them.
-//! 3. [`rules`] runs static checks (dialect detection) on top of the `pgrehearse-sql` splitter.
-//! 4. [`engine`] provisions an ephemeral PostgreSQL (docker, local or url) with guaranteed cleanup.
-//! 5. [`replay`] applies each set the way its runner does and turns errors into findings.
-//! 6. [`report`] writes findings as human diagnostics, JSON, GitHub workflow commands or SARIF.
-//! 7. [`deliver`] filters (`--changed-since`), writes the report (stdout, `--output`) and publishes it to
-//!    GitHub ([`github`]: check run, pull request comments, job summary) when running in Actions.
+//! # Floors
 //!
-//! [`check::run`] is the single entry point the CLI calls ([`lint::run`] is its static half, used by
-//! the pre-commit hook; [`hook`] installs the plain git hook); [`model`] holds the shared vocabulary
-//! ([`model::Finding`], [`model::Span`]).
+//! Modules are layered: a module imports only from its own floor or the floors below, and never
+//! through a loop (`tests/it/layers.rs` reads this table and every `crate::` path of `src/` and fails
+//! otherwise). A module that needs something from above is a sign the thing lives in the wrong place.
+//!
+//! | floor | modules | what lives there |
+//! |---|---|---|
+//! | 1 | [`model`], [`registry`] | the vocabulary: [`model::Finding`], [`model::Span`], provenance; every rule id with its severity and docs (data, no checks); the `pgrehearse-sql` crate sits beside them |
+//! | 2 | [`runner`], [`config`], [`engine`], [`catalog`] | what each runner is and how it batches and groups statements, and the migration-set model; `.pgrehearse.yaml` parsing; servers to replay on; `pg_catalog` introspection |
+//! | 3 | [`apply`] | sending statements to a database with the error located in the file |
+//! | 4 | [`discover`], [`declared`], [`environment`], [`replay`], [`locks`] | finding sets and declared files; loading declared schemas; presets, roles and environment findings; replaying a set; lock tracing |
+//! | 5 | [`diff`], [`rules`], [`live`], [`faults`] | catalog comparison; static checks and drift findings; live bookkeeping; fault injection |
+//! | 6 | [`check`], [`policy`], [`report`], [`github`] | the pipeline; levels, suppressions, baseline; output formats; the GitHub API |
+//! | 7 | [`lint`], [`deliver`], [`hook`] | the entry points the binary (`main.rs`) calls |
 
+pub mod apply;
 pub mod catalog;
 pub mod check;
 pub mod config;
@@ -32,6 +44,8 @@ pub mod live;
 pub mod locks;
 pub mod model;
 pub mod policy;
+pub mod registry;
 pub mod replay;
 pub mod report;
 pub mod rules;
+pub mod runner;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::check::{CheckError, Outcome};
 use crate::model::{Category, Evidence, Finding, Report, SetSummary, Severity};
-use crate::{config, discover, policy, rules};
+use crate::{config, declared, discover, policy, registry, rules};
 
 /// What to lint.
 #[derive(Clone, Debug)]
@@ -23,7 +23,8 @@ pub struct LintOptions {
 /// Discovery and static checks of every migration set under the root.
 pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
     let config = config::load(&options.root, options.config.as_deref())?;
-    let discovery = discover::find(&options.root, config.as_ref())?;
+    let mut discovery = discover::find(&options.root, config.as_ref())?;
+    declared::find(&options.root, config.as_ref(), &[], &mut discovery)?;
     let mut report = Report::default();
     report.findings.extend(discovery.findings);
     for set in &discovery.sets {
@@ -37,7 +38,7 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
                 .filter(|b| b.rule == "runner-rejects-migration")
             {
                 report.findings.push(
-                    rules::finding(blocked.rule, blocked.message.clone())
+                    registry::finding(blocked.rule, blocked.message.clone())
                         .help(blocked.help.clone())
                         .at(&m.file, blocked.span)
                         .evidence(Evidence {

@@ -380,9 +380,9 @@ async fn run_baseline(args: CheckArgs) -> ExitCode {
 }
 
 fn run_explain(id: &str) -> ExitCode {
-    use pgrehearse::rules;
-    let Some(rule) = rules::rule(id) else {
-        let hint = rules::suggest(id)
+    use pgrehearse::registry;
+    let Some(rule) = registry::rule(id) else {
+        let hint = registry::suggest(id)
             .map(|s| format!(" Did you mean `{s}`?"))
             .unwrap_or_default();
         eprintln!(
@@ -394,10 +394,10 @@ fn run_explain(id: &str) -> ExitCode {
         "{} ({}, default severity {})\n\n{}\n",
         rule.id,
         rule.category,
-        rules::default_level(rule),
+        registry::default_level(rule),
         rule.summary
     );
-    match rules::doc(rule.id) {
+    match registry::doc(rule.id) {
         Some(doc) => {
             // The heading repeats the id printed above.
             let body = doc
@@ -418,7 +418,7 @@ fn run_explain(id: &str) -> ExitCode {
 }
 
 fn run_rules(format: &str) -> ExitCode {
-    use pgrehearse::rules::{self, RULES};
+    use pgrehearse::registry::{self, RULES};
     if format == "json" {
         let list: Vec<serde_json::Value> = RULES
             .iter()
@@ -427,9 +427,9 @@ fn run_rules(format: &str) -> ExitCode {
                     "id": r.id,
                     "category": r.category.as_str(),
                     "severity": r.severity.as_str(),
-                    "enabled_by_default": !rules::OFF_BY_DEFAULT.contains(&r.id),
+                    "enabled_by_default": !registry::OFF_BY_DEFAULT.contains(&r.id),
                     "summary": r.summary,
-                    "stage": format!("{:?}", rules::stage(r.id)).to_lowercase(),
+                    "stage": format!("{:?}", registry::stage(r.id)).to_lowercase(),
                 })
             })
             .collect();
@@ -448,7 +448,7 @@ fn run_rules(format: &str) -> ExitCode {
             "{:width$}  {:16} {:8} {}",
             r.id,
             r.category.as_str(),
-            if rules::OFF_BY_DEFAULT.contains(&r.id) {
+            if registry::OFF_BY_DEFAULT.contains(&r.id) {
                 "off"
             } else {
                 r.severity.as_str()

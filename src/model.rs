@@ -320,3 +320,67 @@ impl Report {
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     }
 }
+
+/// A committed statement and the object it created, altered, dropped or commented on.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    pub target: pgrehearse_sql::Target,
+    pub file: std::path::PathBuf,
+    /// The whole file's text (shared), so that a member can be found inside the statement.
+    pub text: std::sync::Arc<str>,
+    pub span: Span,
+}
+
+/// Groups of changes that share a default severity; the names are the configuration keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftClass {
+    /// A table, column, type, enum value, view, function, schema or extension on one side only.
+    Missing,
+    /// A column's type, nullability, identity, generated expression or collation.
+    Column,
+    /// Enum values in another order.
+    EnumOrder,
+    /// A column default.
+    Default,
+    /// An index missing, extra or different.
+    Index,
+    /// A constraint missing, extra or different.
+    Constraint,
+    /// Any other definition: views, functions, triggers, policies, sequences, domains, table options.
+    Definition,
+    /// Comments.
+    Comment,
+    /// Column order.
+    ColumnOrder,
+    /// A constraint or index with the same definition under another name.
+    Rename,
+}
+
+impl DriftClass {
+    pub fn default_severity(self) -> Severity {
+        match self {
+            DriftClass::Missing | DriftClass::Column | DriftClass::EnumOrder => Severity::Error,
+            DriftClass::Default
+            | DriftClass::Index
+            | DriftClass::Constraint
+            | DriftClass::Definition => Severity::Warning,
+            DriftClass::Comment | DriftClass::ColumnOrder | DriftClass::Rename => Severity::Notice,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftClass::Missing => "missing",
+            DriftClass::Column => "column",
+            DriftClass::EnumOrder => "enum-order",
+            DriftClass::Default => "default",
+            DriftClass::Index => "index",
+            DriftClass::Constraint => "constraint",
+            DriftClass::Definition => "definition",
+            DriftClass::Comment => "comment",
+            DriftClass::ColumnOrder => "column-order",
+            DriftClass::Rename => "rename",
+        }
+    }
+}

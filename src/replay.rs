@@ -17,13 +17,19 @@
 //! failing statement's index. An error position (1-based *character* offset into the text sent) is
 //! mapped to the byte span of the token there; errors without a position point at the whole statement.
 
-use futures_util::StreamExt;
 use pgrehearse_sql::{self as sql, Span};
+use tokio_postgres::Client;
 use tokio_postgres::error::{DbError, ErrorPosition};
-use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::discover::{Batch, Migration, MigrationSet, Prelude, PreludeKind, Runner, Transactions};
+use crate::apply::{
+    EngineContext, Failure, ReplayError, copy_in, db_evidence, execute, execute_grouped, locate,
+    locate_shifted,
+};
+use crate::model::Provenance;
 use crate::model::{Category, Evidence, Finding, Severity};
+use crate::runner::{
+    Batch, Migration, MigrationSet, Prelude, PreludeKind, Runner, Transactions, statements_in,
+};
 
 /// What replaying one set produced.
 #[derive(Debug, Default)]
@@ -44,16 +50,6 @@ pub struct ReplayLog {
     pub stopped_at: Option<String>,
 }
 
-/// A committed statement and the object it created, altered, dropped or commented on.
-#[derive(Clone, Debug)]
-pub struct Provenance {
-    pub target: sql::Target,
-    pub file: std::path::PathBuf,
-    /// The whole file's text (shared), so that a member can be found inside the statement.
-    pub text: std::sync::Arc<str>,
-    pub span: Span,
-}
-
 /// Records the targets of the statements of `migration` that lie in `batches` (all, or those before
 /// a failing batch under autocommit).
 fn record(log: &mut ReplayLog, migration: &Migration, until: Option<Span>) {
@@ -72,119 +68,6 @@ fn record(log: &mut ReplayLog, migration: &Migration, until: Option<Span>) {
             }
         }
     }
-}
-
-/// Where the engine came from, for environment findings.
-#[derive(Clone, Debug, Default)]
-pub struct EngineContext {
-    /// `docker image postgres:17`, `local PostgreSQL 15 (...)`, ...
-    pub description: String,
-    /// The server's version string.
-    pub version: String,
-}
-
-/// A statement the server rejected, and where.
-pub(crate) struct Failure {
-    error: DbError,
-    /// The batch that was sent.
-    batch: Span,
-    /// Statements that completed before the error within the batch.
-    completed: usize,
-    /// Characters sent before `batch` in the same query (the error position counts from there).
-    shift: usize,
-}
-
-/// Sends `text` as one simple query; on error, returns it with the number of statements that completed.
-pub(crate) async fn execute(
-    client: &Client,
-    text: &str,
-) -> Result<usize, (Option<DbError>, usize, String)> {
-    match execute_grouped(client, text).await {
-        (groups, None) => Ok(groups.len()),
-        (groups, Some((error, reason))) => Err((error, groups.len(), reason)),
-    }
-}
-
-/// Sends `text` as one simple query and returns the rows of each statement that completed, in order;
-/// on error, also the error (or the reason the connection failed).
-async fn execute_grouped(
-    client: &Client,
-    text: &str,
-) -> (
-    Vec<Vec<tokio_postgres::SimpleQueryRow>>,
-    Option<(Option<DbError>, String)>,
-) {
-    let mut groups = Vec::new();
-    let mut rows = Vec::new();
-    let stream = match client.simple_query_raw(text).await {
-        Ok(s) => s,
-        Err(e) => {
-            let reason = crate::engine::db_error_text(&e);
-            return (groups, Some((e.as_db_error().cloned(), reason)));
-        }
-    };
-    futures_util::pin_mut!(stream);
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(SimpleQueryMessage::CommandComplete(_)) => groups.push(std::mem::take(&mut rows)),
-            Ok(SimpleQueryMessage::Row(row)) => rows.push(row),
-            Ok(_) => {}
-            Err(e) => {
-                let reason = crate::engine::db_error_text(&e);
-                return (groups, Some((e.as_db_error().cloned(), reason)));
-            }
-        }
-    }
-    (groups, None)
-}
-
-/// Runs `COPY … FROM STDIN` with `data` as psql would feed it.
-pub(crate) async fn copy_in(
-    client: &Client,
-    command: &str,
-    data: &str,
-) -> Result<usize, (Option<DbError>, usize, String)> {
-    use futures_util::SinkExt;
-    // psql ends the copy itself at the `\.` line and never sends that line.
-    let data = match data.trim_end_matches(['\r', '\n']).strip_suffix("\\.") {
-        Some(rest) if rest.is_empty() || rest.ends_with('\n') => rest,
-        _ => data,
-    };
-    let fail = |e: tokio_postgres::Error| {
-        (
-            e.as_db_error().cloned(),
-            0,
-            crate::engine::db_error_text(&e),
-        )
-    };
-    let sink = client
-        .copy_in::<_, std::io::Cursor<Vec<u8>>>(command)
-        .await
-        .map_err(fail)?;
-    futures_util::pin_mut!(sink);
-    sink.send(std::io::Cursor::new(data.as_bytes().to_vec()))
-        .await
-        .map_err(fail)?;
-    sink.as_mut().finish().await.map_err(fail)?;
-    Ok(1)
-}
-
-/// The lost connection or protocol failure that is not a statement error.
-#[derive(Debug, thiserror::Error)]
-#[error("the connection to the replay database failed while applying {file}: {reason}")]
-pub struct ReplayError {
-    pub file: String,
-    pub reason: String,
-}
-
-/// Non-empty statement code spans inside `within`.
-pub(crate) fn statements_in(text: &str, within: Span) -> Vec<Span> {
-    let inner = within.slice(text);
-    sql::split(inner)
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| Span::new(s.code.start + within.start, s.code.end + within.start))
-        .collect()
 }
 
 /// How to replay.
@@ -543,7 +426,7 @@ pub async fn run_with(
                 .map(|m| m.id.clone())
                 .collect();
             log.findings.push(
-                crate::rules::finding(blocked.rule, blocked.message.clone())
+                crate::registry::finding(blocked.rule, blocked.message.clone())
                     .help(blocked.help.clone())
                     .at(&migration.file, blocked.span)
                     .evidence(Evidence {
@@ -627,15 +510,15 @@ pub async fn run_with(
             // psql interprets meta-commands itself; other runners send the line to the server, which
             // rejects it (the replay does the same).
             if batch.span.slice(&migration.text).starts_with('\\')
-                && matches!(
-                    set.runner,
-                    crate::discover::Runner::Psql | crate::discover::Runner::PsqlSingleTransaction
-                )
+                && matches!(set.runner, Runner::Psql | Runner::PsqlSingleTransaction)
             {
                 log.findings.push(
-                    crate::rules::finding("psql-meta-command", "psql meta-command is not replayed")
-                        .help("keep migrations to plain SQL so every runner can apply them")
-                        .at(&migration.file, Some(batch.span)),
+                    crate::registry::finding(
+                        "psql-meta-command",
+                        "psql meta-command is not replayed",
+                    )
+                    .help("keep migrations to plain SQL so every runner can apply them")
+                    .at(&migration.file, Some(batch.span)),
                 );
                 continue;
             }
@@ -694,7 +577,7 @@ pub async fn run_with(
                     index,
                     &failure,
                     engine,
-                    sent > 0 && crate::rules::partial::commits_piecewise(set, index),
+                    sent > 0 && crate::runner::transactions::commits_piecewise(set, index),
                     None,
                 ));
                 log.applied = if all_in_one { 0 } else { index };
@@ -750,7 +633,7 @@ async fn run_baseline(
         id: prelude.file.display().to_string(),
         file: prelude.file.clone(),
         text: prelude.text.clone(),
-        batches: crate::discover::statement_batches(Runner::Psql, &prelude.text),
+        batches: crate::runner::statement_batches(Runner::Psql, &prelude.text),
         transactions: Transactions::Autocommit,
         blocked: None,
     };
@@ -825,81 +708,6 @@ async fn run_prelude(
             file: prelude.file.display().to_string(),
             reason,
         }),
-    }
-}
-
-pub(crate) fn db_evidence(
-    error: &DbError,
-    migration: Option<&Migration>,
-    statement: Option<usize>,
-) -> Evidence {
-    Evidence {
-        sqlstate: Some(error.code().code().to_string()),
-        detail: error.detail().map(str::to_string),
-        hint: error.hint().map(str::to_string),
-        migration: migration.map(|m| m.id.clone()),
-        statement,
-        ..Evidence::default()
-    }
-}
-
-/// The span to underline for an error in `batch` of `text`, and the 1-based index (within the file) of the
-/// failing statement when it can be told.
-pub(crate) fn locate(
-    text: &str,
-    batch: Span,
-    completed: usize,
-    error: &DbError,
-) -> (Span, Option<usize>) {
-    locate_shifted(text, batch, completed, error, 0)
-}
-
-/// [`locate`] for a batch sent after `shift` other characters in the same query.
-fn locate_shifted(
-    text: &str,
-    batch: Span,
-    completed: usize,
-    error: &DbError,
-    shift: usize,
-) -> (Span, Option<usize>) {
-    let file_statements = statements_in(text, Span::new(0, text.len()));
-    let index_of = |span: Span| {
-        file_statements
-            .iter()
-            .position(|s| s.start <= span.start && span.start < s.end.max(s.start + 1))
-            .map(|i| i + 1)
-    };
-    if let Some(ErrorPosition::Original(pos)) = error.position() {
-        let batch_text = batch.slice(text);
-        let pos = (*pos as usize)
-            .checked_sub(shift)
-            .filter(|p| shift == 0 || *p > 0);
-        if let Some(byte) = pos.and_then(|pos| sql::char_pos_to_byte(batch_text, pos)) {
-            let offset = batch.start + byte;
-            let token = sql::tokenize(text)
-                .into_iter()
-                .find(|t| t.span.contains(offset))
-                .map(|t| t.span)
-                .unwrap_or(Span::new(offset, offset));
-            return (token, index_of(token));
-        }
-    }
-    let in_batch = statements_in(text, batch);
-    match in_batch.get(completed) {
-        Some(stmt) => (*stmt, index_of(*stmt)),
-        None => (trim_span(text, batch), None),
-    }
-}
-
-/// `span` without leading and trailing whitespace.
-fn trim_span(text: &str, span: Span) -> Span {
-    let s = span.slice(text);
-    let start = span.start + (s.len() - s.trim_start().len());
-    let end = span.end - (s.len() - s.trim_end().len());
-    if start <= end {
-        Span::new(start, end)
-    } else {
-        span
     }
 }
 
@@ -1141,7 +949,7 @@ mod tests {
     fn trim_span_drops_surrounding_whitespace() {
         let text = "  select 1;\n";
         assert_eq!(
-            trim_span(text, Span::new(0, text.len())).slice(text),
+            crate::runner::layouts::trim(text, Span::new(0, text.len())).slice(text),
             "select 1;"
         );
     }

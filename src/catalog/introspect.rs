@@ -432,554 +432,634 @@ pub(crate) async fn read(
         run(client, "functions", &q.functions),
     )?;
 
-    let mut catalog = Catalog::default();
+    let mut assembly = Assembly {
+        catalog: Catalog::default(),
+        rels: Relations::default(),
+        filter,
+        identities: HashMap::new(),
+        domains_by_oid: HashMap::new(),
+    };
+    assembly.schemas(&schemas)?;
+    assembly.extensions(&extensions)?;
+    assembly.relations(&relations)?;
+    assembly.sequences(&sequences)?;
+    assembly.types(&types)?;
+    assembly.columns(&columns)?;
+    assembly.constraints(&constraints)?;
+    assembly.indexes(&indexes)?;
+    assembly.triggers(&triggers)?;
+    assembly.policies(&policies)?;
+    assembly.functions(&functions)?;
+    assembly.finish()
+}
 
-    for f in rows(&schemas, "schemas") {
-        let name: String = f.get("name")?;
-        if filter.excludes_bare(ObjectKind::Schema, &name) {
-            filter.excluded_schemas.insert(name);
-            continue;
-        }
-        catalog.schemas.insert(
-            name,
-            Schema {
-                comment: f.get("comment")?,
-            },
-        );
-    }
+/// The catalog being assembled from the query results, one object kind at a time.
+struct Assembly<'a, 'f> {
+    catalog: Catalog,
+    rels: Relations,
+    filter: &'a mut Filter<'f>,
+    /// Options of identity columns' sequences by (table, column number), for the columns.
+    identities: HashMap<(u32, i32), Identity>,
+    /// Domains by type OID, receiving their constraints before they join the catalog.
+    domains_by_oid: HashMap<u32, (QualifiedName, Domain)>,
+}
 
-    for f in rows(&extensions, "extensions") {
-        let name: String = f.get("name")?;
-        if filter.excludes_bare(ObjectKind::Extension, &name) {
-            continue;
-        }
-        catalog.extensions.insert(
-            name,
-            Extension {
-                schema: f.get("schema")?,
-                version: f.get("version")?,
-            },
-        );
-    }
-
-    let mut rels = Relations::default();
-    // Partition and inheritance parents, resolved once every relation is known.
-    let mut parents: Vec<(u32, bool, Vec<u32>)> = Vec::new();
-    for f in rows(&relations, "relations") {
-        let oid: u32 = f.get("oid")?;
-        let name = QualifiedName::new(f.get::<String>("schema")?, f.get::<String>("name")?);
-        let relkind: String = f.get("kind")?;
-        let kind = match relkind.as_str() {
-            "r" | "p" | "f" => ObjectKind::Table,
-            "v" => ObjectKind::View,
-            "m" => ObjectKind::MaterializedView,
-            "S" => ObjectKind::Sequence,
-            _ => {
-                return Err(CatalogError::Unexpected {
-                    what: "relkind",
-                    value: relkind,
-                });
+impl Assembly<'_, '_> {
+    /// User schemas (an excluded one is remembered, so its objects are left out too).
+    fn schemas(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        for f in rows(rows_of, "schemas") {
+            let name: String = f.get("name")?;
+            if self.filter.excludes_bare(ObjectKind::Schema, &name) {
+                self.filter.excluded_schemas.insert(name);
+                continue;
             }
-        };
-        let member: bool = f.get("extension_member")?;
-        // Foreign tables need foreign servers, which are not modelled: they are never listed.
-        let included = !member && relkind != "f" && !filter.excludes(kind, &name);
-        if included {
-            let options = f.strings("options")?;
-            let comment: Option<String> = f.get("comment")?;
-            match kind {
-                ObjectKind::Table => {
-                    rels.tables.insert(
-                        oid,
-                        Table {
-                            persistence: f.code("persistence", persistence)?,
-                            partition_key: f.get("partition_key")?,
-                            partition_of: None,
-                            partition_bound: f.get("partition_bound")?,
-                            inherits: Vec::new(),
-                            options,
-                            row_security: f.get("row_security")?,
-                            force_row_security: f.get("force_row_security")?,
-                            comment,
-                            columns: BTreeMap::new(),
-                            constraints: BTreeMap::new(),
-                            indexes: BTreeMap::new(),
-                            triggers: BTreeMap::new(),
-                            policies: BTreeMap::new(),
-                        },
-                    );
-                    parents.push((oid, f.get("is_partition")?, f.get("parents")?));
-                }
-                ObjectKind::View => {
-                    rels.views.insert(
-                        oid,
-                        View {
-                            definition: f
-                                .get::<Option<String>>("view_definition")?
-                                .unwrap_or_default(),
-                            options,
-                            comment,
-                            columns: BTreeMap::new(),
-                            triggers: BTreeMap::new(),
-                        },
-                    );
-                }
-                ObjectKind::MaterializedView => {
-                    rels.materialized_views.insert(
-                        oid,
-                        MaterializedView {
-                            definition: f
-                                .get::<Option<String>>("view_definition")?
-                                .unwrap_or_default(),
-                            populated: f.get("populated")?,
-                            options,
-                            comment,
-                            columns: BTreeMap::new(),
-                            indexes: BTreeMap::new(),
-                        },
-                    );
-                }
-                // Sequences are read by their own query.
-                _ => {}
-            }
+            self.catalog.schemas.insert(
+                name,
+                Schema {
+                    comment: f.get("comment")?,
+                },
+            );
         }
-        rels.all.insert(oid, Relation { name, included });
-    }
-    for (oid, is_partition, parent_oids) in parents {
-        let mut names = Vec::with_capacity(parent_oids.len());
-        for p in parent_oids {
-            names.push(rels.name_of(p)?);
-        }
-        if let Some(table) = rels.tables.get_mut(&oid) {
-            if is_partition {
-                table.partition_of = names.into_iter().next();
-            } else {
-                table.inherits = names;
-            }
-        }
+        Ok(())
     }
 
-    // Sequences, and the options of identity columns' sequences by (table, column number).
-    let mut identities: HashMap<(u32, i32), Identity> = HashMap::new();
-    for f in rows(&sequences, "sequences") {
-        let name = QualifiedName::new(f.get::<String>("schema")?, f.get::<String>("name")?);
-        let dependency: Option<String> = f.get("dependency")?;
-        let owner_relid: Option<u32> = f.get("owner_relid")?;
-        let owner_attnum: Option<i32> = f.get("owner_attnum")?;
-        let (start, increment, min, max, cache, cycle) = (
-            f.get("start")?,
-            f.get("increment")?,
-            f.get("min")?,
-            f.get("max")?,
-            f.get("cache")?,
-            f.get("cycle")?,
-        );
-        if let (Some("i"), Some(relid), Some(attnum)) =
-            (dependency.as_deref(), owner_relid, owner_attnum)
-        {
-            identities.insert(
-                (relid, attnum),
-                Identity {
-                    // Set from the column's attidentity below.
-                    generation: IdentityGeneration::Always,
+    /// Installed extensions.
+    fn extensions(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        for f in rows(rows_of, "extensions") {
+            let name: String = f.get("name")?;
+            if self.filter.excludes_bare(ObjectKind::Extension, &name) {
+                continue;
+            }
+            self.catalog.extensions.insert(
+                name,
+                Extension {
+                    schema: f.get("schema")?,
+                    version: f.get("version")?,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Tables, views and materialized views (sequences have their own query), and the partition and
+    /// inheritance parents of tables, resolved once every relation is known.
+    fn relations(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        // Partition and inheritance parents, resolved once every relation is known.
+        let mut parents: Vec<(u32, bool, Vec<u32>)> = Vec::new();
+        for f in rows(rows_of, "relations") {
+            let oid: u32 = f.get("oid")?;
+            let name = QualifiedName::new(f.get::<String>("schema")?, f.get::<String>("name")?);
+            let relkind: String = f.get("kind")?;
+            let kind = match relkind.as_str() {
+                "r" | "p" | "f" => ObjectKind::Table,
+                "v" => ObjectKind::View,
+                "m" => ObjectKind::MaterializedView,
+                "S" => ObjectKind::Sequence,
+                _ => {
+                    return Err(CatalogError::Unexpected {
+                        what: "relkind",
+                        value: relkind,
+                    });
+                }
+            };
+            let member: bool = f.get("extension_member")?;
+            // Foreign tables need foreign servers, which are not modelled: they are never listed.
+            let included = !member && relkind != "f" && !self.filter.excludes(kind, &name);
+            if included {
+                let options = f.strings("options")?;
+                let comment: Option<String> = f.get("comment")?;
+                match kind {
+                    ObjectKind::Table => {
+                        self.rels.tables.insert(
+                            oid,
+                            Table {
+                                persistence: f.code("persistence", persistence)?,
+                                partition_key: f.get("partition_key")?,
+                                partition_of: None,
+                                partition_bound: f.get("partition_bound")?,
+                                inherits: Vec::new(),
+                                options,
+                                row_security: f.get("row_security")?,
+                                force_row_security: f.get("force_row_security")?,
+                                comment,
+                                columns: BTreeMap::new(),
+                                constraints: BTreeMap::new(),
+                                indexes: BTreeMap::new(),
+                                triggers: BTreeMap::new(),
+                                policies: BTreeMap::new(),
+                            },
+                        );
+                        parents.push((oid, f.get("is_partition")?, f.get("parents")?));
+                    }
+                    ObjectKind::View => {
+                        self.rels.views.insert(
+                            oid,
+                            View {
+                                definition: f
+                                    .get::<Option<String>>("view_definition")?
+                                    .unwrap_or_default(),
+                                options,
+                                comment,
+                                columns: BTreeMap::new(),
+                                triggers: BTreeMap::new(),
+                            },
+                        );
+                    }
+                    ObjectKind::MaterializedView => {
+                        self.rels.materialized_views.insert(
+                            oid,
+                            MaterializedView {
+                                definition: f
+                                    .get::<Option<String>>("view_definition")?
+                                    .unwrap_or_default(),
+                                populated: f.get("populated")?,
+                                options,
+                                comment,
+                                columns: BTreeMap::new(),
+                                indexes: BTreeMap::new(),
+                            },
+                        );
+                    }
+                    // Sequences are read by their own query.
+                    _ => {}
+                }
+            }
+            self.rels.all.insert(oid, Relation { name, included });
+        }
+        for (oid, is_partition, parent_oids) in parents {
+            let mut names = Vec::with_capacity(parent_oids.len());
+            for p in parent_oids {
+                names.push(self.rels.name_of(p)?);
+            }
+            if let Some(table) = self.rels.tables.get_mut(&oid) {
+                if is_partition {
+                    table.partition_of = names.into_iter().next();
+                } else {
+                    table.inherits = names;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sequences, and the options of identity columns' sequences by (table, column number).
+    fn sequences(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        // Sequences, and the options of identity columns' sequences by (table, column number).
+        for f in rows(rows_of, "sequences") {
+            let name = QualifiedName::new(f.get::<String>("schema")?, f.get::<String>("name")?);
+            let dependency: Option<String> = f.get("dependency")?;
+            let owner_relid: Option<u32> = f.get("owner_relid")?;
+            let owner_attnum: Option<i32> = f.get("owner_attnum")?;
+            let (start, increment, min, max, cache, cycle) = (
+                f.get("start")?,
+                f.get("increment")?,
+                f.get("min")?,
+                f.get("max")?,
+                f.get("cache")?,
+                f.get("cycle")?,
+            );
+            if let (Some("i"), Some(relid), Some(attnum)) =
+                (dependency.as_deref(), owner_relid, owner_attnum)
+            {
+                self.identities.insert(
+                    (relid, attnum),
+                    Identity {
+                        // Set from the column's attidentity below.
+                        generation: IdentityGeneration::Always,
+                        start,
+                        increment,
+                        min,
+                        max,
+                        cache,
+                        cycle,
+                    },
+                );
+                continue;
+            }
+            if self.filter.excludes(ObjectKind::Sequence, &name) {
+                continue;
+            }
+            let owned_by = match (dependency.as_deref(), owner_relid) {
+                (Some("a"), Some(relid)) => {
+                    let owner = self.rels.all.get(&relid);
+                    // A sequence goes with the table that owns it (e.g. a bookkeeping table's serial).
+                    if owner.is_some_and(|o| !o.included) {
+                        continue;
+                    }
+                    let column: Option<String> = f.get("owner_column")?;
+                    Some(ColumnRef {
+                        table: self.rels.name_of(relid)?,
+                        column: column.unwrap_or_default(),
+                    })
+                }
+                _ => None,
+            };
+            self.catalog.sequences.insert(
+                name,
+                Sequence {
+                    data_type: f.get("data_type")?,
                     start,
                     increment,
                     min,
                     max,
                     cache,
                     cycle,
+                    persistence: f.code("persistence", persistence)?,
+                    owned_by,
+                    comment: f.get("comment")?,
                 },
             );
-            continue;
         }
-        if filter.excludes(ObjectKind::Sequence, &name) {
-            continue;
-        }
-        let owned_by = match (dependency.as_deref(), owner_relid) {
-            (Some("a"), Some(relid)) => {
-                let owner = rels.all.get(&relid);
-                // A sequence goes with the table that owns it (e.g. a bookkeeping table's serial).
-                if owner.is_some_and(|o| !o.included) {
-                    continue;
-                }
-                let column: Option<String> = f.get("owner_column")?;
-                Some(ColumnRef {
-                    table: rels.name_of(relid)?,
-                    column: column.unwrap_or_default(),
-                })
-            }
-            _ => None,
-        };
-        catalog.sequences.insert(
-            name,
-            Sequence {
-                data_type: f.get("data_type")?,
-                start,
-                increment,
-                min,
-                max,
-                cache,
-                cycle,
-                persistence: f.code("persistence", persistence)?,
-                owned_by,
-                comment: f.get("comment")?,
-            },
-        );
+        Ok(())
     }
 
-    // Types first, so that composite types can receive their attributes from the columns query.
-    let mut domains_by_oid: HashMap<u32, (QualifiedName, Domain)> = HashMap::new();
-    for f in rows(&types, "types") {
-        let name = QualifiedName::new(f.get::<String>("schema")?, f.get::<String>("name")?);
-        let comment: Option<String> = f.get("comment")?;
-        let typtype: String = f.get("kind")?;
-        match typtype.as_str() {
-            "e" => {
-                if !filter.excludes(ObjectKind::Enum, &name) {
-                    catalog.enums.insert(
-                        name,
-                        EnumType {
-                            values: f.get("labels")?,
+    /// Enums, domains and composite types (before columns, so that composite types receive their
+    /// attributes).
+    fn types(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        // Types first, so that composite types can receive their attributes from the columns query.
+        for f in rows(rows_of, "types") {
+            let name = QualifiedName::new(f.get::<String>("schema")?, f.get::<String>("name")?);
+            let comment: Option<String> = f.get("comment")?;
+            let typtype: String = f.get("kind")?;
+            match typtype.as_str() {
+                "e" => {
+                    if !self.filter.excludes(ObjectKind::Enum, &name) {
+                        self.catalog.enums.insert(
+                            name,
+                            EnumType {
+                                values: f.get("labels")?,
+                                comment,
+                            },
+                        );
+                    }
+                }
+                "d" => {
+                    if !self.filter.excludes(ObjectKind::Domain, &name) {
+                        let domain = Domain {
+                            base_type: f.get::<Option<String>>("base_type")?.unwrap_or_default(),
+                            not_null: f.get("not_null")?,
+                            default: f.get("default_expr")?,
+                            collation: f.get("collation")?,
+                            checks: BTreeMap::new(),
                             comment,
-                        },
-                    );
+                        };
+                        self.domains_by_oid.insert(f.get("oid")?, (name, domain));
+                    }
                 }
-            }
-            "d" => {
-                if !filter.excludes(ObjectKind::Domain, &name) {
-                    let domain = Domain {
-                        base_type: f.get::<Option<String>>("base_type")?.unwrap_or_default(),
-                        not_null: f.get("not_null")?,
-                        default: f.get("default_expr")?,
-                        collation: f.get("collation")?,
-                        checks: BTreeMap::new(),
-                        comment,
-                    };
-                    domains_by_oid.insert(f.get("oid")?, (name, domain));
+                "c" => {
+                    if !self.filter.excludes(ObjectKind::CompositeType, &name) {
+                        let composite = CompositeType {
+                            attributes: BTreeMap::new(),
+                            comment,
+                        };
+                        self.rels
+                            .composites
+                            .insert(f.get("relid")?, (name, composite));
+                    }
                 }
-            }
-            "c" => {
-                if !filter.excludes(ObjectKind::CompositeType, &name) {
-                    let composite = CompositeType {
-                        attributes: BTreeMap::new(),
-                        comment,
-                    };
-                    rels.composites.insert(f.get("relid")?, (name, composite));
+                _ => {
+                    return Err(CatalogError::Unexpected {
+                        what: "typtype",
+                        value: typtype,
+                    });
                 }
-            }
-            _ => {
-                return Err(CatalogError::Unexpected {
-                    what: "typtype",
-                    value: typtype,
-                });
             }
         }
+        Ok(())
     }
 
-    for f in rows(&columns, "columns") {
-        let relid: u32 = f.get("relid")?;
-        let name: String = f.get("name")?;
-        let position: i64 = f.get("position")?;
-        let data_type: String = f.get("data_type")?;
-        let collation: Option<String> = f.get("collation")?;
-        let comment: Option<String> = f.get("comment")?;
-        if let Some((_, composite)) = rels.composites.get_mut(&relid) {
-            composite.attributes.insert(
+    /// Columns of tables, views and materialized views, and attributes of composite types.
+    fn columns(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        for f in rows(rows_of, "columns") {
+            let relid: u32 = f.get("relid")?;
+            let name: String = f.get("name")?;
+            let position: i64 = f.get("position")?;
+            let data_type: String = f.get("data_type")?;
+            let collation: Option<String> = f.get("collation")?;
+            let comment: Option<String> = f.get("comment")?;
+            if let Some((_, composite)) = self.rels.composites.get_mut(&relid) {
+                composite.attributes.insert(
+                    name,
+                    Attribute {
+                        position,
+                        data_type,
+                        collation,
+                        comment,
+                    },
+                );
+                continue;
+            }
+            let attnum: i16 = f.get("attnum")?;
+            let identity = match f.get::<String>("identity")?.as_str() {
+                "" => None,
+                code => {
+                    let generation = match code {
+                        "a" => IdentityGeneration::Always,
+                        "d" => IdentityGeneration::ByDefault,
+                        _ => {
+                            return Err(CatalogError::Unexpected {
+                                what: "attidentity",
+                                value: code.to_string(),
+                            });
+                        }
+                    };
+                    let options = self.identities.remove(&(relid, i32::from(attnum))).ok_or(
+                        CatalogError::Unexpected {
+                            what: "identity column without a sequence",
+                            value: name.clone(),
+                        },
+                    )?;
+                    Some(Identity {
+                        generation,
+                        ..options
+                    })
+                }
+            };
+            let default_expr: Option<String> = f.get("default_expr")?;
+            let (default, generated) = match f.get::<String>("generated")?.as_str() {
+                "" => (default_expr, None),
+                code => {
+                    let kind = match code {
+                        "s" => GeneratedKind::Stored,
+                        "v" => GeneratedKind::Virtual,
+                        _ => {
+                            return Err(CatalogError::Unexpected {
+                                what: "attgenerated",
+                                value: code.to_string(),
+                            });
+                        }
+                    };
+                    let expression = default_expr.unwrap_or_default();
+                    (None, Some(Generated { kind, expression }))
+                }
+            };
+            let Some(columns) = self.rels.columns_of(relid) else {
+                continue;
+            };
+            columns.insert(
                 name,
-                Attribute {
+                Column {
                     position,
                     data_type,
+                    not_null: f.get("not_null")?,
+                    default,
+                    identity,
+                    generated,
                     collation,
                     comment,
                 },
             );
-            continue;
         }
-        let attnum: i16 = f.get("attnum")?;
-        let identity = match f.get::<String>("identity")?.as_str() {
-            "" => None,
-            code => {
-                let generation = match code {
-                    "a" => IdentityGeneration::Always,
-                    "d" => IdentityGeneration::ByDefault,
-                    _ => {
-                        return Err(CatalogError::Unexpected {
-                            what: "attidentity",
-                            value: code.to_string(),
-                        });
-                    }
-                };
-                let options = identities.remove(&(relid, i32::from(attnum))).ok_or(
-                    CatalogError::Unexpected {
-                        what: "identity column without a sequence",
-                        value: name.clone(),
-                    },
-                )?;
-                Some(Identity {
-                    generation,
-                    ..options
-                })
-            }
-        };
-        let default_expr: Option<String> = f.get("default_expr")?;
-        let (default, generated) = match f.get::<String>("generated")?.as_str() {
-            "" => (default_expr, None),
-            code => {
-                let kind = match code {
-                    "s" => GeneratedKind::Stored,
-                    "v" => GeneratedKind::Virtual,
-                    _ => {
-                        return Err(CatalogError::Unexpected {
-                            what: "attgenerated",
-                            value: code.to_string(),
-                        });
-                    }
-                };
-                let expression = default_expr.unwrap_or_default();
-                (None, Some(Generated { kind, expression }))
-            }
-        };
-        let Some(columns) = rels.columns_of(relid) else {
-            continue;
-        };
-        columns.insert(
-            name,
-            Column {
-                position,
-                data_type,
-                not_null: f.get("not_null")?,
-                default,
-                identity,
-                generated,
-                collation,
-                comment,
-            },
-        );
+        Ok(())
     }
 
-    for f in rows(&constraints, "constraints") {
-        let name: String = f.get("name")?;
-        let definition: String = f.get("definition")?;
-        let validated: bool = f.get("validated")?;
-        let comment: Option<String> = f.get("comment")?;
-        let typid: u32 = f.get("typid")?;
-        if typid != 0 {
-            if let Some((_, domain)) = domains_by_oid.get_mut(&typid) {
-                domain.checks.insert(
-                    name,
-                    DomainCheck {
-                        definition,
-                        validated,
-                        comment,
-                    },
-                );
+    /// Constraints of tables and of domains.
+    fn constraints(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        for f in rows(rows_of, "constraints") {
+            let name: String = f.get("name")?;
+            let definition: String = f.get("definition")?;
+            let validated: bool = f.get("validated")?;
+            let comment: Option<String> = f.get("comment")?;
+            let typid: u32 = f.get("typid")?;
+            if typid != 0 {
+                if let Some((_, domain)) = self.domains_by_oid.get_mut(&typid) {
+                    domain.checks.insert(
+                        name,
+                        DomainCheck {
+                            definition,
+                            validated,
+                            comment,
+                        },
+                    );
+                }
+                continue;
             }
-            continue;
-        }
-        let relid: u32 = f.get("relid")?;
-        let Some(table) = rels.tables.get_mut(&relid) else {
-            continue;
-        };
-        let kind = f.code("kind", |c| match c {
-            "p" => Some(ConstraintKind::PrimaryKey),
-            "u" => Some(ConstraintKind::Unique),
-            "c" => Some(ConstraintKind::Check),
-            "f" => Some(ConstraintKind::ForeignKey),
-            "x" => Some(ConstraintKind::Exclusion),
-            _ => None,
-        })?;
-        let foreign_key = if kind == ConstraintKind::ForeignKey {
-            let (Some(schema), Some(table_name)) = (
-                f.get::<Option<String>>("ref_schema")?,
-                f.get::<Option<String>>("ref_name")?,
-            ) else {
-                return Err(CatalogError::Unexpected {
-                    what: "foreign key without a referenced table",
-                    value: name,
-                });
+            let relid: u32 = f.get("relid")?;
+            let Some(table) = self.rels.tables.get_mut(&relid) else {
+                continue;
             };
-            Some(ForeignKey {
-                references: QualifiedName::new(schema, table_name),
-                referenced_columns: f.get("ref_columns")?,
-                on_update: f.code("on_update", referential_action)?,
-                on_delete: f.code("on_delete", referential_action)?,
-                match_type: f.code("match_type", |c| match c {
-                    "s" => Some(MatchType::Simple),
-                    "f" => Some(MatchType::Full),
-                    "p" => Some(MatchType::Partial),
-                    _ => None,
-                })?,
-            })
-        } else {
-            None
-        };
-        table.constraints.insert(
-            name,
-            Constraint {
-                kind,
-                definition,
-                columns: f.get("columns")?,
-                deferrable: f.get("deferrable")?,
-                initially_deferred: f.get("deferred")?,
-                validated,
-                inherited: !f.get::<bool>("local")?,
-                foreign_key,
-                comment,
-            },
-        );
-    }
-    for (_, (name, domain)) in domains_by_oid {
-        catalog.domains.insert(name, domain);
-    }
-
-    for f in rows(&indexes, "indexes") {
-        let relid: u32 = f.get("relid")?;
-        let Some(indexes) = rels.indexes_of(relid) else {
-            continue;
-        };
-        indexes.insert(
-            f.get("name")?,
-            Index {
-                method: f.get("method")?,
-                definition: f.get("definition")?,
-                unique: f.get("is_unique")?,
-                primary: f.get("is_primary")?,
-                nulls_not_distinct: f.get("nulls_not_distinct")?,
-                valid: f.get("valid")?,
-                key: f.get("key")?,
-                include: f.get("include")?,
-                predicate: f.get("predicate")?,
-                constraint: f.get("constraint_name")?,
-                comment: f.get("comment")?,
-            },
-        );
-    }
-
-    for f in rows(&triggers, "triggers") {
-        let relid: u32 = f.get("relid")?;
-        let Some(triggers) = rels.triggers_of(relid) else {
-            continue;
-        };
-        triggers.insert(
-            f.get("name")?,
-            Trigger {
-                definition: f.get("definition")?,
-                function: QualifiedName::new(
-                    f.get::<String>("function_schema")?,
-                    f.get::<String>("function_name")?,
-                ),
-                enabled: f.code("enabled", |c| match c {
-                    "O" => Some(TriggerEnabled::Origin),
-                    "D" => Some(TriggerEnabled::Disabled),
-                    "R" => Some(TriggerEnabled::Replica),
-                    "A" => Some(TriggerEnabled::Always),
-                    _ => None,
-                })?,
-                constraint: f.get("is_constraint")?,
-                comment: f.get("comment")?,
-            },
-        );
-    }
-
-    for f in rows(&policies, "policies") {
-        let relid: u32 = f.get("relid")?;
-        let Some(table) = rels.tables.get_mut(&relid) else {
-            continue;
-        };
-        let mut roles: Vec<String> = f.get("roles")?;
-        roles.sort();
-        table.policies.insert(
-            f.get("name")?,
-            Policy {
-                command: f.code("command", |c| match c {
-                    "*" => Some(PolicyCommand::All),
-                    "r" => Some(PolicyCommand::Select),
-                    "a" => Some(PolicyCommand::Insert),
-                    "w" => Some(PolicyCommand::Update),
-                    "d" => Some(PolicyCommand::Delete),
-                    _ => None,
-                })?,
-                permissive: f.get("permissive")?,
-                roles,
-                using: f.get("using_expr")?,
-                with_check: f.get("with_check")?,
-                comment: f.get("comment")?,
-            },
-        );
-    }
-
-    for f in rows(&functions, "functions") {
-        let name = QualifiedName::new(f.get::<String>("schema")?, f.get::<String>("name")?);
-        if filter.excludes(ObjectKind::Function, &name) {
-            continue;
+            let kind = f.code("kind", |c| match c {
+                "p" => Some(ConstraintKind::PrimaryKey),
+                "u" => Some(ConstraintKind::Unique),
+                "c" => Some(ConstraintKind::Check),
+                "f" => Some(ConstraintKind::ForeignKey),
+                "x" => Some(ConstraintKind::Exclusion),
+                _ => None,
+            })?;
+            let foreign_key = if kind == ConstraintKind::ForeignKey {
+                let (Some(schema), Some(table_name)) = (
+                    f.get::<Option<String>>("ref_schema")?,
+                    f.get::<Option<String>>("ref_name")?,
+                ) else {
+                    return Err(CatalogError::Unexpected {
+                        what: "foreign key without a referenced table",
+                        value: name,
+                    });
+                };
+                Some(ForeignKey {
+                    references: QualifiedName::new(schema, table_name),
+                    referenced_columns: f.get("ref_columns")?,
+                    on_update: f.code("on_update", referential_action)?,
+                    on_delete: f.code("on_delete", referential_action)?,
+                    match_type: f.code("match_type", |c| match c {
+                        "s" => Some(MatchType::Simple),
+                        "f" => Some(MatchType::Full),
+                        "p" => Some(MatchType::Partial),
+                        _ => None,
+                    })?,
+                })
+            } else {
+                None
+            };
+            table.constraints.insert(
+                name,
+                Constraint {
+                    kind,
+                    definition,
+                    columns: f.get("columns")?,
+                    deferrable: f.get("deferrable")?,
+                    initially_deferred: f.get("deferred")?,
+                    validated,
+                    inherited: !f.get::<bool>("local")?,
+                    foreign_key,
+                    comment,
+                },
+            );
         }
-        let signature = FunctionSignature {
-            name,
-            arguments: f
-                .get::<Option<String>>("identity_arguments")?
-                .unwrap_or_default(),
-        };
-        catalog.functions.insert(
-            signature,
-            Function {
-                kind: f.code("kind", |c| match c {
-                    "f" => Some(FunctionKind::Function),
-                    "p" => Some(FunctionKind::Procedure),
-                    "w" => Some(FunctionKind::Window),
-                    _ => None,
-                })?,
-                arguments: f.get::<Option<String>>("arguments")?.unwrap_or_default(),
-                result: f.get("result")?,
-                language: f.get("language")?,
-                volatility: f.code("volatility", |c| match c {
-                    "i" => Some(Volatility::Immutable),
-                    "s" => Some(Volatility::Stable),
-                    "v" => Some(Volatility::Volatile),
-                    _ => None,
-                })?,
-                strict: f.get("strict")?,
-                security_definer: f.get("security_definer")?,
-                leakproof: f.get("leakproof")?,
-                parallel: f.code("parallel", |c| match c {
-                    "s" => Some(Parallel::Safe),
-                    "r" => Some(Parallel::Restricted),
-                    "u" => Some(Parallel::Unsafe),
-                    _ => None,
-                })?,
-                config: f.strings("config")?,
-                definition: f.get::<Option<String>>("definition")?.unwrap_or_default(),
-                comment: f.get("comment")?,
-            },
-        );
-    }
-
-    let Relations {
-        all,
-        tables,
-        views,
-        materialized_views,
-        composites,
-    } = rels;
-    for (oid, table) in tables {
-        catalog.tables.insert(name_of(&all, oid)?, table);
-    }
-    for (oid, view) in views {
-        catalog.views.insert(name_of(&all, oid)?, view);
-    }
-    for (oid, view) in materialized_views {
-        catalog.materialized_views.insert(name_of(&all, oid)?, view);
-    }
-    for (_, (name, composite)) in composites {
-        catalog.composite_types.insert(name, composite);
-    }
-
-    // A runner's own schema (e.g. `drizzle`) is left out once its bookkeeping table is.
-    for schema in BOOKKEEPING_SCHEMAS {
-        if !schema_in_use(&catalog, schema) {
-            catalog.schemas.remove(*schema);
+        for (_, (name, domain)) in std::mem::take(&mut self.domains_by_oid) {
+            self.catalog.domains.insert(name, domain);
         }
+        Ok(())
     }
-    Ok(catalog)
+
+    /// Indexes of tables and materialized views.
+    fn indexes(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        for f in rows(rows_of, "indexes") {
+            let relid: u32 = f.get("relid")?;
+            let Some(indexes) = self.rels.indexes_of(relid) else {
+                continue;
+            };
+            indexes.insert(
+                f.get("name")?,
+                Index {
+                    method: f.get("method")?,
+                    definition: f.get("definition")?,
+                    unique: f.get("is_unique")?,
+                    primary: f.get("is_primary")?,
+                    nulls_not_distinct: f.get("nulls_not_distinct")?,
+                    valid: f.get("valid")?,
+                    key: f.get("key")?,
+                    include: f.get("include")?,
+                    predicate: f.get("predicate")?,
+                    constraint: f.get("constraint_name")?,
+                    comment: f.get("comment")?,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Triggers of tables and views.
+    fn triggers(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        for f in rows(rows_of, "triggers") {
+            let relid: u32 = f.get("relid")?;
+            let Some(triggers) = self.rels.triggers_of(relid) else {
+                continue;
+            };
+            triggers.insert(
+                f.get("name")?,
+                Trigger {
+                    definition: f.get("definition")?,
+                    function: QualifiedName::new(
+                        f.get::<String>("function_schema")?,
+                        f.get::<String>("function_name")?,
+                    ),
+                    enabled: f.code("enabled", |c| match c {
+                        "O" => Some(TriggerEnabled::Origin),
+                        "D" => Some(TriggerEnabled::Disabled),
+                        "R" => Some(TriggerEnabled::Replica),
+                        "A" => Some(TriggerEnabled::Always),
+                        _ => None,
+                    })?,
+                    constraint: f.get("is_constraint")?,
+                    comment: f.get("comment")?,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Row-level security policies.
+    fn policies(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        for f in rows(rows_of, "policies") {
+            let relid: u32 = f.get("relid")?;
+            let Some(table) = self.rels.tables.get_mut(&relid) else {
+                continue;
+            };
+            let mut roles: Vec<String> = f.get("roles")?;
+            roles.sort();
+            table.policies.insert(
+                f.get("name")?,
+                Policy {
+                    command: f.code("command", |c| match c {
+                        "*" => Some(PolicyCommand::All),
+                        "r" => Some(PolicyCommand::Select),
+                        "a" => Some(PolicyCommand::Insert),
+                        "w" => Some(PolicyCommand::Update),
+                        "d" => Some(PolicyCommand::Delete),
+                        _ => None,
+                    })?,
+                    permissive: f.get("permissive")?,
+                    roles,
+                    using: f.get("using_expr")?,
+                    with_check: f.get("with_check")?,
+                    comment: f.get("comment")?,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Functions and procedures.
+    fn functions(&mut self, rows_of: &[Row]) -> Result<(), CatalogError> {
+        for f in rows(rows_of, "functions") {
+            let name = QualifiedName::new(f.get::<String>("schema")?, f.get::<String>("name")?);
+            if self.filter.excludes(ObjectKind::Function, &name) {
+                continue;
+            }
+            let signature = FunctionSignature {
+                name,
+                arguments: f
+                    .get::<Option<String>>("identity_arguments")?
+                    .unwrap_or_default(),
+            };
+            self.catalog.functions.insert(
+                signature,
+                Function {
+                    kind: f.code("kind", |c| match c {
+                        "f" => Some(FunctionKind::Function),
+                        "p" => Some(FunctionKind::Procedure),
+                        "w" => Some(FunctionKind::Window),
+                        _ => None,
+                    })?,
+                    arguments: f.get::<Option<String>>("arguments")?.unwrap_or_default(),
+                    result: f.get("result")?,
+                    language: f.get("language")?,
+                    volatility: f.code("volatility", |c| match c {
+                        "i" => Some(Volatility::Immutable),
+                        "s" => Some(Volatility::Stable),
+                        "v" => Some(Volatility::Volatile),
+                        _ => None,
+                    })?,
+                    strict: f.get("strict")?,
+                    security_definer: f.get("security_definer")?,
+                    leakproof: f.get("leakproof")?,
+                    parallel: f.code("parallel", |c| match c {
+                        "s" => Some(Parallel::Safe),
+                        "r" => Some(Parallel::Restricted),
+                        "u" => Some(Parallel::Unsafe),
+                        _ => None,
+                    })?,
+                    config: f.strings("config")?,
+                    definition: f.get::<Option<String>>("definition")?.unwrap_or_default(),
+                    comment: f.get("comment")?,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The catalog, with every relation under its name.
+    fn finish(self) -> Result<Catalog, CatalogError> {
+        let mut catalog = self.catalog;
+        let Relations {
+            all,
+            tables,
+            views,
+            materialized_views,
+            composites,
+        } = self.rels;
+        for (oid, table) in tables {
+            catalog.tables.insert(name_of(&all, oid)?, table);
+        }
+        for (oid, view) in views {
+            catalog.views.insert(name_of(&all, oid)?, view);
+        }
+        for (oid, view) in materialized_views {
+            catalog.materialized_views.insert(name_of(&all, oid)?, view);
+        }
+        for (_, (name, composite)) in composites {
+            catalog.composite_types.insert(name, composite);
+        }
+
+        // A runner's own schema (e.g. `drizzle`) is left out once its bookkeeping table is.
+        for schema in BOOKKEEPING_SCHEMAS {
+            if !schema_in_use(&catalog, schema) {
+                catalog.schemas.remove(*schema);
+            }
+        }
+        Ok(catalog)
+    }
 }
 
 /// Whether anything in the catalog lives in `schema`.

@@ -13,42 +13,20 @@
 //! discovery: the [`GeneratedStatement`]s are loaded one by one instead, and their provenance points
 //! into the ORM files, so drift is reported at the model's or field's line.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use pgrehearse_sql::{self as sql, Span};
 use tokio_postgres::Client;
 
-use crate::discover::{Batch, Runner};
+use crate::apply::ReplayError;
+use crate::apply::{self};
+use crate::model::Provenance;
 use crate::model::{Evidence, Finding};
-use crate::replay::{self, Provenance, ReplayError};
-use crate::rules;
+use crate::registry;
+use crate::runner::{Batch, DeclaredSchema, GeneratedStatement, Runner};
 
 pub mod drizzle;
+mod find;
+pub use find::{CONVENTIONAL_SCHEMAS, FindError, find};
 pub mod prisma;
-
-/// A declared schema file.
-#[derive(Clone, Debug)]
-pub struct DeclaredSchema {
-    /// Path relative to the root.
-    pub file: PathBuf,
-    pub text: Arc<str>,
-    /// A schema written in an ORM's language (Prisma, Drizzle), translated to SQL by discovery: the
-    /// statements to load instead of `text`, each pointing into the ORM files. `None`: `text` is SQL.
-    pub generated: Option<Arc<[GeneratedStatement]>>,
-}
-
-/// One SQL statement translated from an ORM schema.
-#[derive(Clone, Debug)]
-pub struct GeneratedStatement {
-    pub sql: String,
-    /// The ORM file and span it comes from (where a failure to load it is reported).
-    pub file: PathBuf,
-    pub text: Arc<str>,
-    pub span: Span,
-    /// The objects it declares, at their spans in the ORM files.
-    pub provenance: Vec<Provenance>,
-}
 
 /// The outcome of loading a declared schema.
 #[derive(Debug, Default)]
@@ -85,7 +63,7 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
         ok: true,
         ..Loaded::default()
     };
-    let batches: Vec<Batch> = crate::discover::statement_batches(Runner::Psql, text);
+    let batches: Vec<Batch> = crate::runner::statement_batches(Runner::Psql, text);
     let mut skipped_roles = 0usize;
     for batch in &batches {
         let stmt = batch.span;
@@ -93,8 +71,8 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
             continue; // psql meta-commands in dumps (\connect, \restrict)
         }
         let outcome = match batch.copy {
-            Some(data) => replay::copy_in(client, stmt.slice(text), data.slice(text)).await,
-            None => replay::execute(client, stmt.slice(text)).await,
+            Some(data) => apply::copy_in(client, stmt.slice(text), data.slice(text)).await,
+            None => apply::execute(client, stmt.slice(text)).await,
         };
         match outcome {
             Ok(_) => {
@@ -112,10 +90,10 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
                     skipped_roles += 1;
                     continue;
                 }
-                let (primary, statement) = replay::locate(text, stmt, 0, &error);
+                let (primary, statement) = apply::locate(text, stmt, 0, &error);
                 loaded.ok = false;
                 loaded.findings.push(
-                    rules::finding(
+                    registry::finding(
                         "declared-schema-failed",
                         format!(
                             "the declared schema does not load: {}; it is not compared with the migrations",
@@ -124,7 +102,7 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
                     )
                     .help("fix the declared schema so that it applies to an empty database (it is loaded like `psql -f`)")
                     .at(&schema.file, Some(primary))
-                    .evidence(replay::db_evidence(&error, None, statement)),
+                    .evidence(apply::db_evidence(&error, None, statement)),
                 );
                 return Ok(loaded);
             }
@@ -138,7 +116,7 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
     }
     if skipped_roles > 0 {
         loaded.findings.push(
-            rules::finding(
+            registry::finding(
                 "declared-roles-skipped",
                 format!(
                     "{skipped_roles} ownership or privilege statement(s) name roles the replay server does not have; they were skipped (owners and grants are not compared)"
@@ -161,12 +139,12 @@ async fn load_generated(
         ..Loaded::default()
     };
     for stmt in statements {
-        match replay::execute(client, &stmt.sql).await {
+        match apply::execute(client, &stmt.sql).await {
             Ok(_) => loaded.provenance.extend(stmt.provenance.iter().cloned()),
             Err((Some(error), _, _)) => {
                 loaded.ok = false;
                 loaded.findings.push(
-                    rules::finding(
+                    registry::finding(
                         "declared-schema-failed",
                         format!(
                             "the declared schema does not load: {} (in the generated `{}`); it is not compared with the migrations",
@@ -176,7 +154,7 @@ async fn load_generated(
                     )
                     .help("fix the declared schema so that its DDL applies to an empty database")
                     .at(&stmt.file, Some(stmt.span))
-                    .evidence(replay::db_evidence(&error, None, None)),
+                    .evidence(apply::db_evidence(&error, None, None)),
                 );
                 return Ok(loaded);
             }

@@ -12,214 +12,17 @@
 //! - Plain numbered SQL (`001_init.sql`): numeric-aware order, applied like `psql -f` (autocommit).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-mod layouts;
+use serde::Deserialize;
 
 use crate::config::ConfigFile;
-use crate::model::{Evidence, Finding, Sources, Span};
-use crate::rules;
-
-/// The tool that applies a set's migrations; it decides order, batching and transactions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Runner {
-    /// drizzle-kit migrate / `migrate()` from drizzle-orm.
-    Drizzle,
-    /// prisma migrate deploy / dev.
-    Prisma,
-    /// golang-migrate (`migrate up`).
-    GolangMigrate,
-    /// pressly/goose.
-    Goose,
-    /// amacneil/dbmate.
-    Dbmate,
-    /// sqlx migrate (Rust).
-    Sqlx,
-    /// diesel migration run (Rust).
-    Diesel,
-    /// Flyway (Redgate).
-    Flyway,
-    /// Supabase CLI (`supabase db reset` / `migration up`).
-    Supabase,
-    /// `psql -f` per file, each statement in its own transaction (autocommit), stopping at the first error.
-    Psql,
-    /// `psql --single-transaction -f` per file.
-    PsqlSingleTransaction,
-}
-
-/// How a migration's statements are grouped into transactions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transactions {
-    /// Every pending migration in one explicit transaction (Drizzle).
-    AllPendingInOne,
-    /// The file sent as one multi-statement query without BEGIN: PostgreSQL runs it as one implicit
-    /// transaction.
-    Implicit,
-    /// The file wrapped in BEGIN … COMMIT by the runner.
-    Explicit,
-    /// Each statement commits on its own.
-    Autocommit,
-}
-
-/// What one query sent to the server holds, as a span of the migration file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Batch {
-    pub span: Span,
-    /// For `COPY … FROM STDIN` under a psql-style runner: the data lines fed to the copy.
-    pub copy: Option<Span>,
-}
-
-impl Runner {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Runner::Drizzle => "drizzle",
-            Runner::Prisma => "prisma",
-            Runner::GolangMigrate => "golang-migrate",
-            Runner::Goose => "goose",
-            Runner::Dbmate => "dbmate",
-            Runner::Sqlx => "sqlx",
-            Runner::Diesel => "diesel",
-            Runner::Flyway => "flyway",
-            Runner::Supabase => "supabase",
-            Runner::Psql => "psql",
-            Runner::PsqlSingleTransaction => "psql-single-transaction",
-        }
-    }
-
-    /// The transaction mode of a migration that carries no annotation changing it.
-    pub fn default_transactions(self) -> Transactions {
-        match self {
-            Runner::Drizzle => Transactions::AllPendingInOne,
-            Runner::Prisma | Runner::GolangMigrate => Transactions::Implicit,
-            Runner::Psql => Transactions::Autocommit,
-            Runner::Goose
-            | Runner::Dbmate
-            | Runner::Sqlx
-            | Runner::Diesel
-            | Runner::Flyway
-            | Runner::Supabase
-            | Runner::PsqlSingleTransaction => Transactions::Explicit,
-        }
-    }
-
-    /// How the runner applies a migration in `mode`, for messages.
-    pub fn describe(self, mode: Transactions) -> String {
-        let how = match mode {
-            Transactions::AllPendingInOne => "runs every pending migration inside one transaction",
-            Transactions::Implicit => {
-                "sends the migration as one multi-statement query, which PostgreSQL runs as one transaction"
-            }
-            Transactions::Explicit => "wraps the migration in one transaction",
-            Transactions::Autocommit => {
-                "runs each statement of the migration in its own transaction"
-            }
-        };
-        let name = match self {
-            Runner::Drizzle => "drizzle-kit migrate",
-            Runner::Prisma => "Prisma",
-            Runner::GolangMigrate => "golang-migrate",
-            Runner::Goose => "goose",
-            Runner::Dbmate => "dbmate",
-            Runner::Sqlx => "sqlx",
-            Runner::Diesel => "diesel",
-            Runner::Flyway => "Flyway",
-            Runner::Supabase => "the Supabase CLI",
-            Runner::Psql | Runner::PsqlSingleTransaction => "psql",
-        };
-        format!("{name} {how}")
-    }
-}
-
-impl fmt::Display for Runner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One migration file as its runner sees it.
-#[derive(Clone, Debug)]
-pub struct Migration {
-    /// The runner's name for it: a version, a tag or a folder name.
-    pub id: String,
-    /// Path relative to the root.
-    pub file: PathBuf,
-    pub text: Arc<str>,
-    /// The queries the runner sends, in order (only the part of the file that runs: the Up section).
-    pub batches: Vec<Batch>,
-    pub transactions: Transactions,
-    /// Why this migration cannot be replayed (code migrations), or why the runner rejects it.
-    pub blocked: Option<Blocked>,
-}
-
-/// A migration that stops the replay before it runs.
-#[derive(Clone, Debug)]
-pub struct Blocked {
-    /// Rule id of the finding that explains it.
-    pub rule: &'static str,
-    pub message: String,
-    pub help: String,
-    pub span: Option<Span>,
-}
-
-impl Migration {
-    /// A SQL migration applied with `runner`'s default batching and transactions.
-    fn sql(id: String, file: PathBuf, text: Arc<str>, runner: Runner) -> Migration {
-        let span = Span::new(0, text.len());
-        let batches = layouts::batches(runner, &text, span);
-        Migration {
-            id,
-            file,
-            text,
-            batches,
-            transactions: runner.default_transactions(),
-            blocked: None,
-        }
-    }
-}
-
-/// A SQL file run before a set's migrations.
-#[derive(Clone, Debug)]
-pub struct Prelude {
-    pub file: PathBuf,
-    pub text: Arc<str>,
-    /// What it is: a configured file, or part of the set's environment.
-    pub kind: PreludeKind,
-}
-
-/// What a [`Prelude`] is (see [`crate::environment`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum PreludeKind {
-    /// A `prelude:` file, run as one query.
-    #[default]
-    File,
-    /// A built-in platform preset (`text` is its SQL).
-    Preset(crate::environment::Preset),
-    /// Roles the migrations reference but never create, created NOLOGIN when missing.
-    CreateRoles(Vec<crate::environment::RoleRef>),
-    /// A `baseline:` snapshot, run like `psql -f` after the other preludes.
-    Baseline,
-}
-
-/// Migrations applied together by one runner into one database.
-#[derive(Clone, Debug)]
-pub struct MigrationSet {
-    /// Folder relative to the root.
-    pub dir: PathBuf,
-    pub runner: Runner,
-    pub migrations: Vec<Migration>,
-    pub preludes: Vec<Prelude>,
-    /// Why the runner itself would refuse to start, when it would (e.g. duplicate versions).
-    pub refused: Option<String>,
-    /// Declared schemas to compare with what this set builds.
-    pub schemas: Vec<crate::declared::DeclaredSchema>,
-    /// Drizzle: each journal entry's `when` (milliseconds), by tag.
-    pub journal_when: BTreeMap<String, i64>,
-}
+use crate::model::{Finding, Sources, Span};
+use crate::registry;
+use crate::runner::{
+    Batch, Blocked, Migration, MigrationSet, Prelude, PreludeKind, Runner, Transactions, layouts,
+};
 
 /// What discovery found.
 #[derive(Debug, Default)]
@@ -251,14 +54,6 @@ pub enum DiscoverError {
     MissingBaseline { path: PathBuf },
     #[error("{}: no migration layout recognised here; name its runner in `.pgrehearse.yaml` (`runner: psql`, …)", path.display())]
     UnknownLayout { path: PathBuf },
-    #[error("{}: declared schema file does not exist", path.display())]
-    MissingSchema { path: PathBuf },
-    #[error(transparent)]
-    Prisma(#[from] crate::declared::prisma::PrismaError),
-    #[error(transparent)]
-    Drizzle(#[from] crate::declared::drizzle::DrizzleError),
-    #[error("declared schema {} given for {sets} migration sets; say which set it describes with `sets: [{{path: …, schema: [{}]}}]` in .pgrehearse.yaml", path.display(), path.display())]
-    AmbiguousSchema { path: PathBuf, sets: usize },
 }
 
 const SKIP_DIRS: &[&str] = &[
@@ -282,25 +77,9 @@ struct Walker<'a> {
     consumed: Vec<PathBuf>,
 }
 
-/// Finds the migration sets under `root`.
+/// Finds the migration sets under `root` (their declared schemas are found by
+/// [`crate::declared::find`]).
 pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, DiscoverError> {
-    find_with_schemas(root, config, &[])
-}
-
-/// Conventional declared schema files, looked for when none is named and there is one set.
-pub const CONVENTIONAL_SCHEMAS: &[&str] = &[
-    "db/schema.sql",
-    "db/structure.sql",
-    "schema.sql",
-    "structure.sql",
-];
-
-/// Like [`find`], with declared schema files named on the command line (`--schema`).
-pub fn find_with_schemas(
-    root: &Path,
-    config: Option<&ConfigFile>,
-    schemas: &[PathBuf],
-) -> Result<Discovery, DiscoverError> {
     if !root.is_dir() {
         return Err(DiscoverError::NotADirectory {
             path: root.to_path_buf(),
@@ -373,61 +152,67 @@ pub fn find_with_schemas(
         };
         crate::environment::prepare(&mut w.out.sets[i], config, set_config, baseline);
     }
-    // Declared schemas: per set from the configuration; otherwise the global ones (flags first, then
-    // configuration), or a conventional file, for a repository with one set.
-    for (i, set_config) in config.sets.iter().enumerate() {
-        for path in &set_config.schema {
-            let schema = w.schema(path)?;
-            if let Some(set) = w.out.sets.get_mut(i) {
-                set.schemas.push(schema);
-            }
-        }
-    }
-    let mut global_schemas: Vec<PathBuf> = schemas.to_vec();
-    global_schemas.extend(config.schema.iter().cloned());
-    if global_schemas.is_empty() && w.out.sets.len() == 1 && w.out.sets[0].schemas.is_empty() {
-        global_schemas = CONVENTIONAL_SCHEMAS
-            .iter()
-            .map(PathBuf::from)
-            .filter(|p| root.join(p).is_file())
-            .take(1)
-            .collect();
-    }
-    for path in global_schemas {
-        let schema = w.schema(&path)?;
-        match w.out.sets.len() {
-            1 => w.out.sets[0].schemas.push(schema),
-            0 => {}
-            n => {
-                return Err(DiscoverError::AmbiguousSchema { path, sets: n });
-            }
-        }
-    }
-    // A Drizzle migration set with no declared schema named: its project's schema files.
-    for i in 0..w.out.sets.len() {
-        let set = &w.out.sets[i];
-        if set.runner != Runner::Drizzle || !set.schemas.is_empty() {
-            continue;
-        }
-        if let Some((entries, casing)) = crate::declared::drizzle::project_schema(root, &set.dir) {
-            let schema = w.drizzle_schema(&entries, casing)?;
-            w.out.sets[i].schemas.push(schema);
-        }
-    }
-    // A Prisma migration set with no declared schema named: its datamodel.
-    for i in 0..w.out.sets.len() {
-        let set = &w.out.sets[i];
-        if set.runner != Runner::Prisma || !set.schemas.is_empty() {
-            continue;
-        }
-        if let Some(path) = w.conventional_prisma_schema(&set.dir.clone()) {
-            let (schema, postgres) = w.prisma_schema(&path)?;
-            if postgres {
-                w.out.sets[i].schemas.push(schema);
-            }
-        }
-    }
     Ok(w.out)
+}
+
+/// The files and folders directly in `rel` (relative to `root`), each sorted. Symlinks to files are
+/// followed, never those to directories (no cycles).
+pub fn list_dir(root: &Path, rel: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DiscoverError> {
+    let path = root.join(rel);
+    let entries = std::fs::read_dir(&path).map_err(|source| DiscoverError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| DiscoverError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let child = rel.join(entry.file_name());
+        let ft = entry.file_type().map_err(|source| DiscoverError::Read {
+            path: entry.path(),
+            source,
+        })?;
+        // Follow symlinks to files, never to directories (no cycles).
+        if ft.is_dir() {
+            dirs.push(child);
+        } else if ft.is_file() || (ft.is_symlink() && entry.path().is_file()) {
+            files.push(child);
+        }
+    }
+    files.sort();
+    dirs.sort();
+    Ok((files, dirs))
+}
+
+/// Reads `rel` (relative to `root`) as UTF-8 text and keeps it in `sources` for reporting.
+pub fn read_source(
+    root: &Path,
+    rel: &Path,
+    sources: &mut Sources,
+) -> Result<Arc<str>, DiscoverError> {
+    let path = root.join(rel);
+    let bytes = std::fs::read(&path).map_err(|source| DiscoverError::Read {
+        path: rel.to_path_buf(),
+        source,
+    })?;
+    let text: Arc<str> = String::from_utf8(bytes)
+        .map_err(|_| DiscoverError::NotUtf8 {
+            path: rel.to_path_buf(),
+        })?
+        .into();
+    sources.insert(rel, text.clone());
+    Ok(text)
+}
+
+/// Whether discovery skips `rel`: hidden, a build or dependency folder, or under an `exclude:` path.
+pub fn excluded(rel: &Path, exclude: &[PathBuf]) -> bool {
+    let name = file_name(rel);
+    (name.starts_with('.') && !rel.as_os_str().is_empty())
+        || SKIP_DIRS.contains(&name)
+        || exclude.iter().any(|e| rel.starts_with(e))
 }
 
 fn file_name(p: &Path) -> &str {
@@ -502,180 +287,11 @@ impl Walker<'_> {
     }
 
     fn list(&self, rel: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DiscoverError> {
-        let path = self.abs(rel);
-        let entries = std::fs::read_dir(&path).map_err(|source| DiscoverError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let mut files = Vec::new();
-        let mut dirs = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|source| DiscoverError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let child = rel.join(entry.file_name());
-            let ft = entry.file_type().map_err(|source| DiscoverError::Read {
-                path: entry.path(),
-                source,
-            })?;
-            // Follow symlinks to files, never to directories (no cycles).
-            if ft.is_dir() {
-                dirs.push(child);
-            } else if ft.is_file() || (ft.is_symlink() && entry.path().is_file()) {
-                files.push(child);
-            }
-        }
-        files.sort();
-        dirs.sort();
-        Ok((files, dirs))
+        list_dir(self.root, rel)
     }
 
     fn read(&mut self, rel: &Path) -> Result<Arc<str>, DiscoverError> {
-        let path = self.abs(rel);
-        let bytes = std::fs::read(&path).map_err(|source| DiscoverError::Read {
-            path: rel.to_path_buf(),
-            source,
-        })?;
-        let text: Arc<str> = String::from_utf8(bytes)
-            .map_err(|_| DiscoverError::NotUtf8 {
-                path: rel.to_path_buf(),
-            })?
-            .into();
-        self.out.sources.insert(rel, text.clone());
-        Ok(text)
-    }
-
-    fn schema(&mut self, rel: &Path) -> Result<crate::declared::DeclaredSchema, DiscoverError> {
-        let rel = rel.strip_prefix(self.root).unwrap_or(rel);
-        if crate::declared::drizzle::is_drizzle_path(rel) && self.abs(rel).is_file() {
-            let (entries, casing) = crate::declared::drizzle::entries_for(self.root, rel);
-            return self.drizzle_schema(&entries, casing);
-        }
-        if crate::declared::prisma::is_prisma_file(rel) || self.abs(rel).is_dir() {
-            return Ok(self.prisma_schema(rel)?.0);
-        }
-        if !self.abs(rel).is_file() {
-            return Err(DiscoverError::MissingSchema {
-                path: rel.to_path_buf(),
-            });
-        }
-        Ok(crate::declared::DeclaredSchema {
-            file: rel.to_path_buf(),
-            text: self.read(rel)?,
-            generated: None,
-        })
-    }
-
-    /// Drizzle schema files (and the files they import), translated to SQL. Findings about them go to
-    /// discovery's findings.
-    fn drizzle_schema(
-        &mut self,
-        entries: &[PathBuf],
-        casing: crate::declared::drizzle::Casing,
-    ) -> Result<crate::declared::DeclaredSchema, DiscoverError> {
-        let (schema, findings, files) =
-            crate::declared::drizzle::declared(self.root, entries, casing)?;
-        for (path, text) in files {
-            self.out.sources.insert(&path, text);
-        }
-        self.out.findings.extend(findings);
-        Ok(schema)
-    }
-
-    /// A Prisma schema: one `.prisma` file, or every `.prisma` file under a schema folder, translated
-    /// to SQL, and whether its datasource is PostgreSQL. Findings about it (another provider) go to
-    /// discovery's findings.
-    fn prisma_schema(
-        &mut self,
-        rel: &Path,
-    ) -> Result<(crate::declared::DeclaredSchema, bool), DiscoverError> {
-        let mut paths = Vec::new();
-        if self.abs(rel).is_dir() {
-            let mut pending = vec![rel.to_path_buf()];
-            while let Some(dir) = pending.pop() {
-                let (files, dirs) = self.list(&dir)?;
-                paths.extend(
-                    files
-                        .into_iter()
-                        .filter(|f| crate::declared::prisma::is_prisma_file(f)),
-                );
-                pending.extend(dirs.into_iter().filter(|d| !self.excluded(d)));
-            }
-            paths.sort();
-        } else if self.abs(rel).is_file() {
-            paths.push(rel.to_path_buf());
-        }
-        if paths.is_empty() {
-            return Err(DiscoverError::MissingSchema {
-                path: rel.to_path_buf(),
-            });
-        }
-        let mut files = Vec::new();
-        for p in paths {
-            let text = self.read(&p)?;
-            files.push((p, text));
-        }
-        let translation = crate::declared::prisma::translate(&files)?;
-        self.out.findings.extend(translation.findings);
-        let schema = crate::declared::DeclaredSchema {
-            file: rel.to_path_buf(),
-            text: files[0].1.clone(),
-            generated: Some(translation.statements.into()),
-        };
-        Ok((schema, translation.postgres))
-    }
-
-    /// The Prisma schema beside a Prisma migrations folder: `prisma.config.ts`'s `schema`, the folder
-    /// holding the migrations folder when it has `.prisma` files, or its `schema.prisma` / `schema/`.
-    fn conventional_prisma_schema(&self, set_dir: &Path) -> Option<PathBuf> {
-        let config = ["prisma.config.ts", "prisma.config.mts", "prisma.config.js"]
-            .iter()
-            .find_map(|c| std::fs::read_to_string(self.abs(Path::new(c))).ok());
-        if let Some(config) = config
-            && let Some(at) = config.find("schema:")
-        {
-            let rest = config[at + "schema:".len()..].trim_start();
-            if let Some(quote) = rest
-                .chars()
-                .next()
-                .filter(|c| matches!(c, '"' | '\'' | '`'))
-                && let Some(end) = rest[1..].find(quote)
-            {
-                let path = PathBuf::from(rest[1..1 + end].trim_start_matches("./"));
-                if self.abs(&path).exists() {
-                    return Some(path);
-                }
-            }
-        }
-        let parent = set_dir.parent()?;
-        let has_prisma = |dir: &Path| {
-            std::fs::read_dir(self.abs(dir)).is_ok_and(|entries| {
-                entries
-                    .flatten()
-                    .any(|e| crate::declared::prisma::is_prisma_file(&e.path()))
-            })
-        };
-        let single = parent.join("schema.prisma");
-        let folder = parent.join("schema");
-        if has_prisma(parent) {
-            let count = std::fs::read_dir(self.abs(parent))
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .filter(|e| crate::declared::prisma::is_prisma_file(&e.path()))
-                        .count()
-                })
-                .unwrap_or(0);
-            if count == 1 && self.abs(&single).is_file() {
-                return Some(single);
-            }
-            return Some(parent.to_path_buf());
-        }
-        if self.abs(&folder).is_dir() && has_prisma(&folder) {
-            return Some(folder);
-        }
-        None
+        read_source(self.root, rel, &mut self.out.sources)
     }
 
     /// Reads a migration file of any kind (SQL or code) for reporting.
@@ -699,7 +315,7 @@ impl Walker<'_> {
     /// A set's `baseline:` snapshot, and the version it covers.
     fn baseline(
         &mut self,
-        config: &crate::environment::BaselineConfig,
+        config: &crate::config::BaselineConfig,
     ) -> Result<(Prelude, Option<String>), DiscoverError> {
         let rel = config.file.as_path();
         if !self.abs(rel).is_file() {
@@ -716,10 +332,7 @@ impl Walker<'_> {
     }
 
     fn excluded(&self, rel: &Path) -> bool {
-        let name = file_name(rel);
-        (name.starts_with('.') && !rel.as_os_str().is_empty())
-            || SKIP_DIRS.contains(&name)
-            || self.exclude.iter().any(|e| rel.starts_with(e))
+        excluded(rel, &self.exclude)
     }
 
     /// The layout of one directory, if it holds migrations.
@@ -877,7 +490,7 @@ impl Walker<'_> {
     ) {
         self.out
             .findings
-            .push(rules::finding(rule, message).help(help).at(file, span));
+            .push(registry::finding(rule, message).help(help).at(file, span));
     }
 
     fn load_drizzle(&mut self, set: &mut MigrationSet) -> Result<(), DiscoverError> {
@@ -1550,11 +1163,6 @@ fn toml_string_value(text: &str, key: &str) -> Option<(String, Span)> {
     None
 }
 
-/// The queries `runner` sends for the whole of `text` (e.g. a declared schema loaded like `psql -f`).
-pub fn statement_batches(runner: Runner, text: &str) -> Vec<Batch> {
-    layouts::batches(runner, text, Span::new(0, text.len()))
-}
-
 /// The finding for a file its runner rejects.
 fn rejected_by(runner: Runner, rejected: layouts::Rejected) -> Blocked {
     Blocked {
@@ -1562,14 +1170,6 @@ fn rejected_by(runner: Runner, rejected: layouts::Rejected) -> Blocked {
         message: rejected.message,
         help: format!("fix the file so that {runner} accepts it"),
         span: rejected.span,
-    }
-}
-
-/// Evidence naming a migration.
-pub fn migration_evidence(m: &Migration) -> Evidence {
-    Evidence {
-        migration: Some(m.id.clone()),
-        ..Evidence::default()
     }
 }
 

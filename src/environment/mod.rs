@@ -27,32 +27,20 @@ pub mod roles;
 pub mod versions;
 
 use std::collections::{BTreeSet, HashSet};
-use std::fmt;
 use std::path::PathBuf;
 
 use pgrehearse_sql::Span;
-use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 use tokio_postgres::error::DbError;
 
+use crate::apply::{EngineContext, ReplayError};
 use crate::catalog::{Exclusion, ObjectKind};
 use crate::config::{ConfigFile, SetConfig};
-use crate::discover::{Migration, MigrationSet, Prelude, PreludeKind, Runner};
 use crate::model::{Evidence, Finding};
-use crate::replay::{EngineContext, ReplayError};
+use crate::runner::{Migration, MigrationSet, Prelude, PreludeKind, Preset, RoleRef, Runner};
 
 /// The SQL of the `supabase` preset.
 pub const SUPABASE_SQL: &str = include_str!("supabase.sql");
-
-/// A platform whose provided objects are recreated before a set's migrations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// Supabase: roles, `auth` / `storage` / `extensions` schemas, JWT helper functions.
-    Supabase,
-    /// Nothing (turns off the preset a runner enables by default).
-    None,
-}
 
 /// Roles the `supabase` preset creates when missing.
 pub const SUPABASE_ROLES: &[&str] = &[
@@ -89,13 +77,6 @@ const SUPABASE_SCHEMAS: &[&str] = &[
 ];
 
 impl Preset {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Preset::Supabase => "supabase",
-            Preset::None => "none",
-        }
-    }
-
     /// The SQL the preset runs, if any.
     pub fn sql(self) -> Option<&'static str> {
         match self {
@@ -127,49 +108,6 @@ impl Preset {
             Preset::None => Vec::new(),
         }
     }
-}
-
-impl fmt::Display for Preset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// `baseline:` of a set in `.pgrehearse.yaml`: a snapshot a fresh install starts from.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct BaselineConfig {
-    /// The snapshot (e.g. `db/LATEST.sql`), relative to the root; run like `psql -f`.
-    pub file: PathBuf,
-    /// Only migrations whose version sorts after this one are replayed after the snapshot; without
-    /// it, every migration is.
-    #[serde(default, deserialize_with = "version_string")]
-    pub version: Option<String>,
-}
-
-/// A version written as a YAML string or number.
-fn version_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Unsigned(u64),
-        Float(f64),
-    }
-    Ok(match Option::<Raw>::deserialize(d)? {
-        None => None,
-        Some(Raw::Text(s)) => Some(s),
-        Some(Raw::Unsigned(n)) => Some(n.to_string()),
-        Some(Raw::Float(f)) => Some(f.to_string()),
-    })
-}
-
-/// A role a migration references, where it is first referenced.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RoleRef {
-    pub name: String,
-    pub file: PathBuf,
-    pub span: Span,
 }
 
 /// The leading version of a migration id or configured version: `[0-9.]` prefix split on dots.
@@ -278,14 +216,14 @@ fn needed_roles(set: &MigrationSet, preset: Preset, baseline: Option<&Prelude>) 
         .filter(|p| p.kind == PreludeKind::File)
         .chain(baseline)
     {
-        let stmts = crate::replay::statements_in(&p.text, Span::new(0, p.text.len()));
+        let stmts = crate::runner::statements_in(&p.text, Span::new(0, p.text.len()));
         scan(&p.file, &p.text, stmts);
     }
     for m in &set.migrations {
         let stmts = m
             .batches
             .iter()
-            .flat_map(|b| crate::replay::statements_in(&m.text, b.span))
+            .flat_map(|b| crate::runner::statements_in(&m.text, b.span))
             .collect();
         scan(&m.file, &m.text, stmts);
     }
@@ -334,9 +272,9 @@ pub async fn run_preset(
     preset: Preset,
     text: &str,
 ) -> Result<Result<(), Finding>, ReplayError> {
-    match crate::replay::execute(client, text).await {
+    match crate::apply::execute(client, text).await {
         Ok(_) => Ok(Ok(())),
-        Err((Some(error), _, _)) => Ok(Err(crate::rules::finding(
+        Err((Some(error), _, _)) => Ok(Err(crate::registry::finding(
             "prelude-failed",
             format!("the built-in `{preset}` preset failed: {}", error.message()),
         )
@@ -388,7 +326,7 @@ pub async fn create_roles(
             let Some(error) = e.as_db_error() else {
                 return Err(broken(e));
             };
-            return Ok(Err(crate::rules::finding(
+            return Ok(Err(crate::registry::finding(
                 "prelude-failed",
                 format!(
                     "could not create role `{}` for the replay (`create-roles`): {}",
@@ -415,7 +353,7 @@ pub async fn create_roles(
         .collect::<Vec<_>>()
         .join(", ");
     Ok(Ok(Some(
-        crate::rules::finding(
+        crate::registry::finding(
             "roles-created",
             format!(
                 "created {} for the replay that the migrations use but never create (NOLOGIN, dropped afterwards): {list}",
@@ -490,7 +428,7 @@ fn needs_newer_postgres(f: &Failed<'_>) -> Option<Finding> {
         .extra
         .insert("server_version".into(), f.engine.version.clone());
     Some(
-        crate::rules::finding(
+        crate::registry::finding(
             "needs-newer-postgres",
             format!(
                 "{} needs PostgreSQL {needed} (`{label}`); this replay ran on PostgreSQL {server}: {}{}",
@@ -555,7 +493,7 @@ fn missing_role(f: &Failed<'_>) -> Option<Finding> {
     let mut evidence = f.evidence.clone();
     evidence.extra.insert("role".into(), name.clone());
     Some(
-        crate::rules::finding(
+        crate::registry::finding(
             "missing-role",
             format!(
                 "role `{name}` does not exist on the replay server; {} needs it{}{}",
@@ -610,6 +548,7 @@ pub fn platform_help(error: &DbError, set: &MigrationSet) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::BaselineConfig;
 
     #[test]
     fn baseline_versions_compare_numerically() {

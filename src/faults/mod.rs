@@ -12,11 +12,12 @@
 //! replay is untouched) and returns `partial-failure` findings. Cost grows with statements ×
 //! non-atomic migrations, so `check` runs it only when asked (`--fault-injection`).
 
-use crate::discover::{Migration, MigrationSet, Runner, Transactions};
+use crate::apply::{EngineContext, ReplayError};
 use crate::engine::{Cleanup, EngineError, Server};
 use crate::model::{Evidence, Finding};
-use crate::replay::{self, EngineContext, ReplayError};
-use crate::rules;
+use crate::registry;
+use crate::replay::{self};
+use crate::runner::{Migration, MigrationSet, Runner, Transactions};
 
 /// Fault injection could not run.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +40,7 @@ fn non_atomic(set: &MigrationSet, index: usize) -> bool {
     m.transactions == Transactions::Autocommit
         && m.batches.len() > 1
         && m.blocked.is_none()
-        && crate::rules::partial::commits_piecewise(set, index)
+        && crate::runner::transactions::commits_piecewise(set, index)
 }
 
 /// What the runner's bookkeeping shows after a failure midway, for messages.
@@ -173,7 +174,7 @@ async fn analyze_one(
             .unwrap_or_else(|| failure.message.clone());
         let mut extra = failure.evidence.extra.clone();
         extra.insert("failure_after_statement".to_string(), k.to_string());
-        let f = rules::finding(
+        let f = registry::finding(
             "retry-fails",
             format!(
                 "if `{}` fails after statement {k}, retrying it fails{}: {error} ({})",

@@ -16,10 +16,10 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, Config};
 
 use crate::catalog::{self, Catalog, SnapshotOptions};
-use crate::discover::{MigrationSet, Runner};
 use crate::engine::{EngineError, db_error_text};
 use crate::model::{Evidence, Finding};
-use crate::rules;
+use crate::registry;
+use crate::runner::{MigrationSet, Runner};
 
 /// The live database could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +107,7 @@ fn live_finding(
     let file = migration
         .and_then(|id| set.migrations.iter().find(|m| m.id == id))
         .map(|m| m.file.clone());
-    let f = rules::finding(rule, message).help(help);
+    let f = registry::finding(rule, message).help(help);
     let f = match file {
         Some(file) => f.at(file, None),
         None => f,

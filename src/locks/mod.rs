@@ -19,7 +19,7 @@ use pgrehearse_sql::{self as sql, Span};
 use tokio_postgres::SimpleQueryRow;
 
 use crate::model::{Evidence, Finding};
-use crate::rules;
+use crate::registry;
 
 /// The name under which [`prepare`] registers the probe query in the replay session.
 pub const PROBE_NAME: &str = "pgrehearse_lock_probe";
@@ -402,7 +402,7 @@ pub fn findings(
         };
         let mut push = |rule: &str, message: String, help: &str, extra: &[(&str, &str)]| {
             out.push(
-                rules::finding(rule, message)
+                registry::finding(rule, message)
                     .help(help)
                     .at(file, Some(stmt))
                     .evidence(evidence(extra)),
@@ -583,7 +583,7 @@ pub fn findings(
         && let Some(e) = effects.first()
     {
         out.push(
-            rules::finding(
+            registry::finding(
                 "drop-table",
                 format!(
                     "drops `{}`: its data is lost and running code that uses it breaks",

@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use super::Coverage;
 use crate::model::{Finding, LineIndex, Sources};
+use crate::registry;
 use crate::report::display_path;
-use crate::rules;
 
 /// Version of the baseline file format.
 pub const VERSION: u32 = 1;
@@ -189,7 +189,7 @@ impl Baseline {
                 && *n > 0
             {
                 *n -= 1;
-                if coverage.observes(&entry.rule) && rules::rule(&entry.rule).is_some() {
+                if coverage.observes(&entry.rule) && registry::rule(&entry.rule).is_some() {
                     stale += 1;
                 }
             }
@@ -207,7 +207,7 @@ mod tests {
 
     fn finding(text: &str, needle: &str) -> Finding {
         let start = text.find(needle).expect("needle");
-        rules::finding("drop-column", "dropping a column")
+        registry::finding("drop-column", "dropping a column")
             .at("m.sql", Some(Span::new(start, start + needle.len())))
     }
 
@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(read.findings[0].line, Some(1));
         let second = {
             let start = text.rfind("DROP COLUMN x").unwrap();
-            rules::finding("drop-column", "dropping a column")
+            registry::finding("drop-column", "dropping a column")
                 .at("m.sql", Some(Span::new(start, start + 13)))
         };
         let coverage = Coverage {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigFile, Level};
 use crate::model::{Finding, Report, Sources};
-use crate::rules;
+use crate::registry;
 
 pub use baseline::{Baseline, BaselineError};
 pub use suppress::Suppression;
@@ -63,11 +63,11 @@ impl Coverage {
 
     /// Whether the run would have reported findings of rule `id` if there were any.
     pub fn observes(&self, id: &str) -> bool {
-        use rules::Stage;
+        use registry::Stage;
         if self.off.iter().any(|o| o == id) {
             return false;
         }
-        match rules::stage(id) {
+        match registry::stage(id) {
             Stage::Static => true,
             Stage::Replay => self.replayed_fully,
             Stage::Lock => self.replayed_fully && self.lock_trace,
@@ -109,11 +109,11 @@ pub fn apply(
     let empty = BTreeMap::new();
     let levels = config.map_or(&empty, |c| &c.rules);
     let mut coverage = coverage.clone();
-    coverage.off = rules::RULES
+    coverage.off = registry::RULES
         .iter()
         .filter(|r| match levels.get(r.id) {
             Some(level) => level.severity().is_none(),
-            None => rules::OFF_BY_DEFAULT.contains(&r.id),
+            None => registry::OFF_BY_DEFAULT.contains(&r.id),
         })
         .map(|r| r.id.to_string())
         .collect();
@@ -135,7 +135,7 @@ pub fn apply(
         if stale > 0 {
             let shown = path.strip_prefix(root).unwrap_or(path);
             report.findings.push(
-                rules::finding(
+                registry::finding(
                     "stale-baseline",
                     format!("{stale} finding(s) recorded in the baseline no longer occur"),
                 )
@@ -153,7 +153,7 @@ pub fn apply(
 /// `rules:` levels: a new severity, or the finding removed (`off`).
 fn apply_levels(findings: &mut Vec<Finding>, levels: &BTreeMap<String, Level>) {
     findings.retain_mut(|f| match levels.get(&f.rule).map(|l| l.severity()) {
-        None => !rules::OFF_BY_DEFAULT.contains(&f.rule.as_str()),
+        None => !registry::OFF_BY_DEFAULT.contains(&f.rule.as_str()),
         Some(None) => false,
         Some(Some(severity)) => {
             f.severity = severity;
@@ -170,11 +170,11 @@ mod tests {
     #[test]
     fn levels_change_severity_or_remove() {
         let mut findings = vec![
-            rules::finding("drop-column", "a"),
-            rules::finding("rename", "b"),
-            rules::finding("drop-table", "c"),
-            rules::finding("prefer-text", "d"),
-            rules::finding("prefer-timestamptz", "e"),
+            registry::finding("drop-column", "a"),
+            registry::finding("rename", "b"),
+            registry::finding("drop-table", "c"),
+            registry::finding("prefer-text", "d"),
+            registry::finding("prefer-timestamptz", "e"),
         ];
         let levels: BTreeMap<String, Level> = [
             ("drop-column".to_string(), Level::Off),

@@ -23,7 +23,7 @@ use pgrehearse_sql::{self as sql, Span, TokenKind};
 
 use super::Coverage;
 use crate::model::{Evidence, Finding};
-use crate::rules;
+use crate::registry;
 
 const MARKER: &str = "pgrehearse-ignore";
 
@@ -287,7 +287,7 @@ pub fn apply(
     for (s, u) in suppressions.iter().zip(&used) {
         if s.rules.is_empty() {
             notices.push(
-                rules::finding(
+                registry::finding(
                     "unused-suppression",
                     "this pgrehearse-ignore comment names no rule",
                 )
@@ -299,17 +299,17 @@ pub fn apply(
             if *used {
                 continue;
             }
-            let notice = if rules::rule(id).is_none() {
-                let hint = rules::suggest(id)
+            let notice = if registry::rule(id).is_none() {
+                let hint = registry::suggest(id)
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
-                rules::finding(
+                registry::finding(
                     "unused-suppression",
                     format!("`{id}` is not a pgrehearse rule id{hint}"),
                 )
                 .help("`pgrehearse rules` lists the rule ids")
             } else if coverage.observes(id) {
-                rules::finding(
+                registry::finding(
                     "unused-suppression",
                     format!(
                         "the suppression of `{id}` is unused: no `{id}` finding {}",
@@ -352,7 +352,7 @@ mod tests {
 
     fn at(path: &str, text: &str, needle: &str, rule: &str) -> Finding {
         let start = text.find(needle).expect("needle in text");
-        rules::finding(rule, "x").at(path, Some(Span::new(start, start + needle.len())))
+        registry::finding(rule, "x").at(path, Some(Span::new(start, start + needle.len())))
     }
 
     fn full_coverage() -> Coverage {

@@ -1,7 +1,7 @@
 //! The `sarif` format: one SARIF 2.1.0 log, as GitHub code scanning (`github/codeql-action/upload-sarif`)
 //! accepts it.
 //!
-//! - `runs[0].tool.driver.rules` lists every rule of [`RULES`](crate::rules::RULES) in registry order
+//! - `runs[0].tool.driver.rules` lists every rule of [`RULES`](crate::registry::RULES) in registry order
 //!   (id, summary, help text and markdown, default level, category tag), then any other rule id a finding
 //!   uses; each result's `ruleIndex` points into that list.
 //! - A result has `ruleId`, `ruleIndex`, `level` (`error`, `warning`, `note` for a notice), `message.text`
@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use super::{RenderOptions, Resolver};
 use crate::model::{Finding, Report, Severity, Sources};
-use crate::rules::{RULES, Rule};
+use crate::registry::{RULES, Rule};
 
 /// `$schema` of the log: the OASIS errata01 schema GitHub documents.
 pub const SCHEMA: &str =

@@ -8,9 +8,10 @@ use std::path::Path;
 use pgrehearse_sql::{ObjectName, Span, TargetKind, TokenKind};
 
 use crate::catalog::QualifiedName;
-use crate::diff::{Change, Diff, DriftClass, ObjectKind, ObjectRef};
+use crate::diff::{Change, Diff, ObjectKind, ObjectRef};
+use crate::model::DriftClass;
+use crate::model::Provenance;
 use crate::model::{Evidence, Finding, Severity};
-use crate::replay::Provenance;
 
 /// What drift findings need besides the changes.
 pub struct DriftContext<'a> {
@@ -265,7 +266,7 @@ pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
         if let Some(m) = migration_side {
             extra.insert("migration_file".to_string(), m.file.display().to_string());
         }
-        let mut finding = crate::rules::finding("schema-drift", message).help(help);
+        let mut finding = crate::registry::finding("schema-drift", message).help(help);
         finding.severity = severity;
         finding = match primary {
             Some((p, object)) => {

@@ -24,143 +24,15 @@ use std::collections::BTreeSet;
 
 use pgrehearse_sql::{self as sql, Guard, LineIndex, Retry, Span, TxControl};
 
-use crate::discover::{Migration, MigrationSet, Runner, Transactions};
 use crate::model::{Evidence, Finding, Severity};
-use crate::rules::finding;
+use crate::registry::finding;
+use crate::runner::transactions::{Block, TxStatement, by_migration, mode, walk};
+use crate::runner::{Migration, MigrationSet, Runner, Transactions};
 
 /// A non-atomic migration with more statements than this is `large-non-atomic-migration`.
 pub const LARGE_STATEMENTS: usize = 20;
 /// A non-atomic migration spanning more lines than this is `large-non-atomic-migration`.
 pub const LARGE_LINES: usize = 500;
-
-/// Why a statement runs inside a transaction block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Block {
-    /// It does not (autocommit: a single-statement query outside BEGIN … COMMIT).
-    None,
-    /// The runner wrapped the migration (or every pending migration) in BEGIN … COMMIT.
-    Runner,
-    /// The file's own BEGIN opened it.
-    File,
-    /// It is sent in one query together with other statements (PostgreSQL's implicit transaction).
-    Query,
-}
-
-/// One SQL statement of the set, as the runner sends it.
-#[derive(Clone, Debug)]
-struct Stmt {
-    /// Index of its migration in the set.
-    migration: usize,
-    /// Index of its batch in the migration.
-    batch: usize,
-    /// 1-based position among the migration's statements.
-    index: usize,
-    span: Span,
-    /// Transaction id: statements with the same id commit (or fail) together.
-    txn: usize,
-    block: Block,
-    control: Option<TxControl>,
-}
-
-/// The transaction mode a migration of `set` really runs in.
-fn mode(set: &MigrationSet, m: &Migration) -> Transactions {
-    if set.runner.default_transactions() == Transactions::AllPendingInOne {
-        Transactions::AllPendingInOne
-    } else {
-        m.transactions
-    }
-}
-
-/// Walks the set's statements in the order the runner sends them, numbering transactions.
-fn walk(set: &MigrationSet) -> Vec<Stmt> {
-    let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
-    let mut out = Vec::new();
-    let mut next = 0usize;
-    let mut new_txn = || {
-        next += 1;
-        next
-    };
-    // The open transaction block and who opened it.
-    let mut block = Block::None;
-    let mut txn = 0;
-    if all_in_one {
-        block = Block::Runner;
-        txn = new_txn();
-    }
-    for (mi, m) in set.migrations.iter().enumerate() {
-        if m.blocked.is_some() {
-            continue;
-        }
-        let explicit = !all_in_one && m.transactions == Transactions::Explicit;
-        if !all_in_one {
-            // Each file is its own session (psql -f) or its own runner transaction.
-            block = Block::None;
-        }
-        if explicit {
-            block = Block::Runner;
-            txn = new_txn();
-        }
-        let text = &*m.text;
-        let mut index = 0;
-        for (bi, b) in m.batches.iter().enumerate() {
-            if b.span.slice(text).starts_with('\\') {
-                // A psql meta-command, not SQL.
-                continue;
-            }
-            let stmts = crate::replay::statements_in(text, b.span);
-            let multi = stmts.len() > 1;
-            if block == Block::None {
-                txn = new_txn();
-            }
-            for span in stmts {
-                index += 1;
-                let control = sql::transaction_control(text, span);
-                let current = match block {
-                    Block::None if multi => Block::Query,
-                    other => other,
-                };
-                out.push(Stmt {
-                    migration: mi,
-                    batch: bi,
-                    index,
-                    span,
-                    txn,
-                    block: current,
-                    control,
-                });
-                match control {
-                    Some(TxControl::Begin) if block == Block::None => block = Block::File,
-                    Some(TxControl::Commit | TxControl::Rollback) if block != Block::None => {
-                        block = Block::None;
-                        // The rest of this query runs in a new (implicit) transaction.
-                        txn = new_txn();
-                    }
-                    _ => {}
-                }
-            }
-        }
-        if explicit && block == Block::Runner {
-            block = Block::None;
-        }
-    }
-    out
-}
-
-/// Whether a failure midway through migration `index` of `set` can leave part of it committed: its
-/// statements run in more than one transaction under the runner, counting the file's own
-/// `BEGIN` … `COMMIT` (a psql file wrapped in one is atomic).
-pub fn commits_piecewise(set: &MigrationSet, index: usize) -> bool {
-    let stmts = walk(set);
-    let txns: BTreeSet<usize> = by_migration(&stmts, index).map(|s| s.txn).collect();
-    txns.len() > 1
-}
-
-/// The SQL statements (not BEGIN / COMMIT) of one migration of the set.
-fn by_migration(stmts: &[Stmt], migration: usize) -> impl Iterator<Item = &Stmt> {
-    stmts
-        .iter()
-        .filter(move |s| s.migration == migration && s.control.is_none())
-}
 
 fn evidence(m: &Migration, statement: Option<usize>, extra: &[(&str, String)]) -> Evidence {
     Evidence {
@@ -208,13 +80,13 @@ fn non_atomic(
     set: &MigrationSet,
     m: &Migration,
     mi: usize,
-    stmts: &[Stmt],
+    stmts: &[TxStatement],
     out: &mut Vec<Finding>,
 ) {
     if mode(set, m) != Transactions::Autocommit {
         return;
     }
-    let own: Vec<&Stmt> = by_migration(stmts, mi).collect();
+    let own: Vec<&TxStatement> = by_migration(stmts, mi).collect();
     let txns: BTreeSet<usize> = own.iter().map(|s| s.txn).collect();
     let (Some(first), Some(last)) = (own.first(), own.last()) else {
         return;
@@ -418,7 +290,7 @@ fn hazard_help(h: &sql::RerunHazard) -> String {
 }
 
 /// `transaction-control-in-migration`.
-fn transaction_control(set: &MigrationSet, stmts: &[Stmt], out: &mut Vec<Finding>) {
+fn transaction_control(set: &MigrationSet, stmts: &[TxStatement], out: &mut Vec<Finding>) {
     for (i, s) in stmts.iter().enumerate() {
         let Some(control) = s.control else { continue };
         let m = &set.migrations[s.migration];
@@ -567,7 +439,7 @@ fn runner_switch(runner: Runner) -> &'static str {
 }
 
 /// `not-allowed-in-transaction`.
-fn not_allowed_in_transaction(set: &MigrationSet, stmts: &[Stmt], out: &mut Vec<Finding>) {
+fn not_allowed_in_transaction(set: &MigrationSet, stmts: &[TxStatement], out: &mut Vec<Finding>) {
     for s in stmts {
         if s.block == Block::None || s.control.is_some() {
             continue;
@@ -637,7 +509,7 @@ fn not_allowed_in_transaction(set: &MigrationSet, stmts: &[Stmt], out: &mut Vec<
 }
 
 /// `enum-value-used-in-same-transaction`.
-fn enum_values(set: &MigrationSet, stmts: &[Stmt], out: &mut Vec<Finding>) {
+fn enum_values(set: &MigrationSet, stmts: &[TxStatement], out: &mut Vec<Finding>) {
     for (i, add_stmt) in stmts.iter().enumerate() {
         let am = &set.migrations[add_stmt.migration];
         let Some(add) = sql::enum_add_value(&am.text, add_stmt.span) else {
@@ -743,7 +615,7 @@ mod tests {
                 let mut m = Migration {
                     id: name.trim_end_matches(".sql").to_string(),
                     file: PathBuf::from("migrations").join(name),
-                    batches: crate::discover::statement_batches(runner, &text),
+                    batches: crate::runner::statement_batches(runner, &text),
                     text,
                     transactions: runner.default_transactions(),
                     blocked: None,
@@ -1075,7 +947,7 @@ mod tests {
                 "COMMIT;\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
             )],
             |m| {
-                m.blocked = Some(crate::discover::Blocked {
+                m.blocked = Some(crate::runner::Blocked {
                     rule: "runner-rejects-migration",
                     message: String::new(),
                     help: String::new(),

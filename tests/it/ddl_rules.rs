@@ -94,8 +94,8 @@ fn lint_matches_the_static_part_of_every_ddl_rule_fixture() {
     let mut failures = Vec::new();
     for name in STATIC_FIXTURES {
         assert_eq!(
-            pgrehearse::rules::stage(name),
-            pgrehearse::rules::Stage::Static,
+            pgrehearse::registry::stage(name),
+            pgrehearse::registry::Stage::Static,
             "{name} is a static rule"
         );
         let dir = rule_fixture(name);
@@ -107,7 +107,7 @@ fn lint_matches_the_static_part_of_every_ddl_rule_fixture() {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .filter(|l| {
                 let rule = l.split_whitespace().next().unwrap_or("");
-                pgrehearse::rules::stage(rule) == pgrehearse::rules::Stage::Static
+                pgrehearse::registry::stage(rule) == pgrehearse::registry::Stage::Static
             })
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();

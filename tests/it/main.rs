@@ -14,6 +14,7 @@ mod environment;
 mod faults;
 mod github_api;
 mod harness;
+mod layers;
 mod live;
 mod locks;
 mod partial_static;

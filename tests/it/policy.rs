@@ -298,6 +298,6 @@ fn explain_prints_the_rule_page_and_rules_lists_the_registry() {
         .iter()
         .filter_map(|r| r["id"].as_str())
         .collect();
-    let registry: Vec<&str> = pgrehearse::rules::RULES.iter().map(|r| r.id).collect();
+    let registry: Vec<&str> = pgrehearse::registry::RULES.iter().map(|r| r.id).collect();
     assert_eq!(ids, registry);
 }

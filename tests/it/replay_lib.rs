@@ -3,9 +3,10 @@
 
 use std::process::Stdio;
 
+use pgrehearse::apply::EngineContext;
 use pgrehearse::discover;
 use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
-use pgrehearse::replay::{self, EngineContext};
+use pgrehearse::replay::{self};
 use tokio_postgres::config::Host;
 
 use crate::harness::{command, fixture};

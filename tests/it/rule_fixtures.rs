@@ -141,7 +141,7 @@ fn every_rule_has_a_fixture_or_a_named_test() {
         .filter_map(|d| d.file_name().and_then(|n| n.to_str()).map(str::to_string))
         .collect();
     let mut missing = Vec::new();
-    for rule in pgrehearse::rules::RULES {
+    for rule in pgrehearse::registry::RULES {
         let elsewhere = COVERED_ELSEWHERE.iter().any(|(id, _)| *id == rule.id);
         if !fixtures.contains(rule.id) && !elsewhere {
             missing.push(rule.id);
@@ -154,7 +154,7 @@ fn every_rule_has_a_fixture_or_a_named_test() {
     }
     for name in &fixtures {
         assert!(
-            pgrehearse::rules::rule(name).is_some(),
+            pgrehearse::registry::rule(name).is_some(),
             "tests/fixtures/rules/{name} is not named after a rule id"
         );
     }

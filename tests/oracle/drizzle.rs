@@ -7,9 +7,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use pgrehearse::catalog::{self, SnapshotOptions};
-use pgrehearse::declared::{self, DeclaredSchema, drizzle};
+use pgrehearse::declared::{self, drizzle};
 use pgrehearse::diff;
 use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions};
+use pgrehearse::runner::DeclaredSchema;
 
 use super::{oracle, url};
 

@@ -8,10 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pgrehearse::declared::{self, DeclaredSchema};
+use pgrehearse::apply::EngineContext;
+use pgrehearse::declared::{self};
 use pgrehearse::discover;
 use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
-use pgrehearse::replay::{self, EngineContext};
+use pgrehearse::replay::{self};
+use pgrehearse::runner::DeclaredSchema;
 use tokio_postgres::config::Host;
 
 mod drizzle;

@@ -8,9 +8,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use pgrehearse::catalog::{self, SnapshotOptions};
-use pgrehearse::declared::{self, DeclaredSchema, prisma};
+use pgrehearse::declared::{self, prisma};
 use pgrehearse::diff;
 use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions};
+use pgrehearse::runner::DeclaredSchema;
 
 use super::{oracle, url};
 

@@ -8,9 +8,9 @@ use pgrehearse_sql::{Action, ObjectName, Span, Target, TargetKind};
 
 use super::eval::{ColRef, Eval, Extra, ExtraKind, NoteKind, SqlPart, Table, Val, num, quote};
 use super::{Translation, finding};
-use crate::declared::GeneratedStatement;
+use crate::model::Provenance;
 use crate::model::{Category, Severity};
-use crate::replay::Provenance;
+use crate::runner::GeneratedStatement;
 
 /// PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1).
 pub fn truncate(name: &str) -> String {

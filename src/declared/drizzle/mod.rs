@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use pgrehearse_sql::Span;
 
-use crate::declared::{DeclaredSchema, GeneratedStatement};
 use crate::model::{Category, Finding, Severity};
+use crate::runner::{DeclaredSchema, GeneratedStatement};
 
 pub use config::{DrizzleConfig, find_config};
 pub use eval::Casing;

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use pgrehearse_sql::{Action, ObjectName, Span, Target, TargetKind, floor_char_boundary};
 
 use super::parse::{Attribute, Block, BlockKind, Field, Value};
-use crate::declared::GeneratedStatement;
 use crate::model::Finding;
-use crate::replay::Provenance;
-use crate::rules;
+use crate::model::Provenance;
+use crate::registry;
+use crate::runner::GeneratedStatement;
 
 /// One parsed file.
 pub struct File {
@@ -332,7 +332,7 @@ impl<'a> Ctx<'a> {
                     .map(str::to_string),
                 "sequence" => {
                     self.findings.push(
-                        rules::finding(
+                        registry::finding(
                             "dialect-mismatch",
                             format!("`sequence()` on `{}.{}` is for CockroachDB; Prisma rejects it on PostgreSQL", m.block.name, f.name),
                         )
@@ -419,7 +419,7 @@ impl<'a> Ctx<'a> {
         for f in &m.block.fields {
             if self.types.contains(f.ty.as_str()) {
                 self.findings.push(
-                    rules::finding(
+                    registry::finding(
                         "dialect-mismatch",
                         format!("field `{}.{}` has the composite type `{}`; composite types are MongoDB-only and Prisma rejects them on PostgreSQL", m.block.name, f.name, f.ty),
                     )
@@ -843,7 +843,7 @@ pub fn generate(files: &[File]) -> Result<Output, SemanticError> {
                                 if p != "postgresql" && p != "postgres" {
                                     postgres = false;
                                     ctx.findings.push(
-                                        rules::finding(
+                                        registry::finding(
                                             "dialect-mismatch",
                                             format!("the Prisma datasource provider is `{p}`, not PostgreSQL; the schema is not compared with the migrations"),
                                         )
@@ -930,7 +930,7 @@ pub fn generate(files: &[File]) -> Result<Output, SemanticError> {
                 BlockKind::Type => {
                     ctx.types.insert(&b.name);
                     ctx.findings.push(
-                        rules::finding(
+                        registry::finding(
                             "dialect-mismatch",
                             format!("composite type `{}` is MongoDB-only; Prisma rejects composite types on PostgreSQL", b.name),
                         )

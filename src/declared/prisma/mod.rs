@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use pgrehearse_sql::LineIndex;
 
-use crate::declared::GeneratedStatement;
 use crate::model::Finding;
+use crate::runner::GeneratedStatement;
 
 mod ddl;
 mod parse;

@@ -31,9 +31,9 @@ use std::collections::HashMap;
 
 use pgrehearse_sql::{self as sql, Span, Token, TokenKind, ident};
 
-use crate::discover::{Migration, MigrationSet};
 use crate::model::{Evidence, Finding};
-use crate::rules::finding;
+use crate::registry::finding;
+use crate::runner::{Migration, MigrationSet};
 
 mod alter_other;
 mod alter_table;
@@ -55,35 +55,8 @@ use facts::*;
 use maintenance::*;
 use stmt::*;
 
-/// Every rule id this module reports (all static: `pgrehearse lint` reports them). It also reports
-/// `rename` for objects other than tables.
-pub const IDS: &[&str] = &[
-    "add-required-column",
-    "not-null-on-existing-data",
-    "unique-on-existing-data",
-    "drop-index-without-concurrently",
-    "reindex-without-concurrently",
-    "vacuum-full-or-cluster",
-    "drop-database",
-    "drop-schema",
-    "drop-object",
-    "truncate-table",
-    "drop-not-null",
-    "drop-default",
-    "drop-constraint",
-    "identity-change",
-    "generated-column-change",
-    "replica-identity-change",
-    "disable-trigger",
-    "autovacuum-disabled",
-    "domain-constraint",
-    "identifier-too-long",
-    "char-column",
-    "prefer-text",
-    "prefer-bigint",
-    "prefer-identity",
-    "prefer-timestamptz",
-];
+/// Every rule id this module reports (all static: `pgrehearse lint` reports them).
+pub use crate::registry::DDL_IDS as IDS;
 
 /// PostgreSQL's longest identifier in bytes (NAMEDATALEN - 1).
 const MAX_IDENTIFIER: usize = 63;
@@ -154,7 +127,7 @@ fn statements(m: &Migration) -> Vec<Span> {
         if b.span.slice(text).starts_with('\\') {
             continue;
         }
-        out.extend(crate::replay::statements_in(text, b.span));
+        out.extend(crate::runner::statements_in(text, b.span));
     }
     out
 }

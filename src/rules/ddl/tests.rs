@@ -1,7 +1,7 @@
 //! Unit tests of the static DDL rules.
 
 use super::*;
-use crate::discover::{Batch, Transactions};
+use crate::runner::{Batch, Transactions};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -41,7 +41,7 @@ fn rules(sql: &str) -> Vec<String> {
 #[test]
 fn every_id_is_registered() {
     for id in IDS {
-        assert!(crate::rules::rule(id).is_some(), "{id} is not in RULES");
+        assert!(crate::registry::rule(id).is_some(), "{id} is not in RULES");
     }
 }
 

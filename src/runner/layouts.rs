@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Batch, Runner};
 
 /// The queries `runner` sends for the `body` of `text`.
-pub(super) fn batches(runner: Runner, text: &str, body: Span) -> Vec<Batch> {
+pub fn batches(runner: Runner, text: &str, body: Span) -> Vec<Batch> {
     let whole = |span: Span| vec![Batch { span, copy: None }];
     match runner {
         Runner::Drizzle => sql::split_drizzle_breakpoints(body.slice(text))
@@ -34,7 +34,7 @@ pub(super) fn batches(runner: Runner, text: &str, body: Span) -> Vec<Batch> {
 }
 
 /// One batch per statement (psql-style splitting), with COPY data attached to its command.
-pub(super) fn statements(text: &str, body: Span) -> Vec<Batch> {
+pub fn statements(text: &str, body: Span) -> Vec<Batch> {
     let inner = body.slice(text);
     sql::split(inner)
         .into_iter()
@@ -56,7 +56,7 @@ pub(super) fn statements(text: &str, body: Span) -> Vec<Batch> {
 }
 
 /// `span` without surrounding whitespace.
-pub(super) fn trim(text: &str, span: Span) -> Span {
+pub fn trim(text: &str, span: Span) -> Span {
     let s = span.slice(text);
     let start = span.start + (s.len() - s.trim_start().len());
     let end = span.end - (s.len() - s.trim_end().len());
@@ -79,14 +79,14 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 
 /// A problem that makes the runner reject a file, with where it is.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Rejected {
+pub struct Rejected {
     pub message: String,
     pub span: Option<Span>,
 }
 
 /// A goose SQL migration: its Up section and whether it opted out of the transaction.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct GooseFile {
+pub struct GooseFile {
     pub up: Span,
     pub no_transaction: bool,
 }
@@ -99,7 +99,7 @@ fn goose_annotation(line: &str) -> Option<String> {
 
 /// Parses goose's annotations: `-- +goose Up` starts the part that runs, `-- +goose Down` ends it,
 /// `-- +goose NO TRANSACTION` (anywhere, any case) opts out of the per-file transaction.
-pub(super) fn goose(text: &str) -> Result<GooseFile, Rejected> {
+pub fn goose(text: &str) -> Result<GooseFile, Rejected> {
     let mut up_start = None;
     let mut up_end = None;
     let mut no_transaction = false;
@@ -143,7 +143,7 @@ fn ends_with_semicolon(line: &str) -> bool {
 /// Goose cuts the Up section into statements line by line: a line ending in `;` ends a statement,
 /// except between `-- +goose StatementBegin` and `-- +goose StatementEnd`, which make one statement.
 /// (So a function body without StatementBegin is cut at its first inner `;`, as goose does.)
-pub(super) fn goose_statements(text: &str, up: Span) -> Result<Vec<Span>, Rejected> {
+pub fn goose_statements(text: &str, up: Span) -> Result<Vec<Span>, Rejected> {
     let mut out = Vec::new();
     let mut current: Option<usize> = None;
     let mut in_block = false;
@@ -196,13 +196,13 @@ pub(super) fn goose_statements(text: &str, up: Span) -> Result<Vec<Span>, Reject
 
 /// A dbmate migration: the `-- migrate:up` section and whether it runs in a transaction.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct DbmateFile {
+pub struct DbmateFile {
     pub up: Span,
     pub transaction: bool,
 }
 
 /// Parses dbmate's `-- migrate:up [transaction:false]` … `-- migrate:down` sections.
-pub(super) fn dbmate(text: &str) -> Result<DbmateFile, Rejected> {
+pub fn dbmate(text: &str) -> Result<DbmateFile, Rejected> {
     let mut up: Option<(usize, bool)> = None;
     let mut end = None;
     for (offset, line) in lines(text) {
@@ -231,7 +231,7 @@ pub(super) fn dbmate(text: &str) -> Result<DbmateFile, Rejected> {
 }
 
 /// sqlx's `-- no-transaction` directive: the first line of the file.
-pub(super) fn sqlx_no_transaction(text: &str) -> bool {
+pub fn sqlx_no_transaction(text: &str) -> bool {
     text.lines()
         .next()
         .is_some_and(|l| l.trim() == "-- no-transaction")
@@ -239,7 +239,7 @@ pub(super) fn sqlx_no_transaction(text: &str) -> bool {
 
 /// The kind of a Flyway migration file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum FlywayKind {
+pub enum FlywayKind {
     Versioned,
     Repeatable,
     Baseline,
@@ -247,7 +247,7 @@ pub(super) enum FlywayKind {
 
 /// A Flyway file name: `V1.2__desc.sql`, `R__desc.sql`, `B5__desc.sql`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct FlywayName {
+pub struct FlywayName {
     pub kind: FlywayKind,
     /// Version parts (`1_2` and `1.2` are both `[1, 2]`); empty for repeatables.
     pub version: Vec<u64>,
@@ -257,7 +257,7 @@ pub(super) struct FlywayName {
 }
 
 /// Parses a Flyway migration file name, or None when the name is not one.
-pub(super) fn flyway_name(name: &str) -> Option<FlywayName> {
+pub fn flyway_name(name: &str) -> Option<FlywayName> {
     let (kind, rest) = match name.as_bytes().first()? {
         b'V' => (FlywayKind::Versioned, &name[1..]),
         b'R' => (FlywayKind::Repeatable, &name[1..]),
@@ -294,7 +294,7 @@ pub(super) fn flyway_name(name: &str) -> Option<FlywayName> {
 /// The filesystem folders (relative to `root`) that Flyway's configuration at the root names in
 /// `flyway.locations` (`flyway.conf`, `conf/flyway.conf`) or `locations` (`flyway.toml`): existing
 /// folders only, `filesystem:` paths as written, `classpath:` ones under `src/main/resources`.
-pub(super) fn flyway_config_locations(root: &Path) -> Vec<PathBuf> {
+pub fn flyway_config_locations(root: &Path) -> Vec<PathBuf> {
     let mut values: Vec<String> = Vec::new();
     for conf in ["flyway.conf", "conf/flyway.conf"] {
         if let Ok(text) = std::fs::read_to_string(root.join(conf))
@@ -335,7 +335,7 @@ pub(super) fn flyway_config_locations(root: &Path) -> Vec<PathBuf> {
 /// Whether a file name in a Flyway location is a SQL callback (`afterMigrate.sql`,
 /// `beforeEachMigrate__note.sql`, …) or an undo migration (`U1__desc.sql`): not a migration, and not
 /// a misnamed one.
-pub(super) fn flyway_callback_or_undo(name: &str) -> bool {
+pub fn flyway_callback_or_undo(name: &str) -> bool {
     let undo = name.strip_prefix('U').is_some_and(|rest| {
         rest.split_once("__").is_some_and(|(v, _)| {
             !v.is_empty()
@@ -348,7 +348,7 @@ pub(super) fn flyway_callback_or_undo(name: &str) -> bool {
 }
 
 /// Statements Flyway's PostgreSQL parser treats as unable to run inside a transaction.
-pub(super) fn flyway_non_transactional(text: &str, stmt: Span) -> bool {
+pub fn flyway_non_transactional(text: &str, stmt: Span) -> bool {
     let words = sql::leading_keywords(text, stmt, 4);
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     matches!(
@@ -370,7 +370,7 @@ pub(super) fn flyway_non_transactional(text: &str, stmt: Span) -> bool {
 
 /// `key = value` from a small properties or TOML file (`executeInTransaction=false`,
 /// `run_in_transaction = false`), unquoted.
-pub(super) fn setting<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub fn setting<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines().find_map(|line| {
         let (k, v) = line.split_once('=')?;
         (k.trim() == key).then(|| v.split('#').next().unwrap_or("").trim().trim_matches('"'))

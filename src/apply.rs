@@ -1,0 +1,177 @@
+//! Sending statements to a database, with the error located in the file: the one place that talks to
+//! PostgreSQL on behalf of replay, declared schemas, the environment and fault injection alike.
+//!
+//! [`execute`] sends a text as one simple query and counts the statements that completed before an
+//! error; [`locate`] maps PostgreSQL's error position (a 1-based *character* offset into the text
+//! sent) to the byte span of the token there, or to the failing statement when there is no position.
+
+use futures_util::StreamExt;
+use pgrehearse_sql::{self as sql, Span};
+use tokio_postgres::error::{DbError, ErrorPosition};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use crate::model::Evidence;
+use crate::runner::layouts::trim;
+use crate::runner::{Migration, statements_in};
+
+/// Where the engine came from, for environment findings.
+#[derive(Clone, Debug, Default)]
+pub struct EngineContext {
+    /// `docker image postgres:17`, `local PostgreSQL 15 (...)`, ...
+    pub description: String,
+    /// The server's version string.
+    pub version: String,
+}
+
+/// A statement the server rejected, and where.
+pub struct Failure {
+    pub error: DbError,
+    /// The batch that was sent.
+    pub batch: Span,
+    /// Statements that completed before the error within the batch.
+    pub completed: usize,
+    /// Characters sent before `batch` in the same query (the error position counts from there).
+    pub shift: usize,
+}
+
+/// Sends `text` as one simple query; on error, returns it with the number of statements that completed.
+pub async fn execute(
+    client: &Client,
+    text: &str,
+) -> Result<usize, (Option<DbError>, usize, String)> {
+    match execute_grouped(client, text).await {
+        (groups, None) => Ok(groups.len()),
+        (groups, Some((error, reason))) => Err((error, groups.len(), reason)),
+    }
+}
+
+/// Sends `text` as one simple query and returns the rows of each statement that completed, in order;
+/// on error, also the error (or the reason the connection failed).
+pub async fn execute_grouped(
+    client: &Client,
+    text: &str,
+) -> (
+    Vec<Vec<tokio_postgres::SimpleQueryRow>>,
+    Option<(Option<DbError>, String)>,
+) {
+    let mut groups = Vec::new();
+    let mut rows = Vec::new();
+    let stream = match client.simple_query_raw(text).await {
+        Ok(s) => s,
+        Err(e) => {
+            let reason = crate::engine::db_error_text(&e);
+            return (groups, Some((e.as_db_error().cloned(), reason)));
+        }
+    };
+    futures_util::pin_mut!(stream);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(SimpleQueryMessage::CommandComplete(_)) => groups.push(std::mem::take(&mut rows)),
+            Ok(SimpleQueryMessage::Row(row)) => rows.push(row),
+            Ok(_) => {}
+            Err(e) => {
+                let reason = crate::engine::db_error_text(&e);
+                return (groups, Some((e.as_db_error().cloned(), reason)));
+            }
+        }
+    }
+    (groups, None)
+}
+
+/// Runs `COPY … FROM STDIN` with `data` as psql would feed it.
+pub async fn copy_in(
+    client: &Client,
+    command: &str,
+    data: &str,
+) -> Result<usize, (Option<DbError>, usize, String)> {
+    use futures_util::SinkExt;
+    // psql ends the copy itself at the `\.` line and never sends that line.
+    let data = match data.trim_end_matches(['\r', '\n']).strip_suffix("\\.") {
+        Some(rest) if rest.is_empty() || rest.ends_with('\n') => rest,
+        _ => data,
+    };
+    let fail = |e: tokio_postgres::Error| {
+        (
+            e.as_db_error().cloned(),
+            0,
+            crate::engine::db_error_text(&e),
+        )
+    };
+    let sink = client
+        .copy_in::<_, std::io::Cursor<Vec<u8>>>(command)
+        .await
+        .map_err(fail)?;
+    futures_util::pin_mut!(sink);
+    sink.send(std::io::Cursor::new(data.as_bytes().to_vec()))
+        .await
+        .map_err(fail)?;
+    sink.as_mut().finish().await.map_err(fail)?;
+    Ok(1)
+}
+
+/// The lost connection or protocol failure that is not a statement error.
+#[derive(Debug, thiserror::Error)]
+#[error("the connection to the replay database failed while applying {file}: {reason}")]
+pub struct ReplayError {
+    pub file: String,
+    pub reason: String,
+}
+
+/// Evidence of a statement error: SQLSTATE, detail, hint, and where it happened.
+pub fn db_evidence(
+    error: &DbError,
+    migration: Option<&Migration>,
+    statement: Option<usize>,
+) -> Evidence {
+    Evidence {
+        sqlstate: Some(error.code().code().to_string()),
+        detail: error.detail().map(str::to_string),
+        hint: error.hint().map(str::to_string),
+        migration: migration.map(|m| m.id.clone()),
+        statement,
+        ..Evidence::default()
+    }
+}
+
+/// The span to underline for an error in `batch` of `text`, and the 1-based index (within the file) of the
+/// failing statement when it can be told.
+pub fn locate(text: &str, batch: Span, completed: usize, error: &DbError) -> (Span, Option<usize>) {
+    locate_shifted(text, batch, completed, error, 0)
+}
+
+/// [`locate`] for a batch sent after `shift` other characters in the same query.
+pub fn locate_shifted(
+    text: &str,
+    batch: Span,
+    completed: usize,
+    error: &DbError,
+    shift: usize,
+) -> (Span, Option<usize>) {
+    let file_statements = statements_in(text, Span::new(0, text.len()));
+    let index_of = |span: Span| {
+        file_statements
+            .iter()
+            .position(|s| s.start <= span.start && span.start < s.end.max(s.start + 1))
+            .map(|i| i + 1)
+    };
+    if let Some(ErrorPosition::Original(pos)) = error.position() {
+        let batch_text = batch.slice(text);
+        let pos = (*pos as usize)
+            .checked_sub(shift)
+            .filter(|p| shift == 0 || *p > 0);
+        if let Some(byte) = pos.and_then(|pos| sql::char_pos_to_byte(batch_text, pos)) {
+            let offset = batch.start + byte;
+            let token = sql::tokenize(text)
+                .into_iter()
+                .find(|t| t.span.contains(offset))
+                .map(|t| t.span)
+                .unwrap_or(Span::new(offset, offset));
+            return (token, index_of(token));
+        }
+    }
+    let in_batch = statements_in(text, batch);
+    match in_batch.get(completed) {
+        Some(stmt) => (*stmt, index_of(*stmt)),
+        None => (trim(text, batch), None),
+    }
+}

@@ -1,0 +1,268 @@
+//! Which declared schemas each discovered set is compared with: files named per set or globally in
+//! the configuration or on the command line (`--schema`), a conventional `schema.sql`, a Drizzle
+//! project's schema files (from its `drizzle.config.*`), or a Prisma set's datamodel. ORM schemas are
+//! translated to SQL here ([`super::prisma`], [`super::drizzle`]); their findings join discovery's.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::ConfigFile;
+use crate::discover::{self, DiscoverError, Discovery};
+use crate::runner::{DeclaredSchema, Runner};
+
+/// Conventional declared schema files, looked for when none is named and there is one set.
+pub const CONVENTIONAL_SCHEMAS: &[&str] = &[
+    "db/schema.sql",
+    "db/structure.sql",
+    "schema.sql",
+    "structure.sql",
+];
+
+/// A declared schema could not be found or read.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error(transparent)]
+    Read(#[from] DiscoverError),
+    #[error("{}: declared schema file does not exist", path.display())]
+    MissingSchema { path: PathBuf },
+    #[error(transparent)]
+    Prisma(#[from] crate::declared::prisma::PrismaError),
+    #[error(transparent)]
+    Drizzle(#[from] crate::declared::drizzle::DrizzleError),
+    #[error("declared schema {} given for {sets} migration sets; say which set it describes with `sets: [{{path: …, schema: [{}]}}]` in .pgrehearse.yaml", path.display(), path.display())]
+    AmbiguousSchema { path: PathBuf, sets: usize },
+}
+
+/// Adds to each set of `discovery` the declared schemas it is compared with; `schemas` are the files
+/// named on the command line.
+pub fn find(
+    root: &Path,
+    config: Option<&ConfigFile>,
+    schemas: &[PathBuf],
+    discovery: &mut Discovery,
+) -> Result<(), FindError> {
+    let default = ConfigFile::default();
+    let config = config.unwrap_or(&default);
+    Finder {
+        root,
+        exclude: &config.exclude,
+        out: discovery,
+    }
+    .attach(config, schemas)
+}
+
+struct Finder<'a> {
+    root: &'a Path,
+    exclude: &'a [PathBuf],
+    out: &'a mut Discovery,
+}
+
+impl Finder<'_> {
+    fn attach(&mut self, config: &ConfigFile, schemas: &[PathBuf]) -> Result<(), FindError> {
+        // Declared schemas: per set from the configuration; otherwise the global ones (flags first, then
+        // configuration), or a conventional file, for a repository with one set.
+        for (i, set_config) in config.sets.iter().enumerate() {
+            for path in &set_config.schema {
+                let schema = self.schema(path)?;
+                if let Some(set) = self.out.sets.get_mut(i) {
+                    set.schemas.push(schema);
+                }
+            }
+        }
+        let mut global_schemas: Vec<PathBuf> = schemas.to_vec();
+        global_schemas.extend(config.schema.iter().cloned());
+        if global_schemas.is_empty()
+            && self.out.sets.len() == 1
+            && self.out.sets[0].schemas.is_empty()
+        {
+            global_schemas = CONVENTIONAL_SCHEMAS
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| self.root.join(p).is_file())
+                .take(1)
+                .collect();
+        }
+        for path in global_schemas {
+            let schema = self.schema(&path)?;
+            match self.out.sets.len() {
+                1 => self.out.sets[0].schemas.push(schema),
+                0 => {}
+                n => {
+                    return Err(FindError::AmbiguousSchema { path, sets: n });
+                }
+            }
+        }
+        // A Drizzle migration set with no declared schema named: its project's schema files.
+        for i in 0..self.out.sets.len() {
+            let set = &self.out.sets[i];
+            if set.runner != Runner::Drizzle || !set.schemas.is_empty() {
+                continue;
+            }
+            if let Some((entries, casing)) =
+                crate::declared::drizzle::project_schema(self.root, &set.dir)
+            {
+                let schema = self.drizzle_schema(&entries, casing)?;
+                self.out.sets[i].schemas.push(schema);
+            }
+        }
+        // A Prisma migration set with no declared schema named: its datamodel.
+        for i in 0..self.out.sets.len() {
+            let set = &self.out.sets[i];
+            if set.runner != Runner::Prisma || !set.schemas.is_empty() {
+                continue;
+            }
+            if let Some(path) = self.conventional_prisma_schema(&set.dir.clone()) {
+                let (schema, postgres) = self.prisma_schema(&path)?;
+                if postgres {
+                    self.out.sets[i].schemas.push(schema);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn abs(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn read(&mut self, rel: &Path) -> Result<Arc<str>, DiscoverError> {
+        discover::read_source(self.root, rel, &mut self.out.sources)
+    }
+
+    fn list(&self, rel: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DiscoverError> {
+        discover::list_dir(self.root, rel)
+    }
+
+    fn excluded(&self, rel: &Path) -> bool {
+        discover::excluded(rel, self.exclude)
+    }
+
+    fn schema(&mut self, rel: &Path) -> Result<DeclaredSchema, FindError> {
+        let rel = rel.strip_prefix(self.root).unwrap_or(rel);
+        if crate::declared::drizzle::is_drizzle_path(rel) && self.abs(rel).is_file() {
+            let (entries, casing) = crate::declared::drizzle::entries_for(self.root, rel);
+            return self.drizzle_schema(&entries, casing);
+        }
+        if crate::declared::prisma::is_prisma_file(rel) || self.abs(rel).is_dir() {
+            return Ok(self.prisma_schema(rel)?.0);
+        }
+        if !self.abs(rel).is_file() {
+            return Err(FindError::MissingSchema {
+                path: rel.to_path_buf(),
+            });
+        }
+        Ok(DeclaredSchema {
+            file: rel.to_path_buf(),
+            text: self.read(rel)?,
+            generated: None,
+        })
+    }
+
+    /// Drizzle schema files (and the files they import), translated to SQL. Findings about them go to
+    /// discovery's findings.
+    fn drizzle_schema(
+        &mut self,
+        entries: &[PathBuf],
+        casing: crate::declared::drizzle::Casing,
+    ) -> Result<DeclaredSchema, FindError> {
+        let (schema, findings, files) =
+            crate::declared::drizzle::declared(self.root, entries, casing)?;
+        for (path, text) in files {
+            self.out.sources.insert(&path, text);
+        }
+        self.out.findings.extend(findings);
+        Ok(schema)
+    }
+
+    /// A Prisma schema: one `.prisma` file, or every `.prisma` file under a schema folder, translated
+    /// to SQL, and whether its datasource is PostgreSQL. Findings about it (another provider) go to
+    /// discovery's findings.
+    fn prisma_schema(&mut self, rel: &Path) -> Result<(DeclaredSchema, bool), FindError> {
+        let mut paths = Vec::new();
+        if self.abs(rel).is_dir() {
+            let mut pending = vec![rel.to_path_buf()];
+            while let Some(dir) = pending.pop() {
+                let (files, dirs) = self.list(&dir)?;
+                paths.extend(
+                    files
+                        .into_iter()
+                        .filter(|f| crate::declared::prisma::is_prisma_file(f)),
+                );
+                pending.extend(dirs.into_iter().filter(|d| !self.excluded(d)));
+            }
+            paths.sort();
+        } else if self.abs(rel).is_file() {
+            paths.push(rel.to_path_buf());
+        }
+        if paths.is_empty() {
+            return Err(FindError::MissingSchema {
+                path: rel.to_path_buf(),
+            });
+        }
+        let mut files = Vec::new();
+        for p in paths {
+            let text = self.read(&p)?;
+            files.push((p, text));
+        }
+        let translation = crate::declared::prisma::translate(&files)?;
+        self.out.findings.extend(translation.findings);
+        let schema = DeclaredSchema {
+            file: rel.to_path_buf(),
+            text: files[0].1.clone(),
+            generated: Some(translation.statements.into()),
+        };
+        Ok((schema, translation.postgres))
+    }
+
+    /// The Prisma schema beside a Prisma migrations folder: `prisma.config.ts`'s `schema`, the folder
+    /// holding the migrations folder when it has `.prisma` files, or its `schema.prisma` / `schema/`.
+    fn conventional_prisma_schema(&self, set_dir: &Path) -> Option<PathBuf> {
+        let config = ["prisma.config.ts", "prisma.config.mts", "prisma.config.js"]
+            .iter()
+            .find_map(|c| std::fs::read_to_string(self.abs(Path::new(c))).ok());
+        if let Some(config) = config
+            && let Some(at) = config.find("schema:")
+        {
+            let rest = config[at + "schema:".len()..].trim_start();
+            if let Some(quote) = rest
+                .chars()
+                .next()
+                .filter(|c| matches!(c, '"' | '\'' | '`'))
+                && let Some(end) = rest[1..].find(quote)
+            {
+                let path = PathBuf::from(rest[1..1 + end].trim_start_matches("./"));
+                if self.abs(&path).exists() {
+                    return Some(path);
+                }
+            }
+        }
+        let parent = set_dir.parent()?;
+        let has_prisma = |dir: &Path| {
+            std::fs::read_dir(self.abs(dir)).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| crate::declared::prisma::is_prisma_file(&e.path()))
+            })
+        };
+        let single = parent.join("schema.prisma");
+        let folder = parent.join("schema");
+        if has_prisma(parent) {
+            let count = std::fs::read_dir(self.abs(parent))
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter(|e| crate::declared::prisma::is_prisma_file(&e.path()))
+                        .count()
+                })
+                .unwrap_or(0);
+            if count == 1 && self.abs(&single).is_file() {
+                return Some(single);
+            }
+            return Some(parent.to_path_buf());
+        }
+        if self.abs(&folder).is_dir() && has_prisma(&folder) {
+            return Some(folder);
+        }
+        None
+    }
+}
