@@ -181,7 +181,7 @@ pub(super) fn autovacuum(
             .get(j + 2)
             .map(|t| t.text(st.text).trim_matches('\'').to_ascii_lowercase())
             .unwrap_or_default();
-        if eq && matches!(value.as_str(), "false" | "off" | "0" | "no" | "f" | "n") {
+        if eq && parse_bool(&value) == Some(false) {
             ctx.push(
                 "autovacuum-disabled",
                 format!(

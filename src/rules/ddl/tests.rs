@@ -242,6 +242,41 @@ fn destructive_drops_and_truncate() {
 }
 
 #[test]
+fn boolean_options_read_every_postgresql_spelling() {
+    for off in [
+        "'false'", "0", "'0'", "off", "'off'", "no", "'no'", "FALSE", "f", "'of'",
+    ] {
+        let vacuum = format!("VACUUM (FULL {off}) users;");
+        assert!(rules(&vacuum).is_empty(), "{vacuum}: {:?}", rules(&vacuum));
+        let reindex = format!("REINDEX (CONCURRENTLY {off}) TABLE users;");
+        assert_eq!(
+            rules(&reindex),
+            ["reindex-without-concurrently"],
+            "{reindex}"
+        );
+    }
+    for on in [
+        "", " true", " 'true'", " 1", " '1'", " on", " 'on'", " yes", " 'YES'", " t",
+    ] {
+        let vacuum = format!("VACUUM (FULL{on}) users;");
+        assert_eq!(rules(&vacuum), ["vacuum-full-or-cluster"], "{vacuum}");
+        let reindex = format!("REINDEX (CONCURRENTLY{on}) TABLE users;");
+        assert!(
+            rules(&reindex).is_empty(),
+            "{reindex}: {:?}",
+            rules(&reindex)
+        );
+    }
+    // Another option's value says nothing about FULL / CONCURRENTLY.
+    assert_eq!(
+        rules("VACUUM (FULL, TRUNCATE off) users;"),
+        ["vacuum-full-or-cluster"]
+    );
+    assert!(rules("REINDEX (CONCURRENTLY, VERBOSE false) TABLE users;").is_empty());
+    assert!(rules("VACUUM (ANALYZE, VERBOSE) users;").is_empty());
+}
+
+#[test]
 fn backward_incompatible_column_changes() {
     assert_eq!(
         rules("ALTER TABLE t ALTER COLUMN a DROP NOT NULL;"),
