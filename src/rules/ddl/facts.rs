@@ -22,7 +22,9 @@ pub(super) enum Fact {
     Renamed(Ns, Name, Name),
     /// `ALTER TABLE … ADD COLUMN` (`true` when it has a non-null default or is generated).
     AddedColumn(Name, String, bool),
-    /// `UPDATE table SET col = …`.
+    /// `UPDATE table SET col = …` that reaches every row where the column is NULL (no `WHERE`, or a
+    /// `WHERE col IS NULL [OR …]`, and no `FROM` join that could leave rows out): the columns so
+    /// backfilled.
     Updated(Name, Vec<String>),
     AddedConstraint(Name, String),
     SetDefault(Name, String),
@@ -162,16 +164,32 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
                 .filter_map(|kw| st.find((set + 1, st.len()), &[kw]))
                 .min()
                 .unwrap_or(st.len());
+            // A join only updates the rows it matches.
+            if st.is(end, "FROM") {
+                out.push(Fact::Updated(table, Vec::new()));
+                return out;
+            }
+            let filter = st.is(end, "WHERE").then(|| {
+                let stop = st
+                    .find((end + 1, st.len()), &["RETURNING"])
+                    .unwrap_or(st.len());
+                (end + 1, stop)
+            });
             let mut cols = Vec::new();
             for (a, b) in st.items(set + 1, end) {
                 let eq = (a..b).find(|&j| {
                     st.kind(j) == Some(TokenKind::Operator) && st.toks[j].text(st.text) == "="
                 });
                 let Some(eq) = eq else { continue };
-                // `col =`, `t.col =`, `(a, b) =`: every identifier before the `=`.
+                // `col =`, `t.col =`, `(a, b) =`: every identifier before the `=`; a value that is
+                // NULL itself backfills nothing.
+                if eq + 2 == b && st.is(eq + 1, "NULL") {
+                    continue;
+                }
                 for j in a..eq {
                     if let Some(c) = st.ident(j)
                         && st.kind(j + 1) != Some(TokenKind::Dot)
+                        && filter.is_none_or(|w| where_covers_nulls(st, w, &c))
                     {
                         cols.push(c);
                     }
@@ -288,4 +306,60 @@ pub(super) fn add_column_start(st: &Stmt<'_>, a: usize) -> usize {
     }
     let i = if st.is(a + 1, "COLUMN") { a + 2 } else { a + 1 };
     st.skip_if(i)
+}
+
+/// Whether the `WHERE` condition in `range` holds on every row where `column` is NULL: the condition
+/// is `column IS NULL` (any parentheses, optionally qualified), or an `OR` with such a branch at the
+/// top level. Anything else (`WHERE random() > 0.5`, `WHERE col IS NULL AND id < 1000`) may leave
+/// NULL rows behind.
+pub(super) fn where_covers_nulls(st: &Stmt<'_>, (from, to): (usize, usize), column: &str) -> bool {
+    // Split on OR at parenthesis depth 0, after stripping parentheses around the whole condition.
+    let (mut from, mut to) = (from, to.min(st.len()));
+    while st.kind(from) == Some(TokenKind::LParen) && st.close(from) == Some(to.saturating_sub(1)) {
+        from += 1;
+        to -= 1;
+    }
+    let mut branches = Vec::new();
+    let mut depth = 0i32;
+    let mut start = from;
+    for i in from..to {
+        match st.kind(i) {
+            Some(TokenKind::LParen) => depth += 1,
+            Some(TokenKind::RParen) => depth -= 1,
+            _ if depth == 0 && st.is(i, "OR") => {
+                branches.push((start, i));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    branches.push((start, to));
+    if branches.len() == 1 {
+        // `col IS NULL`, `t.col IS NULL`.
+        let mut i = from;
+        while st.kind(i + 1) == Some(TokenKind::Dot) {
+            i += 2;
+        }
+        return i + 3 == to
+            && st.ident(i).as_deref() == Some(column)
+            && st.seq(i + 1, &["IS", "NULL"]);
+    }
+    branches
+        .into_iter()
+        .any(|range| where_covers_nulls(st, range, column))
+}
+
+/// The name of `(source AS target)` starting at the `(` at `at`: both types as written, lower-cased.
+pub(super) fn cast_name(st: &Stmt<'_>, at: usize) -> Option<Name> {
+    if st.kind(at) != Some(TokenKind::LParen) {
+        return None;
+    }
+    let close = st.close(at)?;
+    let words: Vec<String> = (at + 1..close)
+        .map(|j| st.toks[j].text(st.text).to_lowercase())
+        .collect();
+    Some(Name {
+        schema: None,
+        name: words.join(" "),
+    })
 }

@@ -107,6 +107,33 @@ fn set_not_null_is_quiet_after_a_backfill() {
 }
 
 #[test]
+fn only_a_backfill_that_reaches_every_null_row_counts() {
+    let set = "\nALTER TABLE users ALTER COLUMN email SET NOT NULL;";
+    for covers in [
+        "UPDATE users SET email = '';",
+        "UPDATE users SET email = coalesce(email, '') RETURNING id;",
+        "UPDATE users SET email = '' WHERE email IS NULL;",
+        "UPDATE users SET email = '' WHERE (users.email IS NULL);",
+        "UPDATE users SET email = '' WHERE email IS NULL OR email = 'n/a';",
+        "UPDATE users SET email = '' WHERE email = 'n/a' OR (email IS NULL);",
+    ] {
+        let sql = format!("{covers}{set}");
+        assert!(rules(&sql).is_empty(), "{sql}: {:?}", rules(&sql));
+    }
+    for partial in [
+        "UPDATE users SET email = '' WHERE random() > 0.5;",
+        "UPDATE users SET email = '' WHERE email IS NULL AND id < 1000;",
+        "UPDATE users SET email = '' WHERE email IS NOT NULL;",
+        "UPDATE users SET email = '' WHERE nickname IS NULL;",
+        "UPDATE users SET email = p.email FROM profiles p WHERE p.user_id = users.id;",
+        "UPDATE users SET email = NULL;",
+    ] {
+        let sql = format!("{partial}{set}");
+        assert_eq!(rules(&sql), ["not-null-on-existing-data"], "{sql}");
+    }
+}
+
+#[test]
 fn set_not_null_is_quiet_after_a_validated_not_null_check() {
     let set_not_null = "ALTER TABLE users ALTER COLUMN email SET NOT NULL;";
     for (before, fires) in [
