@@ -109,6 +109,15 @@ pub(super) fn column_types(
             span,
             &extra,
         ),
+        Ty::ByteChar => ctx.push(
+            "char-column",
+            format!(
+                "column `{column}` is `{written}` (PostgreSQL's internal one-byte type, not char(1)): a longer value is silently cut to its first byte"
+            ),
+            "use text (with CHECK (char_length(col) <= n) when the limit matters), or char(1) / a CHECK if one character is meant",
+            span,
+            &extra,
+        ),
         Ty::VarcharN => ctx.push(
             "prefer-text",
             format!(

@@ -14,6 +14,11 @@ pub(super) enum Ns {
     Trigger,
     Policy,
     Database,
+    /// `CAST (source AS target)`, named `source as target`.
+    Cast,
+    /// Kinds whose creation is not followed (collations, servers, publications, …): always taken as
+    /// existing.
+    Other,
 }
 
 #[derive(Clone, Debug)]
@@ -30,7 +35,7 @@ pub(super) enum Fact {
     SetDefault(Name, String),
     /// `ALTER COLUMN … SET NOT NULL` on a table.
     SetNotNull(Name),
-    /// `ENABLE TRIGGER name | ALL | USER` on a table.
+    /// `ENABLE [ALWAYS] TRIGGER name | ALL | USER` on a table (it fires in ordinary sessions again).
     EnabledTrigger(Name, String),
     /// `ADD CONSTRAINT name CHECK (col IS NOT NULL)`: table, constraint, column, and whether it is
     /// validated at once (no `NOT VALID`).
@@ -94,6 +99,8 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
                 Some("TABLE") => obj(Ns::Relation, k + 1),
                 Some("VIEW" | "SEQUENCE") => obj(Ns::Relation, k + 1),
                 Some("MATERIALIZED") if st.is(k + 1, "VIEW") => obj(Ns::Relation, k + 2),
+                Some("FOREIGN") if st.is(k + 1, "TABLE") => obj(Ns::Relation, k + 2),
+                Some("CAST") => cast_name(st, k + 1).map(|n| Fact::Created(Ns::Cast, n)),
                 Some("INDEX") => create_index_parts(st, k)
                     .and_then(|(n, _, _)| n)
                     .map(|n| Fact::Created(Ns::Relation, n)),
@@ -120,6 +127,7 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
             let (ns, at) = match st.word(1).as_deref() {
                 Some("TABLE" | "INDEX" | "VIEW" | "SEQUENCE") => (Ns::Relation, 2),
                 Some("MATERIALIZED") => (Ns::Relation, 3),
+                Some("FOREIGN") if st.is(2, "TABLE") => (Ns::Relation, 3),
                 Some("TYPE" | "DOMAIN") => (Ns::Type, 2),
                 Some("FUNCTION" | "PROCEDURE") => (Ns::Routine, 2),
                 Some("SCHEMA") => (Ns::Schema, 2),
@@ -142,10 +150,14 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
                 };
                 out.push(Fact::Renamed(ns, name.clone(), new));
             }
-            if st.is(1, "TABLE") {
+            if st.is(1, "TABLE") || st.is(1, "VIEW") || st.is(1, "FOREIGN") {
                 for (a, b) in st.items(after, st.len()) {
                     table_action_facts(st, &name, a, b, &mut out);
                 }
+            }
+            // `ALTER DOMAIN d SET DEFAULT …`: a default with no column.
+            if st.is(1, "DOMAIN") && st.seq(after, &["SET", "DEFAULT"]) {
+                out.push(Fact::SetDefault(name.clone(), String::new()));
             }
         }
         Some("UPDATE") => {
@@ -253,7 +265,11 @@ pub(super) fn table_action_facts(
         }
         Some("ENABLE") => {
             let mut i = a + 1;
-            if st.is(i, "ALWAYS") || st.is(i, "REPLICA") {
+            // `ENABLE REPLICA` fires only in replica sessions: not enabled for ordinary ones.
+            if st.is(i, "REPLICA") {
+                return;
+            }
+            if st.is(i, "ALWAYS") {
                 i += 1;
             }
             if st.is(i, "TRIGGER")

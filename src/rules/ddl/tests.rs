@@ -248,27 +248,6 @@ fn drop_index_reindex_vacuum_cluster() {
 }
 
 #[test]
-fn destructive_drops_and_truncate() {
-    assert_eq!(rules("DROP DATABASE app;"), ["drop-database"]);
-    assert_eq!(rules("DROP SCHEMA IF EXISTS old CASCADE;"), ["drop-schema"]);
-    assert!(rules("CREATE SCHEMA tmp; DROP SCHEMA tmp;").is_empty());
-    assert_eq!(rules("DROP VIEW v, w;"), ["drop-object"]);
-    assert_eq!(rules("DROP FUNCTION f(int), g();"), ["drop-object"]);
-    // Re-created in the same migration: a redefinition.
-    assert!(rules("DROP VIEW v;\nCREATE VIEW v AS SELECT 1;").is_empty());
-    assert!(rules("DROP FUNCTION f(int);\nCREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS $$ SELECT a $$;").is_empty());
-    assert_eq!(rules("DROP TRIGGER t ON users;"), ["drop-object"]);
-    assert_eq!(rules("TRUNCATE users;"), ["truncate-table"]);
-    assert_eq!(
-        rules("CREATE TABLE s (a int); TRUNCATE s CASCADE;"),
-        ["truncate-table"]
-    );
-    assert!(rules("CREATE TABLE s (a int); TRUNCATE s;").is_empty());
-    // DROP TABLE is observed during replay (drop-table), not here.
-    assert!(rules("DROP TABLE users;").is_empty());
-}
-
-#[test]
 fn boolean_options_read_every_postgresql_spelling() {
     for off in [
         "'false'", "0", "'0'", "off", "'off'", "no", "'no'", "FALSE", "f", "'of'",
@@ -301,6 +280,27 @@ fn boolean_options_read_every_postgresql_spelling() {
     );
     assert!(rules("REINDEX (CONCURRENTLY, VERBOSE false) TABLE users;").is_empty());
     assert!(rules("VACUUM (ANALYZE, VERBOSE) users;").is_empty());
+}
+
+#[test]
+fn destructive_drops_and_truncate() {
+    assert_eq!(rules("DROP DATABASE app;"), ["drop-database"]);
+    assert_eq!(rules("DROP SCHEMA IF EXISTS old CASCADE;"), ["drop-schema"]);
+    assert!(rules("CREATE SCHEMA tmp; DROP SCHEMA tmp;").is_empty());
+    assert_eq!(rules("DROP VIEW v, w;"), ["drop-object"]);
+    assert_eq!(rules("DROP FUNCTION f(int), g();"), ["drop-object"]);
+    // Re-created in the same migration: a redefinition.
+    assert!(rules("DROP VIEW v;\nCREATE VIEW v AS SELECT 1;").is_empty());
+    assert!(rules("DROP FUNCTION f(int);\nCREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS $$ SELECT a $$;").is_empty());
+    assert_eq!(rules("DROP TRIGGER t ON users;"), ["drop-object"]);
+    assert_eq!(rules("TRUNCATE users;"), ["truncate-table"]);
+    assert_eq!(
+        rules("CREATE TABLE s (a int); TRUNCATE s CASCADE;"),
+        ["truncate-table"]
+    );
+    assert!(rules("CREATE TABLE s (a int); TRUNCATE s;").is_empty());
+    // DROP TABLE is observed during replay (drop-table), not here.
+    assert!(rules("DROP TABLE users;").is_empty());
 }
 
 #[test]
@@ -481,4 +481,177 @@ fn unknown_statements_do_not_stop_the_walk() {
     ] {
         let _ = lint(junk);
     }
+}
+
+#[test]
+fn quoted_type_names_are_the_types_they_name() {
+    assert_eq!(
+        rules("CREATE TABLE t (id \"serial\" PRIMARY KEY);"),
+        ["prefer-identity", "prefer-bigint"]
+    );
+    assert_eq!(rules("CREATE TABLE t (flag \"char\");"), ["char-column"]);
+    assert_eq!(
+        rules("CREATE TABLE t (code \"bpchar\"(3));"),
+        ["char-column"]
+    );
+    assert_eq!(
+        rules("CREATE TABLE t (name \"varchar\"(20));"),
+        ["prefer-text"]
+    );
+    assert_eq!(
+        rules("CREATE TABLE t (at pg_catalog.\"timestamp\");"),
+        ["prefer-timestamptz"]
+    );
+    // Case matters inside quotes: `"Serial"` is a user type, not serial.
+    assert!(rules("CREATE TABLE t (id \"Serial\" PRIMARY KEY);").is_empty());
+    assert!(rules("CREATE TABLE t (name \"text\");").is_empty());
+}
+
+#[test]
+fn a_long_identifier_in_drop_is_truncated_too() {
+    let long = "subscription_renewal_reminder_notification_delivery_attempt_log_v2";
+    assert_eq!(
+        rules(&format!("DROP TABLE IF EXISTS {long};")),
+        ["identifier-too-long"]
+    );
+    assert!(rules("DROP TABLE IF EXISTS reminder_delivery_attempts;").is_empty());
+}
+
+#[test]
+fn renames_of_every_kind_of_object() {
+    for (sql, kind) in [
+        (
+            "ALTER INDEX accounts_email_idx RENAME TO accounts_mail_idx;",
+            "index",
+        ),
+        (
+            "ALTER TRIGGER touch ON accounts RENAME TO touch_v2;",
+            "trigger",
+        ),
+        (
+            "ALTER POLICY owner_only ON accounts RENAME TO owners;",
+            "policy",
+        ),
+        (
+            "ALTER FOREIGN TABLE remote_accounts RENAME TO remote;",
+            "foreign table",
+        ),
+        (
+            "ALTER FOREIGN TABLE remote_accounts RENAME COLUMN a TO b;",
+            "foreign table",
+        ),
+        (
+            "ALTER AGGREGATE total(int) RENAME TO sum_total;",
+            "aggregate",
+        ),
+        ("ALTER ROUTINE refresh() RENAME TO refresh_all;", "routine"),
+        ("ALTER COLLATION german RENAME TO de;", "collation"),
+        (
+            "ALTER TEXT SEARCH CONFIGURATION en RENAME TO english_v2;",
+            "text search object",
+        ),
+        ("ALTER STATISTICS s1 RENAME TO s2;", "statistics object"),
+        (
+            "ALTER RULE archive ON accounts RENAME TO archive_v2;",
+            "rule",
+        ),
+        ("ALTER PUBLICATION pub RENAME TO pub2;", "publication"),
+        ("ALTER SERVER remote RENAME TO remote2;", "server"),
+        ("ALTER EXTENSION hstore SET SCHEMA ext;", "extension"),
+        (
+            "ALTER OPERATOR CLASS my_ops USING btree RENAME TO my_ops2;",
+            "operator class",
+        ),
+        (
+            "ALTER EVENT TRIGGER audit RENAME TO audit2;",
+            "event trigger",
+        ),
+    ] {
+        assert_eq!(rules(sql), ["rename"], "{sql}: {kind}");
+    }
+    // Created earlier in this migration: nothing relies on it yet.
+    assert!(rules("CREATE INDEX i ON accounts (email); ALTER INDEX i RENAME TO j;").is_empty());
+    assert!(rules("ALTER INDEX i SET (fillfactor = 70);").is_empty());
+}
+
+#[test]
+fn defaults_and_not_null_dropped_from_domains_views_and_foreign_tables() {
+    assert_eq!(
+        rules("ALTER DOMAIN email DROP NOT NULL;"),
+        ["drop-not-null"]
+    );
+    assert_eq!(rules("ALTER DOMAIN plan DROP DEFAULT;"), ["drop-default"]);
+    assert!(
+        rules("ALTER DOMAIN plan DROP DEFAULT; ALTER DOMAIN plan SET DEFAULT 'free';").is_empty()
+    );
+    assert!(
+        rules("CREATE DOMAIN plan AS text DEFAULT 'free'; ALTER DOMAIN plan DROP DEFAULT;")
+            .is_empty()
+    );
+    assert_eq!(
+        rules("ALTER VIEW active_accounts ALTER COLUMN plan DROP DEFAULT;"),
+        ["drop-default"]
+    );
+    assert_eq!(
+        rules("ALTER FOREIGN TABLE remote ALTER COLUMN plan DROP DEFAULT;"),
+        ["drop-default"]
+    );
+    assert_eq!(
+        rules("ALTER FOREIGN TABLE IF EXISTS remote ALTER email DROP NOT NULL;"),
+        ["drop-not-null"]
+    );
+    // A foreign table holds no local rows: its NOT NULL and new columns check nothing here.
+    assert!(rules("ALTER FOREIGN TABLE remote ALTER COLUMN email SET NOT NULL;").is_empty());
+    assert!(rules("ALTER FOREIGN TABLE remote ADD COLUMN n int NOT NULL;").is_empty());
+}
+
+#[test]
+fn drops_of_routines_casts_foreign_tables_and_other_objects() {
+    for sql in [
+        "DROP ROUTINE refresh_totals();",
+        "DROP CAST (text AS plan);",
+        "DROP CAST IF EXISTS (text AS plan);",
+        "DROP FOREIGN TABLE remote_accounts;",
+        "DROP COLLATION german;",
+        "DROP SERVER remote CASCADE;",
+        "DROP PUBLICATION pub;",
+        "DROP RULE archive ON accounts;",
+        "DROP EVENT TRIGGER audit;",
+        "DROP TEXT SEARCH CONFIGURATION english_v2;",
+        "DROP STATISTICS s1;",
+    ] {
+        assert_eq!(rules(sql), ["drop-object"], "{sql}");
+    }
+    assert!(rules("DROP CAST (text AS plan); CREATE CAST (text AS plan) WITH INOUT;").is_empty());
+    assert!(rules("DROP FOREIGN TABLE r; CREATE FOREIGN TABLE r (id int) SERVER s;").is_empty());
+    assert!(rules("CREATE FOREIGN TABLE r (id int) SERVER s; DROP FOREIGN TABLE r;").is_empty());
+}
+
+#[test]
+fn trigger_firing_modes() {
+    assert_eq!(
+        rules("ALTER TABLE accounts ENABLE REPLICA TRIGGER touch;"),
+        ["disable-trigger"]
+    );
+    assert_eq!(
+        rules("ALTER TABLE accounts ENABLE ALWAYS TRIGGER touch;"),
+        ["disable-trigger"]
+    );
+    assert_eq!(
+        rules("ALTER TABLE accounts DISABLE TRIGGER USER;"),
+        ["disable-trigger"]
+    );
+    // Back to ordinary firing later in the migration: quiet.
+    assert!(
+        rules("ALTER TABLE accounts ENABLE REPLICA TRIGGER touch; UPDATE accounts SET a = 1; ALTER TABLE accounts ENABLE TRIGGER touch;")
+            .is_empty()
+    );
+    // ENABLE REPLICA does not turn a disabled trigger back on for ordinary sessions.
+    assert_eq!(
+        rules(
+            "ALTER TABLE accounts DISABLE TRIGGER touch; ALTER TABLE accounts ENABLE REPLICA TRIGGER touch;"
+        ),
+        ["disable-trigger", "disable-trigger"]
+    );
+    assert!(rules("ALTER TABLE accounts ENABLE TRIGGER touch;").is_empty());
 }
