@@ -428,3 +428,46 @@ fn what_an_untraced_statement_did_is_not_blamed_on_the_next() {
         run.json
     );
 }
+
+#[test]
+fn statements_after_a_failing_concurrent_index_build_are_still_judged_statically() {
+    // goose runs the file in a transaction, where CREATE INDEX CONCURRENTLY fails: the replay stops
+    // there (no lock tracing of what follows), the static rules still judge every later statement.
+    let dir = repo(&[
+        (
+            "db/migrations/00001_init.sql",
+            "-- +goose Up\nCREATE TABLE t (a int, b int);\nCREATE INDEX j ON t (b);\n",
+        ),
+        (
+            "db/migrations/00002_idx.sql",
+            "-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (a);\nDROP INDEX j;\n\
+             ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let file = "db/migrations/00002_idx.sql".to_string();
+    let mut got: Vec<(String, String, u64)> = run
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["file"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    got.sort();
+    let at = |rule: &str, line: u64| (rule.to_string(), file.clone(), line);
+    assert_eq!(
+        got,
+        vec![
+            at("drop-index-without-concurrently", 3),
+            at("migration-failed", 2),
+            at("not-allowed-in-transaction", 2),
+            at("not-null-on-existing-data", 4),
+        ],
+        "{}",
+        run.json
+    );
+}
