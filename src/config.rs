@@ -171,7 +171,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
     if text.trim().is_empty() {
         return Ok(ConfigFile::default());
     }
-    let config: ConfigFile = serde_norway::from_str(text).map_err(|e| {
+    let mut config: ConfigFile = serde_norway::from_str(text).map_err(|e| {
         let line = e.location().map(|l| (l.line(), l.column()));
         // The library appends " at line N column M"; the location is already in front.
         let mut message = e.to_string();
@@ -221,6 +221,24 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
                 ),
             });
         }
+    }
+    // Paths as the repository names them: `./db/./m` is `db/m` and `.` the root, so findings, SARIF
+    // and GitHub annotations carry `db/m/002_x.sql`, never `./db/m/002_x.sql`.
+    let clean = |p: &mut PathBuf| {
+        *p = p
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
+    };
+    config.prelude.iter_mut().for_each(clean);
+    config.exclude.iter_mut().for_each(clean);
+    config.schema.iter_mut().for_each(clean);
+    config.baseline.iter_mut().for_each(clean);
+    for set in &mut config.sets {
+        clean(&mut set.path);
+        set.prelude.iter_mut().for_each(clean);
+        set.schema.iter_mut().for_each(clean);
+        set.locations.iter_mut().for_each(clean);
     }
     Ok(config)
 }

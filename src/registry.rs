@@ -107,7 +107,7 @@ pub const RULES: &[Rule] = &[
         id: "rename",
         category: Category::Lock,
         severity: Severity::Warning,
-        summary: "Renaming a table or column breaks running code that uses the old name.",
+        summary: "Renaming a table, column or other object breaks running code that uses the old name.",
     },
     Rule {
         id: "lock-without-timeout",
@@ -173,7 +173,7 @@ pub const RULES: &[Rule] = &[
         id: "drop-object",
         category: Category::Lock,
         severity: Severity::Warning,
-        summary: "A view, function, type, sequence, extension, trigger or policy that existed before the migration is dropped and not re-created.",
+        summary: "A view, routine, type, cast, sequence, foreign table, extension, trigger, policy or other object that existed before the migration is dropped and not re-created.",
     },
     Rule {
         id: "truncate-table",
@@ -221,7 +221,7 @@ pub const RULES: &[Rule] = &[
         id: "disable-trigger",
         category: Category::Lock,
         severity: Severity::Warning,
-        summary: "DISABLE TRIGGER with no ENABLE TRIGGER later in the migration (ALL also disables foreign key checks).",
+        summary: "DISABLE TRIGGER or ENABLE REPLICA TRIGGER with no ENABLE TRIGGER later in the migration (ALL also disables foreign key checks); ENABLE ALWAYS TRIGGER.",
     },
     Rule {
         id: "autovacuum-disabled",

@@ -85,7 +85,8 @@ pub struct ReplayOptions {
 async fn lock_baseline(
     client: &Client,
     migration: &Migration,
-) -> Result<(i64, Vec<(i64, i64)>), ReplayError> {
+    threshold: Option<i64>,
+) -> Result<(i64, Vec<(i64, i64)>, Vec<(i64, i64, i64)>), ReplayError> {
     let text = &*migration.text;
     let mut names: Vec<String> = Vec::new();
     for batch in &migration.batches {
@@ -118,13 +119,24 @@ async fn lock_baseline(
         .iter()
         .map(|n| format!("E'{}'", n.replace('\\', "\\\\").replace('\'', "''")))
         .collect();
+    // Also each table's file node and how many of its indexes have storage newer than the threshold
+    // (the base of the rewrites and index rebuilds of the migration's statements): the migration's
+    // own threshold when it is known (read again after an untraced statement).
+    let newer_than = threshold.map_or_else(
+        || "(SELECT max(m.oid)::pg_catalog.int8 FROM pg_catalog.pg_class m)".to_string(),
+        |t| t.to_string(),
+    );
     let mut query = String::from(
-        "SELECT 0, coalesce(max(oid)::pg_catalog.int8, 0), 0 FROM pg_catalog.pg_class",
+        "SELECT 0, coalesce(max(oid)::pg_catalog.int8, 0), 0, 0, 0 FROM pg_catalog.pg_class",
     );
     if !literals.is_empty() {
         query.push_str(&format!(
             " UNION ALL SELECT 1, c::pg_catalog.oid::pg_catalog.int8, \
-             pg_catalog.pg_stat_get_xact_numscans(c) \
+             pg_catalog.pg_stat_get_xact_numscans(c), \
+             (SELECT r.relfilenode::pg_catalog.int8 FROM pg_catalog.pg_class r WHERE r.oid = c), \
+             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index x \
+             JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid WHERE x.indrelid = c \
+             AND xc.relfilenode::pg_catalog.int8 > {newer_than}) \
              FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n, \
              pg_catalog.to_regclass(n) AS c WHERE c IS NOT NULL",
             literals.join(", ")
@@ -144,14 +156,16 @@ async fn lock_baseline(
     };
     let mut threshold = 0;
     let mut counts = Vec::new();
+    let mut storage = Vec::new();
     for row in &rows {
         if number(row, 0) == 0 {
             threshold = number(row, 1);
         } else {
             counts.push((number(row, 1), number(row, 2)));
+            storage.push((number(row, 1), number(row, 3), number(row, 4)));
         }
     }
-    Ok((threshold, counts))
+    Ok((threshold, counts, storage))
 }
 
 /// Whether `stmt` sets `lock_timeout` for what follows: `SET [SESSION] lock_timeout`, or `SET LOCAL
@@ -455,8 +469,9 @@ pub async fn run_with(
         let mut sent = 0usize;
         // Lock tracing: relations up to this OID existed before the migration.
         let threshold = if options.lock_trace {
-            let (threshold, counts) = lock_baseline(client, migration).await?;
+            let (threshold, counts, storage) = lock_baseline(client, migration, None).await?;
             tracker.baseline(&counts);
+            tracker.storage(&storage);
             Some(threshold)
         } else {
             None
@@ -540,6 +555,16 @@ pub async fn run_with(
                 Ok(n) => {
                     sent += 1;
                     log.statements += n;
+                    // What an untraced statement did (a concurrent index build scans, VACUUM FULL
+                    // rewrites) is not the next traced statement's doing: read the counters again.
+                    if threshold.is_some()
+                        && sql::transaction_control(&migration.text, batch.span).is_none()
+                    {
+                        let (_, counts, storage) =
+                            lock_baseline(client, migration, threshold).await?;
+                        tracker.baseline(&counts);
+                        tracker.storage(&storage);
+                    }
                 }
                 Err((Some(error), completed, _)) => {
                     log.statements += completed;

@@ -26,8 +26,9 @@ pub const PROBE_NAME: &str = "pgrehearse_lock_probe";
 
 /// Registers the probe query as a prepared statement of the session: every relation lock this backend
 /// holds on an ordinary or partitioned table whose OID is at most `$1`, with its file node, the
-/// transaction's scan count, its kind (`r` ordinary, `p` partitioned) and the virtual transaction id
-/// holding the lock. A dropped table has no `pg_class` row any more and shows with an empty name.
+/// transaction's scan count, its kind (`r` ordinary, `p` partitioned), the virtual transaction id
+/// holding the lock and how many of its indexes have storage newer than `$1` (built since the
+/// migration started: a file node comes from the same counter as OIDs). A dropped table has no `pg_class` row any more and shows with an empty name.
 /// Prepared once, the query is planned once instead of once per statement, which keeps tracing cheap.
 /// Prepared statements are not transactional: a rolled-back migration leaves it in place; only
 /// `DEALLOCATE` and `DISCARD ALL` remove it (see [`forgets_probe`]).
@@ -35,7 +36,10 @@ pub fn prepare() -> String {
     format!(
         "PREPARE {PROBE_NAME}(pg_catalog.int8) AS \
          SELECT l.relation::pg_catalog.int8, n.nspname, c.relname, c.relfilenode::int8, l.mode, \
-         pg_catalog.pg_stat_get_xact_numscans(c.oid), c.relkind::text, l.virtualtransaction \
+         pg_catalog.pg_stat_get_xact_numscans(c.oid), c.relkind::text, l.virtualtransaction, \
+         (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index x \
+         JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid \
+         WHERE x.indrelid = c.oid AND xc.relfilenode::pg_catalog.int8 > $1) \
          FROM pg_catalog.pg_locks l \
          LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
          LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -113,6 +117,8 @@ pub struct Seen {
     pub partitioned: bool,
     /// The virtual transaction id of the statement's transaction (empty when unknown).
     pub vxid: String,
+    /// How many of its indexes have storage built since the migration started.
+    pub new_indexes: i64,
 }
 
 /// Parses the probe's rows: one entry per table, with its strongest lock. Relations the statement
@@ -141,6 +147,7 @@ pub fn parse(rows: &[SimpleQueryRow]) -> Vec<Seen> {
             scans: get(5).parse().unwrap_or(0),
             partitioned: get(6) == "p",
             vxid: get(7).to_string(),
+            new_indexes: get(8).parse().unwrap_or(0),
         };
         match by_oid.get_mut(&oid) {
             Some(existing) if strength(&seen.mode) > strength(&existing.mode) => {
@@ -161,6 +168,7 @@ pub fn parse(rows: &[SimpleQueryRow]) -> Vec<Seen> {
             scans: 0,
             partitioned: false,
             vxid,
+            new_indexes: 0,
         });
     }
     by_oid.into_values().collect()
@@ -177,6 +185,9 @@ pub struct Effect {
     pub rewrote: bool,
     pub scanned: bool,
     pub partitioned: bool,
+    /// Indexes of the table the statement built again (new storage for an existing index: a type or
+    /// collation change), or built new.
+    pub rebuilt_indexes: i64,
 }
 
 /// Tracks probes within one migration to attribute locks, rewrites and scans to statements.
@@ -193,6 +204,9 @@ pub struct Tracker {
     /// Per table: the backend's pending scan count at its last probe, across transactions (the count
     /// is not per transaction: it grows until PostgreSQL flushes it).
     scans: BTreeMap<i64, i64>,
+    /// Per table: how many of its indexes had storage newer than the migration's start at its last
+    /// probe (or when the migration started).
+    indexes: BTreeMap<i64, i64>,
 }
 
 impl Tracker {
@@ -206,6 +220,18 @@ impl Tracker {
     /// Scan counts `(oid, count)` read before a migration: the base its statements' scans count from.
     pub fn baseline(&mut self, counts: &[(i64, i64)]) {
         self.scans.extend(counts.iter().copied());
+    }
+
+    /// The storage of tables `(oid, file node, indexes with storage newer than the migration's start)`
+    /// read when a migration starts: a rewrite is a file node that moved away from this one, whatever
+    /// happened to the table before (created and rewritten by an earlier migration, …), and rebuilt
+    /// indexes are counted from here. Called once per migration, before its first statement.
+    pub fn storage(&mut self, tables: &[(i64, i64, i64)]) {
+        self.indexes.clear();
+        for &(oid, node, indexes) in tables {
+            self.filenodes.insert(oid, node);
+            self.indexes.insert(oid, indexes);
+        }
     }
 
     /// Effects of the statement whose probe returned `seen`.
@@ -236,6 +262,9 @@ impl Tracker {
                 s.scans > prev_scans
             };
             self.scans.insert(s.oid, s.scans);
+            // A table first seen now (not read when the migration started): no increase to attribute.
+            let prev_indexes = *self.indexes.get(&s.oid).unwrap_or(&s.new_indexes);
+            self.indexes.insert(s.oid, s.new_indexes);
             // Every locked table is reported: what the statement did to it (a dropped column, a
             // rename) matters even when an earlier statement of the transaction took the lock.
             effects.push(Effect {
@@ -245,6 +274,7 @@ impl Tracker {
                 rewrote,
                 scanned,
                 partitioned: s.partitioned,
+                rebuilt_indexes: (s.new_indexes - prev_indexes).max(0),
             });
             let mode = if stronger { s.mode.clone() } else { prev_mode };
             self.held.insert(s.oid, (mode, s.relfilenode, s.scans));
@@ -430,6 +460,38 @@ pub fn findings(
                 help,
                 &[("rewrite", "true")],
             );
+            // `ADD COLUMN id serial PRIMARY KEY`: the rewrite, and the key's index built with it.
+            if first == "ALTER"
+                && has_seq(&w, &["ADD"])
+                && (has_seq(&w, &["PRIMARY", "KEY"]) || has_seq(&w, &["UNIQUE"]))
+                && !has_seq(&w, &["USING", "INDEX"])
+            {
+                push(
+                    "constraint-builds-index",
+                    format!(
+                        "adds a primary key or unique constraint to `{table}`, building its index under {a} {mode} lock"
+                    ),
+                    "add the column without the constraint, CREATE UNIQUE INDEX CONCURRENTLY on it, then ADD CONSTRAINT … USING INDEX",
+                    &[],
+                );
+            }
+            continue;
+        }
+        if first == "ALTER" && e.rebuilt_indexes > 0 && has_seq(&w, &["TYPE"]) {
+            let n = e.rebuilt_indexes.to_string();
+            let indexes = if e.rebuilt_indexes == 1 {
+                "an index".to_string()
+            } else {
+                format!("{n} indexes")
+            };
+            push(
+                "table-rewrite",
+                format!(
+                    "rebuilds {indexes} of `{table}` (the column's collation or operator class changes) while holding {a} {mode} lock: reads and writes wait until every index is rebuilt"
+                ),
+                "add a new column with the new type or collation, backfill it in batches, CREATE INDEX CONCURRENTLY on it, then switch reads and writes and drop the old column",
+                &[("rebuilt-indexes", n.as_str())],
+            );
             continue;
         }
         if first == "CREATE" && has_seq(&w, &["INDEX"]) && !has_seq(&w, &["CONCURRENTLY"]) {
@@ -471,7 +533,19 @@ pub fn findings(
         if first != "ALTER" || !has_seq(&w, &["TABLE"]) {
             continue;
         }
-        if fresh && has_seq(&w, &["ADD"]) && has_seq(&w, &["EXCLUDE"]) {
+        if has_seq(&w, &["VALIDATE", "CONSTRAINT"])
+            && e.scanned
+            && strength(&e.mode) > strength("ShareUpdateExclusiveLock")
+        {
+            push(
+                "validation-scan",
+                format!(
+                    "VALIDATE CONSTRAINT scans all of `{table}` while its transaction still holds the {mode} lock an earlier statement took (adding the constraint NOT VALID): the split only helps when the validation runs in a later transaction"
+                ),
+                "commit between ADD CONSTRAINT … NOT VALID and VALIDATE CONSTRAINT (validate in a later migration, or in a transaction of its own): alone, VALIDATE takes only a SHARE UPDATE EXCLUSIVE lock",
+                &[("scan", "true"), ("same-transaction", "true")],
+            );
+        } else if fresh && has_seq(&w, &["ADD"]) && has_seq(&w, &["EXCLUDE"]) {
             push(
                 "constraint-builds-index",
                 format!(
@@ -492,6 +566,19 @@ pub fn findings(
                 ),
                 "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX",
                 &[],
+            );
+        } else if e.scanned
+            && has_seq(&w, &["ADD"])
+            && has_seq(&w, &["PRIMARY", "KEY"])
+            && has_seq(&w, &["USING", "INDEX"])
+        {
+            push(
+                "validation-scan",
+                format!(
+                    "ADD PRIMARY KEY USING INDEX sets the key columns NOT NULL, scanning all of `{table}` while holding {a} {mode} lock (a key column is nullable)"
+                ),
+                "make the key columns NOT NULL first without a scan: ADD CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT in a later migration, SET NOT NULL, then ADD PRIMARY KEY USING INDEX",
+                &[("scan", "true")],
             );
         } else if has_seq(&w, &["SET", "NOT", "NULL"]) && e.scanned {
             push(
@@ -626,6 +713,7 @@ mod tests {
             scans,
             partitioned: false,
             vxid: String::new(),
+            new_indexes: 0,
         };
         // First statement in the transaction: a share lock, no rewrite (file node = OID), no scan.
         assert_eq!(
@@ -637,6 +725,7 @@ mod tests {
                 rewrote: false,
                 scanned: false,
                 partitioned: false,
+                rebuilt_indexes: 0,
             }]
         );
         // Same lock again: nothing new.
@@ -665,6 +754,7 @@ mod tests {
             scans: 0,
             partitioned: true,
             vxid: "3/7".into(),
+            new_indexes: 0,
         };
         let e = t.observe(&[parent]);
         assert_eq!(e.len(), 1);
@@ -682,6 +772,7 @@ mod tests {
             scans,
             partitioned: false,
             vxid: vxid.into(),
+            new_indexes: 0,
         };
         assert!(t.observe(&[seen("3/7", 1)])[0].new_lock);
         // The runner sends the next statement on its own, but the file's BEGIN is still open: the
@@ -719,6 +810,7 @@ mod tests {
             rewrote: false,
             scanned: false,
             partitioned,
+            rebuilt_indexes: 0,
         }
     }
 
@@ -774,6 +866,114 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule, "index-without-concurrently");
         assert!(f[0].help.as_deref().unwrap_or("").contains("ON ONLY"));
+    }
+
+    #[test]
+    fn the_storage_read_at_a_migration_start_is_the_base_of_rewrites_and_index_rebuilds() {
+        let mut t = Tracker::default();
+        let seen = |node: i64, new_indexes: i64| Seen {
+            oid: 10,
+            name: "public.t".into(),
+            relfilenode: node,
+            mode: "AccessExclusiveLock".into(),
+            scans: 0,
+            partitioned: false,
+            vxid: "3/7".into(),
+            new_indexes,
+        };
+        // Rewritten by the migration that created it (file node 99, not its OID): no rewrite now.
+        t.storage(&[(10, 99, 0)]);
+        let e = t.observe(&[seen(99, 0)]);
+        assert!(!e[0].rewrote && e[0].rebuilt_indexes == 0);
+        // An index rebuilt by this statement.
+        let e = t.observe(&[seen(99, 1)]);
+        assert!(!e[0].rewrote && e[0].rebuilt_indexes == 1);
+        let e = t.observe(&[seen(120, 1)]);
+        assert!(e[0].rewrote && e[0].rebuilt_indexes == 0);
+        // The next migration reads the storage again: indexes count from there.
+        t.storage(&[(10, 120, 1)]);
+        t.new_transaction();
+        let e = t.observe(&[seen(120, 1)]);
+        assert!(!e[0].rewrote && e[0].rebuilt_indexes == 0);
+    }
+
+    #[test]
+    fn validation_under_a_held_lock_primary_key_scans_and_index_rebuilds() {
+        let with = |mode: &str, new_lock: bool, scanned: bool, rebuilt: i64| Effect {
+            new_lock,
+            scanned,
+            rebuilt_indexes: rebuilt,
+            ..effect("public.t", mode, false)
+        };
+        let validate = "ALTER TABLE t VALIDATE CONSTRAINT c";
+        assert_eq!(
+            rules_of(
+                validate,
+                &[with("AccessExclusiveLock", false, true, 0)],
+                true
+            ),
+            ["validation-scan"]
+        );
+        assert_eq!(
+            rules_of(
+                validate,
+                &[with("ShareRowExclusiveLock", false, true, 0)],
+                true
+            ),
+            ["validation-scan"]
+        );
+        // In a transaction of its own: SHARE UPDATE EXCLUSIVE, the point of the split.
+        assert!(
+            rules_of(
+                validate,
+                &[with("ShareUpdateExclusiveLock", true, true, 0)],
+                true
+            )
+            .is_empty()
+        );
+        let pk = "ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_id_idx";
+        assert_eq!(
+            rules_of(pk, &[with("AccessExclusiveLock", true, true, 0)], true),
+            ["validation-scan"]
+        );
+        assert!(rules_of(pk, &[with("AccessExclusiveLock", true, false, 0)], true).is_empty());
+        let collate = "ALTER TABLE t ALTER COLUMN c TYPE text COLLATE \"C\"";
+        assert_eq!(
+            rules_of(
+                collate,
+                &[with("AccessExclusiveLock", true, false, 2)],
+                true
+            ),
+            ["table-rewrite"]
+        );
+        assert!(
+            rules_of(
+                collate,
+                &[with("AccessExclusiveLock", true, false, 0)],
+                true
+            )
+            .is_empty()
+        );
+        let serial = Effect {
+            rewrote: true,
+            ..effect("public.t", "AccessExclusiveLock", false)
+        };
+        assert_eq!(
+            rules_of(
+                "ALTER TABLE t ADD COLUMN id serial PRIMARY KEY",
+                std::slice::from_ref(&serial),
+                true
+            ),
+            ["table-rewrite", "constraint-builds-index"]
+        );
+        assert_eq!(
+            rules_of(
+                "ALTER TABLE t ADD COLUMN n int DEFAULT random()",
+                &[serial],
+                true
+            ),
+            ["table-rewrite"]
+        );
     }
 
     #[test]

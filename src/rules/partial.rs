@@ -121,12 +121,30 @@ fn non_atomic(
 
     // not-rerunnable: statements committed before a later transaction of the file can fail.
     let last_txn = last.txn;
+    // `DROP CONSTRAINT IF EXISTS` guards: (table, constraint, where the guard is). A retry of the file
+    // runs the guard again before the `ADD CONSTRAINT` it precedes.
+    let guards: Vec<(String, String, usize)> = own
+        .iter()
+        .flat_map(|s| dropped_if_exists(text, s.span))
+        .collect();
     for s in &own {
         let cic = sql::non_transactional(text, s.span) == Some("CREATE INDEX CONCURRENTLY");
         if s.txn == last_txn && !cic {
             continue;
         }
-        let hazards = sql::rerun_hazards(text, s.span);
+        let table = sql::target(text, s.span).map(|t| t.name.name);
+        let mut hazards = sql::rerun_hazards(text, s.span);
+        hazards.retain(|h| {
+            let (Some(table), Some(object), "ADD CONSTRAINT") =
+                (&table, &h.object, h.construct.as_str())
+            else {
+                return true;
+            };
+            let constraint = normalise_ident(object);
+            !guards
+                .iter()
+                .any(|(t, c, at)| t == table && *c == constraint && *at < h.span.start)
+        });
         if hazards.is_empty() {
             continue;
         }
@@ -198,6 +216,46 @@ fn non_atomic(
                 ],
             )),
         );
+    }
+}
+
+/// The constraints an `ALTER TABLE` drops with `IF EXISTS`: (table, constraint, offset of the DROP).
+fn dropped_if_exists(text: &str, span: Span) -> Vec<(String, String, usize)> {
+    let toks = sql::significant_tokens(text, span);
+    let is = |i: usize, kw: &str| toks.get(i).is_some_and(|t| t.is_word(text, kw));
+    if !(is(0, "ALTER") && is(1, "TABLE")) {
+        return Vec::new();
+    }
+    let Some(table) = sql::target(text, span).map(|t| t.name.name) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    for (i, t) in toks.iter().enumerate() {
+        match t.kind {
+            sql::TokenKind::LParen => depth += 1,
+            sql::TokenKind::RParen => depth -= 1,
+            _ if depth == 0
+                && is(i, "DROP")
+                && is(i + 1, "CONSTRAINT")
+                && is(i + 2, "IF")
+                && is(i + 3, "EXISTS") =>
+            {
+                if let Some(name) = toks.get(i + 4).and_then(|n| sql::ident(text, n)) {
+                    out.push((table.clone(), name, t.span.start));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// An identifier as written (`"Name"`, `name`) normalised like PostgreSQL does.
+fn normalise_ident(written: &str) -> String {
+    match written.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => written.to_lowercase(),
     }
 }
 

@@ -236,3 +236,65 @@ fn drizzle_journal_for_mysql_is_a_dialect_finding_at_its_line() {
     // Nothing to replay: no engine was started.
     assert_eq!(json["summary"]["engine"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_set_at_the_repository_root_reports_plain_repository_paths() {
+    // `sets: [{path: .}]` (also `./db`): finding paths are the repository's own (`002_drop.sql`,
+    // `db/002_drop.sql`), never `./002_drop.sql`, in every format, so annotations and code scanning
+    // land on the file.
+    let schema = "CREATE TABLE accounts (id bigint PRIMARY KEY);\nCREATE VIEW active AS SELECT id FROM accounts;\n";
+    for (set, file) in [(".", "002_drop.sql"), ("./db/.", "db/002_drop.sql")] {
+        let dir_of = |f: &str| {
+            if set == "." {
+                f.to_string()
+            } else {
+                format!("db/{f}")
+            }
+        };
+        let config = format!("sets:\n  - path: {set}\n    runner: psql\n");
+        let dir = repo_with(&[
+            (".pgrehearse.yaml", config.as_bytes()),
+            (&dir_of("001_schema.sql"), schema.as_bytes()),
+            (&dir_of("002_drop.sql"), b"DROP VIEW active;\n"),
+        ]);
+        let run = |format: &str| {
+            let out = command()
+                .arg("lint")
+                .arg(dir.path())
+                .args(["--format", format])
+                .output()
+                .expect("runs");
+            // drop-object is a warning: below the default --fail-on error.
+            assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let json: serde_json::Value = serde_json::from_str(&run("json")).expect("json report");
+        let files: Vec<&str> = json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["file"].as_str())
+            .collect();
+        assert!(files.contains(&file), "{set}: {files:?}");
+        assert!(
+            files
+                .iter()
+                .all(|f| !f.starts_with("./") && !f.contains("/./")),
+            "{set}: {files:?}"
+        );
+        let github = run("github");
+        assert!(github.contains(&format!("file={file},")), "{set}: {github}");
+        assert!(!github.contains("file=./"), "{set}: {github}");
+        let sarif: serde_json::Value = serde_json::from_str(&run("sarif")).expect("sarif report");
+        let uris: Vec<&str> = sarif["runs"][0]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter_map(|r| {
+                r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str()
+            })
+            .collect();
+        assert!(uris.contains(&file), "{set}: {uris:?}");
+        assert!(uris.iter().all(|u| !u.contains("./")), "{set}: {uris:?}");
+    }
+}

@@ -55,14 +55,17 @@ const STATIC_FIXTURES: &[&str] = pgrehearse::rules::ddl::IDS;
 
 #[test]
 fn lint_reports_the_destructive_drops_at_their_lines() {
-    // drop-object: the view and the sequence dropped for good; the view and the function dropped and
-    // re-created in the same migration are redefinitions and stay quiet.
+    // drop-object: the view and the sequence dropped for good, and the procedure and the cast dropped
+    // with DROP ROUTINE and DROP CAST; the view and the function dropped and re-created in the same
+    // migration are redefinitions and stay quiet.
     let (code, got) = lint(&rule_fixture("drop-object"));
     assert_eq!(
         got,
         [
             "drop-object migrations/002_drop.sql:4",
             "drop-object migrations/002_drop.sql:5",
+            "drop-object migrations/004_drop_routine_cast.sql:3",
+            "drop-object migrations/004_drop_routine_cast.sql:4",
         ],
         "{got:?}"
     );
@@ -73,11 +76,15 @@ fn lint_reports_the_destructive_drops_at_their_lines() {
 #[test]
 fn lint_reports_data_dependent_and_type_rules_without_a_database() {
     let (_, got) = lint(&rule_fixture("not-null-on-existing-data"));
-    // Line 4 only: line 9 sets NOT NULL after a backfill, and the temporary CHECK dropped at line 10
-    // belongs to that pattern. validation-scan (observed during replay) is not in a lint.
+    // Lines 4 and 7 (its backfill leaves rows out); 003 sets NOT NULL after a backfill and a validated
+    // CHECK, and the temporary CHECK it drops belongs to that pattern. validation-scan (observed during
+    // replay) is not in a lint.
     assert_eq!(
         got,
-        ["not-null-on-existing-data migrations/002_not_null.sql:4"]
+        [
+            "not-null-on-existing-data migrations/002_not_null.sql:4",
+            "not-null-on-existing-data migrations/002_not_null.sql:7"
+        ]
     );
     let (_, got) = lint(&rule_fixture("domain-constraint"));
     assert_eq!(

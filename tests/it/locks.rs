@@ -222,3 +222,252 @@ fn a_traced_multi_statement_file_fails_at_the_same_place_as_untraced() {
     );
     assert_eq!(traced, place(&["--no-lock-trace"]));
 }
+
+#[test]
+fn a_table_rewritten_in_the_migration_that_created_it_is_not_rewritten_by_the_next() {
+    // 001 creates `t` and rewrites it at once (a new file node); 002's first statement on it adds a
+    // nullable column (no rewrite): the baseline of `t` is its file node when 002 starts. 003 really
+    // rewrites it.
+    let dir = repo(&[
+        (
+            "migrations/001_create.sql",
+            "BEGIN;\nCREATE TABLE t (id int);\nALTER TABLE t ALTER COLUMN id TYPE bigint;\nCOMMIT;\n",
+        ),
+        (
+            "migrations/002_add.sql",
+            "SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN x int;\n",
+        ),
+        (
+            "migrations/003_widen.sql",
+            "SET lock_timeout = '2s';\nALTER TABLE t ALTER COLUMN x TYPE bigint;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(
+        lock_findings(&run),
+        vec![(
+            "table-rewrite".to_string(),
+            "migrations/003_widen.sql".to_string(),
+            2
+        )],
+        "{}",
+        run.json
+    );
+}
+
+#[test]
+fn validation_under_the_lock_of_the_statement_that_added_the_constraint_is_a_scan() {
+    // VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID scans while the ADD's
+    // lock (ACCESS EXCLUSIVE for a CHECK, SHARE ROW EXCLUSIVE for a foreign key) is still held. In a
+    // transaction of its own (003, psql autocommit) it takes only SHARE UPDATE EXCLUSIVE: quiet.
+    let dir = repo(&[
+        (
+            "migrations/001_tables.sql",
+            "BEGIN;\nCREATE TABLE accounts (id bigint PRIMARY KEY, score int);\n\
+             CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint);\nCOMMIT;\n",
+        ),
+        (
+            "migrations/002_same_transaction.sql",
+            "BEGIN;\nSET LOCAL lock_timeout = '2s';\n\
+             ALTER TABLE accounts ADD CONSTRAINT score_positive CHECK (score > 0) NOT VALID;\n\
+             ALTER TABLE accounts VALIDATE CONSTRAINT score_positive;\n\
+             ALTER TABLE orders ADD CONSTRAINT orders_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id) NOT VALID;\n\
+             ALTER TABLE orders VALIDATE CONSTRAINT orders_account_fk;\nCOMMIT;\n",
+        ),
+        (
+            "migrations/003_separate.sql",
+            "SET lock_timeout = '2s';\n\
+             ALTER TABLE accounts ADD CONSTRAINT score_small CHECK (score < 100) NOT VALID;\n\
+             ALTER TABLE accounts VALIDATE CONSTRAINT score_small;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let file = "migrations/002_same_transaction.sql".to_string();
+    assert_eq!(
+        lock_findings(&run),
+        vec![
+            ("validation-scan".to_string(), file.clone(), 4),
+            ("validation-scan".to_string(), file, 6),
+        ],
+        "{}",
+        run.json
+    );
+}
+
+#[test]
+fn primary_key_using_index_on_a_nullable_column_scans_the_table() {
+    // ADD PRIMARY KEY USING INDEX sets the key columns NOT NULL: on a nullable column PostgreSQL scans
+    // the table under ACCESS EXCLUSIVE. On a column already NOT NULL it does not.
+    let dir = repo(&[
+        (
+            "migrations/001_tables.sql",
+            "BEGIN;\nCREATE TABLE teams (id bigint, slug text);\n\
+             CREATE TABLE members (id bigint NOT NULL);\nCOMMIT;\n",
+        ),
+        (
+            "migrations/002_index.sql",
+            "CREATE UNIQUE INDEX CONCURRENTLY teams_id_idx ON teams (id);\n",
+        ),
+        (
+            "migrations/003_index.sql",
+            "CREATE UNIQUE INDEX CONCURRENTLY members_id_idx ON members (id);\n",
+        ),
+        (
+            "migrations/004_keys.sql",
+            "BEGIN;\nSET LOCAL lock_timeout = '2s';\n\
+             ALTER TABLE teams ADD CONSTRAINT teams_pkey PRIMARY KEY USING INDEX teams_id_idx;\n\
+             ALTER TABLE members ADD CONSTRAINT members_pkey PRIMARY KEY USING INDEX members_id_idx;\n\
+             COMMIT;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(
+        lock_findings(&run),
+        vec![(
+            "validation-scan".to_string(),
+            "migrations/004_keys.sql".to_string(),
+            3
+        )],
+        "{}",
+        run.json
+    );
+}
+
+#[test]
+fn a_collation_change_rebuilds_the_column_indexes() {
+    // text → text COLLATE "C" does not rewrite the table but rebuilds every index on the column under
+    // ACCESS EXCLUSIVE; a column without an index, and varchar → text (the index is kept), are quiet.
+    let dir = repo(&[
+        (
+            "migrations/001_tables.sql",
+            "BEGIN;\nCREATE TABLE accounts (id bigint PRIMARY KEY, email text, note text, code varchar(10));\n\
+             CREATE INDEX accounts_email_idx ON accounts (email);\n\
+             CREATE INDEX accounts_code_idx ON accounts (code);\nCOMMIT;\n",
+        ),
+        (
+            "migrations/002_collation.sql",
+            "BEGIN;\nSET LOCAL lock_timeout = '2s';\n\
+             ALTER TABLE accounts ALTER COLUMN email TYPE text COLLATE \"C\";\n\
+             ALTER TABLE accounts ALTER COLUMN note TYPE text COLLATE \"C\";\n\
+             ALTER TABLE accounts ALTER COLUMN code TYPE text;\nCOMMIT;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(
+        lock_findings(&run),
+        vec![(
+            "table-rewrite".to_string(),
+            "migrations/002_collation.sql".to_string(),
+            3
+        )],
+        "{}",
+        run.json
+    );
+    let f = run.rule("table-rewrite")[0];
+    assert_eq!(
+        f["evidence"]["extra"]["rebuilt-indexes"], "1",
+        "{}",
+        run.json
+    );
+}
+
+#[test]
+fn a_serial_primary_key_column_reports_its_index_build_and_its_rewrite() {
+    let dir = repo(&[
+        (
+            "migrations/001_tables.sql",
+            "CREATE TABLE events (name text);\n",
+        ),
+        (
+            "migrations/002_key.sql",
+            "BEGIN;\nSET LOCAL lock_timeout = '2s';\nALTER TABLE events ADD COLUMN id serial PRIMARY KEY;\nCOMMIT;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let file = "migrations/002_key.sql".to_string();
+    let mut got = lock_findings(&run);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("constraint-builds-index".to_string(), file.clone(), 3),
+            ("table-rewrite".to_string(), file, 3),
+        ],
+        "{}",
+        run.json
+    );
+}
+
+#[test]
+fn what_an_untraced_statement_did_is_not_blamed_on_the_next() {
+    // VACUUM FULL (a rewrite) and CREATE INDEX CONCURRENTLY (scans) run untraced, outside a
+    // transaction: the next traced statements did neither.
+    let dir = repo(&[
+        (
+            "migrations/001_tables.sql",
+            "CREATE TABLE t (id bigint NOT NULL, a int);\n",
+        ),
+        (
+            "migrations/002_maintenance.sql",
+            "SET lock_timeout = '2s';\nVACUUM FULL t;\n\
+             CREATE UNIQUE INDEX CONCURRENTLY t_id_idx ON t (id);\n\
+             ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_id_idx;\n\
+             ALTER TABLE t ADD COLUMN b int;\nALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    // The VACUUM FULL itself (static), and the SET NOT NULL's own scan.
+    let file = "migrations/002_maintenance.sql".to_string();
+    assert_eq!(
+        lock_findings(&run),
+        vec![
+            ("vacuum-full-or-cluster".to_string(), file.clone(), 2),
+            ("validation-scan".to_string(), file, 6),
+        ],
+        "{}",
+        run.json
+    );
+}
+
+#[test]
+fn statements_after_a_failing_concurrent_index_build_are_still_judged_statically() {
+    // goose runs the file in a transaction, where CREATE INDEX CONCURRENTLY fails: the replay stops
+    // there (no lock tracing of what follows), the static rules still judge every later statement.
+    let dir = repo(&[
+        (
+            "db/migrations/00001_init.sql",
+            "-- +goose Up\nCREATE TABLE t (a int, b int);\nCREATE INDEX j ON t (b);\n",
+        ),
+        (
+            "db/migrations/00002_idx.sql",
+            "-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (a);\nDROP INDEX j;\n\
+             ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let file = "db/migrations/00002_idx.sql".to_string();
+    let mut got: Vec<(String, String, u64)> = run
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["file"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    got.sort();
+    let at = |rule: &str, line: u64| (rule.to_string(), file.clone(), line);
+    assert_eq!(
+        got,
+        vec![
+            at("drop-index-without-concurrently", 3),
+            at("migration-failed", 2),
+            at("not-allowed-in-transaction", 2),
+            at("not-null-on-existing-data", 4),
+        ],
+        "{}",
+        run.json
+    );
+}

@@ -148,6 +148,11 @@ fn lint_reports_non_atomic_migrations_and_statements_that_cannot_be_rerun() {
             "not-rerunnable psql/001_setup.sql:20 notice",
             "not-rerunnable psql/001_setup.sql:24 notice",
             "not-rerunnable psql/001_setup.sql:27 notice",
+            // ADD CONSTRAINT after DROP CONSTRAINT IF EXISTS of the same constraint (lines 7, 8) is
+            // re-runnable; after a guard on another constraint or table it is not.
+            "non-atomic-migration psql/002_guards.sql:3 warning",
+            "not-rerunnable psql/002_guards.sql:11 notice",
+            "not-rerunnable psql/002_guards.sql:13 notice",
         ],
         "{}",
         run.json

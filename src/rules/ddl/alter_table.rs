@@ -2,8 +2,10 @@
 
 use super::*;
 
-pub(super) fn alter_table(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
-    let mut at = st.skip_if(2);
+/// `ALTER TABLE` (and the column actions of `ALTER FOREIGN TABLE` / `ALTER VIEW`); `at` is the index
+/// after the object keyword.
+pub(super) fn alter_table(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>, at: usize) {
+    let mut at = st.skip_if(at);
     if st.is(at, "ONLY") {
         at += 1;
     }
@@ -14,7 +16,12 @@ pub(super) fn alter_table(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
         after += 1;
     }
     let existing = !ctx.is_created(Ns::Relation, &table);
+    // A foreign table holds no rows here and a view none at all: only their column changes count.
+    let plain_table = st.is(1, "TABLE");
     for (a, b) in st.items(after, st.len()) {
+        if !plain_table && !st.is(a, "ALTER") {
+            continue;
+        }
         match st.word(a).as_deref() {
             Some("ADD") => add_action(ctx, st, &table, existing, a, b),
             Some("ALTER") => alter_column_action(ctx, i, st, &table, a, b),
@@ -71,10 +78,32 @@ pub(super) fn alter_table(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
                     &[("table", table.display().as_str()), ("replica-identity", mode.as_str())],
                 );
             }
-            Some("DISABLE") if st.is(a + 1, "TRIGGER") => {
-                let Some(trigger) = st.ident(a + 2) else {
+            Some("ENABLE") if st.seq(a + 1, &["ALWAYS", "TRIGGER"]) && existing => {
+                let Some(trigger) = st.ident(a + 3) else {
                     continue;
                 };
+                ctx.push(
+                    "disable-trigger",
+                    format!(
+                        "sets trigger `{trigger}` on `{}` to ENABLE ALWAYS: it now also fires in sessions with session_replication_role = replica (logical replication applying changes on a subscriber, tools that set it to skip triggers), so replicated rows go through it a second time",
+                        table.display()
+                    ),
+                    "keep the trigger in its default mode (ENABLE TRIGGER) unless it must run on replicated changes, and check what it does on the subscribers first",
+                    st.span_of(a, b),
+                    &[("table", table.display().as_str()), ("trigger", trigger.as_str()), ("mode", "always")],
+                );
+            }
+            Some("DISABLE" | "ENABLE")
+                if (st.is(a, "DISABLE") && st.is(a + 1, "TRIGGER"))
+                    || st.seq(a + 1, &["REPLICA", "TRIGGER"]) =>
+            {
+                let replica = st.is(a + 1, "REPLICA");
+                let Some(trigger) = st.ident(if replica { a + 3 } else { a + 2 }) else {
+                    continue;
+                };
+                if replica && !existing {
+                    continue;
+                }
                 let enabled = ctx.later(i).any(|f| {
                     matches!(f, Fact::EnabledTrigger(t, n)
                         if t.same(&table) && (*n == trigger || n == "all" || (n == "user" && trigger != "all")))
@@ -87,10 +116,16 @@ pub(super) fn alter_table(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
                 } else {
                     ""
                 };
+                let what = if replica {
+                    "sets trigger `{trigger}` to ENABLE REPLICA (it then fires only in sessions with session_replication_role = replica)"
+                } else {
+                    "disables trigger `{trigger}`"
+                }
+                .replace("{trigger}", &trigger);
                 ctx.push(
                     "disable-trigger",
                     format!(
-                        "disables trigger `{trigger}` on `{}` and nothing later in this migration enables it again: it stays off for every session after the migration{all}",
+                        "{what} on `{}` and nothing later in this migration enables it again: it stays off for every ordinary session after the migration{all}",
                         table.display()
                     ),
                     "ENABLE TRIGGER again in the same migration after the work that needed it off; to skip triggers only for the migration's own session, SET session_replication_role = replica around that work instead",
@@ -214,6 +249,10 @@ pub(super) fn alter_column_action(
     }
     let added = ctx.added_column(i, table, &column);
     if st.seq(op, &["SET", "NOT", "NULL"]) {
+        if !st.is(1, "TABLE") {
+            // A foreign table's NOT NULL is not checked against the remote rows.
+            return;
+        }
         let backfilled = ctx.earlier(i).any(|f| match f {
             Fact::Updated(t, cols) => t.same(table) && cols.contains(&column),
             _ => false,

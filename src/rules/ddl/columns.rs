@@ -16,6 +16,8 @@ pub(super) enum Ty {
     Char,
     /// `timestamp [(p)] [without time zone]`.
     Timestamp,
+    /// `"char"` (quoted): PostgreSQL's internal one-byte type.
+    ByteChar,
     Other,
 }
 
@@ -39,6 +41,7 @@ impl Ty {
             Ty::VarcharN => "varchar(n)",
             Ty::Char => "char(n)",
             Ty::Timestamp => "timestamp without time zone",
+            Ty::ByteChar => "\"char\"",
             Ty::Other => "",
         }
     }
@@ -51,7 +54,18 @@ pub(super) fn classify_type(st: &Stmt<'_>, from: usize, to: usize) -> Ty {
     while st.kind(i + 1) == Some(TokenKind::Dot) && i + 2 < to {
         i += 2;
     }
-    let Some(first) = st.word(i) else {
+    // A quoted type name is the type of exactly that (case-sensitive) name: `"serial"` is serial,
+    // `"varchar"(20)` varchar(20), and `"char"` the internal one-byte type, not char(1).
+    let first = match st.kind(i) {
+        Some(TokenKind::Word) => st.word(i),
+        Some(TokenKind::QuotedIdent) => match st.ident(i) {
+            Some(q) if q == "char" => return Ty::ByteChar,
+            Some(q) if q == q.to_lowercase() => Some(q.to_uppercase()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(first) = first else {
         return Ty::Other;
     };
     let words: Vec<String> = (i..to).filter_map(|j| st.word(j)).collect();

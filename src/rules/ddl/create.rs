@@ -109,6 +109,15 @@ pub(super) fn column_types(
             span,
             &extra,
         ),
+        Ty::ByteChar => ctx.push(
+            "char-column",
+            format!(
+                "column `{column}` is `{written}` (PostgreSQL's internal one-byte type, not char(1)): a longer value is silently cut to its first byte"
+            ),
+            "use text (with CHECK (char_length(col) <= n) when the limit matters), or char(1) / a CHECK if one character is meant",
+            span,
+            &extra,
+        ),
         Ty::VarcharN => ctx.push(
             "prefer-text",
             format!(
@@ -181,7 +190,7 @@ pub(super) fn autovacuum(
             .get(j + 2)
             .map(|t| t.text(st.text).trim_matches('\'').to_ascii_lowercase())
             .unwrap_or_default();
-        if eq && matches!(value.as_str(), "false" | "off" | "0" | "no" | "f" | "n") {
+        if eq && parse_bool(&value) == Some(false) {
             ctx.push(
                 "autovacuum-disabled",
                 format!(

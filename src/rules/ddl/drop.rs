@@ -15,6 +15,28 @@ pub(super) fn drop(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
         Some("FUNCTION") => (Ns::Routine, "function", 2),
         Some("PROCEDURE") => (Ns::Routine, "procedure", 2),
         Some("AGGREGATE") => (Ns::Routine, "aggregate", 2),
+        Some("ROUTINE") => (Ns::Routine, "routine", 2),
+        Some("CAST") => (Ns::Cast, "cast", 2),
+        Some("FOREIGN") if st.is(2, "TABLE") => (Ns::Relation, "foreign table", 3),
+        Some("FOREIGN") if st.seq(2, &["DATA", "WRAPPER"]) => {
+            (Ns::Other, "foreign-data wrapper", 4)
+        }
+        Some("EVENT") if st.is(2, "TRIGGER") => (Ns::Other, "event trigger", 3),
+        Some("TEXT") if st.is(2, "SEARCH") => match st.word(3).as_deref() {
+            Some("CONFIGURATION") => (Ns::Other, "text search configuration", 4),
+            Some("DICTIONARY") => (Ns::Other, "text search dictionary", 4),
+            Some("PARSER") => (Ns::Other, "text search parser", 4),
+            Some("TEMPLATE") => (Ns::Other, "text search template", 4),
+            _ => return,
+        },
+        Some("COLLATION") => (Ns::Other, "collation", 2),
+        Some("CONVERSION") => (Ns::Other, "conversion", 2),
+        Some("SERVER") => (Ns::Other, "server", 2),
+        Some("PUBLICATION") => (Ns::Other, "publication", 2),
+        Some("RULE") => (Ns::Other, "rule", 2),
+        Some("STATISTICS") => (Ns::Other, "statistics object", 2),
+        Some("LANGUAGE") => (Ns::Other, "language", 2),
+        Some("PROCEDURAL") if st.is(2, "LANGUAGE") => (Ns::Other, "language", 3),
         Some("EXTENSION") => (Ns::Extension, "extension", 2),
         Some("TRIGGER") => (Ns::Trigger, "trigger", 2),
         Some("POLICY") => (Ns::Policy, "policy", 2),
@@ -22,8 +44,12 @@ pub(super) fn drop(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
     };
     let concurrently = st.is(at, "CONCURRENTLY");
     let at = st.skip_if(if concurrently { at + 1 } else { at });
-    let names: Vec<(Name, usize)> = st
-        .name_list(at)
+    let listed = if ns == Ns::Cast {
+        cast_name(st, at).map(|n| (n, at)).into_iter().collect()
+    } else {
+        st.name_list(at)
+    };
+    let names: Vec<(Name, usize)> = listed
         .into_iter()
         .filter(|(n, _)| !ctx.is_created(ns, n))
         .collect();

@@ -14,6 +14,11 @@ pub(super) enum Ns {
     Trigger,
     Policy,
     Database,
+    /// `CAST (source AS target)`, named `source as target`.
+    Cast,
+    /// Kinds whose creation is not followed (collations, servers, publications, …): always taken as
+    /// existing.
+    Other,
 }
 
 #[derive(Clone, Debug)]
@@ -22,13 +27,15 @@ pub(super) enum Fact {
     Renamed(Ns, Name, Name),
     /// `ALTER TABLE … ADD COLUMN` (`true` when it has a non-null default or is generated).
     AddedColumn(Name, String, bool),
-    /// `UPDATE table SET col = …`.
+    /// `UPDATE table SET col = …` that reaches every row where the column is NULL (no `WHERE`, or a
+    /// `WHERE col IS NULL [OR …]`, and no `FROM` join that could leave rows out): the columns so
+    /// backfilled.
     Updated(Name, Vec<String>),
     AddedConstraint(Name, String),
     SetDefault(Name, String),
     /// `ALTER COLUMN … SET NOT NULL` on a table.
     SetNotNull(Name),
-    /// `ENABLE TRIGGER name | ALL | USER` on a table.
+    /// `ENABLE [ALWAYS] TRIGGER name | ALL | USER` on a table (it fires in ordinary sessions again).
     EnabledTrigger(Name, String),
     /// `ADD CONSTRAINT name CHECK (col IS NOT NULL)`: table, constraint, column, and whether it is
     /// validated at once (no `NOT VALID`).
@@ -92,6 +99,8 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
                 Some("TABLE") => obj(Ns::Relation, k + 1),
                 Some("VIEW" | "SEQUENCE") => obj(Ns::Relation, k + 1),
                 Some("MATERIALIZED") if st.is(k + 1, "VIEW") => obj(Ns::Relation, k + 2),
+                Some("FOREIGN") if st.is(k + 1, "TABLE") => obj(Ns::Relation, k + 2),
+                Some("CAST") => cast_name(st, k + 1).map(|n| Fact::Created(Ns::Cast, n)),
                 Some("INDEX") => create_index_parts(st, k)
                     .and_then(|(n, _, _)| n)
                     .map(|n| Fact::Created(Ns::Relation, n)),
@@ -118,6 +127,7 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
             let (ns, at) = match st.word(1).as_deref() {
                 Some("TABLE" | "INDEX" | "VIEW" | "SEQUENCE") => (Ns::Relation, 2),
                 Some("MATERIALIZED") => (Ns::Relation, 3),
+                Some("FOREIGN") if st.is(2, "TABLE") => (Ns::Relation, 3),
                 Some("TYPE" | "DOMAIN") => (Ns::Type, 2),
                 Some("FUNCTION" | "PROCEDURE") => (Ns::Routine, 2),
                 Some("SCHEMA") => (Ns::Schema, 2),
@@ -140,10 +150,14 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
                 };
                 out.push(Fact::Renamed(ns, name.clone(), new));
             }
-            if st.is(1, "TABLE") {
+            if st.is(1, "TABLE") || st.is(1, "VIEW") || st.is(1, "FOREIGN") {
                 for (a, b) in st.items(after, st.len()) {
                     table_action_facts(st, &name, a, b, &mut out);
                 }
+            }
+            // `ALTER DOMAIN d SET DEFAULT …`: a default with no column.
+            if st.is(1, "DOMAIN") && st.seq(after, &["SET", "DEFAULT"]) {
+                out.push(Fact::SetDefault(name.clone(), String::new()));
             }
         }
         Some("UPDATE") => {
@@ -162,16 +176,32 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
                 .filter_map(|kw| st.find((set + 1, st.len()), &[kw]))
                 .min()
                 .unwrap_or(st.len());
+            // A join only updates the rows it matches.
+            if st.is(end, "FROM") {
+                out.push(Fact::Updated(table, Vec::new()));
+                return out;
+            }
+            let filter = st.is(end, "WHERE").then(|| {
+                let stop = st
+                    .find((end + 1, st.len()), &["RETURNING"])
+                    .unwrap_or(st.len());
+                (end + 1, stop)
+            });
             let mut cols = Vec::new();
             for (a, b) in st.items(set + 1, end) {
                 let eq = (a..b).find(|&j| {
                     st.kind(j) == Some(TokenKind::Operator) && st.toks[j].text(st.text) == "="
                 });
                 let Some(eq) = eq else { continue };
-                // `col =`, `t.col =`, `(a, b) =`: every identifier before the `=`.
+                // `col =`, `t.col =`, `(a, b) =`: every identifier before the `=`; a value that is
+                // NULL itself backfills nothing.
+                if eq + 2 == b && st.is(eq + 1, "NULL") {
+                    continue;
+                }
                 for j in a..eq {
                     if let Some(c) = st.ident(j)
                         && st.kind(j + 1) != Some(TokenKind::Dot)
+                        && filter.is_none_or(|w| where_covers_nulls(st, w, &c))
                     {
                         cols.push(c);
                     }
@@ -235,7 +265,11 @@ pub(super) fn table_action_facts(
         }
         Some("ENABLE") => {
             let mut i = a + 1;
-            if st.is(i, "ALWAYS") || st.is(i, "REPLICA") {
+            // `ENABLE REPLICA` fires only in replica sessions: not enabled for ordinary ones.
+            if st.is(i, "REPLICA") {
+                return;
+            }
+            if st.is(i, "ALWAYS") {
                 i += 1;
             }
             if st.is(i, "TRIGGER")
@@ -288,4 +322,60 @@ pub(super) fn add_column_start(st: &Stmt<'_>, a: usize) -> usize {
     }
     let i = if st.is(a + 1, "COLUMN") { a + 2 } else { a + 1 };
     st.skip_if(i)
+}
+
+/// Whether the `WHERE` condition in `range` holds on every row where `column` is NULL: the condition
+/// is `column IS NULL` (any parentheses, optionally qualified), or an `OR` with such a branch at the
+/// top level. Anything else (`WHERE random() > 0.5`, `WHERE col IS NULL AND id < 1000`) may leave
+/// NULL rows behind.
+pub(super) fn where_covers_nulls(st: &Stmt<'_>, (from, to): (usize, usize), column: &str) -> bool {
+    // Split on OR at parenthesis depth 0, after stripping parentheses around the whole condition.
+    let (mut from, mut to) = (from, to.min(st.len()));
+    while st.kind(from) == Some(TokenKind::LParen) && st.close(from) == Some(to.saturating_sub(1)) {
+        from += 1;
+        to -= 1;
+    }
+    let mut branches = Vec::new();
+    let mut depth = 0i32;
+    let mut start = from;
+    for i in from..to {
+        match st.kind(i) {
+            Some(TokenKind::LParen) => depth += 1,
+            Some(TokenKind::RParen) => depth -= 1,
+            _ if depth == 0 && st.is(i, "OR") => {
+                branches.push((start, i));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    branches.push((start, to));
+    if branches.len() == 1 {
+        // `col IS NULL`, `t.col IS NULL`.
+        let mut i = from;
+        while st.kind(i + 1) == Some(TokenKind::Dot) {
+            i += 2;
+        }
+        return i + 3 == to
+            && st.ident(i).as_deref() == Some(column)
+            && st.seq(i + 1, &["IS", "NULL"]);
+    }
+    branches
+        .into_iter()
+        .any(|range| where_covers_nulls(st, range, column))
+}
+
+/// The name of `(source AS target)` starting at the `(` at `at`: both types as written, lower-cased.
+pub(super) fn cast_name(st: &Stmt<'_>, at: usize) -> Option<Name> {
+    if st.kind(at) != Some(TokenKind::LParen) {
+        return None;
+    }
+    let close = st.close(at)?;
+    let words: Vec<String> = (at + 1..close)
+        .map(|j| st.toks[j].text(st.text).to_lowercase())
+        .collect();
+    Some(Name {
+        schema: None,
+        name: words.join(" "),
+    })
 }

@@ -43,8 +43,7 @@ pub(super) fn reindex(ctx: &mut Ctx<'_>, st: &Stmt<'_>) {
     let mut concurrently = false;
     if st.kind(at) == Some(TokenKind::LParen) {
         let close = st.close(at).unwrap_or(st.len());
-        concurrently = (at..close).any(|j| st.is(j, "CONCURRENTLY"))
-            && !(at..close).any(|j| st.is(j, "FALSE") || st.is(j, "OFF"));
+        concurrently = bool_option(st, at, close, "CONCURRENTLY").unwrap_or(false);
         at = close + 1;
     }
     let Some(kind) = st.word(at) else { return };
@@ -86,8 +85,7 @@ pub(super) fn vacuum(ctx: &mut Ctx<'_>, st: &Stmt<'_>) {
     let mut full = false;
     if st.kind(at) == Some(TokenKind::LParen) {
         let close = st.close(at).unwrap_or(st.len());
-        full = (at..close).any(|j| st.is(j, "FULL"))
-            && !(at..close).any(|j| st.is(j, "FALSE") || st.is(j, "OFF"));
+        full = bool_option(st, at, close, "FULL").unwrap_or(false);
         at = close + 1;
     } else {
         while let Some(w) = st.word(at) {
@@ -141,4 +139,35 @@ pub(super) fn rewrite_maintenance(ctx: &mut Ctx<'_>, st: &Stmt<'_>, what: &str, 
         st.span,
         &[("command", what), ("target", target.as_str())],
     );
+}
+
+/// The value of boolean option `name` in the parenthesised option list opening at `open` and closing
+/// at `close` (`VACUUM (FULL, ANALYZE off)`, `REINDEX (CONCURRENTLY 0)`): `Some(true)` for the bare
+/// option, the parsed value otherwise (every PostgreSQL spelling, quoted or not), `None` when the
+/// option is absent or its value is not a boolean.
+pub(super) fn bool_option(st: &Stmt<'_>, open: usize, close: usize, name: &str) -> Option<bool> {
+    st.items(open + 1, close)
+        .into_iter()
+        .rfind(|&(a, _)| st.is(a, name))
+        .and_then(|(a, b)| {
+            if a + 1 >= b {
+                return Some(true);
+            }
+            let value = st.toks.get(a + 1)?.text(st.text);
+            parse_bool(value.trim_matches('\''))
+        })
+}
+
+/// PostgreSQL's reading of a boolean (`parse_bool`): `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`
+/// and their unique prefixes (`t`, `f`, `y`, `n`, `of`), in any case.
+pub(super) fn parse_bool(value: &str) -> Option<bool> {
+    let v = value.trim().to_ascii_lowercase();
+    let prefix_of = |word: &str, min: usize| v.len() >= min && word.starts_with(v.as_str());
+    if v == "1" || prefix_of("true", 1) || prefix_of("yes", 1) || v == "on" {
+        Some(true)
+    } else if v == "0" || prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) {
+        Some(false)
+    } else {
+        None
+    }
 }
