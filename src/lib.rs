@@ -32,6 +32,7 @@ pub mod live;
 pub mod locks;
 pub mod model;
 pub mod policy;
+pub mod random;
 pub mod replay;
 pub mod report;
 pub mod rules;

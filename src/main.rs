@@ -278,10 +278,14 @@ async fn interrupted() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+        if let (Ok(mut term), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return "interrupted (Ctrl-C)",
                 _ = term.recv() => return "terminated (SIGTERM)",
+                _ = hangup.recv() => return "hung up (SIGHUP)",
             }
         }
     }
@@ -546,6 +550,10 @@ fn run_hook(command: HookCommand) -> ExitCode {
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
+    // In GitHub Actions, nothing printed from here on (snippets of repository files, PostgreSQL
+    // messages raised by migrations) is read as a workflow command; pgrehearse's own commands are
+    // printed through `report::actions::commands`.
+    let _ = pgrehearse::report::actions::pause(&mut std::io::stdout().lock());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -575,6 +583,7 @@ fn main() -> ExitCode {
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let _ = pgrehearse::report::actions::resume(&mut std::io::stdout().lock());
     code
 }
 
