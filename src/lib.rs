@@ -31,6 +31,7 @@ pub mod lint;
 pub mod live;
 pub mod locks;
 pub mod model;
+pub mod paths;
 pub mod policy;
 pub mod random;
 pub mod replay;

@@ -259,6 +259,8 @@ pub enum DiscoverError {
     Drizzle(#[from] crate::declared::drizzle::DrizzleError),
     #[error("declared schema {} given for {sets} migration sets; say which set it describes with `sets: [{{path: …, schema: [{}]}}]` in .pgrehearse.yaml", path.display(), path.display())]
     AmbiguousSchema { path: PathBuf, sets: usize },
+    #[error(transparent)]
+    OutsideRoot(#[from] crate::paths::OutsideRoot),
 }
 
 const SKIP_DIRS: &[&str] = &[
@@ -502,6 +504,7 @@ impl Walker<'_> {
     }
 
     fn list(&self, rel: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DiscoverError> {
+        crate::paths::inside(self.root, rel)?;
         let path = self.abs(rel);
         let entries = std::fs::read_dir(&path).map_err(|source| DiscoverError::Read {
             path: path.clone(),
@@ -532,6 +535,7 @@ impl Walker<'_> {
     }
 
     fn read(&mut self, rel: &Path) -> Result<Arc<str>, DiscoverError> {
+        crate::paths::inside(self.root, rel)?;
         let path = self.abs(rel);
         let bytes = std::fs::read(&path).map_err(|source| DiscoverError::Read {
             path: rel.to_path_buf(),
