@@ -39,7 +39,7 @@ fn finished_run_leaves_nothing(engine: Engine) {
 }
 
 /// Waits until the child's stderr says the engine is ready; returns the stderr read so far.
-fn wait_until_ready(child: &mut Child) -> String {
+pub(crate) fn wait_until_ready(child: &mut Child) -> String {
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

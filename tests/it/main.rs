@@ -18,6 +18,7 @@ mod harness;
 mod live;
 mod locks;
 mod outside;
+mod ownership;
 mod partial_static;
 mod policy;
 mod precommit;
