@@ -209,6 +209,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
                     .collect(),
             };
             let set_started = Instant::now();
+            cleanup.expect_roles(crate::environment::roles::created_by_set(set));
             let db = server.create_scratch(cleanup, "replay").await?;
             let result = async {
                 let client = server.connect(&db.name).await?;

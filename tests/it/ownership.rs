@@ -313,3 +313,128 @@ fn docker_sweep_removes_only_containers_whose_owner_is_gone() {
     assert!(live_kept, "a container whose owner runs was removed");
     assert!(!stale_kept, "a container whose owner is gone was kept");
 }
+
+/// A local server standing in for the shared server of `--engine url`, and its URL.
+fn shared_server(
+    rt: &tokio::runtime::Runtime,
+    cleanup: &pgrehearse::engine::Cleanup,
+) -> (pgrehearse::engine::Server, String) {
+    use pgrehearse::engine::{self, EngineKind, EngineOptions};
+    let options = EngineOptions {
+        kind: EngineKind::Local,
+        database_url: None,
+        image: None,
+        pg_version: None,
+    };
+    let server = rt
+        .block_on(engine::start(&options, cleanup))
+        .expect("local server");
+    let host = match &server.config.get_hosts()[0] {
+        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+    };
+    let url = format!(
+        "host={host} port={} user=postgres dbname=postgres",
+        server.config.get_ports()[0]
+    );
+    (server, url)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn role_names(server: &pgrehearse::engine::Server) -> Vec<String> {
+    let client = server.connect("postgres").await.expect("connects");
+    client
+        .query("SELECT rolname::text FROM pg_roles ORDER BY 1", &[])
+        .await
+        .expect("lists roles")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn url_engine_drops_only_the_roles_it_created() {
+    let rt = runtime();
+    let cleanup = pgrehearse::engine::Cleanup::new();
+    let (server, url) = shared_server(&rt, &cleanup);
+    let repo = crate::harness::repo(&[(
+        "migrations/001_roles.sql",
+        "CREATE ROLE pgr_mine NOLOGIN;\nSELECT pg_sleep(3);\n",
+    )]);
+    let child = command()
+        .args(["check", "--engine", "url", "-q", "--database-url", &url])
+        .arg(repo.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    // While the replay sleeps, another session creates a role of its own.
+    std::thread::sleep(Duration::from_millis(1500));
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        admin
+            .batch_execute("CREATE ROLE other_session_role NOLOGIN")
+            .await
+            .expect("creates a role");
+    });
+    let out = child.wait_with_output().expect("waits");
+    let after = rt.block_on(role_names(&server));
+    rt.block_on(cleanup.run_all());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        after.contains(&"other_session_role".to_string()),
+        "{after:?}"
+    );
+    assert!(!after.contains(&"pgr_mine".to_string()), "{after:?}");
+}
+
+#[test]
+fn url_engine_undoes_and_reports_a_rename_of_an_existing_role() {
+    let rt = runtime();
+    let cleanup = pgrehearse::engine::Cleanup::new();
+    let (server, url) = shared_server(&rt, &cleanup);
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        admin
+            .batch_execute("CREATE ROLE pgr_existing NOLOGIN; CREATE ROLE pgr_altered NOLOGIN")
+            .await
+            .expect("creates the existing roles");
+    });
+    let repo = crate::harness::repo(&[(
+        "migrations/001_rename.sql",
+        "ALTER ROLE pgr_existing RENAME TO pgr_renamed;\nALTER ROLE pgr_altered CONNECTION LIMIT 3;\n",
+    )]);
+    let out = command()
+        .args(["check", "--engine", "url", "-q", "--database-url", &url])
+        .arg(repo.path())
+        .output()
+        .expect("runs");
+    let after = rt.block_on(role_names(&server));
+    rt.block_on(cleanup.run_all());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(after.contains(&"pgr_existing".to_string()), "{after:?}");
+    assert!(!after.contains(&"pgr_renamed".to_string()), "{after:?}");
+    assert!(after.contains(&"pgr_altered".to_string()), "{after:?}");
+    assert!(
+        stderr.contains("a migration renamed role pgr_existing (which existed before the replay) to pgr_renamed; it was renamed back"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a migration altered role pgr_altered (which existed before the replay)")
+            && stderr.contains("CONNECTION LIMIT -1")
+            && stderr.contains("CONNECTION LIMIT 3"),
+        "{stderr}"
+    );
+}
