@@ -74,15 +74,31 @@ fn split_image(image: &str) -> (String, String) {
     }
 }
 
-/// Removes every container this process labelled (used when a run is interrupted mid-start).
+/// Removes every container this process labelled (used when a run is interrupted mid-start). A
+/// create request already sent when the start was interrupted may still be completing in the daemon,
+/// so the labels are listed again until none has appeared for a second.
 pub async fn remove_own_containers() {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut quiet_since = std::time::Instant::now();
+    while std::time::Instant::now() < deadline {
+        if remove_own_containers_once().await > 0 {
+            quiet_since = std::time::Instant::now();
+        } else if quiet_since.elapsed() >= Duration::from_secs(1) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One pass of [`remove_own_containers`]; returns how many containers it found.
+async fn remove_own_containers_once() -> usize {
     let Ok(Ok(docker)) = tokio::time::timeout(
         Duration::from_secs(2),
         testcontainers::core::client::docker_client_instance(),
     )
     .await
     else {
-        return;
+        return 0;
     };
     let mut filters = HashMap::new();
     filters.insert(
@@ -93,13 +109,16 @@ pub async fn remove_own_containers() {
         .all(true)
         .filters(&filters)
         .build();
-    if let Ok(containers) = docker.list_containers(Some(options)).await {
-        for c in containers {
-            if let Some(id) = c.id {
-                let _ = remove_container(&id).await;
-            }
+    let Ok(containers) = docker.list_containers(Some(options)).await else {
+        return 0;
+    };
+    let found = containers.len();
+    for c in containers {
+        if let Some(id) = c.id {
+            let _ = remove_container(&id).await;
         }
     }
+    found
 }
 
 /// Removes containers labelled by pgrehearse runs on this host whose process is gone.

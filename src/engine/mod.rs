@@ -10,6 +10,7 @@
 
 pub mod docker;
 pub mod local;
+pub mod scratch;
 pub mod url;
 
 use std::collections::BTreeSet;
@@ -180,18 +181,7 @@ impl Server {
         label: &str,
         template: Option<&str>,
     ) -> Result<ScratchDb, EngineError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!(
-            "pgrehearse_{}_{}_{}_{}",
-            label,
-            std::process::id(),
-            nanos,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = scratch::new_name(label);
         let admin = self.connect(&self.admin_db).await?;
         // Roles are cluster-wide: remember which exist (and how) so that the roles the replay creates
         // are dropped after the database (registered later, so released first), later sets never see
@@ -264,7 +254,19 @@ pub async fn start(options: &EngineOptions, cleanup: &Cleanup) -> Result<Server,
                 return url::UrlEngine::new(options)?.start(cleanup).await;
             }
             let docker_reason = match docker::daemon().await {
-                Ok(_) => return docker::DockerEngine::new(options).start(cleanup).await,
+                Ok(_) => match docker::DockerEngine::new(options).start(cleanup).await {
+                    // A daemon that cannot get the image: the local binaries, when present, are
+                    // what `auto` is for.
+                    Err(e @ EngineError::ImageUnavailable { .. })
+                        if local::find_bindir(options.pg_version).is_ok() =>
+                    {
+                        eprintln!(
+                            "pgrehearse: docker: {e}\npgrehearse: falling back to the local engine (PostgreSQL server binaries found)"
+                        );
+                        return local::LocalEngine::new(options).start(cleanup).await;
+                    }
+                    started => return started,
+                },
                 Err(e) => e.to_string(),
             };
             match local::find_bindir(options.pg_version) {

@@ -438,3 +438,198 @@ fn url_engine_undoes_and_reports_a_rename_of_an_existing_role() {
         "{stderr}"
     );
 }
+
+async fn database_names(server: &pgrehearse::engine::Server) -> Vec<String> {
+    let client = server.connect("postgres").await.expect("connects");
+    client
+        .query("SELECT datname::text FROM pg_database ORDER BY 1", &[])
+        .await
+        .expect("lists databases")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn url_engine_sweeps_only_provably_stale_scratch_databases() {
+    use pgrehearse::engine::scratch;
+    let rt = runtime();
+    let cleanup = pgrehearse::engine::Cleanup::new();
+    let (server, url) = shared_server(&rt, &cleanup);
+    let host = scratch::host_tag();
+    let mut live = Command::new("sleep").arg("600").spawn().expect("spawns");
+    let dead = dead_pid();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let old = now - 3_600;
+    let stale = scratch::name("replay", &host, dead, old, 0);
+    let kept = [
+        // Its process still runs.
+        scratch::name("replay", &host, live.id(), old, 1),
+        // Too young to judge.
+        scratch::name("replay", &host, dead, now, 2),
+        // Made on another machine: its process cannot be checked from here.
+        scratch::name("replay", "0badf00d", dead, old, 3),
+        // Owned by another role.
+        scratch::name("declared", &host, dead, old, 4),
+        // Not named by pgrehearse.
+        "pgrehearse_app".to_string(),
+    ];
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        admin
+            .batch_execute("CREATE ROLE pgr_other_owner NOLOGIN")
+            .await
+            .expect("role");
+        for name in std::iter::once(&stale).chain(&kept[..3]).chain(&kept[4..]) {
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("creates");
+        }
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{}\" OWNER pgr_other_owner",
+                kept[3]
+            ))
+            .await
+            .expect("creates");
+    });
+    let repo = crate::harness::repo(&[("migrations/001_a.sql", "SELECT 1;\n")]);
+    let out = command()
+        .args(["check", "--engine", "url", "-q", "--database-url", &url])
+        .arg(repo.path())
+        .output()
+        .expect("runs");
+    let after = rt.block_on(database_names(&server));
+    let _ = live.kill();
+    let _ = live.wait();
+    rt.block_on(cleanup.run_all());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!after.contains(&stale), "{after:?}");
+    assert!(
+        stderr.contains(&format!("dropped scratch database {stale}")),
+        "{stderr}"
+    );
+    for name in &kept {
+        assert!(after.contains(name), "{name} was dropped: {after:?}");
+    }
+}
+
+#[test]
+fn url_engine_scratch_database_of_a_killed_run_is_dropped_by_a_later_run() {
+    let rt = runtime();
+    let cleanup = pgrehearse::engine::Cleanup::new();
+    let (server, url) = shared_server(&rt, &cleanup);
+    let mut child = command()
+        .args(["check", "--engine", "url", "-v", "--database-url", &url])
+        .arg(fixture("slow"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let pid = child.id();
+    wait_until_ready(&mut child);
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("waits");
+    let left: Vec<String> = rt
+        .block_on(database_names(&server))
+        .into_iter()
+        .filter(|d| d.contains(&format!("_{pid}_")))
+        .collect();
+    assert_eq!(left.len(), 1, "the killed run left its scratch database");
+    // The sweep waits until a scratch database is a minute old: age it.
+    // pgrehearse_<label>_<host>_<pid>_<secs>_<n>
+    let parts: Vec<&str> = left[0].rsplitn(3, '_').collect();
+    let secs: u64 = parts[1].parse().expect("seconds in the name");
+    let renamed = format!("{}_{}_{}", parts[2], secs - 120, parts[0]);
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        // The killed run's session is still inside its statement.
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&left[0]],
+            )
+            .await
+            .expect("terminates");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" RENAME TO \"{renamed}\"",
+                left[0]
+            ))
+            .await
+            .expect("renames");
+    });
+    let repo = crate::harness::repo(&[("migrations/001_a.sql", "SELECT 1;\n")]);
+    let out = command()
+        .args(["check", "--engine", "url", "-q", "--database-url", &url])
+        .arg(repo.path())
+        .output()
+        .expect("runs");
+    let after = rt.block_on(database_names(&server));
+    rt.block_on(cleanup.run_all());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!after.contains(&renamed), "{after:?}");
+}
+
+#[test]
+fn docker_interrupt_early_in_the_start_leaves_no_container() {
+    for delay_ms in [50, 120, 200, 300] {
+        let child = command()
+            .arg("check")
+            .arg(fixture("psql-partial"))
+            .args(engine_args(Engine::Docker))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        let pid = child.id();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+        let out = child.wait_with_output().expect("waits");
+        // Whatever the daemon was still creating when the run stopped is gone too.
+        std::thread::sleep(Duration::from_millis(1500));
+        let left = containers_of(pid);
+        for id in &left {
+            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        }
+        assert_eq!(
+            left,
+            Vec::<String>::new(),
+            "SIGINT after {delay_ms} ms left a container; stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn auto_falls_back_to_local_when_docker_cannot_get_the_image() {
+    let out = command()
+        .args(["check", "--engine", "auto", "--format", "json"])
+        .args(["--image", "pgrehearse-missing.invalid/nothing:1"])
+        .env("PGREHEARSE_PULL_TIMEOUT", "20")
+        .arg(fixture("psql-partial"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("falling back to the local engine (PostgreSQL server binaries found)"),
+        "{stderr}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(json["summary"]["engine"], "local");
+}
