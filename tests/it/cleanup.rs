@@ -104,6 +104,9 @@ fn local_finished_run_leaves_nothing() {
 
 #[test]
 fn docker_finished_run_leaves_nothing() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     finished_run_leaves_nothing(Engine::Docker);
 }
 
@@ -114,6 +117,9 @@ fn local_ctrl_c_leaves_nothing() {
 
 #[test]
 fn docker_ctrl_c_leaves_nothing() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     ctrl_c_leaves_nothing(Engine::Docker);
 }
 
@@ -143,5 +149,8 @@ fn local_panic_leaves_nothing() {
 
 #[test]
 fn docker_panic_leaves_nothing() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     panic_leaves_nothing(Engine::Docker);
 }

@@ -211,6 +211,9 @@ fn docker_inspect(id: &str, format: &str) -> String {
 
 #[test]
 fn docker_superuser_port_is_loopback_only_with_a_random_password() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     let mut passwords = Vec::new();
     for _ in 0..2 {
         let mut child = command()
@@ -287,6 +290,9 @@ fn exists(id: &str) -> bool {
 
 #[test]
 fn docker_sweep_removes_only_containers_whose_owner_is_gone() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     let mut owner = Command::new("sleep").arg("600").spawn().expect("spawns");
     let live = labelled_container(owner.id());
     let stale = labelled_container(dead_pid());
@@ -585,6 +591,9 @@ fn url_engine_scratch_database_of_a_killed_run_is_dropped_by_a_later_run() {
 
 #[test]
 fn docker_interrupt_early_in_the_start_leaves_no_container() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     for delay_ms in [50, 120, 200, 300] {
         let child = command()
             .arg("check")
@@ -617,6 +626,9 @@ fn docker_interrupt_early_in_the_start_leaves_no_container() {
 
 #[test]
 fn auto_falls_back_to_local_when_docker_cannot_get_the_image() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     let out = command()
         .args(["check", "--engine", "auto", "--format", "json"])
         .args(["--image", "pgrehearse-missing.invalid/nothing:1"])
