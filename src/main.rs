@@ -354,6 +354,9 @@ async fn run_check_task(options: CheckOptions) -> Result<check::Outcome, String>
 }
 
 async fn run_baseline(args: CheckArgs) -> ExitCode {
+    if !root_exists(&args.path) {
+        return ExitCode::from(2);
+    }
     let mut options = check_options(&args);
     options.baseline = BaselineChoice::Off;
     let target = match &args.report.baseline {
@@ -463,7 +466,23 @@ fn run_rules(format: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A repository root that does not exist is said to be missing (discovery says "not a directory" of
+/// a file given as the root).
+fn root_exists(path: &std::path::Path) -> bool {
+    if path.exists() {
+        return true;
+    }
+    eprintln!(
+        "pgrehearse: error: {}: does not exist; pass the repository root to check",
+        path.display()
+    );
+    false
+}
+
 async fn run_check(args: CheckArgs) -> ExitCode {
+    if !root_exists(&args.path) {
+        return ExitCode::from(2);
+    }
     let mut github = match deliver::github_start(
         &args.path,
         &GithubOptions {
@@ -504,6 +523,9 @@ async fn run_check(args: CheckArgs) -> ExitCode {
 }
 
 async fn run_lint(args: LintArgs) -> ExitCode {
+    if !root_exists(&args.path) {
+        return ExitCode::from(2);
+    }
     let options = pgrehearse::lint::LintOptions {
         root: args.path.clone(),
         config: args.config.clone(),

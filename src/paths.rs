@@ -75,9 +75,29 @@ fn resolve(path: &Path) -> io::Result<PathBuf> {
     }
 }
 
+/// The 1-based line and column (in characters) of the first byte that is not UTF-8.
+pub fn utf8_error_position(e: &std::string::FromUtf8Error) -> (usize, usize) {
+    let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+    // Everything before the error is valid UTF-8.
+    let text = std::str::from_utf8(valid).unwrap_or_default();
+    let line_start = text.rfind('\n').map_or(0, |n| n + 1);
+    (
+        text.matches('\n').count() + 1,
+        text[line_start..].chars().count() + 1,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_errors_have_a_line_and_column() {
+        let e = String::from_utf8(b"SELECT 1;\nSELECT '\xc3\xa9', \xff;\n".to_vec()).unwrap_err();
+        assert_eq!(utf8_error_position(&e), (2, 13));
+        let e = String::from_utf8(b"\xff".to_vec()).unwrap_err();
+        assert_eq!(utf8_error_position(&e), (1, 1));
+    }
 
     #[test]
     fn symlinks_and_dot_dots_out_of_the_root_are_refused() {

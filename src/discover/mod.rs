@@ -239,8 +239,12 @@ pub enum DiscoverError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: not valid UTF-8 text; convert it (e.g. `iconv -f latin1 -t utf-8`)", path.display())]
-    NotUtf8 { path: PathBuf },
+    #[error("{}:{line}:{column}: not valid UTF-8 text; convert it (e.g. `iconv -f latin1 -t utf-8`)", path.display())]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
     #[error("{}: malformed Drizzle journal: {message}; regenerate it with drizzle-kit generate or fix the JSON", path.display())]
     Journal { path: PathBuf, message: String },
     #[error("{}: configured migration set folder does not exist", path.display())]
@@ -542,8 +546,13 @@ impl Walker<'_> {
             source,
         })?;
         let text: Arc<str> = String::from_utf8(bytes)
-            .map_err(|_| DiscoverError::NotUtf8 {
-                path: rel.to_path_buf(),
+            .map_err(|e| {
+                let (line, column) = crate::paths::utf8_error_position(&e);
+                DiscoverError::NotUtf8 {
+                    path: rel.to_path_buf(),
+                    line,
+                    column,
+                }
             })?
             .into();
         self.out.sources.insert(rel, text.clone());

@@ -17,6 +17,7 @@ mod github_api;
 mod harness;
 mod live;
 mod locks;
+mod newcomer;
 mod outside;
 mod ownership;
 mod partial_static;
