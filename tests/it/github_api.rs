@@ -602,3 +602,58 @@ async fn https_client_uses_rustls_and_reports_handshake_errors() {
     assert!(!err.is_forbidden());
     server.abort();
 }
+
+/// A huge report costs a bounded number of requests: at most 1,000 annotations (20 requests) whatever
+/// the report holds.
+#[tokio::test]
+async fn a_huge_report_costs_a_bounded_number_of_requests() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/shop/check-runs"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "id": 7 })))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/shop/check-runs/7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": 7 })))
+        .mount(&server)
+        .await;
+    let env = Env::new();
+    let mut p = publisher(env.context(server.uri(), None));
+    let mut out = Vec::new();
+    p.start(&mut out).await.unwrap();
+    // 10,000 findings, 100 in each of 100 files (under the per-file cap).
+    let mut sources = Sources::new();
+    let mut findings = Vec::new();
+    for f in 0..100 {
+        let file = format!("db/m/{f:03}_x.sql");
+        sources.insert(file.as_str(), Arc::from("SELECT 1;\n"));
+        for i in 0..100 {
+            findings.push(
+                Finding::new(
+                    "mysql-syntax",
+                    Category::Dialect,
+                    Severity::Warning,
+                    format!("f{f} {i}"),
+                )
+                .at(file.as_str(), Some(Span::new(0, 6))),
+            );
+        }
+    }
+    let report = Report {
+        findings,
+        ..Report::default()
+    };
+    p.finish(&report, &sources, &mut out).await.unwrap();
+    let reqs = requests(&server).await;
+    let patches: Vec<&Request> = reqs
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), pgrehearse::github::MAX_ANNOTATIONS / 50);
+    let annotations: usize = patches
+        .iter()
+        .map(|r| body(r)["output"]["annotations"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(annotations, pgrehearse::github::MAX_ANNOTATIONS);
+}
