@@ -79,7 +79,11 @@ fn missing_path_is_an_error() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/pgrehearse-repo: does not exist"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
