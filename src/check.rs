@@ -358,6 +358,7 @@ async fn replay_set(
     set: &MigrationSet,
     snapshot_options: &SnapshotOptions,
 ) -> Result<(ReplayLog, Option<Catalog>), CheckError> {
+    cleanup.expect_roles(crate::environment::roles::created_by_set(set));
     let db = server.create_scratch(cleanup, "replay").await?;
     let result = async {
         let client = server.connect(&db.name).await?;

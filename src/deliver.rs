@@ -72,9 +72,11 @@ pub async fn github_start(
     };
     let mut publisher = Publisher::new(context, publish, api);
     let stdout = io::stdout();
+    let mut notices = Vec::new();
     publisher
-        .start(&mut stdout.lock())
+        .start(&mut notices)
         .await
+        .and_then(|()| report::actions::commands(&mut stdout.lock(), |out| out.write_all(&notices)))
         .map_err(|e| format!("could not write to stdout: {e}"))?;
     Ok(Some(publisher))
 }
@@ -82,9 +84,19 @@ pub async fn github_start(
 /// Marks the check run failed when pgrehearse could not run.
 pub async fn github_abort(publisher: Option<&mut Publisher<Rest>>, error: &str) {
     if let Some(publisher) = publisher {
-        let stdout = io::stdout();
-        let _ = publisher.abort(error, &mut stdout.lock()).await;
+        let mut notices = Vec::new();
+        let _ = publisher.abort(error, &mut notices).await;
+        let _ = print_commands(&mut io::stdout().lock(), &notices);
     }
+}
+
+/// Prints workflow commands pgrehearse built (one escaped command a line), with command processing
+/// on for them only.
+fn print_commands(out: &mut dyn Write, commands: &[u8]) -> io::Result<()> {
+    if commands.is_empty() {
+        return Ok(());
+    }
+    report::actions::commands(out, |out| out.write_all(commands))
 }
 
 fn write_report(
@@ -103,6 +115,8 @@ pub async fn finish(
     options: &DeliverOptions,
     github: Option<&mut Publisher<Rest>>,
 ) -> u8 {
+    // At most `cap::PER_RULE_AND_FILE` findings of a rule in a file, then one summary line.
+    report::cap::limit(&mut outcome.report.findings);
     if let Some(reference) = &options.changed_since {
         match changed::changed_files(&options.root, reference) {
             Ok(files) => {
@@ -158,7 +172,27 @@ pub async fn finish(
         (None, format) => (format, github_render),
     };
     let stdout = io::stdout();
-    let written = write_report(&mut stdout.lock(), stdout_format, &outcome, &render);
+    let written = if stdout_format == Format::Github {
+        // The annotations are commands for the runner; the summary after them is plain text.
+        let commands_only = RenderOptions {
+            quiet: true,
+            ..render.clone()
+        };
+        let mut out = stdout.lock();
+        report::actions::commands(&mut out, |out| {
+            write_report(out, stdout_format, &outcome, &commands_only)
+        })
+        .and_then(|()| {
+            if options.quiet {
+                Ok(())
+            } else {
+                out.write_all(report::summary(&outcome.report).as_bytes())?;
+                out.flush()
+            }
+        })
+    } else {
+        write_report(&mut stdout.lock(), stdout_format, &outcome, &render)
+    };
     if let Err(e) = written
         && e.kind() != io::ErrorKind::BrokenPipe
     {
@@ -170,15 +204,18 @@ pub async fn finish(
         // Workflow commands and notices go where the runner reads them; stdout holds a machine
         // format when one was asked for without --output.
         let machine_stdout = matches!(stdout_format, Format::Json | Format::Sarif);
-        let result = if machine_stdout {
-            publisher
-                .finish(&outcome.report, &outcome.sources, &mut io::stderr().lock())
-                .await
+        // Its notices and annotations are commands: written in one burst, then processing is paused
+        // again (see `report::actions`).
+        let mut commands = Vec::new();
+        let result = publisher
+            .finish(&outcome.report, &outcome.sources, &mut commands)
+            .await;
+        let printed = if machine_stdout {
+            print_commands(&mut io::stderr().lock(), &commands)
         } else {
-            publisher
-                .finish(&outcome.report, &outcome.sources, &mut io::stdout().lock())
-                .await
+            print_commands(&mut io::stdout().lock(), &commands)
         };
+        let result = result.and(printed);
         if let Err(e) = result {
             eprintln!(
                 "pgrehearse: warning: could not write the GitHub job summary or outputs: {e}"

@@ -69,6 +69,59 @@ pub fn install(repo: &Path, force: bool) -> Result<PathBuf, HookError> {
 mod tests {
     use super::*;
 
+    /// The files that trigger the git hook and the pre-commit hooks: one pattern, including Drizzle
+    /// schema files, checked with grep -E as the hook runs it.
+    #[test]
+    fn hook_patterns_include_drizzle_schema_files() {
+        let hook = PRE_COMMIT
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("| grep -Eq '"))
+            .and_then(|l| l.strip_suffix("'; then"))
+            .expect("the hook's file pattern");
+        let yaml = include_str!("../.pre-commit-hooks.yaml");
+        let files: Vec<&str> = yaml
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("files: '"))
+            .filter_map(|l| l.strip_suffix('\''))
+            .collect();
+        assert_eq!(
+            files,
+            vec![hook, hook],
+            "both pre-commit hooks use the git hook's pattern"
+        );
+        let matches = |path: &str| {
+            let mut child = Command::new("grep")
+                .args(["-Eq", hook])
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .expect("grep runs");
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(format!("{path}\n").as_bytes())
+                .expect("writes");
+            child.wait().expect("waits").success()
+        };
+        for path in [
+            "src/db/schema.ts",
+            "schema.ts",
+            "drizzle.config.ts",
+            "drizzle.config.json",
+            "src/schema/users.ts",
+            "drizzle/0001_a.sql",
+            "drizzle/meta/_journal.json",
+            "prisma/schema.prisma",
+            ".pgrehearse.yaml",
+        ] {
+            assert!(matches(path), "{path} does not trigger the hook");
+        }
+        for path in ["src/app.ts", "src/myschema.ts", "README.md"] {
+            assert!(!matches(path), "{path} triggers the hook");
+        }
+    }
+
     #[test]
     fn installs_refuses_foreign_hooks_and_forces() {
         let repo = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@
 //!
 //! | floor | modules | what lives there |
 //! |---|---|---|
-//! | 1 | [`model`], [`registry`] | the vocabulary: [`model::Finding`], [`model::Span`], provenance; every rule id with its severity and docs (data, no checks); the `pgrehearse-sql` crate sits beside them |
+//! | 1 | [`model`], [`registry`], [`paths`], [`random`] | the vocabulary: [`model::Finding`], [`model::Span`], provenance; every rule id with its severity and docs (data, no checks); paths kept inside the repository; per-run random tokens; the `pgrehearse-sql` crate sits beside them |
 //! | 2 | [`runner`], [`config`], [`engine`], [`catalog`] | what each runner is and how it batches and groups statements, and the migration-set model; `.pgrehearse.yaml` parsing; servers to replay on; `pg_catalog` introspection |
 //! | 3 | [`apply`] | sending statements to a database with the error located in the file |
 //! | 4 | [`discover`], [`declared`], [`environment`], [`replay`], [`locks`] | finding sets and declared files; loading declared schemas; presets, roles and environment findings; replaying a set; lock tracing |
@@ -43,7 +43,9 @@ pub mod lint;
 pub mod live;
 pub mod locks;
 pub mod model;
+pub mod paths;
 pub mod policy;
+pub mod random;
 pub mod registry;
 pub mod replay;
 pub mod report;

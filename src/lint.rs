@@ -29,6 +29,7 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
     report.findings.extend(discovery.findings);
     for set in &discovery.sets {
         report.findings.extend(rules::static_checks(set));
+        report.findings.extend(unterminated(set));
         // Files the runner itself would refuse: the replay reports the first one it reaches; with no
         // replay, every one of them.
         for m in &set.migrations {
@@ -80,4 +81,58 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
         report,
         sources: discovery.sources,
     })
+}
+
+/// Migrations PostgreSQL rejects whatever the database holds: an unterminated block comment, quoted
+/// string, quoted identifier or dollar-quoted string in what the runner sends. `check` reports these
+/// as the replay's `migration-failed`; `lint` reports the same, at the opening token.
+fn unterminated(set: &crate::runner::MigrationSet) -> Vec<Finding> {
+    use pgrehearse_sql::{self as sql, Span, TokenKind};
+    let mut findings = Vec::new();
+    for m in &set.migrations {
+        let is_sql = m
+            .file
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
+        if !is_sql {
+            continue;
+        }
+        let spans: Vec<Span> = if m.batches.is_empty() {
+            vec![Span::new(0, m.text.len())]
+        } else {
+            m.batches.iter().map(|b| b.span).collect()
+        };
+        let open = spans.into_iter().find_map(|span| {
+            sql::significant_tokens(&m.text, span)
+                .into_iter()
+                .find(|t| t.kind == TokenKind::Unterminated)
+        });
+        let Some(token) = open else {
+            continue;
+        };
+        let what = sql::describe_unterminated(&m.text, &token);
+        let start = token.span.start;
+        let end = m.text[start..]
+            .find(['\n', '\r'])
+            .map_or(token.span.end, |n| start + n)
+            .max(start + 1)
+            .min(m.text.len());
+        findings.push(
+            registry::finding(
+                "migration-failed",
+                format!(
+                    "migration `{}` cannot run: unterminated {what} from here to the end of the file; PostgreSQL rejects it",
+                    m.id
+                ),
+            )
+            .help(format!("close the {what}"))
+            .at(&m.file, Some(Span::new(start, end)))
+            .evidence(Evidence {
+                migration: Some(m.id.clone()),
+                ..Evidence::default()
+            }),
+        );
+    }
+    findings
 }

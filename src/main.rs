@@ -278,10 +278,14 @@ async fn interrupted() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+        if let (Ok(mut term), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return "interrupted (Ctrl-C)",
                 _ = term.recv() => return "terminated (SIGTERM)",
+                _ = hangup.recv() => return "hung up (SIGHUP)",
             }
         }
     }
@@ -350,6 +354,9 @@ async fn run_check_task(options: CheckOptions) -> Result<check::Outcome, String>
 }
 
 async fn run_baseline(args: CheckArgs) -> ExitCode {
+    if !root_exists(&args.path) {
+        return ExitCode::from(2);
+    }
     let mut options = check_options(&args);
     options.baseline = BaselineChoice::Off;
     let target = match &args.report.baseline {
@@ -459,7 +466,23 @@ fn run_rules(format: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A repository root that does not exist is said to be missing (discovery says "not a directory" of
+/// a file given as the root).
+fn root_exists(path: &std::path::Path) -> bool {
+    if path.exists() {
+        return true;
+    }
+    eprintln!(
+        "pgrehearse: error: {}: does not exist; pass the repository root to check",
+        path.display()
+    );
+    false
+}
+
 async fn run_check(args: CheckArgs) -> ExitCode {
+    if !root_exists(&args.path) {
+        return ExitCode::from(2);
+    }
     let mut github = match deliver::github_start(
         &args.path,
         &GithubOptions {
@@ -500,6 +523,9 @@ async fn run_check(args: CheckArgs) -> ExitCode {
 }
 
 async fn run_lint(args: LintArgs) -> ExitCode {
+    if !root_exists(&args.path) {
+        return ExitCode::from(2);
+    }
     let options = pgrehearse::lint::LintOptions {
         root: args.path.clone(),
         config: args.config.clone(),
@@ -546,6 +572,10 @@ fn run_hook(command: HookCommand) -> ExitCode {
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
+    // In GitHub Actions, nothing printed from here on (snippets of repository files, PostgreSQL
+    // messages raised by migrations) is read as a workflow command; pgrehearse's own commands are
+    // printed through `report::actions::commands`.
+    let _ = pgrehearse::report::actions::pause(&mut std::io::stdout().lock());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -575,6 +605,7 @@ fn main() -> ExitCode {
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let _ = pgrehearse::report::actions::resume(&mut std::io::stdout().lock());
     code
 }
 

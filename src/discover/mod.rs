@@ -42,8 +42,12 @@ pub enum DiscoverError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: not valid UTF-8 text; convert it (e.g. `iconv -f latin1 -t utf-8`)", path.display())]
-    NotUtf8 { path: PathBuf },
+    #[error("{}:{line}:{column}: not valid UTF-8 text; convert it (e.g. `iconv -f latin1 -t utf-8`)", path.display())]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
     #[error("{}: malformed Drizzle journal: {message}; regenerate it with drizzle-kit generate or fix the JSON", path.display())]
     Journal { path: PathBuf, message: String },
     #[error("{}: configured migration set folder does not exist", path.display())]
@@ -54,6 +58,8 @@ pub enum DiscoverError {
     MissingBaseline { path: PathBuf },
     #[error("{}: no migration layout recognised here; name its runner in `.pgrehearse.yaml` (`runner: psql`, …)", path.display())]
     UnknownLayout { path: PathBuf },
+    #[error(transparent)]
+    OutsideRoot(#[from] crate::paths::OutsideRoot),
 }
 
 const SKIP_DIRS: &[&str] = &[
@@ -158,6 +164,7 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
 /// The files and folders directly in `rel` (relative to `root`), each sorted. Symlinks to files are
 /// followed, never those to directories (no cycles).
 pub fn list_dir(root: &Path, rel: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DiscoverError> {
+    crate::paths::inside(root, rel)?;
     let path = root.join(rel);
     let entries = std::fs::read_dir(&path).map_err(|source| DiscoverError::Read {
         path: path.clone(),
@@ -193,14 +200,20 @@ pub fn read_source(
     rel: &Path,
     sources: &mut Sources,
 ) -> Result<Arc<str>, DiscoverError> {
+    crate::paths::inside(root, rel)?;
     let path = root.join(rel);
     let bytes = std::fs::read(&path).map_err(|source| DiscoverError::Read {
         path: rel.to_path_buf(),
         source,
     })?;
     let text: Arc<str> = String::from_utf8(bytes)
-        .map_err(|_| DiscoverError::NotUtf8 {
-            path: rel.to_path_buf(),
+        .map_err(|e| {
+            let (line, column) = crate::paths::utf8_error_position(&e);
+            DiscoverError::NotUtf8 {
+                path: rel.to_path_buf(),
+                line,
+                column,
+            }
         })?
         .into();
     sources.insert(rel, text.clone());

@@ -4,13 +4,16 @@
 //! environment interface (`POSTGRES_PASSWORD`, `POSTGRES_USER`, `POSTGRES_DB`). Readiness is a
 //! successful connection and `SELECT 1`, never a log line. Every container carries pgrehearse labels
 //! (owner pid and host) so that containers left by a run that was killed outright are removed at the
-//! next start-up.
+//! next start-up; only containers whose owner process is provably gone are removed (a process of
+//! another user, which `kill(pid, 0)` cannot signal, is alive). The superuser port is published on
+//! 127.0.0.1 only, and the superuser password is random for each run.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::PortBinding;
 use testcontainers::bollard::query_parameters::{
     CreateImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
@@ -23,7 +26,6 @@ use super::{Cleanup, Engine, EngineError, EngineKind, EngineOptions, Resource, S
 const LABEL_MANAGED: &str = "dev.pgrehearse.managed";
 const LABEL_PID: &str = "dev.pgrehearse.pid";
 const LABEL_HOST: &str = "dev.pgrehearse.host";
-const PASSWORD: &str = "pgrehearse";
 
 pub struct DockerEngine {
     image: String,
@@ -72,15 +74,31 @@ fn split_image(image: &str) -> (String, String) {
     }
 }
 
-/// Removes every container this process labelled (used when a run is interrupted mid-start).
+/// Removes every container this process labelled (used when a run is interrupted mid-start). A
+/// create request already sent when the start was interrupted may still be completing in the daemon,
+/// so the labels are listed again until none has appeared for a second.
 pub async fn remove_own_containers() {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut quiet_since = std::time::Instant::now();
+    while std::time::Instant::now() < deadline {
+        if remove_own_containers_once().await > 0 {
+            quiet_since = std::time::Instant::now();
+        } else if quiet_since.elapsed() >= Duration::from_secs(1) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One pass of [`remove_own_containers`]; returns how many containers it found.
+async fn remove_own_containers_once() -> usize {
     let Ok(Ok(docker)) = tokio::time::timeout(
         Duration::from_secs(2),
         testcontainers::core::client::docker_client_instance(),
     )
     .await
     else {
-        return;
+        return 0;
     };
     let mut filters = HashMap::new();
     filters.insert(
@@ -91,13 +109,16 @@ pub async fn remove_own_containers() {
         .all(true)
         .filters(&filters)
         .build();
-    if let Ok(containers) = docker.list_containers(Some(options)).await {
-        for c in containers {
-            if let Some(id) = c.id {
-                let _ = remove_container(&id).await;
-            }
+    let Ok(containers) = docker.list_containers(Some(options)).await else {
+        return 0;
+    };
+    let found = containers.len();
+    for c in containers {
+        if let Some(id) = c.id {
+            let _ = remove_container(&id).await;
         }
     }
+    found
 }
 
 /// Removes containers labelled by pgrehearse runs on this host whose process is gone.
@@ -117,16 +138,25 @@ async fn remove_stale(docker: &Docker) {
         if labels.get(LABEL_HOST).map(String::as_str) != Some(host.as_str()) {
             continue;
         }
-        let owner_alive = labels
+        let owner_gone = labels
             .get(LABEL_PID)
             .and_then(|p| p.parse::<i32>().ok())
-            // SAFETY: kill with signal 0 only checks for existence.
-            .map(|pid| unsafe { libc::kill(pid, 0) == 0 })
-            .unwrap_or(false);
-        if !owner_alive && let Some(id) = c.id {
+            .is_some_and(process_gone);
+        if owner_gone && let Some(id) = c.id {
             let _ = remove_container(&id).await;
         }
     }
+}
+
+/// Whether no process `pid` exists: `kill(pid, 0)` fails with ESRCH. A process of another user
+/// (EPERM) is alive; a pid that is not a single process (0, negative) is never judged gone.
+pub(crate) fn process_gone(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 sends nothing; it only checks that the process exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
 async fn ensure_image(docker: &Docker, image: &str) -> Result<(), EngineError> {
@@ -171,10 +201,11 @@ impl Engine for DockerEngine {
             reason,
         };
         let (name, tag) = split_image(&self.image);
+        let password = crate::random::hex(16);
         let request = GenericImage::new(name, tag)
             .with_exposed_port(5432.tcp())
             .with_wait_for(WaitFor::Nothing)
-            .with_env_var("POSTGRES_PASSWORD", PASSWORD)
+            .with_env_var("POSTGRES_PASSWORD", password.clone())
             .with_env_var("POSTGRES_USER", "postgres")
             .with_env_var("POSTGRES_DB", "postgres")
             .with_label(LABEL_MANAGED, "true")
@@ -188,7 +219,18 @@ impl Engine for DockerEngine {
                 "-c",
                 "full_page_writes=off",
             ])
-            .with_startup_timeout(Duration::from_secs(60));
+            .with_startup_timeout(Duration::from_secs(60))
+            // The superuser port on the loopback interface only, on a port Docker picks.
+            .with_host_config_modifier(|host_config| {
+                host_config.publish_all_ports = Some(false);
+                host_config.port_bindings = Some(HashMap::from([(
+                    "5432/tcp".to_string(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".to_string()),
+                        host_port: Some(String::new()),
+                    }]),
+                )]));
+            });
         let container = request.start().await.map_err(|e| failed(e.to_string()))?;
         let id = container.id().to_string();
         cleanup.register(Resource::Container { id: id.clone() });
@@ -209,7 +251,7 @@ impl Engine for DockerEngine {
             .host(&host)
             .port(port)
             .user("postgres")
-            .password(PASSWORD)
+            .password(&password)
             .dbname("postgres");
         // Readiness is a successful `SELECT 1`; between attempts, a container that exited is reported at
         // once with the end of its log instead of waiting for the deadline.
@@ -286,7 +328,59 @@ pub async fn remove_container(id: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_image;
+    use super::{process_gone, split_image};
+
+    #[test]
+    fn only_a_missing_process_is_gone() {
+        assert!(!process_gone(std::process::id() as i32));
+        // pid 1 exists; signalling it may be refused (EPERM), which still means alive.
+        assert!(!process_gone(1));
+        assert!(!process_gone(0));
+        assert!(!process_gone(-1));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert!(process_gone(pid));
+    }
+
+    /// Another user's live process cannot be signalled (EPERM): it is alive, not gone. Checked from a
+    /// forked child that drops to `nobody` and looks at this (root-owned) process.
+    #[test]
+    fn another_users_process_is_not_gone() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            // Unprivileged already: pid 1 belongs to another user.
+            assert!(!process_gone(1));
+            return;
+        }
+        let me = std::process::id() as i32;
+        // SAFETY: the child only calls async-signal-safe functions (setgid, setuid, kill, _exit).
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork failed");
+        if child == 0 {
+            // SAFETY: as above; 65534 is `nobody`.
+            unsafe {
+                if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                    libc::_exit(3);
+                }
+                let refused = libc::kill(me, 0) == -1;
+                libc::_exit(match (refused, process_gone(me)) {
+                    (true, false) => 0,
+                    (false, _) => 2,
+                    (true, true) => 1,
+                });
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(child, &mut status, 0) };
+        assert!(libc::WIFEXITED(status));
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "1: an EPERM process was judged gone; 2: kill was not refused; 3: setuid failed"
+        );
+    }
 
     #[test]
     fn image_names_split_into_name_and_tag() {

@@ -321,7 +321,13 @@ fn make_cluster_dir() -> Result<tempfile::TempDir, EngineError> {
     let mut last = None;
     for parent in cluster_parents() {
         match tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent) {
-            Ok(dir) => return Ok(dir),
+            // Private to the user the cluster runs as (the start-up sweep only touches such).
+            Ok(dir) => {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| failed(format!("{}: {e}", dir.path().display())))?;
+                return Ok(dir);
+            }
             Err(e) => last = Some(format!("{}: {e}", parent.display())),
         }
     }
@@ -332,13 +338,25 @@ fn make_cluster_dir() -> Result<tempfile::TempDir, EngineError> {
 }
 
 /// Removes clusters left behind by runs that were killed outright (SIGKILL, power loss).
-fn remove_stale() {
+fn remove_stale(who: Option<RunAs>) {
+    // The cluster directories of this user's runs are owned by the user the cluster runs as.
+    // SAFETY: geteuid has no preconditions.
+    let owner = who
+        .map(|w| w.uid)
+        .unwrap_or_else(|| unsafe { libc::geteuid() });
     for parent in cluster_parents() {
-        remove_stale_in(&parent);
+        remove_stale_in(&parent, owner);
     }
 }
 
-fn remove_stale_in(parent: &Path) {
+/// Removes, under `parent`, the cluster directories that are provably stale and provably ours: named
+/// like ours, a real directory (not a symlink) owned by `owner` and private to it (0700), whose
+/// pgrehearse process is gone. Their postmaster is stopped only when the process in `postmaster.pid`
+/// is a postgres owned by `owner` whose data directory is that very directory; a pid file naming any
+/// other process is ignored, so a file planted by another user can never make pgrehearse signal
+/// anything.
+pub fn remove_stale_in(parent: &Path, owner: u32) {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
@@ -350,24 +368,61 @@ fn remove_stale_in(parent: &Path) {
         else {
             continue;
         };
-        let Some(owner) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(run) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if owner == std::process::id() || process_alive(owner) {
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != owner || meta.mode() & 0o077 != 0 {
             continue;
         }
-        let pidfile = entry.path().join("data").join("postmaster.pid");
-        if let Some(pm) = std::fs::read_to_string(&pidfile)
-            .ok()
-            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()))
-        {
-            // SAFETY: sending SIGQUIT to the orphaned postmaster we started earlier.
+        if run == std::process::id() || !super::docker::process_gone(run as i32) {
+            continue;
+        }
+        let data = entry.path().join("data");
+        if let Some(pm) = own_postmaster(&data, owner) {
+            // SAFETY: pm is a postgres owned by `owner` running on this stale cluster's data directory.
             unsafe {
                 libc::kill(pm, libc::SIGQUIT);
             }
         }
         let _ = std::fs::remove_dir_all(entry.path());
     }
+}
+
+/// The postmaster of the cluster in `data`, when `data/postmaster.pid` names a live `postgres` process
+/// owned by `owner` whose working directory (the data directory: the postmaster changes into it) is
+/// `data`. Anything else is `None`.
+fn own_postmaster(data: &Path, owner: u32) -> Option<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let data_meta = std::fs::symlink_metadata(data).ok()?;
+    if !data_meta.is_dir() || data_meta.uid() != owner {
+        return None;
+    }
+    let pidfile = data.join("postmaster.pid");
+    let meta = std::fs::symlink_metadata(&pidfile).ok()?;
+    if !meta.is_file() || meta.uid() != owner {
+        return None;
+    }
+    let pm = std::fs::read_to_string(&pidfile)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|&p| p > 1)?;
+    let proc_dir = PathBuf::from(format!("/proc/{pm}"));
+    if std::fs::metadata(&proc_dir).ok()?.uid() != owner {
+        return None;
+    }
+    let comm = std::fs::read_to_string(proc_dir.join("comm")).ok()?;
+    if comm.trim() != "postgres" {
+        return None;
+    }
+    let cwd = std::fs::read_link(proc_dir.join("cwd")).ok()?;
+    (cwd == data.canonicalize().ok()?).then_some(pm)
 }
 
 impl Engine for LocalEngine {
@@ -379,7 +434,7 @@ impl Engine for LocalEngine {
         let started = Instant::now();
         let bindir = find_bindir(self.pg_version)?;
         let who = run_as()?;
-        remove_stale();
+        remove_stale(who);
         let dir = make_cluster_dir()?;
         if let Some(w) = who {
             chown(dir.path(), w)?;

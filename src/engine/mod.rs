@@ -10,11 +10,13 @@
 
 pub mod docker;
 pub mod local;
+pub mod scratch;
 pub mod url;
 
+use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_postgres::{Client, Config, NoTls};
@@ -179,25 +181,16 @@ impl Server {
         label: &str,
         template: Option<&str>,
     ) -> Result<ScratchDb, EngineError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!(
-            "pgrehearse_{}_{}_{}_{}",
-            label,
-            std::process::id(),
-            nanos,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = scratch::new_name(label);
         let admin = self.connect(&self.admin_db).await?;
-        // Roles are cluster-wide: remember which exist so that roles the replay creates are dropped after
-        // the database (registered later, so released first), and later sets never see them.
-        let roles = role_oids(&admin).await.unwrap_or_default();
+        // Roles are cluster-wide: remember which exist (and how) so that the roles the replay creates
+        // are dropped after the database (registered later, so released first), later sets never see
+        // them, and a migration that renames or alters a role that existed is caught.
+        let roles = role_states(&admin).await.unwrap_or_default();
         let roles_token = cleanup.register(Resource::NewRoles {
             config: self.config_for(&self.admin_db),
             baseline: roles,
+            names: cleanup.role_names.clone(),
         });
         let token = cleanup.register(Resource::Database {
             config: self.config_for(&self.admin_db),
@@ -261,7 +254,19 @@ pub async fn start(options: &EngineOptions, cleanup: &Cleanup) -> Result<Server,
                 return url::UrlEngine::new(options)?.start(cleanup).await;
             }
             let docker_reason = match docker::daemon().await {
-                Ok(_) => return docker::DockerEngine::new(options).start(cleanup).await,
+                Ok(_) => match docker::DockerEngine::new(options).start(cleanup).await {
+                    // A daemon that cannot get the image: the local binaries, when present, are
+                    // what `auto` is for.
+                    Err(e @ EngineError::ImageUnavailable { .. })
+                        if local::find_bindir(options.pg_version).is_ok() =>
+                    {
+                        eprintln!(
+                            "pgrehearse: docker: {e}\npgrehearse: falling back to the local engine (PostgreSQL server binaries found)"
+                        );
+                        return local::LocalEngine::new(options).start(cleanup).await;
+                    }
+                    started => return started,
+                },
                 Err(e) => e.to_string(),
             };
             match local::find_bindir(options.pg_version) {
@@ -329,9 +334,38 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-async fn role_oids(client: &Client) -> Result<Vec<u32>, tokio_postgres::Error> {
-    let rows = client.query("SELECT oid FROM pg_roles", &[]).await?;
-    Ok(rows.iter().map(|r| r.get::<_, u32>(0)).collect())
+/// A role as it was before a replay: its oid, name and attributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleState {
+    oid: u32,
+    name: String,
+    attributes: String,
+}
+
+const ROLE_STATES: &str = "SELECT oid, rolname::text, concat_ws(', ', \
+     CASE WHEN rolsuper THEN 'SUPERUSER' ELSE 'NOSUPERUSER' END, \
+     CASE WHEN rolinherit THEN 'INHERIT' ELSE 'NOINHERIT' END, \
+     CASE WHEN rolcreaterole THEN 'CREATEROLE' ELSE 'NOCREATEROLE' END, \
+     CASE WHEN rolcreatedb THEN 'CREATEDB' ELSE 'NOCREATEDB' END, \
+     CASE WHEN rolcanlogin THEN 'LOGIN' ELSE 'NOLOGIN' END, \
+     CASE WHEN rolreplication THEN 'REPLICATION' ELSE 'NOREPLICATION' END, \
+     CASE WHEN rolbypassrls THEN 'BYPASSRLS' ELSE 'NOBYPASSRLS' END, \
+     'CONNECTION LIMIT ' || rolconnlimit, \
+     'VALID UNTIL ' || coalesce(rolvaliduntil::text, 'infinity'), \
+     'password ' || rolpassword, \
+     'config ' || coalesce(array_to_string(rolconfig, ' '), '')) \
+     FROM pg_roles ORDER BY oid DESC";
+
+async fn role_states(client: &Client) -> Result<Vec<RoleState>, tokio_postgres::Error> {
+    let rows = client.query(ROLE_STATES, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| RoleState {
+            oid: r.get(0),
+            name: r.get(1),
+            attributes: r.get(2),
+        })
+        .collect())
 }
 
 /// Something that must not outlive the run.
@@ -342,8 +376,14 @@ pub enum Resource {
     LocalCluster { pid: u32, dir: tempfile::TempDir },
     /// A scratch database on a server reached with `config` (connected to the admin database).
     Database { config: Config, name: String },
-    /// Roles created (cluster-wide) since `baseline` was taken; dropped after their scratch database.
-    NewRoles { config: Config, baseline: Vec<u32> },
+    /// Roles created (cluster-wide) since `baseline` was taken whose names the run's SQL creates
+    /// (`names`); dropped after their scratch database. Roles of `baseline` that were renamed are
+    /// renamed back, and altered ones are reported.
+    NewRoles {
+        config: Config,
+        baseline: Vec<RoleState>,
+        names: Arc<Mutex<BTreeSet<String>>>,
+    },
 }
 
 /// The registry of everything to remove. Resources are removed newest first.
@@ -354,6 +394,8 @@ pub struct Cleanup {
     /// Set before the docker engine creates anything: a container created but not yet registered when
     /// the run is interrupted is still found by its labels.
     docker_used: std::sync::atomic::AtomicBool,
+    /// The names of the roles the replayed SQL may create (see [`Cleanup::expect_roles`]).
+    role_names: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Cleanup {
@@ -401,6 +443,15 @@ impl Cleanup {
         }
     }
 
+    /// Records the roles a migration set's replay may create (by name, as its SQL creates them). Only
+    /// roles of these names that did not exist before are dropped after a scratch database; a role
+    /// another session creates meanwhile is never touched.
+    pub fn expect_roles(&self, names: impl IntoIterator<Item = String>) {
+        if let Ok(mut known) = self.role_names.lock() {
+            known.extend(names);
+        }
+    }
+
     /// Records that the docker engine may create containers.
     pub fn docker_used(&self) {
         self.docker_used.store(true, Ordering::SeqCst);
@@ -426,7 +477,14 @@ async fn release(resource: Resource) {
         Resource::Container { id } => docker::remove_container(&id).await,
         Resource::LocalCluster { pid, dir } => local::stop_cluster(pid, dir).await,
         Resource::Database { config, name } => drop_database(&config, &name).await,
-        Resource::NewRoles { config, baseline } => drop_new_roles(&config, &baseline).await,
+        Resource::NewRoles {
+            config,
+            baseline,
+            names,
+        } => {
+            let names = names.lock().map(|n| n.clone()).unwrap_or_default();
+            drop_new_roles(&config, &baseline, &names).await
+        }
     };
     if let Err(e) = result {
         eprintln!("pgrehearse: cleanup: {e}");
@@ -452,31 +510,91 @@ async fn drop_database(config: &Config, name: &str) -> Result<(), String> {
         })
 }
 
-async fn drop_new_roles(config: &Config, baseline: &[u32]) -> Result<(), String> {
+async fn drop_new_roles(
+    config: &Config,
+    baseline: &[RoleState],
+    names: &BTreeSet<String>,
+) -> Result<(), String> {
     let client = tokio::time::timeout(Duration::from_secs(15), connect(config))
         .await
         .map_err(|_| "timed out connecting to drop roles created by the replay".to_string())?
         .map_err(|e| e.to_string())?;
-    let rows = client
-        .query(
-            "SELECT rolname FROM pg_roles WHERE NOT (oid = ANY($1)) ORDER BY oid DESC",
-            &[&baseline],
-        )
-        .await
-        .map_err(|e| db_error_text(&e))?;
-    for row in rows {
-        let name: String = row.get(0);
-        if let Err(e) = client
-            .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(&name)))
-            .await
-        {
-            return Err(format!(
-                "could not drop role {name} created by the replay: {}",
-                db_error_text(&e)
+    let now = role_states(&client).await.map_err(|e| db_error_text(&e))?;
+    let mut problems = Vec::new();
+    for role in &now {
+        match baseline.iter().find(|b| b.oid == role.oid) {
+            // Created since the baseline: ours only when the replayed SQL creates that name.
+            None if names.contains(&role.name) => {
+                if let Err(e) = client
+                    .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(&role.name)))
+                    .await
+                {
+                    problems.push(format!(
+                        "could not drop role {} created by the replay: {}",
+                        role.name,
+                        db_error_text(&e)
+                    ));
+                }
+            }
+            None => {}
+            Some(before) => {
+                if before.name != role.name {
+                    let undone = client
+                        .batch_execute(&format!(
+                            "ALTER ROLE {} RENAME TO {}",
+                            quote_ident(&role.name),
+                            quote_ident(&before.name)
+                        ))
+                        .await;
+                    problems.push(match undone {
+                        Ok(()) => format!(
+                            "a migration renamed role {} (which existed before the replay) to {}; it was renamed back",
+                            before.name, role.name
+                        ),
+                        Err(e) => format!(
+                            "a migration renamed role {} (which existed before the replay) to {} and renaming it back failed ({}): rename it back by hand",
+                            before.name,
+                            role.name,
+                            db_error_text(&e)
+                        ),
+                    });
+                }
+                if before.attributes != role.attributes {
+                    problems.push(format!(
+                        "a migration altered role {} (which existed before the replay): it was {} and is now {}; restore it by hand, and replay role changes on a server of their own",
+                        before.name,
+                        redact(&before.attributes),
+                        redact(&role.attributes)
+                    ));
+                }
+            }
+        }
+    }
+    for before in baseline {
+        if !now.iter().any(|r| r.oid == before.oid) {
+            problems.push(format!(
+                "a migration dropped role {}, which existed before the replay",
+                before.name
             ));
         }
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Role attributes for a message: whether a password is set, never the password.
+fn redact(attributes: &str) -> String {
+    attributes
+        .split(", ")
+        .map(|a| match a.strip_prefix("password ") {
+            Some(_) => "PASSWORD set",
+            None => a,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Waits until `SELECT 1` succeeds on `config`, or `deadline` passes, or `alive` says the server is gone.

@@ -1,8 +1,9 @@
 //! The url engine: an existing PostgreSQL server given by `--database-url`.
 //!
 //! Nothing on that server is touched except what the replay creates: each migration set gets a uniquely
-//! named scratch database (`pgrehearse_…`) that is dropped at the end, and roles the replay creates
-//! (roles are cluster-wide) are dropped after it. The connecting role needs CREATEDB, and CREATEROLE if
+//! named scratch database (`pgrehearse_…`, see [`scratch`](super::scratch)) that is dropped at the end,
+//! and roles the replay creates (roles are cluster-wide) are dropped after it. Scratch databases left by
+//! a run killed outright on this machine are dropped by the next run. The connecting role needs CREATEDB, and CREATEROLE if
 //! the migrations create roles. Point it at a disposable or CI server, not at production: to compare with
 //! production, a later read-only mode is the tool for that.
 
@@ -45,6 +46,12 @@ impl Engine for UrlEngine {
         let target = super::describe_config(&config);
         let version = tokio::time::timeout(Duration::from_secs(15), async {
             let client = super::connect(&config).await?;
+            // Scratch databases of runs on this machine that were killed outright (SIGKILL).
+            for name in super::scratch::sweep(&client).await {
+                eprintln!(
+                    "pgrehearse: dropped scratch database {name}, left by a pgrehearse run that no longer exists"
+                );
+            }
             client
                 .query_one("SHOW server_version", &[])
                 .await

@@ -291,6 +291,38 @@ fn scan_created(text: &str, span: Span, out: &mut Vec<String>, nesting: usize) {
     }
 }
 
+/// Every role a replay of `set` may create: `CREATE ROLE|USER|GROUP` (and `ALTER ROLE … RENAME TO`)
+/// anywhere in its migrations, preludes, presets, baseline snapshot and declared schemas, and the roles
+/// `create-roles` creates. The url engine drops only roles of these names that did not exist before
+/// the run, so a role another session creates meanwhile is never touched.
+pub fn created_by_set(set: &crate::runner::MigrationSet) -> std::collections::BTreeSet<String> {
+    use crate::runner::PreludeKind;
+    let mut names = std::collections::BTreeSet::new();
+    let mut scan = |text: &str| names.extend(created(text, Span::new(0, text.len())));
+    for m in &set.migrations {
+        scan(&m.text);
+    }
+    for p in &set.preludes {
+        scan(&p.text);
+    }
+    for s in &set.schemas {
+        scan(&s.text);
+        for g in s.generated.iter().flat_map(|g| g.iter()) {
+            scan(&g.sql);
+        }
+    }
+    for p in &set.preludes {
+        match &p.kind {
+            PreludeKind::Preset(preset) => {
+                names.extend(preset.roles().iter().map(|r| r.to_string()))
+            }
+            PreludeKind::CreateRoles(refs) => names.extend(refs.iter().map(|r| r.name.clone())),
+            PreludeKind::File | PreludeKind::Baseline => {}
+        }
+    }
+    names
+}
+
 /// The body of a `$tag$ … $tag$` string, without its delimiters.
 pub(crate) fn dollar_body(text: &str, span: Span) -> Option<Span> {
     let s = span.slice(text);

@@ -45,6 +45,11 @@ pub const ANNOTATIONS_PER_REQUEST: usize = 50;
 /// Rows of the findings table in summaries (the check run summary is limited to 65,535 characters).
 const SUMMARY_ROWS: usize = 100;
 const MAX_SUMMARY_CHARS: usize = 60_000;
+/// Annotations sent to the check run: 20 requests at most, whatever the report holds (the rest are
+/// in the report file and the job log).
+pub const MAX_ANNOTATIONS: usize = 1_000;
+/// Inline review comments posted by one run.
+pub const MAX_REVIEW_COMMENTS: usize = 30;
 
 /// Where the run happens, from the Actions environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -363,7 +368,10 @@ impl<A: Api> Publisher<A> {
     /// Completes the check run as failed when pgrehearse itself could not run (exit code 2), so a
     /// required check never stays `in_progress`.
     pub async fn abort(&mut self, error: &str, out: &mut dyn Write) -> io::Result<()> {
-        let text = format!("### pgrehearse could not run\n\n```text\n{error}\n```\n");
+        let text = format!(
+            "### pgrehearse could not run\n\n{}",
+            markdown::fenced("text", error)
+        );
         self.write_step_summary(&text)?;
         let (Some(api), Some(id)) = (&self.api, self.check_run) else {
             return Ok(());
@@ -440,6 +448,7 @@ impl<A: Api> Publisher<A> {
         let annotations: Vec<Value> = self
             .placed(report, sources)
             .iter()
+            .take(MAX_ANNOTATIONS)
             .map(annotation)
             .collect();
         let title = format!("pgrehearse: {}", markdown::headline(report));
@@ -546,9 +555,14 @@ impl<A: Api> Publisher<A> {
                     "<!-- pgrehearse:review:{:016x} -->",
                     fnv1a(&[&f.rule, &p.resolved.file, &line.to_string(), &f.message])
                 );
-                let mut body = format!("**{}** `{}`: {}", f.severity, f.rule, f.message);
+                let mut body = format!(
+                    "**{}** `{}`: {}",
+                    f.severity,
+                    f.rule,
+                    markdown::cell(&f.message)
+                );
                 if let Some(help) = &f.help {
-                    let _ = write!(body, "\n\nhelp: {help}");
+                    let _ = write!(body, "\n\nhelp: {}", markdown::cell(help));
                 }
                 let _ = write!(body, "\n\n{marker}");
                 Some((
@@ -572,7 +586,7 @@ impl<A: Api> Publisher<A> {
                     .as_deref()
                     .is_some_and(|b| b.contains(marker.as_str()))
             });
-            if !posted && !seen.contains(&marker.as_str()) {
+            if !posted && !seen.contains(&marker.as_str()) && comments.len() < MAX_REVIEW_COMMENTS {
                 seen.push(marker);
                 comments.push(comment.clone());
             }

@@ -7,6 +7,8 @@
 //! [`Position::resolve`], so every format reports the same `file:line:column` for a finding, whatever
 //! the line endings (LF, CRLF, CR) of the file.
 
+pub mod actions;
+pub mod cap;
 pub mod changed;
 mod github;
 mod human;

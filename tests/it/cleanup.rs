@@ -39,7 +39,7 @@ fn finished_run_leaves_nothing(engine: Engine) {
 }
 
 /// Waits until the child's stderr says the engine is ready; returns the stderr read so far.
-fn wait_until_ready(child: &mut Child) -> String {
+pub(crate) fn wait_until_ready(child: &mut Child) -> String {
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -104,6 +104,9 @@ fn local_finished_run_leaves_nothing() {
 
 #[test]
 fn docker_finished_run_leaves_nothing() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     finished_run_leaves_nothing(Engine::Docker);
 }
 
@@ -114,6 +117,9 @@ fn local_ctrl_c_leaves_nothing() {
 
 #[test]
 fn docker_ctrl_c_leaves_nothing() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     ctrl_c_leaves_nothing(Engine::Docker);
 }
 
@@ -143,5 +149,8 @@ fn local_panic_leaves_nothing() {
 
 #[test]
 fn docker_panic_leaves_nothing() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     panic_leaves_nothing(Engine::Docker);
 }

@@ -63,6 +63,9 @@ fn local_drift_against_declared_sql() {
 
 #[test]
 fn docker_drift_against_declared_sql() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     drift_against_declared_sql(Engine::Docker);
 }
 

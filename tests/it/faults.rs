@@ -61,6 +61,9 @@ fn local_fault_injection_finds_the_first_failure_point_whose_retry_fails() {
 
 #[test]
 fn docker_fault_injection_finds_the_first_failure_point_whose_retry_fails() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     faults(Engine::Docker);
 }
 

@@ -44,6 +44,9 @@ fn local_locks_rewrites_and_scans_on_existing_tables() {
 
 #[test]
 fn docker_locks_rewrites_and_scans_on_existing_tables() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     locks(Engine::Docker);
 }
 

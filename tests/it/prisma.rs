@@ -28,6 +28,9 @@ fn local_issue_4_datamodel_ahead_of_migrations_is_drift_at_prisma_lines() {
 
 #[test]
 fn docker_issue_4_datamodel_ahead_of_migrations_is_drift_at_prisma_lines() {
+    if crate::harness::skip_docker() {
+        return;
+    }
     datamodel_ahead_of_migrations(Engine::Docker);
 }
 

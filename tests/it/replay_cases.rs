@@ -14,6 +14,9 @@ macro_rules! on_both_engines {
             }
             #[test]
             fn docker() {
+                if crate::harness::skip_docker() {
+                    return;
+                }
                 ($body)(Engine::Docker)
             }
         }

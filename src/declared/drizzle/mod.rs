@@ -123,6 +123,12 @@ pub fn translate(
     casing: Casing,
 ) -> Result<Translation, DrizzleError> {
     let mut loader = |p: &Path| {
+        if let Err(e) = crate::paths::inside(root, p) {
+            return Some(Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                e,
+            )));
+        }
         let abs = root.join(p);
         if !abs.is_file() {
             return None;

@@ -270,7 +270,13 @@ struct Parser<'a> {
     text: &'a str,
     toks: Vec<Token>,
     pos: usize,
+    /// Values nested inside the one being parsed (calls, arrays, objects).
+    depth: usize,
 }
+
+/// Values recurse per call, array and object: refuse absurd nesting before it can exhaust the stack
+/// (the TypeScript front end has the same limit).
+const MAX_NESTING: usize = 256;
 
 fn unescape(s: &str) -> String {
     let inner = s
@@ -357,6 +363,18 @@ impl<'a> Parser<'a> {
     }
 
     fn value(&mut self) -> Result<Value, SyntaxError> {
+        if self.depth >= MAX_NESTING {
+            return self.err(format!(
+                "values nested more than {MAX_NESTING} deep; pgrehearse refuses such a schema rather than exhaust its stack"
+            ));
+        }
+        self.depth += 1;
+        let value = self.value_inner();
+        self.depth -= 1;
+        value
+    }
+
+    fn value_inner(&mut self) -> Result<Value, SyntaxError> {
         self.skip_nl_inside();
         match self.peek() {
             Some(Tok::Str) => {
@@ -634,7 +652,12 @@ impl<'a> Parser<'a> {
 /// Parses one `.prisma` file.
 pub fn parse(text: &str) -> Result<Vec<Block>, SyntaxError> {
     let toks = lex(text)?;
-    let mut p = Parser { text, toks, pos: 0 };
+    let mut p = Parser {
+        text,
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let mut blocks = Vec::new();
     loop {
         p.skip_newlines();
@@ -663,6 +686,26 @@ mod tests {
             m.attrs[0].span.slice(text),
             "@@index([name(sort: Desc)], type: Hash)"
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let depth = 4_000;
+        let text = format!(
+            "model A {{\n  id Int @default({}1{})\n}}\n",
+            "f(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("nested more than 256 deep"), "{e:?}");
+        let at = text.find("f(").unwrap() + 2 * MAX_NESTING - 2;
+        assert_eq!(e.offset, at + 2, "{e:?}");
+        let ok = format!(
+            "model A {{\n  id Int @default({}1{})\n}}\n",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]
