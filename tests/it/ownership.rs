@@ -354,15 +354,20 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-async fn role_names(server: &pgrehearse::engine::Server) -> Vec<String> {
+/// The first column of `query` (text) on the server's `postgres` database.
+async fn names(server: &pgrehearse::engine::Server, query: &str) -> Vec<String> {
     let client = server.connect("postgres").await.expect("connects");
     client
-        .query("SELECT rolname::text FROM pg_roles ORDER BY 1", &[])
+        .query(query, &[])
         .await
-        .expect("lists roles")
+        .expect("lists names")
         .iter()
         .map(|r| r.get(0))
         .collect()
+}
+
+async fn role_names(server: &pgrehearse::engine::Server) -> Vec<String> {
+    names(server, "SELECT rolname::text FROM pg_roles ORDER BY 1").await
 }
 
 #[test]
@@ -446,14 +451,7 @@ fn url_engine_undoes_and_reports_a_rename_of_an_existing_role() {
 }
 
 async fn database_names(server: &pgrehearse::engine::Server) -> Vec<String> {
-    let client = server.connect("postgres").await.expect("connects");
-    client
-        .query("SELECT datname::text FROM pg_database ORDER BY 1", &[])
-        .await
-        .expect("lists databases")
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    names(server, "SELECT datname::text FROM pg_database ORDER BY 1").await
 }
 
 #[test]
