@@ -1,4 +1,4 @@
-//! The static DDL rules (`src/rules/ddl.rs`) through `pgrehearse lint`: no database, the files alone.
+//! The static DDL rules (`src/rules/ddl/`) through `pgrehearse lint`: no database, the files alone.
 //!
 //! `rule_fixtures` checks each fixture with `check --engine local`; here the same fixtures go through
 //! `lint`, which must report exactly the static part of each `expect.txt` (findings observed during
