@@ -5,8 +5,10 @@
 //! successful connection and `SELECT 1`, never a log line. Every container carries pgrehearse labels
 //! (owner pid and host) so that containers left by a run that was killed outright are removed at the
 //! next start-up; only containers whose owner process is provably gone are removed (a process of
-//! another user, which `kill(pid, 0)` cannot signal, is alive). The superuser port is published on
-//! 127.0.0.1 only, and the superuser password is random for each run.
+//! another user, which `kill(pid, 0)` cannot signal, is alive). The superuser port is published on one
+//! address only, the one pgrehearse connects to (see [`publish_address`]): 127.0.0.1 when the daemon
+//! shares this machine's network, the bridge gateway when pgrehearse runs in a sibling container; the
+//! superuser password is random for each run.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -201,6 +203,8 @@ impl Engine for DockerEngine {
             reason,
         };
         let (name, tag) = split_image(&self.image);
+        let address = publish_address(&docker).await;
+        let bind_ip = address.bind.clone();
         let password = crate::random::hex(16);
         let request = GenericImage::new(name, tag)
             .with_exposed_port(5432.tcp())
@@ -220,13 +224,13 @@ impl Engine for DockerEngine {
                 "full_page_writes=off",
             ])
             .with_startup_timeout(Duration::from_secs(60))
-            // The superuser port on the loopback interface only, on a port Docker picks.
-            .with_host_config_modifier(|host_config| {
+            // The superuser port on the one address pgrehearse connects to, on a port Docker picks.
+            .with_host_config_modifier(move |host_config| {
                 host_config.publish_all_ports = Some(false);
                 host_config.port_bindings = Some(HashMap::from([(
                     "5432/tcp".to_string(),
                     Some(vec![PortBinding {
-                        host_ip: Some("127.0.0.1".to_string()),
+                        host_ip: bind_ip.clone(),
                         host_port: Some(String::new()),
                     }]),
                 )]));
@@ -234,11 +238,7 @@ impl Engine for DockerEngine {
         let container = request.start().await.map_err(|e| failed(e.to_string()))?;
         let id = container.id().to_string();
         cleanup.register(Resource::Container { id: id.clone() });
-        let host = container
-            .get_host()
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .to_string();
+        let host = address.connect;
         let port = container
             .get_host_port_ipv4(5432.tcp())
             .await
@@ -290,6 +290,71 @@ impl Engine for DockerEngine {
     }
 }
 
+/// Where the container's port is published and where pgrehearse connects to it.
+struct Address {
+    /// The host address Docker binds the port to; `None` publishes on every interface of the daemon's
+    /// host, which only a remote daemon (`DOCKER_HOST=tcp://…`) needs.
+    bind: Option<String>,
+    connect: String,
+}
+
+/// Chooses the one address the superuser port is published on. A daemon reached over TCP is on another
+/// machine: the port is published there and reached by the daemon's host name. A daemon behind a local
+/// socket shares this machine's network unless pgrehearse itself runs in a container whose daemon is the
+/// host's (socket mounted in): then the host's loopback is out of reach and the bridge gateway, which
+/// is not an address of this network namespace, is the way to the published port.
+async fn publish_address(docker: &Docker) -> Address {
+    let loopback = || Address {
+        bind: Some("127.0.0.1".into()),
+        connect: "127.0.0.1".into(),
+    };
+    if let Some(host) = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|url| remote_host(&url))
+    {
+        return Address {
+            bind: None,
+            connect: host,
+        };
+    }
+    let gateway = docker
+        .inspect_network(
+            "bridge",
+            None::<testcontainers::bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .ok()
+        .and_then(|net| net.ipam)
+        .and_then(|ipam| ipam.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|config| config.gateway)
+        .find_map(|gateway| gateway.trim().parse::<std::net::IpAddr>().ok());
+    match gateway {
+        // An address that cannot be bound here belongs to another network namespace: the daemon's.
+        Some(ip) if std::net::UdpSocket::bind((ip, 0)).is_err() => Address {
+            bind: Some(ip.to_string()),
+            connect: ip.to_string(),
+        },
+        _ => loopback(),
+    }
+}
+
+/// The host of a `DOCKER_HOST` that names a daemon reached over the network (`tcp://host:2376`,
+/// `https://[::1]:2376/`); `None` for a local socket.
+fn remote_host(url: &str) -> Option<String> {
+    let rest = ["tcp://", "http://", "https://"]
+        .iter()
+        .find_map(|scheme| url.strip_prefix(scheme))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| host.to_string())
+}
+
 async fn container_logs(docker: &Docker, id: &str) -> String {
     use testcontainers::bollard::query_parameters::LogsOptionsBuilder;
     let options = LogsOptionsBuilder::new()
@@ -328,7 +393,7 @@ pub async fn remove_container(id: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{process_gone, split_image};
+    use super::{process_gone, remote_host, split_image};
 
     #[test]
     fn only_a_missing_process_is_gone() {
@@ -380,6 +445,19 @@ mod tests {
             0,
             "1: an EPERM process was judged gone; 2: kill was not refused; 3: setuid failed"
         );
+    }
+
+    #[test]
+    fn only_a_network_docker_host_is_remote() {
+        assert_eq!(remote_host("unix:///var/run/docker.sock"), None);
+        assert_eq!(remote_host("npipe:////./pipe/docker_engine"), None);
+        assert_eq!(
+            remote_host("tcp://build-box:2376"),
+            Some("build-box".into())
+        );
+        assert_eq!(remote_host("tcp://10.0.0.7"), Some("10.0.0.7".into()));
+        assert_eq!(remote_host("https://[::1]:2376/"), Some("::1".into()));
+        assert_eq!(remote_host("tcp://"), None);
     }
 
     #[test]
