@@ -116,7 +116,7 @@ pub async fn finish(
     github: Option<&mut Publisher<Rest>>,
 ) -> u8 {
     // At most `cap::PER_RULE_AND_FILE` findings of a rule in a file, then one summary line.
-    report::cap::limit(&mut outcome.report.findings);
+    crate::cap::limit(&mut outcome.report.findings);
     if let Some(reference) = &options.changed_since {
         match changed::changed_files(&options.root, reference) {
             Ok(files) => {

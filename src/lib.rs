@@ -18,7 +18,7 @@
 //!
 //! | floor | modules | what lives there |
 //! |---|---|---|
-//! | 1 | [`model`], [`registry`], [`paths`], [`random`] | the vocabulary: [`model::Finding`], [`model::Span`], provenance; every rule id with its severity and docs (data, no checks); paths kept inside the repository; per-run random tokens; the `pgrehearse-sql` crate sits beside them |
+//! | 1 | [`model`], [`registry`], [`cap`], [`paths`], [`random`] | the vocabulary: [`model::Finding`], [`model::Span`], provenance; every rule id with its severity and docs (data, no checks); how many findings of a rule in a file are held and reported; paths kept inside the repository; per-run random tokens; the `pgrehearse-sql` crate sits beside them |
 //! | 2 | [`runner`], [`config`], [`engine`], [`catalog`] | what each runner is and how it batches and groups statements, and the migration-set model; `.pgrehearse.yaml` parsing; servers to replay on; `pg_catalog` introspection |
 //! | 3 | [`apply`] | sending statements to a database with the error located in the file |
 //! | 4 | [`discover`], [`declared`], [`environment`], [`replay`], [`locks`] | finding sets and declared files; loading declared schemas; presets, roles and environment findings; replaying a set; lock tracing |
@@ -27,6 +27,7 @@
 //! | 7 | [`lint`], [`deliver`], [`hook`] | the entry points the binary (`main.rs`) calls |
 
 pub mod apply;
+pub mod cap;
 pub mod catalog;
 pub mod check;
 pub mod config;

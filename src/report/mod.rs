@@ -8,7 +8,6 @@
 //! the line endings (LF, CRLF, CR) of the file.
 
 pub mod actions;
-pub mod cap;
 pub mod changed;
 mod github;
 mod human;

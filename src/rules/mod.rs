@@ -23,7 +23,7 @@ fn dialect_rule(d: Dialect) -> &'static str {
 
 /// Checks that need only the files: every non-PostgreSQL construct in every migration of the set.
 pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
-    let mut findings = Vec::new();
+    let mut findings = crate::cap::Bounded::new();
     for m in &set.migrations {
         let is_sql = m
             .file
@@ -69,5 +69,5 @@ pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
     }
     findings.extend(partial::findings(set));
     findings.extend(ddl::findings(set));
-    findings
+    findings.finish()
 }

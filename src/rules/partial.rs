@@ -24,6 +24,7 @@ use std::collections::BTreeSet;
 
 use pgrehearse_sql::{self as sql, Guard, LineIndex, Retry, Span, TxControl};
 
+use crate::cap::Bounded;
 use crate::model::{Evidence, Finding, Severity};
 use crate::registry::finding;
 use crate::runner::transactions::{Block, TxStatement, by_migration, mode, walk};
@@ -62,7 +63,7 @@ fn line_of(text: &str, offset: usize) -> u32 {
 /// Every static partial-failure finding of `set`.
 pub fn findings(set: &MigrationSet) -> Vec<Finding> {
     let stmts = walk(set);
-    let mut out = Vec::new();
+    let mut out = Bounded::new();
     for (mi, m) in set.migrations.iter().enumerate() {
         if m.blocked.is_some() {
             continue;
@@ -72,7 +73,7 @@ pub fn findings(set: &MigrationSet) -> Vec<Finding> {
     transaction_control(set, &stmts, &mut out);
     not_allowed_in_transaction(set, &stmts, &mut out);
     enum_values(set, &stmts, &mut out);
-    out
+    out.finish()
 }
 
 /// `non-atomic-migration`, `not-rerunnable` and `large-non-atomic-migration` for one migration.
@@ -81,7 +82,7 @@ fn non_atomic(
     m: &Migration,
     mi: usize,
     stmts: &[TxStatement],
-    out: &mut Vec<Finding>,
+    out: &mut Bounded,
 ) {
     if mode(set, m) != Transactions::Autocommit {
         return;
@@ -146,6 +147,10 @@ fn non_atomic(
                 .any(|(t, c, at)| t == table && *c == constraint && *at < h.span.start)
         });
         if hazards.is_empty() {
+            continue;
+        }
+        if out.full("not-rerunnable", &m.file) {
+            out.count("not-rerunnable", &m.file);
             continue;
         }
         let parts: Vec<String> = hazards.iter().map(hazard_text).collect();
@@ -348,7 +353,7 @@ fn hazard_help(h: &sql::RerunHazard) -> String {
 }
 
 /// `transaction-control-in-migration`.
-fn transaction_control(set: &MigrationSet, stmts: &[TxStatement], out: &mut Vec<Finding>) {
+fn transaction_control(set: &MigrationSet, stmts: &[TxStatement], out: &mut Bounded) {
     for (i, s) in stmts.iter().enumerate() {
         let Some(control) = s.control else { continue };
         let m = &set.migrations[s.migration];
@@ -497,7 +502,7 @@ fn runner_switch(runner: Runner) -> &'static str {
 }
 
 /// `not-allowed-in-transaction`.
-fn not_allowed_in_transaction(set: &MigrationSet, stmts: &[TxStatement], out: &mut Vec<Finding>) {
+fn not_allowed_in_transaction(set: &MigrationSet, stmts: &[TxStatement], out: &mut Bounded) {
     for s in stmts {
         if s.block == Block::None || s.control.is_some() {
             continue;
@@ -567,7 +572,7 @@ fn not_allowed_in_transaction(set: &MigrationSet, stmts: &[TxStatement], out: &m
 }
 
 /// `enum-value-used-in-same-transaction`.
-fn enum_values(set: &MigrationSet, stmts: &[TxStatement], out: &mut Vec<Finding>) {
+fn enum_values(set: &MigrationSet, stmts: &[TxStatement], out: &mut Bounded) {
     for (i, add_stmt) in stmts.iter().enumerate() {
         let am = &set.migrations[add_stmt.migration];
         let Some(add) = sql::enum_add_value(&am.text, add_stmt.span) else {

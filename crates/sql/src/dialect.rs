@@ -36,7 +36,7 @@
 
 use crate::lex::{Token, TokenKind};
 use crate::span::Span;
-use crate::split::split_with_tokens;
+use crate::split::{copy_data, significant_tokens, split};
 
 /// A SQL dialect that is not PostgreSQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,11 +112,17 @@ pub const CONSTRUCTS: &[(&str, Dialect)] = &[
 /// first), found from the token stream.
 pub fn detect_dialect(text: &str) -> Vec<DialectHit> {
     let mut hits = Vec::new();
-    let (statements, sig) = split_with_tokens(text);
-    for st in statements.iter().filter(|st| !st.is_empty()) {
-        let lo = sig.partition_point(|t| t.span.start < st.code.start);
-        let hi = sig.partition_point(|t| t.span.start < st.code.end);
-        let mut rest: &[Token] = sig.get(lo..hi).unwrap_or_default();
+    let mut getdate_defined = false;
+    // One statement's tokens at a time (a generated file of a million statements is never held as
+    // tokens); `COPY … FROM STDIN` data lines are not SQL and are not lexed.
+    for st in split(text).iter().filter(|st| !st.is_empty()) {
+        let code = match copy_data(text, st) {
+            Some(data) => Span::new(st.code.start, data.start.max(st.code.start)),
+            None => st.code,
+        };
+        let sig = significant_tokens(text, code);
+        getdate_defined = getdate_defined || defines_getdate(text, &sig);
+        let mut rest: &[Token] = &sig;
         // A T-SQL `GO` line ends a batch even without `;`: scan what follows as a new statement.
         while !rest.is_empty() {
             match Scan::new(text, rest).run(&mut hits) {
@@ -126,7 +132,7 @@ pub fn detect_dialect(text: &str) -> Vec<DialectHit> {
         }
     }
     resolve_datetime(text, &mut hits);
-    if hits.iter().any(|h| h.construct == "getdate") && defines_getdate(text, &sig) {
+    if getdate_defined && hits.iter().any(|h| h.construct == "getdate") {
         // The file provides its own `getdate()` compatibility function; calls to it are fine.
         hits.retain(|h| h.construct != "getdate");
     }

@@ -66,26 +66,13 @@ impl Statement {
 ///   through the `\.` line (or end of input); [`copy_data`] returns that part.
 /// - T-SQL `GO` lines are not separators (PostgreSQL has none).
 pub fn split(text: &str) -> Vec<Statement> {
-    split_impl(text, None)
+    split_impl(text)
 }
 
-/// [`split`], also collecting the significant tokens it lexed (which exclude `COPY ... FROM STDIN`
-/// data lines, since those are not SQL and are never lexed).
-pub(crate) fn split_with_tokens(text: &str) -> (Vec<Statement>, Vec<Token>) {
-    let mut tokens = Vec::new();
-    let statements = split_impl(text, Some(&mut tokens));
-    (statements, tokens)
-}
-
-fn split_impl(text: &str, mut sink: Option<&mut Vec<Token>>) -> Vec<Statement> {
+fn split_impl(text: &str) -> Vec<Statement> {
     let mut s = Splitter::new(text.as_bytes());
     let mut lexer = Lexer::new(text);
     while let Some(tok) = lexer.next() {
-        if let Some(sink) = sink.as_deref_mut()
-            && tok.kind.is_significant()
-        {
-            sink.push(tok);
-        }
         if let Some(resume) = s.push(tok) {
             // COPY ... FROM STDIN data was consumed raw; lex again after it.
             lexer = Lexer::with_span(text, Span::new(resume, text.len()));

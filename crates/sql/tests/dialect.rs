@@ -632,6 +632,7 @@ fn valid_postgresql_one_liners_never_fire() {
         "SELECT 1 AS go;",
         "COPY t FROM '/tmp/x' WITH (FORMAT csv,\nDELIMITER ',');",
         "COPY t FROM stdin WITH\nDELIMITER ',';\n1,2\n\\.\n",
+        "COPY t (a) FROM stdin;\n`x` AUTO_INCREMENT ENGINE=InnoDB GETDATE()\n\\.\nSELECT 1;",
         "CREATE FUNCTION getdate() RETURNS timestamptz LANGUAGE sql AS $$ SELECT now() $$;\nSELECT getdate();",
         "CREATE TABLE t (at timestamptz DEFAULT now(), body text COLLATE \"C\");",
         "ALTER TABLE t ALTER COLUMN c TYPE text COLLATE \"C\";",

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 
 use pgrehearse_sql::{self as sql, Span, Token, TokenKind, ident};
 
+use crate::cap::Bounded;
 use crate::model::{Evidence, Finding};
 use crate::registry::finding;
 use crate::runner::{Migration, MigrationSet};
@@ -68,16 +69,16 @@ pub fn findings(set: &MigrationSet) -> Vec<Finding> {
 
 /// Findings of the migrations of one set, in order: what an earlier one proves carries to the later.
 fn findings_in(migrations: &[Migration]) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut out = Bounded::new();
     let mut proven = Proven::default();
     for m in migrations {
         if m.blocked.is_some() {
             // A code migration, or one the runner refuses: none of it runs.
             continue;
         }
-        out.extend(migration_findings(m, &mut proven));
+        migration_findings(m, &mut proven, &mut out);
     }
-    out
+    out.finish()
 }
 
 /// What the migrations so far prove about the data, carried from one migration to the next.
@@ -132,22 +133,24 @@ fn statements(m: &Migration) -> Vec<Span> {
     out
 }
 
-fn migration_findings(m: &Migration, proven: &mut Proven) -> Vec<Finding> {
+fn migration_findings(m: &Migration, proven: &mut Proven, out: &mut Bounded) {
     let text = &*m.text;
-    let stmts: Vec<Stmt<'_>> = statements(m)
-        .into_iter()
-        .map(|span| Stmt::new(text, span))
+    let spans = statements(m);
+    // The tokens of one statement at a time: a generated file of a million statements is read twice
+    // rather than held as tokens.
+    let facts: Vec<Vec<Fact>> = spans
+        .iter()
+        .map(|&span| facts(&Stmt::new(text, span)))
         .collect();
-    let facts: Vec<Vec<Fact>> = stmts.iter().map(facts).collect();
     let mut ctx = Ctx {
         m,
         facts: &facts,
         created: HashMap::new(),
         proven: std::mem::take(proven),
-        out: Vec::new(),
+        out,
     };
-    for (i, st) in stmts.iter().enumerate() {
-        check(&mut ctx, i, st);
+    for (i, &span) in spans.iter().enumerate() {
+        check(&mut ctx, i, &Stmt::new(text, span));
         // Objects created (or renamed from created ones) by this statement count from the next one.
         for fact in &facts[i] {
             match fact {
@@ -158,7 +161,6 @@ fn migration_findings(m: &Migration, proven: &mut Proven) -> Vec<Finding> {
         }
     }
     *proven = ctx.proven;
-    ctx.out
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -171,7 +173,7 @@ struct Ctx<'m> {
     created: HashMap<String, Vec<(Ns, Name)>>,
     /// What earlier statements and migrations prove about the data.
     proven: Proven,
-    out: Vec<Finding>,
+    out: &'m mut Bounded,
 }
 
 impl Ctx<'_> {
@@ -215,6 +217,10 @@ impl Ctx<'_> {
         span: Span,
         extra: &[(&str, &str)],
     ) {
+        if self.out.full(rule, &self.m.file) {
+            self.out.count(rule, &self.m.file);
+            return;
+        }
         self.out.push(
             finding(rule, message)
                 .help(help)

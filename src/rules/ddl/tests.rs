@@ -25,7 +25,9 @@ fn lint(sql: &str) -> Vec<(String, usize)> {
         blocked: None,
     };
     let index = sql::LineIndex::new(sql);
-    migration_findings(&m, &mut Proven::default())
+    let mut out = Bounded::new();
+    migration_findings(&m, &mut Proven::default(), &mut out);
+    out.finish()
         .into_iter()
         .map(|f| {
             let start = f.location.and_then(|l| l.span).map_or(0, |s| s.start);
