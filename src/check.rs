@@ -403,7 +403,7 @@ fn apply_policy(
         live: options.against.is_some(),
         off: Vec::new(),
     };
-    let baseline = crate::policy::baseline_path(&options.root, config, &options.baseline);
+    let baseline = crate::policy::baseline_path(&options.root, config, &options.baseline)?;
     crate::policy::apply(
         report,
         &discovery.sources,

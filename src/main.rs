@@ -361,12 +361,18 @@ async fn run_baseline(args: CheckArgs) -> ExitCode {
     options.baseline = BaselineChoice::Off;
     let target = match &args.report.baseline {
         Some(file) => file.clone(),
-        None => pgrehearse::config::load(&args.path, args.config.as_deref())
-            .ok()
-            .flatten()
-            .and_then(|c| c.baseline)
-            .map(|b| args.path.join(b))
-            .unwrap_or_else(|| args.path.join(pgrehearse::policy::BASELINE_FILE)),
+        None => {
+            let config = pgrehearse::config::load(&args.path, args.config.as_deref())
+                .ok()
+                .flatten();
+            match pgrehearse::policy::repository_baseline(&args.path, config.as_ref()) {
+                Ok(path) => path,
+                Err(e) => {
+                    eprintln!("pgrehearse: error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
     };
     let outcome = match run_check_task(options).await {
         Ok(outcome) => outcome,

@@ -71,6 +71,9 @@ pub enum BaselineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// `baseline:` in the configuration, or the default file, leads out of the repository.
+    #[error(transparent)]
+    Outside(#[from] crate::paths::OutsideRoot),
 }
 
 /// The fingerprint of a finding: stable under edits elsewhere in its file.

@@ -78,23 +78,36 @@ impl Coverage {
     }
 }
 
-/// Where the baseline file lives for `choice`, or `None` when there is none to read.
+/// Where the baseline file lives for `choice`, or `None` when there is none to read. The file the
+/// repository names (`baseline:`, or the default file) must resolve inside the repository; a file
+/// named on the command line is the user's own choice.
 pub fn baseline_path(
     root: &Path,
     config: Option<&ConfigFile>,
     choice: &BaselineChoice,
-) -> Option<PathBuf> {
+) -> Result<Option<PathBuf>, BaselineError> {
     match choice {
-        BaselineChoice::Off => None,
-        BaselineChoice::File(path) => Some(path.clone()),
-        BaselineChoice::Auto => match config.and_then(|c| c.baseline.as_ref()) {
-            Some(configured) => Some(root.join(configured)),
-            None => {
-                let default = root.join(BASELINE_FILE);
-                default.is_file().then_some(default)
-            }
-        },
+        BaselineChoice::Off => Ok(None),
+        BaselineChoice::File(path) => Ok(Some(path.clone())),
+        BaselineChoice::Auto => {
+            let path = repository_baseline(root, config)?;
+            let configured = config.is_some_and(|c| c.baseline.is_some());
+            Ok((configured || path.exists()).then_some(path))
+        }
     }
+}
+
+/// The baseline file the repository names: `baseline:` from the configuration, else the default file;
+/// refused when it resolves outside the repository (a symlink or `..`).
+pub fn repository_baseline(
+    root: &Path,
+    config: Option<&ConfigFile>,
+) -> Result<PathBuf, BaselineError> {
+    let rel = config
+        .and_then(|c| c.baseline.clone())
+        .unwrap_or_else(|| PathBuf::from(BASELINE_FILE));
+    crate::paths::inside(root, &rel)?;
+    Ok(root.join(rel))
 }
 
 /// Applies suppressions, the baseline and rule levels to `report`, in that order.
@@ -219,10 +232,13 @@ mod tests {
     fn baseline_path_prefers_flag_then_config_then_default_file() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        assert_eq!(baseline_path(root, None, &BaselineChoice::Auto), None);
+        assert_eq!(
+            baseline_path(root, None, &BaselineChoice::Auto).unwrap(),
+            None
+        );
         std::fs::write(root.join(BASELINE_FILE), "{}").unwrap();
         assert_eq!(
-            baseline_path(root, None, &BaselineChoice::Auto),
+            baseline_path(root, None, &BaselineChoice::Auto).unwrap(),
             Some(root.join(BASELINE_FILE))
         );
         let config = ConfigFile {
@@ -230,16 +246,38 @@ mod tests {
             ..ConfigFile::default()
         };
         assert_eq!(
-            baseline_path(root, Some(&config), &BaselineChoice::Auto),
+            baseline_path(root, Some(&config), &BaselineChoice::Auto).unwrap(),
             Some(root.join("ci/b.json"))
         );
         assert_eq!(
-            baseline_path(root, Some(&config), &BaselineChoice::Off),
+            baseline_path(root, Some(&config), &BaselineChoice::Off).unwrap(),
             None
         );
         assert_eq!(
-            baseline_path(root, None, &BaselineChoice::File("x.json".into())),
+            baseline_path(root, None, &BaselineChoice::File("x.json".into())).unwrap(),
             Some(PathBuf::from("x.json"))
         );
+    }
+
+    #[test]
+    fn a_repository_baseline_outside_the_repository_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = &dir.path().join("repo");
+        std::fs::create_dir(root).unwrap();
+        std::fs::write(dir.path().join("elsewhere.json"), "{}").unwrap();
+        let config = ConfigFile {
+            baseline: Some(PathBuf::from("../elsewhere.json")),
+            ..ConfigFile::default()
+        };
+        let e = baseline_path(root, Some(&config), &BaselineChoice::Auto).unwrap_err();
+        assert!(e.to_string().contains("outside the repository root"), "{e}");
+        // The default file, symlinked out of the repository.
+        std::os::unix::fs::symlink(dir.path().join("elsewhere.json"), root.join(BASELINE_FILE))
+            .unwrap();
+        assert!(baseline_path(root, None, &BaselineChoice::Auto).is_err());
+        assert!(repository_baseline(root, None).is_err());
+        // Named on the command line, it is the user's choice.
+        let flag = BaselineChoice::File(dir.path().join("elsewhere.json"));
+        assert!(baseline_path(root, None, &flag).unwrap().is_some());
     }
 }

@@ -126,3 +126,21 @@ fn a_prisma_attribute_nested_4000_deep_is_an_error_at_its_line() {
     assert!(stderr.contains("prisma/schema.prisma:6:"), "{stderr}");
     assert!(stderr.contains("nested more than 256 deep"), "{stderr}");
 }
+
+#[test]
+fn a_configured_baseline_outside_the_root_is_refused_for_reading_and_writing() {
+    let repo = repo(&[
+        (
+            ".pgrehearse.yaml",
+            "baseline: ../../../../tmp/pgrehearse-outside-baseline.json\n",
+        ),
+        ("migrations/001_a.sql", "SELECT 1;\n"),
+    ]);
+    let target = "../../../../tmp/pgrehearse-outside-baseline.json";
+    assert_refused(&run(&["lint"], repo.path()), target);
+    assert_refused(
+        &run(&["baseline", "--engine", "local"], repo.path()),
+        target,
+    );
+    assert!(!std::path::Path::new("/tmp/pgrehearse-outside-baseline.json").exists());
+}
