@@ -77,71 +77,85 @@ pub struct ReplayOptions {
     pub lock_trace: bool,
 }
 
+/// The tables lock tracing reads counters of for the statements in `spans`: each statement's table
+/// (the table of an index, trigger or policy), quoted and qualified as written.
+fn traced_tables(text: &str, spans: impl IntoIterator<Item = Span>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for stmt in spans {
+        let Some(t) = sql::target(text, stmt) else {
+            continue;
+        };
+        let name = match t.kind {
+            sql::TargetKind::Table => Some(t.name),
+            sql::TargetKind::Index | sql::TargetKind::Trigger | sql::TargetKind::Policy => t.table,
+            _ => None,
+        };
+        let Some(name) = name else {
+            continue;
+        };
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let qualified = match &name.schema {
+            Some(schema) => format!("{}.{}", quote(schema), quote(&name.name)),
+            None => quote(&name.name),
+        };
+        if !names.contains(&qualified) {
+            names.push(qualified);
+        }
+    }
+    names
+}
+
+/// The tables of every statement `migration` sends (see [`traced_tables`]).
+fn migration_tables(migration: &Migration) -> Vec<String> {
+    let text = &*migration.text;
+    traced_tables(
+        text,
+        migration
+            .batches
+            .iter()
+            .flat_map(|batch| statements_in(text, batch.span)),
+    )
+}
+
 /// What lock tracing reads before `migration` runs, in one round trip: the largest relation OID
-/// (relations up to it existed before the migration) and the backend's pending scan counts of the
-/// existing tables the migration acts on. The counts are per backend, not per transaction (they grow
-/// until PostgreSQL flushes them at idle), so each statement's scans are measured from here. Only the
-/// tables the migration names are read.
+/// (relations up to it existed before the migration) unless `threshold` already holds it, and the
+/// backend's pending scan counts of `tables` (the existing tables the migration acts on). The counts
+/// are per backend, not per transaction (they grow until PostgreSQL flushes them at idle), so each
+/// statement's scans are measured from here.
 async fn lock_baseline(
     client: &Client,
     migration: &Migration,
+    tables: &[String],
     threshold: Option<i64>,
-) -> Result<(i64, Vec<(i64, i64)>, Vec<(i64, i64, i64)>), ReplayError> {
-    let text = &*migration.text;
-    let mut names: Vec<String> = Vec::new();
-    for batch in &migration.batches {
-        for stmt in statements_in(text, batch.span) {
-            let Some(t) = sql::target(text, stmt) else {
-                continue;
-            };
-            let name = match t.kind {
-                sql::TargetKind::Table => Some(t.name),
-                sql::TargetKind::Index | sql::TargetKind::Trigger | sql::TargetKind::Policy => {
-                    t.table
-                }
-                _ => None,
-            };
-            let Some(name) = name else {
-                continue;
-            };
-            let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-            let qualified = match &name.schema {
-                Some(schema) => format!("{}.{}", quote(schema), quote(&name.name)),
-                None => quote(&name.name),
-            };
-            if !names.contains(&qualified) {
-                names.push(qualified);
-            }
-        }
-    }
+) -> Result<(i64, Vec<(i64, i64)>, Vec<(i64, i64)>), ReplayError> {
     // An `E''` literal reads the same whatever `standard_conforming_strings` the migrations set.
-    let literals: Vec<String> = names
+    let literals: Vec<String> = tables
         .iter()
         .map(|n| format!("E'{}'", n.replace('\\', "\\\\").replace('\'', "''")))
         .collect();
-    // Also each table's file node and how many of its indexes have storage newer than the threshold
-    // (the base of the rewrites and index rebuilds of the migration's statements): the migration's
-    // own threshold when it is known (read again after an untraced statement).
-    let newer_than = threshold.map_or_else(
-        || "(SELECT max(m.oid)::pg_catalog.int8 FROM pg_catalog.pg_class m)".to_string(),
-        |t| t.to_string(),
-    );
-    let mut query = String::from(
-        "SELECT 0, coalesce(max(oid)::pg_catalog.int8, 0), 0, 0, 0 FROM pg_catalog.pg_class",
-    );
+    // Also each table's file node (the base of the rewrites of the migration's statements). The
+    // largest OID through pg_class's OID index, not a scan of the whole catalog.
+    let max_oid = "(SELECT m.oid::pg_catalog.int8 FROM pg_catalog.pg_class m \
+                   ORDER BY m.oid DESC LIMIT 1)";
+    let mut parts: Vec<String> = Vec::new();
+    if threshold.is_none() {
+        parts.push(format!("SELECT 0, coalesce({max_oid}, 0), 0, 0"));
+    }
     if !literals.is_empty() {
-        query.push_str(&format!(
-            " UNION ALL SELECT 1, c::pg_catalog.oid::pg_catalog.int8, \
+        parts.push(format!(
+            "SELECT 1, c::pg_catalog.oid::pg_catalog.int8, \
              pg_catalog.pg_stat_get_xact_numscans(c), \
-             (SELECT r.relfilenode::pg_catalog.int8 FROM pg_catalog.pg_class r WHERE r.oid = c), \
-             (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index x \
-             JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid WHERE x.indrelid = c \
-             AND xc.relfilenode::pg_catalog.int8 > {newer_than}) \
+             (SELECT r.relfilenode::pg_catalog.int8 FROM pg_catalog.pg_class r WHERE r.oid = c) \
              FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n, \
              pg_catalog.to_regclass(n) AS c WHERE c IS NOT NULL",
             literals.join(", ")
         ));
     }
+    if parts.is_empty() {
+        // Nothing to read: the threshold is known and the statements name no table.
+        return Ok((threshold.unwrap_or(0), Vec::new(), Vec::new()));
+    }
+    let query = parts.join(" UNION ALL ");
     let rows = match execute_grouped(client, &query).await {
         (groups, None) => groups.into_iter().flatten().collect::<Vec<_>>(),
         (_, Some((_, reason))) => {
@@ -154,7 +168,7 @@ async fn lock_baseline(
     let number = |row: &tokio_postgres::SimpleQueryRow, i: usize| -> i64 {
         row.get(i).and_then(|v| v.parse().ok()).unwrap_or(0)
     };
-    let mut threshold = 0;
+    let mut threshold = threshold.unwrap_or(0);
     let mut counts = Vec::new();
     let mut storage = Vec::new();
     for row in &rows {
@@ -162,7 +176,7 @@ async fn lock_baseline(
             threshold = number(row, 1);
         } else {
             counts.push((number(row, 1), number(row, 2)));
-            storage.push((number(row, 1), number(row, 3), number(row, 4)));
+            storage.push((number(row, 1), number(row, 3)));
         }
     }
     Ok((threshold, counts, storage))
@@ -232,7 +246,7 @@ impl Trace<'_> {
         let text = &*self.migration.text;
         // Per statement: its span, where it starts in the query (in characters), and whether the
         // probe follows it.
-        let mut parts: Vec<(Span, usize, bool)> = Vec::new();
+        let mut parts: Vec<(Span, usize, bool, bool)> = Vec::new();
         let mut query = String::new();
         let mut chars = 0;
         let stmts = statements_in(text, span);
@@ -242,12 +256,22 @@ impl Trace<'_> {
         for stmt in stmts {
             let body = stmt.slice(text).trim_end().trim_end_matches(';');
             let probe = !crate::locks::leaves_existing_tables_alone(text, stmt);
-            parts.push((stmt, chars, probe));
+            let list = probe && crate::locks::lists_indexes(text, stmt);
+            // Its table's indexes just before it, to tell those it rebuilds.
+            let before = list
+                .then(|| crate::locks::index_list_query(text, stmt))
+                .flatten();
+            if let Some(q) = &before {
+                query.push_str(q);
+                query.push_str(";\n");
+                chars += q.chars().count() + 2;
+            }
+            parts.push((stmt, chars, probe, before.is_some()));
             query.push_str(body);
             query.push_str(";\n");
             chars += body.chars().count() + 2;
             if probe {
-                let p = crate::locks::probe_statement(threshold);
+                let p = crate::locks::probe_statement(threshold, list);
                 query.push_str(&p);
                 query.push_str(";\n");
                 chars += p.len() + 2;
@@ -258,9 +282,18 @@ impl Trace<'_> {
         let mut done = groups.iter();
         let mut completed = 0;
         let mut failed = None;
-        for (stmt, start, probe) in &parts {
+        for (stmt, start, probe, before) in &parts {
             if sets_lock_timeout(text, *stmt, shared) {
                 self.lock_timeout = true;
+            }
+            if *before {
+                match done.next() {
+                    Some(rows) => self.tracker.indexes_before(rows),
+                    None => {
+                        failed = Some((*stmt, *start));
+                        break;
+                    }
+                }
             }
             if done.next().is_none() {
                 failed = Some((*stmt, *start));
@@ -468,8 +501,14 @@ pub async fn run_with(
         let mut failure = None;
         let mut sent = 0usize;
         // Lock tracing: relations up to this OID existed before the migration.
+        let tables = if options.lock_trace {
+            migration_tables(migration)
+        } else {
+            Vec::new()
+        };
         let threshold = if options.lock_trace {
-            let (threshold, counts, storage) = lock_baseline(client, migration, None).await?;
+            let (threshold, counts, storage) =
+                lock_baseline(client, migration, &tables, None).await?;
             tracker.baseline(&counts);
             tracker.storage(&storage);
             Some(threshold)
@@ -560,8 +599,14 @@ pub async fn run_with(
                     if threshold.is_some()
                         && sql::transaction_control(&migration.text, batch.span).is_none()
                     {
+                        // Only the tables the statement names, when it names any.
+                        let own = traced_tables(
+                            &migration.text,
+                            statements_in(&migration.text, batch.span),
+                        );
+                        let which = if own.is_empty() { &tables } else { &own };
                         let (_, counts, storage) =
-                            lock_baseline(client, migration, threshold).await?;
+                            lock_baseline(client, migration, which, threshold).await?;
                         tracker.baseline(&counts);
                         tracker.storage(&storage);
                     }

@@ -26,20 +26,20 @@ pub const PROBE_NAME: &str = "pgrehearse_lock_probe";
 
 /// Registers the probe query as a prepared statement of the session: every relation lock this backend
 /// holds on an ordinary or partitioned table whose OID is at most `$1`, with its file node, the
-/// transaction's scan count, its kind (`r` ordinary, `p` partitioned), the virtual transaction id
-/// holding the lock and how many of its indexes have storage newer than `$1` (built since the
-/// migration started: a file node comes from the same counter as OIDs). A dropped table has no `pg_class` row any more and shows with an empty name.
-/// Prepared once, the query is planned once instead of once per statement, which keeps tracing cheap.
-/// Prepared statements are not transactional: a rolled-back migration leaves it in place; only
-/// `DEALLOCATE` and `DISCARD ALL` remove it (see [`forgets_probe`]).
+/// transaction's scan count, its kind (`r` ordinary, `p` partitioned) and the virtual transaction id
+/// holding the lock; when `$2` is true, also its indexes with their storage ([`index_list`]). Listing
+/// indexes reads `pg_index` and `pg_class` per table, which on a catalog a long replay has churned
+/// costs more than the rest of the probe, so only statements that can rebuild indexes without a
+/// rewrite ask for it ([`lists_indexes`]). A dropped table has no `pg_class` row any more and shows
+/// with an empty name. Prepared once, the query is planned once instead of once per statement, which
+/// keeps tracing cheap. Prepared statements are not transactional: a rolled-back migration leaves it
+/// in place; only `DEALLOCATE` and `DISCARD ALL` remove it (see [`forgets_probe`]).
 pub fn prepare() -> String {
     format!(
-        "PREPARE {PROBE_NAME}(pg_catalog.int8) AS \
+        "PREPARE {PROBE_NAME}(pg_catalog.int8, pg_catalog.bool) AS \
          SELECT l.relation::pg_catalog.int8, n.nspname, c.relname, c.relfilenode::int8, l.mode, \
          pg_catalog.pg_stat_get_xact_numscans(c.oid), c.relkind::text, l.virtualtransaction, \
-         (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index x \
-         JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid \
-         WHERE x.indrelid = c.oid AND xc.relfilenode::pg_catalog.int8 > $1) \
+         CASE WHEN $2 THEN {} END \
          FROM pg_catalog.pg_locks l \
          LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
          LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -47,14 +47,65 @@ pub fn prepare() -> String {
          AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) \
          AND l.relation::pg_catalog.int8 <= $1 \
          AND (c.oid IS NULL OR (c.relkind IN ('r', 'p') \
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema')))"
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema')))",
+        index_list("c.oid")
+    )
+}
+
+/// The indexes of `table` (an OID expression) with their storage, `oid:filenode,…` in OID order (an
+/// empty string for none): an index the statement rebuilt has a new file node.
+fn index_list(table: &str) -> String {
+    format!(
+        "(SELECT coalesce(pg_catalog.string_agg(x.indexrelid::pg_catalog.text \
+         OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) xc.relfilenode::pg_catalog.text, ',' \
+         ORDER BY x.indexrelid), '') FROM pg_catalog.pg_index x \
+         JOIN pg_catalog.pg_class xc ON xc.oid = x.indexrelid WHERE x.indrelid = {table})"
     )
 }
 
 /// The probe sent after a statement in the same simple query (no `;`): runs the prepared probe for the
-/// tables older than `threshold`.
-pub fn probe_statement(threshold: i64) -> String {
-    format!("EXECUTE {PROBE_NAME}({threshold})")
+/// tables older than `threshold`, listing their indexes when `list_indexes`.
+pub fn probe_statement(threshold: i64, list_indexes: bool) -> String {
+    format!("EXECUTE {PROBE_NAME}({threshold}, {list_indexes})")
+}
+
+/// Whether the statement can rebuild a table's indexes without rewriting it, which only comparing its
+/// indexes before and after tells: `ALTER TABLE … ALTER COLUMN … TYPE` (a new collation or operator
+/// class).
+pub fn lists_indexes(text: &str, stmt: Span) -> bool {
+    sql::leading_keywords(text, stmt, 1)
+        .first()
+        .is_some_and(|k| k == "ALTER")
+        && sql::significant_tokens(text, stmt)
+            .iter()
+            .any(|t| t.is_word(text, "TYPE"))
+}
+
+/// The query sent just before a statement that [`lists_indexes`]: its table's OID and indexes, which
+/// the probe's list after it is compared with. `None` when the statement names no table.
+pub fn index_list_query(text: &str, stmt: Span) -> Option<String> {
+    let target = sql::target(text, stmt)?;
+    if target.kind != sql::TargetKind::Table {
+        return None;
+    }
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let name = match &target.name.schema {
+        Some(schema) => format!("{}.{}", quote(schema), quote(&target.name.name)),
+        None => quote(&target.name.name),
+    };
+    let literal = format!("E'{}'", name.replace('\\', "\\\\").replace('\'', "''"));
+    Some(format!(
+        "SELECT c::pg_catalog.oid::pg_catalog.int8, {} FROM pg_catalog.to_regclass({literal}) AS c \
+         WHERE c IS NOT NULL",
+        index_list("c::pg_catalog.oid")
+    ))
+}
+
+fn parse_index_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Whether a statement in `span` removes the session's prepared statements (`DEALLOCATE`, `DISCARD`),
@@ -117,8 +168,8 @@ pub struct Seen {
     pub partitioned: bool,
     /// The virtual transaction id of the statement's transaction (empty when unknown).
     pub vxid: String,
-    /// How many of its indexes have storage built since the migration started.
-    pub new_indexes: i64,
+    /// Its indexes with their storage (`oid:filenode`), when the probe listed them.
+    pub indexes: Option<Vec<String>>,
 }
 
 /// Parses the probe's rows: one entry per table, with its strongest lock. Relations the statement
@@ -147,7 +198,7 @@ pub fn parse(rows: &[SimpleQueryRow]) -> Vec<Seen> {
             scans: get(5).parse().unwrap_or(0),
             partitioned: get(6) == "p",
             vxid: get(7).to_string(),
-            new_indexes: get(8).parse().unwrap_or(0),
+            indexes: row.get(8).map(parse_index_list),
         };
         match by_oid.get_mut(&oid) {
             Some(existing) if strength(&seen.mode) > strength(&existing.mode) => {
@@ -168,7 +219,7 @@ pub fn parse(rows: &[SimpleQueryRow]) -> Vec<Seen> {
             scans: 0,
             partitioned: false,
             vxid,
-            new_indexes: 0,
+            indexes: None,
         });
     }
     by_oid.into_values().collect()
@@ -204,9 +255,9 @@ pub struct Tracker {
     /// Per table: the backend's pending scan count at its last probe, across transactions (the count
     /// is not per transaction: it grows until PostgreSQL flushes it).
     scans: BTreeMap<i64, i64>,
-    /// Per table: how many of its indexes had storage newer than the migration's start at its last
-    /// probe (or when the migration started).
-    indexes: BTreeMap<i64, i64>,
+    /// Per table: its indexes with their storage just before the statement running now, when that
+    /// statement [`lists_indexes`].
+    indexes: BTreeMap<i64, Vec<String>>,
 }
 
 impl Tracker {
@@ -222,16 +273,30 @@ impl Tracker {
         self.scans.extend(counts.iter().copied());
     }
 
-    /// The storage of tables `(oid, file node, indexes with storage newer than the migration's start)`
-    /// read when a migration starts: a rewrite is a file node that moved away from this one, whatever
-    /// happened to the table before (created and rewritten by an earlier migration, …), and rebuilt
-    /// indexes are counted from here. Called once per migration, before its first statement.
-    pub fn storage(&mut self, tables: &[(i64, i64, i64)]) {
-        self.indexes.clear();
-        for &(oid, node, indexes) in tables {
+    /// The storage of tables `(oid, file node)` read when a migration starts: a rewrite is a file node
+    /// that moved away from this one, whatever happened to the table before (created and rewritten by
+    /// an earlier migration, …). Also called for some tables within a migration, after a statement
+    /// lock tracing could not follow.
+    pub fn storage(&mut self, tables: &[(i64, i64)]) {
+        for &(oid, node) in tables {
             self.filenodes.insert(oid, node);
-            self.indexes.insert(oid, indexes);
         }
+    }
+
+    /// A table's indexes just before a statement that [`lists_indexes`] (the rows of
+    /// [`index_list_query`]).
+    pub fn indexes_before(&mut self, rows: &[SimpleQueryRow]) {
+        self.indexes.clear();
+        for row in rows {
+            if let (Some(Ok(oid)), Some(list)) = (row.get(0).map(str::parse::<i64>), row.get(1)) {
+                self.indexes.insert(oid, parse_index_list(list));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn indexes_of(&mut self, oid: i64, list: &str) {
+        self.indexes.insert(oid, parse_index_list(list));
     }
 
     /// Effects of the statement whose probe returned `seen`.
@@ -263,8 +328,16 @@ impl Tracker {
             };
             self.scans.insert(s.oid, s.scans);
             // A table first seen now (not read when the migration started): no increase to attribute.
-            let prev_indexes = *self.indexes.get(&s.oid).unwrap_or(&s.new_indexes);
-            self.indexes.insert(s.oid, s.new_indexes);
+            // Indexes with storage the statement gave them. A type change that keeps an index's data
+            // creates it again under a new OID on the same file node: not a rebuild.
+            let rebuilt_indexes = match (&s.indexes, self.indexes.remove(&s.oid)) {
+                (Some(after), Some(before)) => {
+                    let node = |i: &String| i.rsplit(':').next().unwrap_or_default().to_string();
+                    let kept: Vec<String> = before.iter().map(node).collect();
+                    after.iter().filter(|i| !kept.contains(&node(i))).count() as i64
+                }
+                _ => 0,
+            };
             // Every locked table is reported: what the statement did to it (a dropped column, a
             // rename) matters even when an earlier statement of the transaction took the lock.
             effects.push(Effect {
@@ -274,7 +347,7 @@ impl Tracker {
                 rewrote,
                 scanned,
                 partitioned: s.partitioned,
-                rebuilt_indexes: (s.new_indexes - prev_indexes).max(0),
+                rebuilt_indexes,
             });
             let mode = if stronger { s.mode.clone() } else { prev_mode };
             self.held.insert(s.oid, (mode, s.relfilenode, s.scans));
@@ -713,7 +786,7 @@ mod tests {
             scans,
             partitioned: false,
             vxid: String::new(),
-            new_indexes: 0,
+            indexes: None,
         };
         // First statement in the transaction: a share lock, no rewrite (file node = OID), no scan.
         assert_eq!(
@@ -754,7 +827,7 @@ mod tests {
             scans: 0,
             partitioned: true,
             vxid: "3/7".into(),
-            new_indexes: 0,
+            indexes: None,
         };
         let e = t.observe(&[parent]);
         assert_eq!(e.len(), 1);
@@ -772,7 +845,7 @@ mod tests {
             scans,
             partitioned: false,
             vxid: vxid.into(),
-            new_indexes: 0,
+            indexes: None,
         };
         assert!(t.observe(&[seen("3/7", 1)])[0].new_lock);
         // The runner sends the next statement on its own, but the file's BEGIN is still open: the
@@ -871,7 +944,7 @@ mod tests {
     #[test]
     fn the_storage_read_at_a_migration_start_is_the_base_of_rewrites_and_index_rebuilds() {
         let mut t = Tracker::default();
-        let seen = |node: i64, new_indexes: i64| Seen {
+        let seen = |node: i64, indexes: Option<&str>| Seen {
             oid: 10,
             name: "public.t".into(),
             relfilenode: node,
@@ -879,21 +952,24 @@ mod tests {
             scans: 0,
             partitioned: false,
             vxid: "3/7".into(),
-            new_indexes,
+            indexes: indexes.map(parse_index_list),
         };
         // Rewritten by the migration that created it (file node 99, not its OID): no rewrite now.
-        t.storage(&[(10, 99, 0)]);
-        let e = t.observe(&[seen(99, 0)]);
+        t.storage(&[(10, 99)]);
+        let e = t.observe(&[seen(99, None)]);
         assert!(!e[0].rewrote && e[0].rebuilt_indexes == 0);
-        // An index rebuilt by this statement.
-        let e = t.observe(&[seen(99, 1)]);
+        // Three indexes before a type change: one rebuilt (new file node), one created again on the
+        // same storage (new OID, same file node: kept), one untouched.
+        t.indexes_of(10, "11:11,12:12,13:13");
+        let e = t.observe(&[seen(99, Some("11:11,12:200,14:13"))]);
         assert!(!e[0].rewrote && e[0].rebuilt_indexes == 1);
-        let e = t.observe(&[seen(120, 1)]);
+        // Without a list before the statement, nothing is counted.
+        let e = t.observe(&[seen(120, Some("11:300"))]);
         assert!(e[0].rewrote && e[0].rebuilt_indexes == 0);
-        // The next migration reads the storage again: indexes count from there.
-        t.storage(&[(10, 120, 1)]);
+        // The next migration reads the storage again: rewrites count from there.
+        t.storage(&[(10, 120)]);
         t.new_transaction();
-        let e = t.observe(&[seen(120, 1)]);
+        let e = t.observe(&[seen(120, None)]);
         assert!(!e[0].rewrote && e[0].rebuilt_indexes == 0);
     }
 

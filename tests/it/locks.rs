@@ -375,6 +375,42 @@ fn a_collation_change_rebuilds_the_column_indexes() {
 }
 
 #[test]
+fn indexes_built_earlier_in_the_migration_are_not_counted_as_rebuilt_by_a_type_change() {
+    // The index built by the first statement is its own finding; the type change after it keeps the
+    // index (varchar → text) and rebuilds nothing, then a collation change rebuilds exactly two.
+    let dir = repo(&[
+        (
+            "migrations/001_tables.sql",
+            "CREATE TABLE accounts (id bigint PRIMARY KEY, email text, code varchar(10));\n",
+        ),
+        (
+            "migrations/002_change.sql",
+            "BEGIN;\nSET LOCAL lock_timeout = '2s';\n\
+             CREATE INDEX accounts_code_idx ON accounts (code);\n\
+             ALTER TABLE accounts ALTER COLUMN code TYPE text;\n\
+             CREATE INDEX accounts_email_idx ON accounts (email);\n\
+             CREATE INDEX accounts_email_lower_idx ON accounts (email, id);\n\
+             ALTER TABLE accounts ALTER COLUMN email TYPE text COLLATE \"C\";\nCOMMIT;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let rewrites: Vec<(u64, String)> = run
+        .rule("table-rewrite")
+        .iter()
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap_or(0),
+                f["evidence"]["extra"]["rebuilt-indexes"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rewrites, vec![(7, "2".to_string())], "{}", run.json);
+}
+
+#[test]
 fn a_serial_primary_key_column_reports_its_index_build_and_its_rewrite() {
     let dir = repo(&[
         (
