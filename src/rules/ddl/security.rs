@@ -483,7 +483,8 @@ fn grant(ctx: &mut Ctx<'_>, st: &Stmt<'_>, g: usize) {
         .filter_map(|kw| st.find((to + 1, st.len()), &[kw]))
         .min()
         .unwrap_or(st.len());
-    let Some(public) = (to + 1..end).find(|&j| st.is(j, "PUBLIC")) else {
+    // `PUBLIC`, also quoted: PostgreSQL reads the role name `"public"` as PUBLIC too.
+    let Some(public) = (to + 1..end).find(|&j| st.ident(j).as_deref() == Some("public")) else {
         return;
     };
     // What the privileges apply to.

@@ -907,6 +907,8 @@ fn security_definer_needs_a_fixed_search_path() {
         "create function f() returns int language sql security definer set search_path = pg_catalog, public as $$ select 1 $$;",
         "CREATE FUNCTION f() RETURNS int SET search_path TO app, pg_temp LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$;",
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$ SELECT 1 $$;",
+        // supabase db dump / pg_dump spelling.
+        "CREATE OR REPLACE FUNCTION \"public\".\"handle_new_user\"() RETURNS \"trigger\"\n    LANGUAGE \"plpgsql\" SECURITY DEFINER\n    SET \"search_path\" TO ''\n    AS $$ BEGIN RETURN NEW; END $$;",
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY INVOKER AS $$ SELECT 1 $$;",
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
         // Fixed later in the same migration.
@@ -947,6 +949,7 @@ fn write_grants_to_public() {
         "GRANT CREATE ON SCHEMA public TO PUBLIC;",
         "GRANT CREATE ON DATABASE app TO PUBLIC;",
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT INSERT ON TABLES TO PUBLIC;",
+        "GRANT DELETE ON \"public\".\"accounts\" TO \"public\";",
     ] {
         assert_eq!(security_rules(sql), ["grant-write-to-public"], "{sql}");
     }
