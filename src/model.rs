@@ -75,6 +75,9 @@ pub enum Category {
     Environment,
     /// pgrehearse's own settings in the repository: suppression comments, the findings baseline.
     Configuration,
+    /// A statement reaches outside the database (programs, server files, untrusted code, the server's
+    /// configuration) or widens who can do what (superusers, write grants to PUBLIC, passwords).
+    Security,
 }
 
 impl Category {
@@ -88,6 +91,7 @@ impl Category {
             Category::Drift => "drift",
             Category::Environment => "environment",
             Category::Configuration => "configuration",
+            Category::Security => "security",
         }
     }
 }

@@ -36,6 +36,14 @@ pub const DDL_IDS: &[&str] = &[
     "prefer-bigint",
     "prefer-identity",
     "prefer-timestamptz",
+    "copy-program",
+    "server-file-access",
+    "untrusted-language",
+    "alter-system",
+    "security-definer-search-path",
+    "grant-write-to-public",
+    "superuser-role",
+    "plain-text-password",
 ];
 
 /// Metadata of one rule.
@@ -270,6 +278,54 @@ pub const RULES: &[Rule] = &[
         category: Category::Lock,
         severity: Severity::Notice,
         summary: "A timestamp without time zone column.",
+    },
+    Rule {
+        id: "copy-program",
+        category: Category::Security,
+        severity: Severity::Error,
+        summary: "COPY … TO PROGRAM / FROM PROGRAM runs a shell command on the database server (also a grant of pg_execute_server_program).",
+    },
+    Rule {
+        id: "server-file-access",
+        category: Category::Security,
+        severity: Severity::Error,
+        summary: "COPY to or from a server file, or a server file function (pg_read_file, pg_ls_dir, lo_import, …), reaches the database server's files.",
+    },
+    Rule {
+        id: "untrusted-language",
+        category: Category::Security,
+        severity: Severity::Warning,
+        summary: "A routine or DO block in an untrusted language (C, plpython3u, plperlu, pltclu, …), or CREATE LANGUAGE / CREATE EXTENSION of one.",
+    },
+    Rule {
+        id: "alter-system",
+        category: Category::Security,
+        severity: Severity::Error,
+        summary: "ALTER SYSTEM rewrites the whole server's configuration from a migration.",
+    },
+    Rule {
+        id: "security-definer-search-path",
+        category: Category::Security,
+        severity: Severity::Warning,
+        summary: "A SECURITY DEFINER function or procedure without a fixed search_path (SET search_path = … in its definition).",
+    },
+    Rule {
+        id: "grant-write-to-public",
+        category: Category::Security,
+        severity: Severity::Warning,
+        summary: "GRANT of INSERT, UPDATE, DELETE, TRUNCATE or ALL on tables (CREATE or ALL on a schema or database) TO PUBLIC.",
+    },
+    Rule {
+        id: "superuser-role",
+        category: Category::Security,
+        severity: Severity::Warning,
+        summary: "A role created or altered WITH SUPERUSER.",
+    },
+    Rule {
+        id: "plain-text-password",
+        category: Category::Security,
+        severity: Severity::Warning,
+        summary: "CREATE / ALTER ROLE … PASSWORD '<plain text>' (not a SCRAM or MD5 hash), or a user mapping's password.",
     },
     Rule {
         id: "retry-fails",
@@ -584,7 +640,8 @@ pub fn stage(id: &str) -> Stage {
             Category::Dialect
             | Category::Discovery
             | Category::PartialFailure
-            | Category::Configuration,
+            | Category::Configuration
+            | Category::Security,
         )
         | None => Stage::Static,
     }

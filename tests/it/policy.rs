@@ -232,6 +232,47 @@ fn suppressions_and_rule_levels_apply_to_lint_and_check() {
 }
 
 #[test]
+fn security_rules_obey_suppressions_and_rule_levels() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let root = repo.path();
+    write(
+        root,
+        "migrations/001_ops.sql",
+        "-- pgrehearse-ignore: alter-system dedicated reporting server, configured by this repository\n\
+         ALTER SYSTEM SET work_mem = '64MB';\n",
+    );
+    write(
+        root,
+        "migrations/002_export.sql",
+        "COPY (SELECT 1) TO PROGRAM 'cat > /dev/null';\n",
+    );
+    // copy-program is an error: lint fails; the suppressed alter-system is counted, not reported.
+    let (code, json, stderr) = lint_json(root, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        located(&json),
+        vec![("copy-program".into(), "migrations/002_export.sql".into(), 1)],
+        "{json}"
+    );
+    assert_eq!(json["summary"]["suppressed"], 1);
+    assert_eq!(json["findings"][0]["category"], "security");
+
+    write(
+        root,
+        ".pgrehearse.yaml",
+        "rules:\n  copy-program: warning\n",
+    );
+    let (code, json, _) = lint_json(root, &[]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["findings"][0]["severity"], "warning", "{json}");
+
+    write(root, ".pgrehearse.yaml", "rules:\n  copy-program: off\n");
+    let (code, json, _) = lint_json(root, &[]);
+    assert_eq!(code, 0, "{json}");
+    assert!(located(&json).is_empty(), "{json}");
+}
+
+#[test]
 fn lock_rule_suppressions_count_only_when_lock_tracing_ran() {
     let repo = tempfile::tempdir().expect("tempdir");
     let root = repo.path();

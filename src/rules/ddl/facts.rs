@@ -42,6 +42,9 @@ pub(super) enum Fact {
     NotNullCheck(Name, String, String, bool),
     /// `VALIDATE CONSTRAINT name` on a table.
     Validated(Name, String),
+    /// A routine's search_path: fixed by `SET search_path` in `CREATE FUNCTION` / `ALTER FUNCTION`
+    /// (`true`), or left unset by a `CREATE` without it or a `RESET` (`false`).
+    SearchPath(Name, bool),
 }
 
 /// Skips `CREATE [OR REPLACE] [TEMP|UNLOGGED|…]` and returns the index of the object keyword.
@@ -86,6 +89,9 @@ pub(super) fn create_index_parts(st: &Stmt<'_>, at: usize) -> Option<(Option<Nam
 
 pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
     let mut out = Vec::new();
+    if let Some((routine, fixed)) = search_path_fact(st) {
+        out.push(Fact::SearchPath(routine, fixed));
+    }
     match st.word(0).as_deref() {
         Some("CREATE") => {
             let i = after_create(st);

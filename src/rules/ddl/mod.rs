@@ -2,7 +2,8 @@
 //!
 //! Each migration is read the way its runner sends it (`Migration::batches`, so only the Up part of a
 //! file), statement by statement, with the `pgrehearse_sql` tokenizer: comments, strings and
-//! dollar-quoted bodies never match. A statement the rules do not understand gives no finding, and the
+//! dollar-quoted bodies never match (only the security rules look into the dollar-quoted bodies of
+//! `DO` blocks and `sql` / `plpgsql` routines, lexing them as SQL). A statement the rules do not understand gives no finding, and the
 //! walk goes on with the next one.
 //!
 //! Like the lock rules observed during replay, the rules about existing objects stay quiet on objects
@@ -25,7 +26,10 @@
 //!   other than tables (table renames are observed during replay);
 //! - operations: `autovacuum-disabled`, `domain-constraint`, `identifier-too-long`;
 //! - column types (style, notices): `char-column`, `prefer-text`, `prefer-bigint`, `prefer-identity`,
-//!   `prefer-timestamptz`.
+//!   `prefer-timestamptz`;
+//! - security (category `security`): `copy-program`, `server-file-access`, `untrusted-language`,
+//!   `alter-system`, `security-definer-search-path`, `grant-write-to-public`, `superuser-role`,
+//!   `plain-text-password` (see `security.rs` for which routine bodies are read).
 
 use std::collections::HashMap;
 
@@ -43,6 +47,7 @@ mod create;
 mod drop;
 mod facts;
 mod maintenance;
+mod security;
 mod stmt;
 #[cfg(test)]
 mod tests;
@@ -54,6 +59,7 @@ use create::*;
 use drop::*;
 use facts::*;
 use maintenance::*;
+use security::*;
 use stmt::*;
 
 /// Every rule id this module reports (all static: `pgrehearse lint` reports them).
@@ -88,6 +94,9 @@ struct Proven {
     pending: Vec<(Name, String, String)>,
     /// Columns a validated `CHECK (col IS NOT NULL)` keeps free of NULLs: table, column.
     not_null: Vec<(Name, String)>,
+    /// Routines whose definition fixes their search_path (`SET search_path` in `CREATE FUNCTION`
+    /// or `ALTER FUNCTION`).
+    fixed_path: Vec<Name>,
 }
 
 impl Proven {
@@ -109,8 +118,18 @@ impl Proven {
                 self.not_null
                     .extend(done.into_iter().map(|(t, _, column)| (t, column)));
             }
+            Fact::SearchPath(routine, fixed) => {
+                self.fixed_path.retain(|r| !r.same(routine));
+                if *fixed {
+                    self.fixed_path.push(routine.clone());
+                }
+            }
             _ => {}
         }
+    }
+
+    fn has_fixed_path(&self, routine: &Name) -> bool {
+        self.fixed_path.iter().any(|r| r.same(routine))
     }
 
     fn has_no_nulls(&self, table: &Name, column: &str) -> bool {
@@ -243,6 +262,7 @@ fn check(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
     if matches!(first.as_deref(), Some("CREATE" | "ALTER" | "DROP")) {
         identifier_too_long(ctx, st);
     }
+    security(ctx, i, st);
     match first.as_deref() {
         Some("CREATE") => create(ctx, st),
         Some("ALTER") => match st.word(1).as_deref() {

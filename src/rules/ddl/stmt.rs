@@ -37,9 +37,14 @@ impl<'a> Stmt<'a> {
         while toks.last().is_some_and(|t| t.kind == TokenKind::Semicolon) {
             toks.pop();
         }
-        // COPY … FROM STDIN carries its data lines in the same span: never read them as SQL.
+        // COPY … FROM STDIN carries its data lines in the same span, after the command's `;`: never
+        // read them as SQL.
         if toks.first().is_some_and(|t| t.is_word(text, "COPY")) {
-            toks.truncate(1);
+            let end = toks
+                .iter()
+                .position(|t| t.kind == TokenKind::Semicolon)
+                .unwrap_or(toks.len());
+            toks.truncate(end);
         }
         Stmt { text, span, toks }
     }

