@@ -5,6 +5,13 @@ use crate::runner::{Batch, Transactions};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The findings of one migration, as the first of its set.
+fn findings_of(m: &Migration) -> Vec<Finding> {
+    let mut out = Bounded::new();
+    migration_findings(m, &mut Proven::default(), &mut out);
+    out.finish()
+}
+
 /// Rule ids and 1-based lines of the findings on `sql` (one migration, psql-style batches).
 fn lint(sql: &str) -> Vec<(String, usize)> {
     let text: Arc<str> = Arc::from(sql);
@@ -25,9 +32,7 @@ fn lint(sql: &str) -> Vec<(String, usize)> {
         blocked: None,
     };
     let index = sql::LineIndex::new(sql);
-    let mut out = Bounded::new();
-    migration_findings(&m, &mut Proven::default(), &mut out);
-    out.finish()
+    findings_of(&m)
         .into_iter()
         .map(|f| {
             let start = f.location.and_then(|l| l.span).map_or(0, |s| s.start);
@@ -683,7 +688,7 @@ fn migration(id: &str, sql: &str) -> Migration {
 /// Rule ids and the exact text of each finding's span.
 fn spans(sql: &str) -> Vec<(String, String)> {
     let m = migration("001", sql);
-    migration_findings(&m, &mut Proven::default())
+    findings_of(&m)
         .into_iter()
         .map(|f| {
             let span = f.location.and_then(|l| l.span).expect("a span");
@@ -1014,7 +1019,7 @@ fn superuser_roles_and_plain_text_passwords() {
     }
     // The password never appears in the finding.
     let m = migration("001", "CREATE ROLE app LOGIN PASSWORD 'hunter2';");
-    let f = migration_findings(&m, &mut Proven::default());
+    let f = findings_of(&m);
     let text = format!("{:?}", f[0]);
     assert!(!text.contains("hunter2"), "{text}");
 }
