@@ -349,11 +349,7 @@ fn create_routine(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>, at: usize) {
     if sets_search_path(st, (after, end)).is_some() {
         return;
     }
-    // Fixed by an `ALTER FUNCTION … SET search_path` later in this migration.
-    let fixed_later = ctx
-        .later(i)
-        .any(|f| matches!(f, Fact::SearchPath(n, true) if n.same(&name)));
-    if fixed_later {
+    if fixed_later(ctx, i, &name) {
         return;
     }
     definer_without_path(ctx, &kind, &name, st.span_of(d, d + 2));
@@ -374,14 +370,17 @@ fn alter_routine(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
     if sets_search_path(st, (after, st.len())).is_some() || ctx.proven.has_fixed_path(&name) {
         return;
     }
-    let fixed_later = ctx
-        .later(i)
-        .any(|f| matches!(f, Fact::SearchPath(n, true) if n.same(&name)));
-    if fixed_later {
+    if fixed_later(ctx, i, &name) {
         return;
     }
     let kind = st.word(1).unwrap_or_default().to_lowercase();
     definer_without_path(ctx, &kind, &name, st.span_of(d, d + 2));
+}
+
+/// Fixed by an `ALTER FUNCTION … SET search_path` later in this migration.
+fn fixed_later(ctx: &Ctx<'_>, i: usize, name: &Name) -> bool {
+    ctx.later(i)
+        .any(|f| matches!(f, Fact::SearchPath(n, true) if n.same(name)))
 }
 
 fn definer_without_path(ctx: &mut Ctx<'_>, kind: &str, name: &Name, span: Span) {
