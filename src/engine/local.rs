@@ -174,12 +174,24 @@ fn chown(path: &Path, who: RunAs) -> Result<(), EngineError> {
     })
 }
 
+/// Variables a server process keeps from pgrehearse's environment: where programs and libraries are,
+/// and the time zone. Nothing else reaches it (tokens, `--against` URLs, `PGREHEARSE_*`), so SQL that
+/// gets the server to run a program or read its environment finds none of pgrehearse's secrets.
+const SERVER_ENV: &[&str] = &["PATH", "LD_LIBRARY_PATH", "TZ"];
+
+/// A server program (initdb, postgres, pg_ctl) with a minimal environment of its own, run as `who`.
 fn command(program: PathBuf, who: Option<RunAs>) -> Command {
     let mut cmd = Command::new(program);
     if let Some(who) = who {
         cmd.uid(who.uid).gid(who.gid);
     }
-    cmd.env("LC_ALL", "C").env_remove("PGDATA");
+    cmd.env_clear();
+    for name in SERVER_ENV {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.env("LC_ALL", "C");
     cmd.stdin(std::process::Stdio::null());
     cmd
 }

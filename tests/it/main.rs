@@ -29,3 +29,4 @@ mod replay_cases;
 mod replay_lib;
 mod rule_fixtures;
 mod runners;
+mod secrets;
