@@ -69,7 +69,10 @@ fn render_finding<'a>(
         let resolved = resolver.resolve(location);
         match resolved.source {
             Some(source) => {
-                let excerpt = Excerpt::new(&source);
+                let mut excerpt = Excerpt::new(&source);
+                if finding.rule == "plain-text-password" {
+                    excerpt.mask_literals();
+                }
                 elements.push(
                     Snippet::source(excerpt.text)
                         .line_start(source.pos.line as usize)
@@ -121,6 +124,27 @@ struct Excerpt {
 }
 
 impl Excerpt {
+    /// Replaces the contents of the quoted literals under the annotation with `*` (byte for byte, so
+    /// the annotation keeps its place): a password written in a migration is not printed again.
+    fn mask_literals(&mut self) {
+        let Some(annotated) = self.text.get(self.start..self.end) else {
+            return;
+        };
+        let mut masked = String::with_capacity(annotated.len());
+        let mut inside = false;
+        for c in annotated.chars() {
+            if c == '\'' {
+                inside = !inside;
+                masked.push(c);
+            } else if inside {
+                masked.extend(std::iter::repeat_n('*', c.len_utf8()));
+            } else {
+                masked.push(c);
+            }
+        }
+        self.text.replace_range(self.start..self.end, &masked);
+    }
+
     fn new(source: &ResolvedSpan<'_>) -> Excerpt {
         let text = source.text;
         let bytes = text.as_bytes();

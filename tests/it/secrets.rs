@@ -47,3 +47,24 @@ fn the_local_server_runs_without_the_callers_environment() {
         assert!(!env.contains(secret), "{secret} reached the server: {env}");
     }
 }
+
+/// A password written in a migration is reported without being printed again, snippet included.
+#[test]
+fn a_plain_text_password_is_not_printed_in_any_format() {
+    let dir = repo(&[(
+        "migrations/001_role.sql",
+        "CREATE ROLE app LOGIN PASSWORD 'hunter2-ü';\n",
+    )]);
+    for format in ["human", "json", "github", "sarif"] {
+        let out = command()
+            .arg("lint")
+            .arg(dir.path())
+            .args(["--format", format, "--fail-on", "never"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("plain-text-password"), "{format}: {stdout}");
+        assert!(!stdout.contains("hunter2"), "{format}: {stdout}");
+    }
+}
