@@ -62,7 +62,7 @@ pub(super) fn alter_domain(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
 /// `rename` for objects other than tables (table renames are observed during replay): `ALTER <kind>
 /// … RENAME … / SET SCHEMA` for every kind of object that has a name (views, sequences, indexes,
 /// types, domains, routines, schemas, triggers, policies, rules, foreign tables, collations, …).
-pub(super) fn rename_object(ctx: &mut Ctx<'_>, st: &Stmt<'_>) {
+pub(super) fn rename_object(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
     let (ns, kind, at) = match st.word(1).as_deref() {
         Some("VIEW") => (Ns::Relation, "view", 2),
         Some("MATERIALIZED") if st.is(2, "VIEW") => (Ns::Relation, "materialized view", 3),
@@ -102,6 +102,13 @@ pub(super) fn rename_object(ctx: &mut Ctx<'_>, st: &Stmt<'_>) {
         return;
     }
     let rest = (after, st.len());
+    // Renamed out of the way of a new object of the same name (the enum swap): the name stays.
+    let recreated = ctx
+        .later(i)
+        .any(|f| matches!(f, Fact::Created(fns, c) if *fns == ns && c.same(&name)));
+    if recreated && st.find(rest, &["RENAME", "TO"]).is_some() {
+        return;
+    }
     let what = if let Some(r) = st.find(rest, &["RENAME"]) {
         match st.word(r + 1).as_deref() {
             Some("VALUE") => "renames a value of",

@@ -16,6 +16,9 @@ pub(super) fn alter_table(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>, at: usize)
         after += 1;
     }
     let existing = !ctx.is_created(Ns::Relation, &table);
+    let emptied = ctx
+        .earlier(i)
+        .any(|f| matches!(f, Fact::Emptied(t) if t.same(&table)));
     // A foreign table holds no rows here and a view none at all: only their column changes count.
     let plain_table = st.is(1, "TABLE");
     for (a, b) in st.items(after, st.len()) {
@@ -23,7 +26,8 @@ pub(super) fn alter_table(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>, at: usize)
             continue;
         }
         match st.word(a).as_deref() {
-            Some("ADD") => add_action(ctx, st, &table, existing, a, b),
+            // Rows decide; a table this migration emptied before has none.
+            Some("ADD") => add_action(ctx, st, &table, existing && !emptied, a, b),
             Some("ALTER") => alter_column_action(ctx, i, st, &table, a, b),
             Some("DROP") if st.is(a + 1, "CONSTRAINT") && existing => {
                 let c = st.skip_if(a + 2);

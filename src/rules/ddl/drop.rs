@@ -107,6 +107,7 @@ pub(super) fn drop(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
                 .filter(|(n, _)| {
                     !ctx.later(i)
                         .any(|f| matches!(f, Fact::Created(fns, c) if *fns == ns && c.same(n)))
+                        && !ctx.swapped_out(i, ns, n)
                 })
                 .collect();
             if gone.is_empty() {

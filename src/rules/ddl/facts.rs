@@ -45,6 +45,8 @@ pub(super) enum Fact {
     /// A routine's search_path: fixed by `SET search_path` in `CREATE FUNCTION` / `ALTER FUNCTION`
     /// (`true`), or left unset by a `CREATE` without it or a `RESET` (`false`).
     SearchPath(Name, bool),
+    /// `TRUNCATE table`, or `DELETE FROM table` with no `WHERE` and no `USING`: no row is left.
+    Emptied(Name),
 }
 
 /// Skips `CREATE [OR REPLACE] [TEMP|UNLOGGED|…]` and returns the index of the object keyword.
@@ -164,6 +166,28 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
             // `ALTER DOMAIN d SET DEFAULT …`: a default with no column.
             if st.is(1, "DOMAIN") && st.seq(after, &["SET", "DEFAULT"]) {
                 out.push(Fact::SetDefault(name.clone(), String::new()));
+            }
+        }
+        Some("TRUNCATE") => {
+            let at = if st.is(1, "TABLE") { 2 } else { 1 };
+            let end = ["RESTART", "CONTINUE", "CASCADE", "RESTRICT"]
+                .iter()
+                .filter_map(|kw| st.find((at, st.len()), &[kw]))
+                .min()
+                .unwrap_or(st.len());
+            for (a, _) in st.items(at, end) {
+                if let Some((table, _)) = st.name(if st.is(a, "ONLY") { a + 1 } else { a }) {
+                    out.push(Fact::Emptied(table));
+                }
+            }
+        }
+        Some("DELETE") if st.is(1, "FROM") => {
+            let at = if st.is(2, "ONLY") { 3 } else { 2 };
+            if let Some((table, after)) = st.name(at)
+                && st.find((after, st.len()), &["WHERE"]).is_none()
+                && st.find((after, st.len()), &["USING"]).is_none()
+            {
+                out.push(Fact::Emptied(table));
             }
         }
         Some("UPDATE") => {

@@ -214,6 +214,20 @@ impl Ctx<'_> {
         self.facts.iter().skip(i + 1).flatten()
     }
 
+    /// Whether `name`, dropped by statement `i`, is an object an earlier statement renamed to it out of
+    /// the way of a new object under its old name (`ALTER TYPE x RENAME TO x_old; CREATE TYPE x …;
+    /// DROP TYPE x_old`): what running code uses is still there.
+    fn swapped_out(&self, i: usize, ns: Ns, name: &Name) -> bool {
+        self.earlier(i).any(|f| match f {
+            Fact::Renamed(rns, from, to) if *rns == ns && to.same(name) => self
+                .facts
+                .iter()
+                .flatten()
+                .any(|g| matches!(g, Fact::Created(cns, c) if *cns == ns && c.same(from))),
+            _ => false,
+        })
+    }
+
     /// Facts of the statements before `i`.
     fn earlier(&self, i: usize) -> impl Iterator<Item = &Fact> {
         self.facts.iter().take(i).flatten()
@@ -271,17 +285,17 @@ fn check(ctx: &mut Ctx<'_>, i: usize, st: &Stmt<'_>) {
             // applies to inserts through it).
             Some("FOREIGN") if st.is(2, "TABLE") => {
                 alter_table(ctx, i, st, 3);
-                rename_object(ctx, st);
+                rename_object(ctx, i, st);
             }
             Some("VIEW") => {
                 alter_table(ctx, i, st, 2);
-                rename_object(ctx, st);
+                rename_object(ctx, i, st);
             }
             Some("DOMAIN") => {
                 alter_domain(ctx, i, st);
-                rename_object(ctx, st);
+                rename_object(ctx, i, st);
             }
-            Some(_) => rename_object(ctx, st),
+            Some(_) => rename_object(ctx, i, st),
             None => {}
         },
         Some("DROP") => drop(ctx, i, st),

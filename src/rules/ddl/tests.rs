@@ -71,6 +71,10 @@ fn add_required_column_only_on_existing_tables_without_default() {
         "CREATE TABLE users (id bigint); ALTER TABLE users ADD COLUMN age int NOT NULL;",
         "CREATE TABLE a (id bigint); ALTER TABLE a RENAME TO users; ALTER TABLE users ADD COLUMN x int NOT NULL;",
         "-- ALTER TABLE users ADD COLUMN age int NOT NULL;\nSELECT 'ALTER TABLE users ADD COLUMN age int NOT NULL';",
+        "DELETE FROM users; ALTER TABLE users ADD COLUMN age int NOT NULL;",
+        "DELETE FROM ONLY public.users; ALTER TABLE public.users ADD COLUMN age int NOT NULL;",
+        "TRUNCATE logs, users CASCADE; ALTER TABLE users ADD COLUMN age int NOT NULL;",
+        "TRUNCATE TABLE ONLY users; ALTER TABLE users ADD UNIQUE (email);",
     ] {
         assert!(
             !rules(ok).iter().any(|r| r == "add-required-column"),
@@ -81,6 +85,40 @@ fn add_required_column_only_on_existing_tables_without_default() {
     assert_eq!(
         rules("ALTER TABLE users ADD COLUMN age int NOT NULL DEFAULT NULL;"),
         ["add-required-column"]
+    );
+    // Rows are left: a filtered or joined DELETE, another table emptied, or emptied only afterwards.
+    for flagged in [
+        "DELETE FROM users WHERE id < 0; ALTER TABLE users ADD COLUMN age int NOT NULL;",
+        "DELETE FROM users USING bans WHERE users.id = bans.id; ALTER TABLE users ADD COLUMN age int NOT NULL;",
+        "TRUNCATE logs; ALTER TABLE users ADD COLUMN age int NOT NULL;",
+        "ALTER TABLE users ADD COLUMN age int NOT NULL; DELETE FROM users;",
+    ] {
+        assert!(
+            rules(flagged).iter().any(|r| r == "add-required-column"),
+            "{flagged}: {:?}",
+            rules(flagged)
+        );
+    }
+}
+
+#[test]
+fn an_object_renamed_out_of_the_way_of_its_replacement_is_neither_renamed_nor_lost() {
+    let swap = "ALTER TYPE mood RENAME TO mood_old;\n\
+                CREATE TYPE mood AS ENUM ('a', 'b', 'c');\n\
+                ALTER TABLE people ALTER COLUMN m TYPE mood USING m::text::mood;\n\
+                DROP TYPE mood_old;";
+    assert!(rules(swap).is_empty(), "{:?}", rules(swap));
+    // Renamed and dropped with nothing in its place: both are reported.
+    assert_eq!(
+        rules("ALTER TYPE mood RENAME TO mood_old;\nDROP TYPE mood_old;"),
+        ["rename", "drop-object"]
+    );
+    // A new object under another name does not stand in for the old one.
+    assert_eq!(
+        rules(
+            "ALTER TYPE mood RENAME TO mood_old;\nCREATE TYPE feeling AS ENUM ('a');\nDROP TYPE mood_old;"
+        ),
+        ["rename", "drop-object"]
     );
 }
 
