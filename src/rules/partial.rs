@@ -595,15 +595,43 @@ fn enum_values(set: &MigrationSet, stmts: &[TxStatement], out: &mut Bounded) {
         for use_stmt in stmts[i + 1..].iter().filter(|o| o.txn == add_stmt.txn) {
             let um = &set.migrations[use_stmt.migration];
             let text = &*um.text;
-            if use_stmt.control.is_some() || sql::enum_add_value(text, use_stmt.span).is_some() {
+            if use_stmt.control.is_some()
+                || sql::enum_add_value(text, use_stmt.span).is_some()
+                // A new type's own labels, not a use of the extended one's.
+                || sql::created_type(text, use_stmt.span).is_some()
+            {
                 continue;
             }
-            let Some(token) = sql::significant_tokens(text, use_stmt.span)
-                .into_iter()
+            let tokens = sql::significant_tokens(text, use_stmt.span);
+            let Some(token) = tokens
+                .iter()
                 .find(|t| sql::string_value(text, t).as_deref() == Some(add.label.as_str()))
             else {
                 continue;
             };
+            // The label of another enum this migration created, named in the statement (`z size
+            // DEFAULT 'b'`) while the extended enum is not: the value is that enum's.
+            let names = |name: &str| {
+                tokens
+                    .iter()
+                    .any(|t| sql::ident(text, t).as_deref() == Some(name))
+            };
+            let other_enum = stmts[..i]
+                .iter()
+                .chain(stmts[i + 1..].iter())
+                .filter(|o| o.migration == use_stmt.migration && o.index < use_stmt.index)
+                .filter_map(|o| {
+                    let t = &*set.migrations[o.migration].text;
+                    let name = sql::created_type(t, o.span)?;
+                    let labels = sql::significant_tokens(t, o.span)
+                        .iter()
+                        .any(|l| sql::string_value(t, l).as_deref() == Some(add.label.as_str()));
+                    (labels && name != add.type_name).then_some(name)
+                })
+                .any(|name| names(&name));
+            if other_enum && !names(&add.type_name) {
+                continue;
+            }
             let mode = mode(set, am);
             let where_added = if use_stmt.migration == add_stmt.migration {
                 format!("line {add_line}")
@@ -910,6 +938,30 @@ mod tests {
             )],
         );
         assert_eq!(rules(&s), Vec::<(String, u32)>::new());
+    }
+
+    #[test]
+    fn a_label_of_another_enum_is_not_a_use_of_the_added_value() {
+        let enum_rules = |text: &str| -> Vec<(String, u32)> {
+            rules(&set(Runner::Goose, &[("1_x.sql", text)]))
+                .into_iter()
+                .filter(|(r, _)| r == "enum-value-used-in-same-transaction")
+                .collect()
+        };
+        // A new enum with the same label, and a column of that enum defaulting to it.
+        let quiet = "ALTER TYPE mood ADD VALUE 'b';\nCREATE TYPE size AS ENUM ('b', 'big');\n\
+                     CREATE TABLE shirts (s size DEFAULT 'b');\n";
+        assert_eq!(enum_rules(quiet), Vec::<(String, u32)>::new());
+        // Naming the extended enum, or neither, is still a use.
+        let used = "ALTER TYPE mood ADD VALUE 'b';\nCREATE TYPE size AS ENUM ('b');\n\
+                    SELECT 'b'::mood;\nINSERT INTO people (m) VALUES ('b');\n";
+        assert_eq!(
+            enum_rules(used),
+            [
+                r("enum-value-used-in-same-transaction", 3),
+                r("enum-value-used-in-same-transaction", 4)
+            ]
+        );
     }
 
     #[test]
