@@ -299,8 +299,12 @@ impl Walker<'_> {
         self.root.join(rel)
     }
 
+    /// A folder's files and folders, without the files `exclude:` names (a single migration file can
+    /// be left out as a folder can).
     fn list(&self, rel: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DiscoverError> {
-        list_dir(self.root, rel)
+        let (mut files, dirs) = list_dir(self.root, rel)?;
+        files.retain(|f| !self.exclude.iter().any(|e| f.starts_with(e)));
+        Ok((files, dirs))
     }
 
     fn read(&mut self, rel: &Path) -> Result<Arc<str>, DiscoverError> {

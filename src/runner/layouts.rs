@@ -256,6 +256,11 @@ pub struct FlywayName {
     pub is_sql: bool,
 }
 
+/// Extensions of the code migrations Flyway runs: Java and Kotlin classes, and script migrations.
+const FLYWAY_CODE: &[&str] = &[
+    "java", "kt", "class", "sh", "bash", "ps1", "bat", "cmd", "py",
+];
+
 /// Parses a Flyway migration file name, or None when the name is not one.
 pub fn flyway_name(name: &str) -> Option<FlywayName> {
     let (kind, rest) = match name.as_bytes().first()? {
@@ -283,11 +288,17 @@ pub fn flyway_name(name: &str) -> Option<FlywayName> {
             .map(|p| p.parse::<u64>().ok())
             .collect::<Option<Vec<_>>>()?
     };
+    let is_sql = ext == "sql";
+    // Flyway reads `.sql` files and code migrations (Java, Kotlin, scripts); a `V57__notes.md` or any
+    // other file beside them is not a migration to it.
+    if !is_sql && !FLYWAY_CODE.contains(&ext.to_ascii_lowercase().as_str()) {
+        return None;
+    }
     Some(FlywayName {
         kind,
         version,
         description: description.replace('_', " "),
-        is_sql: ext == "sql",
+        is_sql,
     })
 }
 
@@ -474,6 +485,9 @@ mod tests {
             FlywayKind::Repeatable
         );
         assert!(!flyway_name("V3__Seed.java").unwrap().is_sql);
+        assert!(!flyway_name("V4__seed.sh").unwrap().is_sql);
+        assert!(flyway_name("V57__readme.md").is_none());
+        assert!(flyway_name("V58__notes.txt").is_none());
         assert_eq!(flyway_name("V1__x.sql.conf"), None);
         assert_eq!(flyway_name("R1__x.sql"), None);
         assert_eq!(flyway_name("V__x.sql"), None);

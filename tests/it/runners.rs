@@ -378,3 +378,55 @@ fn flyway_locations_merge_by_version_and_are_read_recursively() {
         run.json
     );
 }
+
+#[test]
+fn files_flyway_does_not_read_and_excluded_files_are_not_migrations() {
+    let dir = repo(&[
+        (
+            "db/migration/V1__accounts.sql",
+            "CREATE TABLE accounts (id int);\n",
+        ),
+        (
+            "db/migration/V57__readme.md",
+            "# How to write a migration\n",
+        ),
+        (
+            "db/migration/V2__orders.sql",
+            "CREATE TABLE orders (id int);\n",
+        ),
+        ("db/legacy/001_init.sql", "CREATE TABLE legacy (id int);\n"),
+        (
+            "db/legacy/002_mysql.sql",
+            "CREATE TABLE `old` (id int) ENGINE=InnoDB;\n",
+        ),
+        (".pgrehearse.yaml", "exclude: [db/legacy/002_mysql.sql]\n"),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 0, "{}", run.json);
+    let sets = run.json["summary"]["sets"].as_array().expect("sets");
+    let migrations = |path: &str| {
+        sets.iter()
+            .find(|s| s["path"] == path)
+            .map(|s| (s["migrations"].clone(), s["status"].clone()))
+    };
+    assert_eq!(
+        migrations("db/migration"),
+        Some((json!(2), json!("ok"))),
+        "{}",
+        run.json
+    );
+    assert_eq!(
+        migrations("db/legacy"),
+        Some((json!(1), json!("ok"))),
+        "{}",
+        run.json
+    );
+    assert!(
+        run.json["findings"]
+            .as_array()
+            .expect("findings")
+            .is_empty(),
+        "{}",
+        run.json
+    );
+}
