@@ -455,6 +455,12 @@ pub async fn run_with(
             return Ok(log);
         }
     }
+    // The runner's own table exists before its first migration, as on a real database.
+    if let Some(ddl) = set.runner.bookkeeping_ddl()
+        && !set.migrations.is_empty()
+    {
+        control(client, ddl, set.migrations.first()).await?;
+    }
     let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
     // File nodes are remembered across migrations; held locks per transaction.
     let mut tracker = crate::locks::Tracker::default();

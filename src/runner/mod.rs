@@ -67,6 +67,21 @@ pub struct Batch {
 }
 
 impl Runner {
+    /// The bookkeeping table the runner creates before it applies the first migration, as it creates
+    /// it, for runners whose migrations are known to touch it (a golang-migrate migration that alters
+    /// `schema_migrations` fails on a database without it). Comparisons leave bookkeeping tables out.
+    pub fn bookkeeping_ddl(self) -> Option<&'static str> {
+        match self {
+            Runner::GolangMigrate => Some(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)",
+            ),
+            Runner::Dbmate => Some(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) PRIMARY KEY)",
+            ),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Runner::Drizzle => "drizzle",

@@ -430,3 +430,28 @@ fn files_flyway_does_not_read_and_excluded_files_are_not_migrations() {
         run.json
     );
 }
+
+#[test]
+fn a_golang_migrate_migration_can_use_the_runners_own_table() {
+    let dir = repo(&[
+        (
+            "db/migrations/000001_init.up.sql",
+            "CREATE TABLE accounts (id int);\n",
+        ),
+        (
+            "db/migrations/000001_init.down.sql",
+            "DROP TABLE accounts;\n",
+        ),
+        (
+            "db/migrations/000002_note.up.sql",
+            "COMMENT ON TABLE schema_migrations IS 'applied by golang-migrate';\n",
+        ),
+        ("db/migrations/000002_note.down.sql", "SELECT 1;\n"),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 0, "{}", run.json);
+    let sets = run.json["summary"]["sets"].as_array().expect("sets");
+    assert_eq!(sets[0]["runner"], "golang-migrate", "{}", run.json);
+    assert_eq!(sets[0]["status"], "ok", "{}", run.json);
+    assert_eq!(sets[0]["applied"], 2, "{}", run.json);
+}
