@@ -760,7 +760,11 @@ pub fn compare(declared: &Catalog, migrations: &Catalog) -> Vec<Change> {
                 &k.name,
                 Some(&k.arguments),
                 DriftClass::Definition,
-                fields(a, b, &["comment"]),
+                if same_code(a, b) {
+                    fields(a, b, &["comment", "definition"])
+                } else {
+                    fields(a, b, &["comment"])
+                },
             );
             d.differs(
                 ObjectKind::Function,
@@ -774,9 +778,89 @@ pub fn compare(declared: &Catalog, migrations: &Catalog) -> Vec<Change> {
     d.out
 }
 
+/// Whether two SQL or PL/pgSQL functions have the same definition but for layout and comments,
+/// inside their body too (PostgreSQL keeps a body as written, so a reformatted body reads as changed).
+/// Other languages' bodies are compared as written: whitespace can matter there (Python).
+fn same_code(a: &crate::catalog::Function, b: &crate::catalog::Function) -> bool {
+    let sql_like = |l: &str| l == "sql" || l == "plpgsql";
+    sql_like(&a.language)
+        && a.language == b.language
+        && code_tokens(&a.definition, 2) == code_tokens(&b.definition, 2)
+}
+
+/// The significant tokens of `text`, dollar-quoted bodies (`depth` levels deep) by their own tokens.
+fn code_tokens(text: &str, depth: u8) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in pgrehearse_sql::tokenize(text) {
+        if !t.kind.is_significant() {
+            continue;
+        }
+        let token = t.text(text);
+        if t.kind == pgrehearse_sql::TokenKind::DollarString && depth > 0 {
+            // `$tag$ … $tag$`: the tag ends at the second `$`.
+            let tag_len = token[1..].find('$').map_or(token.len(), |i| i + 2);
+            if token.len() >= 2 * tag_len {
+                let inner = &token[tag_len..token.len() - tag_len];
+                out.push("$$".to_string());
+                out.extend(code_tokens(inner, depth - 1));
+                out.push("$$".to_string());
+                continue;
+            }
+        }
+        out.push(token.to_string());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn function(language: &str, definition: &str) -> crate::catalog::Function {
+        use crate::catalog::{FunctionKind, Parallel, Volatility};
+        crate::catalog::Function {
+            kind: FunctionKind::Function,
+            arguments: String::new(),
+            result: Some("integer".into()),
+            language: language.into(),
+            volatility: Volatility::Volatile,
+            strict: false,
+            security_definer: false,
+            leakproof: false,
+            parallel: Parallel::Unsafe,
+            config: Vec::new(),
+            definition: definition.into(),
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn function_bodies_differing_in_layout_and_comments_are_the_same_code() {
+        let head =
+            "CREATE OR REPLACE FUNCTION public.f()\n RETURNS integer\n LANGUAGE plpgsql\nAS ";
+        let a = function(
+            "plpgsql",
+            &format!("{head}$function$\nBEGIN\n  RETURN 1; -- one\nEND\n$function$\n"),
+        );
+        let b = function(
+            "plpgsql",
+            &format!("{head}$function$ BEGIN /* the answer */ RETURN   1;\n\n END $function$\n"),
+        );
+        assert!(same_code(&a, &b));
+        let c = function(
+            "plpgsql",
+            &format!("{head}$function$ BEGIN RETURN 2; END $function$\n"),
+        );
+        assert!(!same_code(&a, &c));
+        // A string in the body keeps its spaces.
+        let d = function("sql", "CREATE FUNCTION f() AS $$ SELECT 'a  b' $$");
+        let e = function("sql", "CREATE FUNCTION f() AS $$ SELECT 'a b' $$");
+        assert!(!same_code(&d, &e));
+        // Python: indentation is code.
+        let p1 = function("plpython3u", "AS $$\nif x:\n  return 1\n$$");
+        let p2 = function("plpython3u", "AS $$\nif x:\n    return 1\n$$");
+        assert!(!same_code(&p1, &p2));
+    }
 
     fn col(data_type: &str, default: &str) -> Column {
         Column {

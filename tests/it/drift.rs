@@ -273,3 +273,42 @@ fn drift_exclusions_leave_objects_out() {
         "{objects:?}"
     );
 }
+
+#[test]
+fn a_function_body_differing_only_in_layout_and_comments_is_not_drift() {
+    let dir = crate::harness::repo(&[
+        (
+            "db/migrations/001_f.sql",
+            "CREATE FUNCTION add_one(x int) RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN x + 1;\nEND\n$$;\n",
+        ),
+        (
+            "db/schema.sql",
+            "CREATE FUNCTION add_one(x int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN -- add one\n RETURN x + 1; END $$;\n\
+             CREATE FUNCTION add_two(x int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN x + 2; END $$;\n",
+        ),
+        (
+            "db/migrations/002_g.sql",
+            "CREATE FUNCTION add_two(x int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN x + 3; END $$;\n",
+        ),
+        (".pgrehearse.yaml", "schema: [db/schema.sql]\n"),
+    ]);
+    let run = crate::harness::check_json(dir.path(), crate::harness::Engine::Local, &[]);
+    let drift: Vec<(String, u64)> = run
+        .rule("schema-drift")
+        .iter()
+        .map(|f| {
+            (
+                f["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(40)
+                    .collect(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    // Only the function whose code differs.
+    assert_eq!(drift.len(), 1, "{}", run.json);
+    assert!(drift[0].0.contains("add_two"), "{}", run.json);
+}
