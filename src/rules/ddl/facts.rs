@@ -49,6 +49,24 @@ pub(super) enum Fact {
     Emptied(Name),
 }
 
+/// The tables a `TRUNCATE [TABLE] [ONLY] a, b … [RESTART IDENTITY] [CASCADE]` empties, and whether
+/// it cascades.
+pub(super) fn truncated(st: &Stmt<'_>) -> (Vec<Name>, bool) {
+    let at = if st.is(1, "TABLE") { 2 } else { 1 };
+    let end = ["RESTART", "CONTINUE", "CASCADE", "RESTRICT"]
+        .iter()
+        .filter_map(|kw| st.find((at, st.len()), &[kw]))
+        .min()
+        .unwrap_or(st.len());
+    let names = st
+        .items(at, end)
+        .into_iter()
+        .filter_map(|(a, _)| st.name(if st.is(a, "ONLY") { a + 1 } else { a }))
+        .map(|(n, _)| n)
+        .collect();
+    (names, st.is(end, "CASCADE"))
+}
+
 /// Skips `CREATE [OR REPLACE] [TEMP|UNLOGGED|…]` and returns the index of the object keyword.
 pub(super) fn after_create(st: &Stmt<'_>) -> usize {
     let mut i = 1;
@@ -169,17 +187,7 @@ pub(super) fn facts(st: &Stmt<'_>) -> Vec<Fact> {
             }
         }
         Some("TRUNCATE") => {
-            let at = if st.is(1, "TABLE") { 2 } else { 1 };
-            let end = ["RESTART", "CONTINUE", "CASCADE", "RESTRICT"]
-                .iter()
-                .filter_map(|kw| st.find((at, st.len()), &[kw]))
-                .min()
-                .unwrap_or(st.len());
-            for (a, _) in st.items(at, end) {
-                if let Some((table, _)) = st.name(if st.is(a, "ONLY") { a + 1 } else { a }) {
-                    out.push(Fact::Emptied(table));
-                }
-            }
+            out.extend(truncated(st).0.into_iter().map(Fact::Emptied));
         }
         Some("DELETE") if st.is(1, "FROM") => {
             let at = if st.is(2, "ONLY") { 3 } else { 2 };

@@ -3,19 +3,7 @@
 use super::*;
 
 pub(super) fn truncate(ctx: &mut Ctx<'_>, st: &Stmt<'_>) {
-    let at = if st.is(1, "TABLE") { 2 } else { 1 };
-    let end = ["RESTART", "CONTINUE", "CASCADE", "RESTRICT"]
-        .iter()
-        .filter_map(|kw| st.find((at, st.len()), &[kw]))
-        .min()
-        .unwrap_or(st.len());
-    let cascade = st.is(end, "CASCADE");
-    let names: Vec<Name> = st
-        .items(at, end)
-        .into_iter()
-        .filter_map(|(a, _)| st.name(if st.is(a, "ONLY") { a + 1 } else { a }))
-        .map(|(n, _)| n)
-        .collect();
+    let (names, cascade) = truncated(st);
     if names.is_empty() || (!cascade && names.iter().all(|n| ctx.is_created(Ns::Relation, n))) {
         return;
     }
