@@ -55,6 +55,15 @@ const fn call(id: &'static str, label: &'static str, version: u32) -> Construct 
     }
 }
 
+/// A subquery in `FROM` without an alias: PostgreSQL 16 accepts it; older servers answer "subquery in
+/// FROM must have an alias". Told by that message, not by a text pattern.
+pub static SUBQUERY_WITHOUT_ALIAS: Construct = Construct {
+    id: "subquery-without-alias",
+    label: "a subquery in FROM without an alias",
+    version: 16,
+    pattern: Pattern::Starts(""),
+};
+
 /// Every construct pgrehearse knows, oldest first.
 pub const CONSTRUCTS: &[Construct] = &[
     call("gen_random_uuid", "gen_random_uuid()", 13),
@@ -302,6 +311,20 @@ pub fn explain(text: &str, stmt: Span, server: u32, error: &ErrorFacts<'_>) -> O
         return None;
     }
     let message = error.message.to_ascii_lowercase();
+    if error.sqlstate == "42601"
+        && message == "subquery in from must have an alias"
+        && server < SUBQUERY_WITHOUT_ALIAS.version
+    {
+        // The error points at the subquery's opening parenthesis.
+        let p = error.position?;
+        let toks = sql::significant_tokens(text, stmt);
+        let i = toks.iter().position(|t| t.span.start == p)?;
+        let end = closing(&toks, i).unwrap_or(toks[i].span.end);
+        return Some(Hit {
+            construct: &SUBQUERY_WITHOUT_ALIAS,
+            span: Span::new(p, end),
+        });
+    }
     let hits: Vec<Hit> = find(text, stmt)
         .into_iter()
         .filter(|h| h.construct.version > server)

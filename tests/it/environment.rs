@@ -373,3 +373,23 @@ fn a_failing_baseline_snapshot_is_reported_at_its_line() {
         vec![("db/BROKEN.sql".to_string(), 7, 35)]
     );
 }
+
+#[test]
+fn a_subquery_without_an_alias_needs_postgres_16_at_its_parenthesis() {
+    let dir = crate::harness::repo(&[(
+        "migrations/001_view.sql",
+        "BEGIN;\nCREATE TABLE t (id int);\nCREATE VIEW v AS SELECT * FROM (SELECT id FROM t);\nCOMMIT;\n",
+    )]);
+    // PostgreSQL 15, the server CI provisions: 16 and later accept the statement.
+    let run = check_json(dir.path(), Engine::Local, &["--pg-version", "15"]);
+    let found = run.rule("needs-newer-postgres");
+    assert_eq!(found.len(), 1, "{}", run.json);
+    assert_eq!(found[0]["line"], 3, "{}", run.json);
+    assert_eq!(found[0]["column"], 32, "{}", run.json);
+    assert_eq!(
+        found[0]["evidence"]["extra"]["required_version"], "16",
+        "{}",
+        run.json
+    );
+    assert!(run.rule("migration-failed").is_empty(), "{}", run.json);
+}
