@@ -93,11 +93,7 @@ fn traced_tables(text: &str, spans: impl IntoIterator<Item = Span>) -> Vec<Strin
         let Some(name) = name else {
             continue;
         };
-        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let qualified = match &name.schema {
-            Some(schema) => format!("{}.{}", quote(schema), quote(&name.name)),
-            None => quote(&name.name),
-        };
+        let qualified = crate::locks::qualified(&name);
         if !names.contains(&qualified) {
             names.push(qualified);
         }
@@ -128,10 +124,9 @@ async fn lock_baseline(
     tables: &[String],
     threshold: Option<i64>,
 ) -> Result<(i64, Vec<(i64, i64)>, Vec<(i64, i64)>), ReplayError> {
-    // An `E''` literal reads the same whatever `standard_conforming_strings` the migrations set.
     let literals: Vec<String> = tables
         .iter()
-        .map(|n| format!("E'{}'", n.replace('\\', "\\\\").replace('\'', "''")))
+        .map(|n| crate::locks::regclass_literal(n))
         .collect();
     // Also each table's file node (the base of the rewrites of the migration's statements). The
     // largest OID through pg_class's OID index, not a scan of the whole catalog.

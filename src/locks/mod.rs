@@ -81,6 +81,21 @@ pub fn lists_indexes(text: &str, stmt: Span) -> bool {
             .any(|t| t.is_word(text, "TYPE"))
 }
 
+/// A table's name as written, each part quoted: `"app"."Users"`, the form `to_regclass` reads back.
+pub fn qualified(name: &sql::ObjectName) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    match &name.schema {
+        Some(schema) => format!("{}.{}", quote(schema), quote(&name.name)),
+        None => quote(&name.name),
+    }
+}
+
+/// A [`qualified`] name as an `E''` string literal, which reads the same whatever
+/// `standard_conforming_strings` the migrations set.
+pub fn regclass_literal(qualified: &str) -> String {
+    format!("E'{}'", qualified.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 /// The query sent just before a statement that [`lists_indexes`]: its table's OID and indexes, which
 /// the probe's list after it is compared with. `None` when the statement names no table.
 pub fn index_list_query(text: &str, stmt: Span) -> Option<String> {
@@ -88,12 +103,7 @@ pub fn index_list_query(text: &str, stmt: Span) -> Option<String> {
     if target.kind != sql::TargetKind::Table {
         return None;
     }
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let name = match &target.name.schema {
-        Some(schema) => format!("{}.{}", quote(schema), quote(&target.name.name)),
-        None => quote(&target.name.name),
-    };
-    let literal = format!("E'{}'", name.replace('\\', "\\\\").replace('\'', "''"));
+    let literal = regclass_literal(&qualified(&target.name));
     Some(format!(
         "SELECT c::pg_catalog.oid::pg_catalog.int8, {} FROM pg_catalog.to_regclass({literal}) AS c \
          WHERE c IS NOT NULL",
