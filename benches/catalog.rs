@@ -51,6 +51,7 @@ async fn bench(cleanup: &Cleanup, tables: usize, runs: usize) -> Result<Vec<Dura
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = engine::start(&options, cleanup)
         .await

@@ -21,6 +21,9 @@ pub struct EngineContext {
     pub description: String,
     /// The server's version string.
     pub version: String,
+    /// Whether migrations replay as a role without superuser (the default; not with
+    /// `replay-as: superuser`): a refused privilege is then the rehearsal's limit, explained as such.
+    pub isolated: bool,
 }
 
 /// A statement the server rejected, and where.

@@ -76,6 +76,10 @@ pub enum CheckError {
         "--against compares one migration set with a live database, but {0} sets were found; name the set with `sets:` in .pgrehearse.yaml"
     )]
     AgainstNeedsOneSet(usize),
+    #[error(
+        "`replay-as: superuser` is refused: {0}. The pull request's SQL would run as a PostgreSQL superuser, which can run programs on the machine running the check and read its secrets; remove `replay-as` (list what the migrations need in `privileged:` instead), or run the superuser replay only on trusted events (push, or pull requests from branches of this repository)"
+    )]
+    SuperuserRefused(String),
 }
 
 /// A finished check.
@@ -127,7 +131,8 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
     }
     if needs_db {
         let drift = DriftSettings::new(config.as_ref());
-        replay_sets(options, cleanup, &discovery, &drift, &mut report).await?;
+        let access = Access::new(options, config.as_ref(), &mut report)?;
+        replay_sets(options, cleanup, &discovery, &drift, &access, &mut report).await?;
     } else {
         report.sets.extend(discovery.sets.iter().map(skipped));
     }
@@ -206,6 +211,54 @@ impl DriftSettings {
     }
 }
 
+/// Who the migrations replay as, and what they may do with superuser rights (`replay-as:` and
+/// `privileged:` configuration).
+struct Access {
+    engine: engine::ReplayAccess,
+    extensions: Vec<String>,
+}
+
+impl Access {
+    fn new(
+        options: &CheckOptions,
+        config: Option<&config::ConfigFile>,
+        report: &mut Report,
+    ) -> Result<Access, CheckError> {
+        let superuser = config.and_then(|c| c.replay_as) == Some(config::ReplayAs::Superuser);
+        if superuser {
+            if let Some(reason) = crate::github::untrusted_event() {
+                return Err(CheckError::SuperuserRefused(reason));
+            }
+            let file = options
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(config::FILE_NAME));
+            report.findings.push(
+                crate::registry::finding(
+                    "replay-as-superuser",
+                    "the migrations were replayed as a PostgreSQL superuser (`replay-as: superuser`): their SQL could run programs and read files on the machine running the check",
+                )
+                .help("keep `replay-as: superuser` for trusted repositories; list what the migrations need in `privileged:` to replay them as a role without superuser")
+                .at(&file, None),
+            );
+        }
+        let create_role =
+            config.is_some_and(|c| c.privileges(config::PrivilegedStatement::CreateRole));
+        Ok(Access {
+            engine: if superuser {
+                engine::ReplayAccess::Superuser
+            } else if create_role {
+                engine::ReplayAccess::IsolatedWithCreateRole
+            } else {
+                engine::ReplayAccess::Isolated
+            },
+            extensions: config
+                .map(config::ConfigFile::privileged_extensions)
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// The summary of a set that was not replayed.
 fn skipped(set: &MigrationSet) -> SetSummary {
     SetSummary {
@@ -223,9 +276,14 @@ async fn replay_sets(
     cleanup: &Cleanup,
     discovery: &discover::Discovery,
     drift: &DriftSettings,
+    access: &Access,
     report: &mut Report,
 ) -> Result<(), CheckError> {
-    let server = engine::start(&options.engine, cleanup).await?;
+    let engine_options = EngineOptions {
+        replay: access.engine,
+        ..options.engine.clone()
+    };
+    let server = engine::start(&engine_options, cleanup).await?;
     progress!(
         options,
         "engine {} ready in {:.3}s: {} (PostgreSQL {})",
@@ -243,6 +301,7 @@ async fn replay_sets(
     let context = EngineContext {
         description: server.description.clone(),
         version: server.version.clone(),
+        isolated: access.engine != engine::ReplayAccess::Superuser,
     };
     for set in &discovery.sets {
         if set.refused.is_some()
@@ -251,13 +310,17 @@ async fn replay_sets(
             report.sets.push(skipped(set));
             continue;
         }
-        let summary = check_set(options, cleanup, &server, &context, set, drift, report).await?;
+        let summary = check_set(
+            options, cleanup, &server, &context, set, drift, access, report,
+        )
+        .await?;
         report.sets.push(summary);
     }
     Ok(())
 }
 
 /// One set: replay, fault injection, drift from the live database and from each declared schema.
+#[allow(clippy::too_many_arguments)]
 async fn check_set(
     options: &CheckOptions,
     cleanup: &Cleanup,
@@ -265,6 +328,7 @@ async fn check_set(
     context: &EngineContext,
     set: &MigrationSet,
     drift: &DriftSettings,
+    access: &Access,
     report: &mut Report,
 ) -> Result<SetSummary, CheckError> {
     // What the set's environment (a platform preset) provides is left out of drift.
@@ -278,13 +342,25 @@ async fn check_set(
             .collect(),
     };
     let set_started = Instant::now();
-    let (log, built) =
-        replay_set(options, cleanup, server, context, set, &snapshot_options).await?;
+    let replay_options = replay::ReplayOptions {
+        lock_trace: options.lock_trace,
+        privileged_extensions: access.extensions.clone(),
+    };
+    let (log, built) = replay_set(
+        options,
+        cleanup,
+        server,
+        context,
+        set,
+        &replay_options,
+        &snapshot_options,
+    )
+    .await?;
     if options.fault_injection {
         let fault_started = Instant::now();
         report
             .findings
-            .extend(crate::faults::analyze(server, cleanup, set, context).await?);
+            .extend(crate::faults::analyze(server, cleanup, set, context, &replay_options).await?);
         progress!(
             options,
             "fault injection on {}: {:.3}s",
@@ -319,7 +395,7 @@ async fn check_set(
                     &log,
                     &drift.severities,
                     &snapshot_options,
-                    crate::environment::declared_environment(set),
+                    set,
                 )
                 .await?,
             );
@@ -356,6 +432,7 @@ async fn replay_set(
     server: &Server,
     context: &EngineContext,
     set: &MigrationSet,
+    replay_options: &replay::ReplayOptions,
     snapshot_options: &SnapshotOptions,
 ) -> Result<(ReplayLog, Option<Catalog>), CheckError> {
     cleanup.expect_roles(crate::environment::roles::created_by_set(set));
@@ -363,12 +440,10 @@ async fn replay_set(
     let result = async {
         let client = server.connect(&db.name).await?;
         let log = replay::run_with(
-            &client,
+            replay::Sessions::on(server, &db.name, &client),
             set,
             context,
-            replay::ReplayOptions {
-                lock_trace: options.lock_trace,
-            },
+            replay_options,
         )
         .await?;
         let built = if set.schemas.is_empty() && options.against.is_none() {
@@ -425,17 +500,29 @@ async fn compare_declared(
     log: &ReplayLog,
     severities: &BTreeMap<DriftClass, Option<Severity>>,
     snapshot_options: &SnapshotOptions,
-    environment: Option<&str>,
+    set: &MigrationSet,
 ) -> Result<Vec<Finding>, CheckError> {
     let db = server.create_scratch(cleanup, "declared").await?;
     let result = async {
         let client = server.connect(&db.name).await?;
         // The platform preset, so that a declared schema referencing `auth.users` loads as on the
         // platform. A failure here shows up as the declared schema's own failure.
-        if let Some(sql) = environment {
+        if let Some(sql) = crate::environment::declared_environment(set) {
+            let before = crate::environment::privileged::RolesBefore::read(&client).await?;
             let _ = crate::apply::execute(&client, sql).await;
+            if let Some(role) = &server.replay {
+                crate::environment::privileged::hand_over(
+                    &client,
+                    &role.name,
+                    &set.preludes,
+                    &before,
+                )
+                .await?;
+            }
         }
-        let loaded = declared::load(&client, schema).await?;
+        // The declared schema is the repository's too: loaded as the replay role.
+        let loader = server.connect_replay(&db.name).await?;
+        let loaded = declared::load(&loader, schema).await?;
         let declared_catalog = if loaded.ok {
             Some(catalog::snapshot(&client, snapshot_options).await?)
         } else {

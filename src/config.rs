@@ -54,6 +54,84 @@ pub struct ConfigFile {
     /// [default: `.pgrehearse-baseline.json` when present].
     #[serde(default)]
     pub baseline: Option<PathBuf>,
+    /// What the replay may do with superuser rights on the migrations' behalf, by kind and name:
+    /// `{extension: NAME}` creates that (untrusted) extension, `{statement: create-role}` gives the
+    /// replay role CREATEROLE on servers older than 16.
+    #[serde(default)]
+    pub privileged: Vec<Privileged>,
+    /// `superuser` replays the migrations as the engine's superuser, as before the replay role
+    /// existed: for trusted repositories only; refused for pull requests from forks and under
+    /// `pull_request_target`.
+    #[serde(default, rename = "replay-as")]
+    pub replay_as: Option<ReplayAs>,
+}
+
+/// One `privileged:` entry: `{extension: NAME}` or `{statement: KIND}`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "PrivilegedEntry")]
+pub enum Privileged {
+    /// An extension only a superuser may create (`postgres_fdw`, `pg_stat_statements`, …).
+    Extension(String),
+    /// A kind of statement.
+    Statement(PrivilegedStatement),
+}
+
+/// A `privileged:` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivilegedEntry {
+    extension: Option<String>,
+    statement: Option<PrivilegedStatement>,
+}
+
+impl TryFrom<PrivilegedEntry> for Privileged {
+    type Error = String;
+    fn try_from(entry: PrivilegedEntry) -> Result<Privileged, String> {
+        match (entry.extension, entry.statement) {
+            (Some(name), None) => Ok(Privileged::Extension(name)),
+            (None, Some(statement)) => Ok(Privileged::Statement(statement)),
+            _ => Err(
+                "each entry names one thing: `{extension: NAME}` or `{statement: create-role}`"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// The kinds of statement `privileged:` can allow.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum PrivilegedStatement {
+    /// CREATE/ALTER/DROP ROLE and role grants on servers older than 16.
+    #[serde(rename = "create-role")]
+    CreateRole,
+}
+
+/// `replay-as:`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplayAs {
+    /// The dedicated role without superuser (the default).
+    Role,
+    /// The engine's superuser.
+    Superuser,
+}
+
+impl ConfigFile {
+    /// The extensions `privileged:` lists.
+    pub fn privileged_extensions(&self) -> Vec<String> {
+        self.privileged
+            .iter()
+            .filter_map(|p| match p {
+                Privileged::Extension(name) => Some(name.clone()),
+                Privileged::Statement(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether `privileged:` lists `statement`.
+    pub fn privileges(&self, statement: PrivilegedStatement) -> bool {
+        self.privileged.contains(&Privileged::Statement(statement))
+    }
 }
 
 /// `drift:` settings.
@@ -355,6 +433,34 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("indexes"), "{err}");
+    }
+
+    #[test]
+    fn privileged_entries_and_replay_as_are_read_and_unknown_kinds_named() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "privileged:\n  - extension: postgres_fdw\n  - {statement: create-role}\nreplay-as: superuser\n",
+        )
+        .expect("valid");
+        assert_eq!(c.privileged_extensions(), vec!["postgres_fdw".to_string()]);
+        assert!(c.privileges(PrivilegedStatement::CreateRole));
+        assert_eq!(c.replay_as, Some(ReplayAs::Superuser));
+        let err = parse(
+            Path::new("c.yaml"),
+            "privileged:\n  - statement: copy-program\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("copy-program")
+                && err.contains("create-role")
+                && err.contains("c.yaml:2:"),
+            "{err}"
+        );
+        let err = parse(Path::new("c.yaml"), "replay-as: root\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("root") && err.contains("superuser"), "{err}");
     }
 
     #[test]

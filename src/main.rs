@@ -308,6 +308,7 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
             database_url: args.database_url.clone(),
             image: args.image.clone(),
             pg_version: args.pg_version,
+            replay: Default::default(),
         },
         schemas: args.schemas.clone(),
         against: args.against.clone(),

@@ -388,6 +388,18 @@ pub const RULES: &[Rule] = &[
         summary: "A migration uses syntax or a function of a newer PostgreSQL than the replay server.",
     },
     Rule {
+        id: "needs-privilege",
+        category: Category::Environment,
+        severity: Severity::Error,
+        summary: "A migration needs a privilege the replay role (no superuser) lacks; says what production's role needs and what `privileged:` can grant.",
+    },
+    Rule {
+        id: "replay-as-superuser",
+        category: Category::Environment,
+        severity: Severity::Notice,
+        summary: "The migrations were replayed as a superuser (`replay-as: superuser`).",
+    },
+    Rule {
         id: "roles-created",
         category: Category::Environment,
         severity: Severity::Notice,

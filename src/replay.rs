@@ -25,6 +25,7 @@ use crate::apply::{
     EngineContext, Failure, ReplayError, copy_in, db_evidence, execute, execute_grouped, locate,
     locate_shifted,
 };
+use crate::engine::Server;
 use crate::model::Provenance;
 use crate::model::{Category, Evidence, Finding, Severity};
 use crate::runner::{
@@ -71,10 +72,55 @@ fn record(log: &mut ReplayLog, migration: &Migration, until: Option<Span>) {
 }
 
 /// How to replay.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
     /// Trace the locks, rewrites and scans of single-statement batches on pre-existing tables.
     pub lock_trace: bool,
+    /// Extensions created as superuser on the replay's behalf (`privileged:`).
+    pub privileged_extensions: Vec<String>,
+}
+
+/// The sessions of one replay database.
+#[derive(Clone, Copy)]
+pub struct Sessions<'a> {
+    /// The engine's own role: preludes, presets and `create-roles`, the repository's configuration.
+    pub admin: &'a Client,
+    /// Where the migrations and a baseline snapshot run, the pull request's SQL.
+    pub replay: Replayer<'a>,
+}
+
+/// The session the migrations run in.
+#[derive(Clone, Copy)]
+pub enum Replayer<'a> {
+    /// The admin session itself (tests and reference tools).
+    Same,
+    /// A session of the server's replay role on database `db`, opened once the preludes ran.
+    Connect { server: &'a Server, db: &'a str },
+}
+
+impl<'a> Sessions<'a> {
+    /// One session for everything (the engine's own role).
+    pub fn single(client: &'a Client) -> Sessions<'a> {
+        Sessions {
+            admin: client,
+            replay: Replayer::Same,
+        }
+    }
+
+    /// The admin session `admin` on database `db` of `server`, and its replay role.
+    pub fn on(server: &'a Server, db: &'a str, admin: &'a Client) -> Sessions<'a> {
+        Sessions {
+            admin,
+            replay: Replayer::Connect { server, db },
+        }
+    }
+
+    fn replay_role(&self) -> Option<&'a str> {
+        match self.replay {
+            Replayer::Same => None,
+            Replayer::Connect { server, .. } => server.replay.as_ref().map(|r| r.name.as_str()),
+        }
+    }
 }
 
 /// The tables lock tracing reads counters of for the statements in `spans`: each statement's table
@@ -207,6 +253,43 @@ fn traceable(text: &str, batch: &Batch) -> bool {
             .is_some_and(|t| t.kind != sql::TokenKind::Unterminated)
 }
 
+/// `batch` as one query with the statements that create `privileged:` extensions replaced by the call
+/// that creates them, and each statement's span and start in it (characters); `None` when no statement
+/// is replaced.
+fn substituted(
+    text: &str,
+    batch: Span,
+    allowed: &[String],
+) -> Option<(String, Vec<(Span, usize)>)> {
+    if allowed.is_empty() {
+        return None;
+    }
+    let stmts = statements_in(text, batch);
+    let calls: Vec<Option<String>> = stmts
+        .iter()
+        .map(|s| crate::environment::privileged::substitute(text, *s, allowed))
+        .collect();
+    if calls.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut query = String::new();
+    let mut parts = Vec::new();
+    let mut chars = 0;
+    for (stmt, call) in stmts.into_iter().zip(calls) {
+        let body = call.unwrap_or_else(|| {
+            stmt.slice(text)
+                .trim_end()
+                .trim_end_matches(';')
+                .to_string()
+        });
+        parts.push((stmt, chars));
+        query.push_str(&body);
+        query.push_str(";\n");
+        chars += body.chars().count() + 2;
+    }
+    Some((query, parts))
+}
+
 /// Lock tracing's state while one migration replays.
 struct Trace<'a> {
     client: &'a Client,
@@ -216,6 +299,8 @@ struct Trace<'a> {
     probe_ready: &'a mut bool,
     /// Whether the migration set a lock_timeout before the statement.
     lock_timeout: bool,
+    /// Extensions created on the replay's behalf (see [`crate::environment::privileged`]).
+    privileged: &'a [String],
 }
 
 impl Trace<'_> {
@@ -249,7 +334,10 @@ impl Trace<'_> {
         // lasts); a lone statement's own setting was read by the caller.
         let shared = stmts.len() > 1;
         for stmt in stmts {
-            let body = stmt.slice(text).trim_end().trim_end_matches(';');
+            let call = crate::environment::privileged::substitute(text, stmt, self.privileged);
+            let body = call
+                .as_deref()
+                .unwrap_or_else(|| stmt.slice(text).trim_end().trim_end_matches(';'));
             let probe = !crate::locks::leaves_existing_tables_alone(text, stmt);
             let list = probe && crate::locks::lists_indexes(text, stmt);
             // Its table's indexes just before it, to tell those it rebuilds.
@@ -413,28 +501,71 @@ pub async fn run(
     set: &MigrationSet,
     engine: &EngineContext,
 ) -> Result<ReplayLog, ReplayError> {
-    run_with(client, set, engine, ReplayOptions::default()).await
+    run_with(
+        Sessions::single(client),
+        set,
+        engine,
+        &ReplayOptions::default(),
+    )
+    .await
 }
 
-/// [`run`] with options.
+/// [`run`] with the sessions of a replay role and options.
 pub async fn run_with(
-    client: &Client,
+    sessions: Sessions<'_>,
     set: &MigrationSet,
     engine: &EngineContext,
-    options: ReplayOptions,
+    options: &ReplayOptions,
+) -> Result<ReplayLog, ReplayError> {
+    let privileged = match sessions.replay_role() {
+        Some(role) if !options.privileged_extensions.is_empty() => {
+            crate::environment::privileged::install(
+                sessions.admin,
+                role,
+                &options.privileged_extensions,
+            )
+            .await?;
+            true
+        }
+        _ => false,
+    };
+    let replayed = replay(sessions, set, engine, options).await;
+    if privileged {
+        crate::environment::privileged::uninstall(sessions.admin).await?;
+    }
+    replayed
+}
+
+async fn replay(
+    sessions: Sessions<'_>,
+    set: &MigrationSet,
+    engine: &EngineContext,
+    options: &ReplayOptions,
 ) -> Result<ReplayLog, ReplayError> {
     let mut log = ReplayLog::default();
-    for prelude in &set.preludes {
-        // Preludes, and the environment the set needs (see `crate::environment`).
+    let admin = sessions.admin;
+    let roles_before = match sessions.replay {
+        Replayer::Same => None,
+        Replayer::Connect { .. } => {
+            Some(crate::environment::privileged::RolesBefore::read(admin).await?)
+        }
+    };
+    // Preludes, and the environment the set needs (see `crate::environment`): the repository's
+    // configuration, run as the engine's own role.
+    for prelude in set
+        .preludes
+        .iter()
+        .filter(|p| p.kind != PreludeKind::Baseline)
+    {
         let outcome = match &prelude.kind {
-            PreludeKind::File => run_prelude(client, prelude).await?.map_err(|f| vec![f]),
+            PreludeKind::File => run_prelude(admin, prelude).await?.map_err(|f| vec![f]),
             PreludeKind::Preset(preset) => {
-                crate::environment::run_preset(client, *preset, &prelude.text)
+                crate::environment::run_preset(admin, *preset, &prelude.text)
                     .await?
                     .map_err(|f| vec![f])
             }
             PreludeKind::CreateRoles(refs) => {
-                match crate::environment::create_roles(client, refs).await? {
+                match crate::environment::create_roles(admin, refs).await? {
                     Ok(notice) => {
                         log.findings.extend(notice);
                         Ok(())
@@ -442,9 +573,37 @@ pub async fn run_with(
                     Err(f) => Err(vec![f]),
                 }
             }
-            PreludeKind::Baseline => run_baseline(client, set, prelude, engine, &mut log).await?,
+            PreludeKind::Baseline => Ok(()),
         };
         if let Err(findings) = outcome {
+            log.failed = true;
+            log.findings.extend(findings);
+            return Ok(log);
+        }
+    }
+    // The replay role's session starts now, as the runner's would on a prepared database (settings the
+    // preludes gave the database with `ALTER DATABASE … SET` are in force).
+    let connected;
+    let client = match sessions.replay {
+        Replayer::Same => admin,
+        Replayer::Connect { server, db } => {
+            if let (Some(role), Some(before)) = (&server.replay, &roles_before) {
+                crate::environment::privileged::hand_over(admin, &role.name, &set.preludes, before)
+                    .await?;
+            }
+            connected = server.connect_replay(db).await.map_err(|e| ReplayError {
+                file: set.dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            &connected
+        }
+    };
+    for prelude in set
+        .preludes
+        .iter()
+        .filter(|p| p.kind == PreludeKind::Baseline)
+    {
+        if let Err(findings) = run_baseline(client, set, prelude, engine, &mut log).await? {
             log.failed = true;
             log.findings.extend(findings);
             return Ok(log);
@@ -541,6 +700,7 @@ pub async fn run_with(
                 tracker: &mut tracker,
                 probe_ready: &mut probe_ready,
                 lock_timeout,
+                privileged: &options.privileged_extensions,
             };
             // Sent as the runner sends it, with the probe after each statement, so each statement's
             // locks can be told apart.
@@ -589,7 +749,26 @@ pub async fn run_with(
                     )
                     .await
                 }
-                None => execute(client, batch.span.slice(&migration.text)).await,
+                None => {
+                    match substituted(&migration.text, batch.span, &options.privileged_extensions) {
+                        None => execute(client, batch.span.slice(&migration.text)).await,
+                        Some((query, parts)) => match execute(client, &query).await {
+                            // The failing statement, where it starts in the query that was sent.
+                            Err((Some(error), completed, _)) if completed < parts.len() => {
+                                let (stmt, shift) = parts[completed];
+                                log.statements += completed;
+                                failure = Some(Failure {
+                                    error,
+                                    batch: stmt,
+                                    completed: 0,
+                                    shift,
+                                });
+                                break;
+                            }
+                            other => other,
+                        },
+                    }
+                }
             };
             match outcome {
                 Ok(n) => {
@@ -904,6 +1083,19 @@ fn failure_findings(
         (_, 1) => "; 1 later migration was not applied".to_string(),
         (_, n) => format!("; {n} later migrations were not applied"),
     };
+    // A privilege the replay role lacks (it is no superuser).
+    if let Some(f) = crate::environment::privileged::classify(
+        &migration.file,
+        text,
+        stmt_span,
+        error,
+        engine,
+        &evidence,
+        &not_applied_note,
+    ) {
+        findings.push(f);
+        return findings;
+    }
     // A role, or a newer PostgreSQL, the replay server lacks.
     if let Some(f) = crate::environment::classify(&crate::environment::Failed {
         set,

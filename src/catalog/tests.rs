@@ -130,6 +130,7 @@ fn with_databases<T>(
                 database_url: None,
                 image: None,
                 pg_version: None,
+                replay: Default::default(),
             };
             let server = engine::start(&options, &cleanup)
                 .await

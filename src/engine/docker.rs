@@ -210,7 +210,7 @@ impl Engine for DockerEngine {
             .with_exposed_port(5432.tcp())
             .with_wait_for(WaitFor::Nothing)
             .with_env_var("POSTGRES_PASSWORD", password.clone())
-            .with_env_var("POSTGRES_USER", "postgres")
+            .with_env_var("POSTGRES_USER", super::ADMIN_ROLE)
             .with_env_var("POSTGRES_DB", "postgres")
             .with_label(LABEL_MANAGED, "true")
             .with_label(LABEL_PID, std::process::id().to_string())
@@ -250,7 +250,7 @@ impl Engine for DockerEngine {
         config
             .host(&host)
             .port(port)
-            .user("postgres")
+            .user(super::ADMIN_ROLE)
             .password(&password)
             .dbname("postgres");
         // Readiness is a successful `SELECT 1`; between attempts, a container that exited is reported at
@@ -286,6 +286,7 @@ impl Engine for DockerEngine {
             description: format!("docker image {}", self.image),
             image: Some(self.image.clone()),
             startup: started.elapsed(),
+            replay: None,
         })
     }
 }

@@ -212,7 +212,7 @@ async fn initdb(bindir: &BinDir, data: &Path, who: Option<RunAs>) -> Result<(), 
         .arg(data)
         .args([
             "-U",
-            "postgres",
+            super::ADMIN_ROLE,
             "-A",
             "trust",
             "-E",
@@ -253,14 +253,16 @@ async fn template(bindir: &BinDir, who: Option<RunAs>) -> Option<PathBuf> {
         unsafe { libc::geteuid() }
     });
     let key = format!(
-        "cluster-{}-{}-{}",
+        "cluster-{}-{}-{}-{}",
         bindir.major,
         uid,
         bindir
             .path
             .to_string_lossy()
             .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32)),
+        // The bootstrap superuser's name is part of the template.
+        super::ADMIN_ROLE
     );
     let dir = root.join(key);
     if dir.join("PG_VERSION").is_file() {
@@ -500,7 +502,7 @@ impl Engine for LocalEngine {
         config
             .host_path(&socket_dir)
             .port(port)
-            .user("postgres")
+            .user(super::ADMIN_ROLE)
             .dbname("postgres");
         let mut child = child;
         let version = super::wait_ready(&config, Duration::from_secs(30), || {
@@ -530,6 +532,7 @@ impl Engine for LocalEngine {
             ),
             image: None,
             startup: started.elapsed(),
+            replay: None,
         })
     }
 }

@@ -65,6 +65,21 @@ impl fmt::Display for EngineKind {
 /// The PostgreSQL major version used when none is asked for (docker image tag).
 pub const DEFAULT_PG_VERSION: u32 = 17;
 
+/// Who the replayed SQL runs as. The SQL of a pull request is untrusted: by default it runs as a
+/// dedicated role without superuser (see [`ReplayRole`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplayAccess {
+    /// A dedicated login role that owns the scratch databases: no superuser, no CREATEDB, CREATEROLE
+    /// only on PostgreSQL 16 and newer (where it no longer reaches the predefined roles).
+    #[default]
+    Isolated,
+    /// As [`ReplayAccess::Isolated`], with CREATEROLE on every version (`privileged:` lists
+    /// `{statement: create-role}`): before 16 CREATEROLE can grant itself `pg_execute_server_program`.
+    IsolatedWithCreateRole,
+    /// The engine's own role, a superuser on the docker and local engines (`replay-as: superuser`).
+    Superuser,
+}
+
 /// What the user asked of the engine.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -75,6 +90,8 @@ pub struct EngineOptions {
     pub image: Option<String>,
     /// `--pg-version`: the image tag for docker, the preferred installation for local.
     pub pg_version: Option<u32>,
+    /// Who the replayed SQL runs as.
+    pub replay: ReplayAccess,
 }
 
 impl EngineOptions {
@@ -118,6 +135,12 @@ pub enum EngineError {
     UrlInvalid { reason: String },
     #[error("could not connect to the server at `{target}`: {reason}")]
     Connect { target: String, reason: String },
+    #[error(
+        "could not log in to `{target}` as the role the replayed SQL runs as: {reason}; allow password logins for `pgrehearse_role_*` roles in the server's pg_hba.conf"
+    )]
+    ReplayLogin { target: String, reason: String },
+    #[error("could not create the role the replayed SQL runs as on `{target}`: {reason}")]
+    ReplayRole { target: String, reason: String },
     #[error("could not create a scratch database on `{target}`: {reason}")]
     ScratchDatabase { target: String, reason: String },
     #[error(
@@ -141,7 +164,33 @@ pub struct Server {
     pub image: Option<String>,
     /// How long the engine took to be ready.
     pub startup: Duration,
+    /// The role the replayed SQL runs as; `None`: the engine's own role (`replay-as: superuser`, or a
+    /// url engine whose role is neither a superuser nor allowed to create roles).
+    pub replay: Option<ReplayRole>,
 }
+
+/// The login role replayed SQL runs as: not a superuser, owner of every scratch database.
+#[derive(Clone)]
+pub struct ReplayRole {
+    pub name: String,
+    password: String,
+}
+
+impl fmt::Debug for ReplayRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplayRole")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name of the replay role on servers the engine made itself (docker, local): `postgres`, the
+/// role migrations written for a managed platform or dumped with pg_dump name as owner. The
+/// engine's superuser there is [`ADMIN_ROLE`].
+pub const REPLAY_ROLE: &str = "postgres";
+
+/// The superuser of the servers the docker and local engines make.
+pub const ADMIN_ROLE: &str = "pgrehearse";
 
 impl Server {
     /// Connection settings for `dbname` on this server.
@@ -151,9 +200,36 @@ impl Server {
         config
     }
 
-    /// Connects to `dbname`; the connection task runs in the background.
+    /// Connects to `dbname` as the engine's own role; the connection task runs in the background.
     pub async fn connect(&self, dbname: &str) -> Result<Client, EngineError> {
         connect(&self.config_for(dbname)).await
+    }
+
+    /// Connects to `dbname` as the role replayed SQL runs as (see [`Server::replay`]).
+    pub async fn connect_replay(&self, dbname: &str) -> Result<Client, EngineError> {
+        let mut config = self.config_for(dbname);
+        if let Some(role) = &self.replay {
+            config.user(&role.name).password(&role.password);
+        }
+        connect(&config).await.map_err(|e| match e {
+            EngineError::Connect { target, reason } if self.replay.is_some() => {
+                EngineError::ReplayLogin { target, reason }
+            }
+            other => other,
+        })
+    }
+
+    /// The engine's own role.
+    pub fn admin_user(&self) -> &str {
+        self.config.get_user().unwrap_or("postgres")
+    }
+
+    /// The role replayed SQL runs as.
+    pub fn replay_user(&self) -> &str {
+        match &self.replay {
+            Some(role) => &role.name,
+            None => self.admin_user(),
+        }
     }
 
     /// Creates a uniquely named, empty scratch database, registered for cleanup.
@@ -197,17 +273,25 @@ impl Server {
             name: name.clone(),
         });
         admin
-            .batch_execute(&match template {
-                None => format!(
-                    "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
-                    quote_ident(&name)
-                ),
-                Some(t) => format!(
-                    "CREATE DATABASE {} TEMPLATE {}",
-                    quote_ident(&name),
-                    quote_ident(t)
-                ),
-            })
+            .batch_execute(&format!(
+                "{}{}",
+                match template {
+                    None => format!(
+                        "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
+                        quote_ident(&name)
+                    ),
+                    Some(t) => format!(
+                        "CREATE DATABASE {} TEMPLATE {}",
+                        quote_ident(&name),
+                        quote_ident(t)
+                    ),
+                },
+                // The replay role owns it: it creates schemas, and `public` is the owner's.
+                match &self.replay {
+                    Some(role) => format!(" OWNER {}", quote_ident(&role.name)),
+                    None => String::new(),
+                }
+            ))
             .await
             .map_err(|e| EngineError::ScratchDatabase {
                 target: self.description.clone(),
@@ -243,8 +327,83 @@ pub trait Engine {
     ) -> impl std::future::Future<Output = Result<Server, EngineError>> + Send;
 }
 
-/// Starts the engine the options ask for; `auto` tries url, docker, then local.
+/// Starts the engine the options ask for (`auto` tries url, docker, then local) and prepares the role
+/// the replayed SQL runs as.
 pub async fn start(options: &EngineOptions, cleanup: &Cleanup) -> Result<Server, EngineError> {
+    let mut server = start_engine(options, cleanup).await?;
+    server.replay = replay_role(&server, options.replay, cleanup).await?;
+    Ok(server)
+}
+
+/// Creates the role replayed SQL runs as (see [`ReplayAccess`]); `None` replays as the engine's own role.
+async fn replay_role(
+    server: &Server,
+    access: ReplayAccess,
+    cleanup: &Cleanup,
+) -> Result<Option<ReplayRole>, EngineError> {
+    if access == ReplayAccess::Superuser {
+        return Ok(None);
+    }
+    let target = server.description.clone();
+    let failed = |e: tokio_postgres::Error| EngineError::ReplayRole {
+        target: target.clone(),
+        reason: db_error_text(&e),
+    };
+    let admin = server.connect(&server.admin_db).await?;
+    let row = admin
+        .query_one(
+            "SELECT rolsuper, rolcreaterole, current_setting('server_version_num')::int \
+             FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(failed)?;
+    let (superuser, createrole, version): (bool, bool, i32) = (row.get(0), row.get(1), row.get(2));
+    if !superuser && !createrole {
+        // Replayed as the url's own role, which is no superuser either.
+        return Ok(None);
+    }
+    let own_server = matches!(server.kind, EngineKind::Docker | EngineKind::Local);
+    let name = if own_server {
+        REPLAY_ROLE.to_string()
+    } else {
+        // Roles are cluster-wide on a shared server: a name of this run's, swept like scratch databases.
+        scratch::new_name("role")
+    };
+    let password = crate::random::hex(16);
+    // Before 16, CREATEROLE can grant membership in any role that is not a superuser, the predefined
+    // `pg_execute_server_program` and `pg_read_server_files` included.
+    let create_role = version >= 160_000 || access == ReplayAccess::IsolatedWithCreateRole;
+    if !own_server {
+        cleanup.register(Resource::Role {
+            config: server.config_for(&server.admin_db),
+            name: name.clone(),
+        });
+    }
+    // BYPASSRLS as a superuser had it: loading rows into a table under row-level security (a platform's
+    // `storage.buckets`) works as it did, and the replay's data is its own.
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB {} NOREPLICATION {} PASSWORD '{}'",
+            quote_ident(&name),
+            if create_role {
+                "CREATEROLE"
+            } else {
+                "NOCREATEROLE"
+            },
+            if superuser {
+                "BYPASSRLS"
+            } else {
+                "NOBYPASSRLS"
+            },
+            password
+        ))
+        .await
+        .map_err(failed)?;
+    Ok(Some(ReplayRole { name, password }))
+}
+
+async fn start_engine(options: &EngineOptions, cleanup: &Cleanup) -> Result<Server, EngineError> {
     match options.kind {
         EngineKind::Url => url::UrlEngine::new(options)?.start(cleanup).await,
         EngineKind::Docker => docker::DockerEngine::new(options).start(cleanup).await,
@@ -376,6 +535,8 @@ pub enum Resource {
     LocalCluster { pid: u32, dir: tempfile::TempDir },
     /// A scratch database on a server reached with `config` (connected to the admin database).
     Database { config: Config, name: String },
+    /// The role a url engine's replay ran as (see [`ReplayRole`]), dropped after every scratch database.
+    Role { config: Config, name: String },
     /// Roles created (cluster-wide) since `baseline` was taken whose names the run's SQL creates
     /// (`names`); dropped after their scratch database. Roles of `baseline` that were renamed are
     /// renamed back, and altered ones are reported.
@@ -477,6 +638,7 @@ async fn release(resource: Resource) {
         Resource::Container { id } => docker::remove_container(&id).await,
         Resource::LocalCluster { pid, dir } => local::stop_cluster(pid, dir).await,
         Resource::Database { config, name } => drop_database(&config, &name).await,
+        Resource::Role { config, name } => drop_role(&config, &name).await,
         Resource::NewRoles {
             config,
             baseline,
@@ -505,6 +667,22 @@ async fn drop_database(config: &Config, name: &str) -> Result<(), String> {
         .map_err(|e| {
             format!(
                 "could not drop scratch database {name}: {}; drop it by hand",
+                db_error_text(&e)
+            )
+        })
+}
+
+async fn drop_role(config: &Config, name: &str) -> Result<(), String> {
+    let client = tokio::time::timeout(Duration::from_secs(15), connect(config))
+        .await
+        .map_err(|_| format!("timed out connecting to drop role {name}"))?
+        .map_err(|e| format!("could not drop role {name}: {e}"))?;
+    client
+        .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(name)))
+        .await
+        .map_err(|e| {
+            format!(
+                "could not drop role {name} the replay ran as: {}; drop it by hand",
                 db_error_text(&e)
             )
         })

@@ -5,7 +5,8 @@
 //! run on the same machine, connected as the same role, drops the ones that are provably stale: made on
 //! this machine by a process that no longer exists, more than [`STALE_AFTER`] ago, and owned by the
 //! connecting role. A database of a run on another machine, of a live process, of another role, or
-//! named otherwise is never touched.
+//! named otherwise is never touched. The login roles url-engine runs replay as are named the same way
+//! (`pgrehearse_role_…`); the databases they own and then the roles themselves are swept alike.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -82,8 +83,9 @@ pub fn is_stale(name: &str, host: &str, now: u64) -> bool {
 pub async fn sweep(admin: &Client) -> Vec<String> {
     let Ok(rows) = admin
         .query(
-            "SELECT datname::text FROM pg_database \
-             WHERE datname LIKE 'pgrehearse\\_%' AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+            "SELECT d.datname::text FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba \
+             WHERE d.datname LIKE 'pgrehearse\\_%' \
+             AND (r.rolname = current_user OR r.rolname LIKE 'pgrehearse\\_role\\_%')",
             &[],
         )
         .await
@@ -104,6 +106,22 @@ pub async fn sweep(admin: &Client) -> Vec<String> {
         );
         if admin.batch_execute(&sql).await.is_ok() {
             dropped.push(name);
+        }
+    }
+    // The roles those runs replayed as (named like scratch databases, see `engine::ReplayRole`).
+    if let Ok(rows) = admin
+        .query(
+            "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'pgrehearse\\_role\\_%'",
+            &[],
+        )
+        .await
+    {
+        for row in rows {
+            let name: String = row.get(0);
+            if is_stale(&name, &host, now) {
+                let sql = format!("DROP ROLE IF EXISTS {}", super::quote_ident(&name));
+                let _ = admin.batch_execute(&sql).await;
+            }
         }
     }
     dropped

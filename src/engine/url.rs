@@ -74,6 +74,7 @@ impl Engine for UrlEngine {
             description: format!("server at {target}"),
             image: None,
             startup: started.elapsed(),
+            replay: None,
         })
     }
 }

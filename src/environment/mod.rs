@@ -23,6 +23,7 @@
 //! a role that does not exist) or `needs-newer-postgres` (the statement uses a construct of a newer
 //! PostgreSQL than the replay server, see [`versions`]).
 
+pub mod privileged;
 pub mod roles;
 pub mod versions;
 

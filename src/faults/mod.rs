@@ -16,7 +16,7 @@ use crate::apply::{EngineContext, ReplayError};
 use crate::engine::{Cleanup, EngineError, Server};
 use crate::model::{Evidence, Finding};
 use crate::registry;
-use crate::replay::{self};
+use crate::replay::{self, ReplayOptions};
 use crate::runner::{Migration, MigrationSet, Runner, Transactions};
 
 /// Fault injection could not run.
@@ -80,13 +80,37 @@ async fn clone_db(
     Ok(db)
 }
 
+/// Replays `set` on database `db` as the replay role (the repository's preludes as the engine's own).
+async fn replay_on(
+    server: &Server,
+    db: &str,
+    set: &MigrationSet,
+    engine: &EngineContext,
+    options: &ReplayOptions,
+) -> Result<replay::ReplayLog, FaultError> {
+    let admin = server.connect(db).await?;
+    Ok(replay::run_with(
+        replay::Sessions::on(server, db, &admin),
+        set,
+        engine,
+        options,
+    )
+    .await?)
+}
+
 /// Runs fault injection on every non-atomic migration of `set`.
 pub async fn analyze(
     server: &Server,
     cleanup: &Cleanup,
     set: &MigrationSet,
     engine: &EngineContext,
+    options: &ReplayOptions,
 ) -> Result<Vec<Finding>, FaultError> {
+    // Tracing is the main replay's; here only what commits matters.
+    let options = &ReplayOptions {
+        lock_trace: false,
+        ..options.clone()
+    };
     let mut findings = Vec::new();
     if !(0..set.migrations.len()).any(|i| non_atomic(set, i)) {
         return Ok(findings);
@@ -95,12 +119,11 @@ pub async fn analyze(
     let walk = server.create_scratch(cleanup, "walk").await?;
     let result = async {
         {
-            let client = server.connect(&walk.name).await?;
             let preludes = MigrationSet {
                 migrations: Vec::new(),
                 ..set.clone()
             };
-            let log = replay::run(&client, &preludes, engine).await?;
+            let log = replay_on(server, &walk.name, &preludes, engine, options).await?;
             if log.failed {
                 return Ok(());
             }
@@ -109,13 +132,20 @@ pub async fn analyze(
             if non_atomic(set, index) {
                 // The walk database has no connection here, so it can serve as a template.
                 if let Some(f) =
-                    analyze_one(server, cleanup, set, migration, &walk.name, engine).await?
+                    analyze_one(server, cleanup, set, migration, &walk.name, engine, options)
+                        .await?
                 {
                     findings.push(f);
                 }
             }
-            let client = server.connect(&walk.name).await?;
-            let log = replay::run(&client, &subset(set, vec![migration.clone()]), engine).await?;
+            let log = replay_on(
+                server,
+                &walk.name,
+                &subset(set, vec![migration.clone()]),
+                engine,
+                options,
+            )
+            .await?;
             if log.failed || log.partial {
                 break;
             }
@@ -136,22 +166,36 @@ async fn analyze_one(
     migration: &Migration,
     template: &str,
     engine: &EngineContext,
+    options: &ReplayOptions,
 ) -> Result<Option<Finding>, FaultError> {
     let n = migration.batches.len().min(MAX_STATEMENTS);
     for k in 1..n {
         let db = clone_db(server, cleanup, template).await?;
         let outcome = async {
-            let client = server.connect(&db.name).await?;
             // Statements 1..k committed, then the failure.
             let mut partial = migration.clone();
             partial.batches.truncate(k);
-            let first = replay::run(&client, &subset(set, vec![partial]), engine).await?;
+            let first = replay_on(
+                server,
+                &db.name,
+                &subset(set, vec![partial]),
+                engine,
+                options,
+            )
+            .await?;
             if first.failed {
                 // The migration fails by itself before k: the main replay reports that.
                 return Ok::<_, FaultError>(None);
             }
             // The operator retries the whole migration.
-            let retry = replay::run(&client, &subset(set, vec![migration.clone()]), engine).await?;
+            let retry = replay_on(
+                server,
+                &db.name,
+                &subset(set, vec![migration.clone()]),
+                engine,
+                options,
+            )
+            .await?;
             Ok(if retry.failed { Some(retry) } else { None })
         }
         .await;

@@ -52,6 +52,62 @@ pub const MAX_ANNOTATIONS: usize = 1_000;
 pub const MAX_REVIEW_COMMENTS: usize = 30;
 
 /// Where the run happens, from the Actions environment.
+/// Why the current GitHub Actions event runs code from outside the repository, or `None` when it
+/// does not (or when not on GitHub Actions): `pull_request_target`, and pull requests (or a
+/// `workflow_run` of one) whose head is in a fork. Checks that would hand the pull request's SQL more
+/// than the repository trusts refuse to run then.
+pub fn untrusted_event() -> Option<String> {
+    let name = std::env::var("GITHUB_EVENT_NAME").ok()?;
+    let payload = std::env::var_os("GITHUB_EVENT_PATH")
+        .and_then(|path| std::fs::read(path).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    untrusted(&name, payload.as_ref())
+}
+
+/// [`untrusted_event`] for event `name` with its `payload`.
+fn untrusted(name: &str, payload: Option<&Value>) -> Option<String> {
+    if name == "pull_request_target" {
+        return Some("the workflow runs on `pull_request_target`, with the base repository's secrets, for a pull request's code".into());
+    }
+    let foreign = |head: &Value, base: &Value| {
+        let head_name = head
+            .pointer("/repo/full_name")
+            .or_else(|| head.get("full_name"));
+        let base_name = base
+            .pointer("/repo/full_name")
+            .or_else(|| base.get("full_name"));
+        head.pointer("/repo/fork").or_else(|| head.get("fork")) == Some(&Value::Bool(true))
+            || head_name.is_none()
+            || head_name != base_name
+    };
+    match name {
+        "pull_request" | "pull_request_review" | "pull_request_review_comment" => {
+            let unknown = || {
+                Some(format!(
+                    "the `{name}` event payload (GITHUB_EVENT_PATH) could not be read, so where the pull request comes from is unknown"
+                ))
+            };
+            let Some(pr) = payload.and_then(|p| p.get("pull_request")) else {
+                return unknown();
+            };
+            let (Some(head), Some(base)) = (pr.get("head"), pr.get("base")) else {
+                return unknown();
+            };
+            foreign(head, base).then(|| "the pull request comes from a fork".to_string())
+        }
+        "workflow_run" => {
+            let run = payload?.get("workflow_run")?;
+            let event = run.get("event").and_then(Value::as_str);
+            let from_pr = matches!(event, Some("pull_request" | "pull_request_target"));
+            let head = run.get("head_repository")?;
+            let base = run.get("repository")?;
+            (from_pr && foreign(head, base))
+                .then(|| "the workflow run was triggered by a pull request from a fork".to_string())
+        }
+        _ => None,
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     /// `GITHUB_API_URL` (default `https://api.github.com`).
@@ -793,5 +849,31 @@ mod tests {
         assert_eq!(fnv1a(&[]), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(&["a"]), fnv1a(&["a"]));
         assert_ne!(fnv1a(&["ab", "c"]), fnv1a(&["a", "bc"]));
+    }
+
+    #[test]
+    fn events_that_run_a_fork_s_code_are_untrusted() {
+        let pr = |head: &str, fork: bool| json!({"pull_request": {"head": {"repo": {"full_name": head, "fork": fork}}, "base": {"repo": {"full_name": "acme/app", "fork": false}}}});
+        assert!(untrusted("pull_request_target", None).is_some());
+        assert_eq!(
+            untrusted("pull_request", Some(&pr("acme/app", false))),
+            None
+        );
+        assert!(untrusted("pull_request", Some(&pr("mallory/app", true))).is_some());
+        // A deleted fork has no head repository.
+        let deleted = json!({"pull_request": {"head": {"repo": null}, "base": {"repo": {"full_name": "acme/app"}}}});
+        assert!(untrusted("pull_request", Some(&deleted)).is_some());
+        assert!(untrusted("pull_request", None).is_some());
+        assert_eq!(untrusted("push", None), None);
+        let run = |event: &str, head: &str| json!({"workflow_run": {"event": event, "head_repository": {"full_name": head, "fork": head != "acme/app"}, "repository": {"full_name": "acme/app"}}});
+        assert!(untrusted("workflow_run", Some(&run("pull_request", "mallory/app"))).is_some());
+        assert_eq!(
+            untrusted("workflow_run", Some(&run("pull_request", "acme/app"))),
+            None
+        );
+        assert_eq!(
+            untrusted("workflow_run", Some(&run("push", "acme/app"))),
+            None
+        );
     }
 }

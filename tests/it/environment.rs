@@ -146,7 +146,7 @@ fn create_roles_replays_what_fails_without_it() {
 
     // The configuration key does the same.
     let config = config_file(
-        "sets:\n  - path: migrations\n    runner: psql-single-transaction\n    create-roles: true\n",
+        "sets:\n  - path: migrations\n    runner: psql-single-transaction\n    create-roles: true\nprivileged: [{statement: create-role}]\n",
     );
     let config_path = config.path().to_str().expect("utf-8 path");
     let configured = check_json(&repo, Engine::Local, &["--config", config_path]);
@@ -160,8 +160,9 @@ fn url(server: &Server) -> String {
         Host::Tcp(h) => h.clone(),
     };
     format!(
-        "host={host} port={} user=postgres dbname=postgres",
-        server.config.get_ports()[0]
+        "host={host} port={} user={} dbname=postgres",
+        server.config.get_ports()[0],
+        server.admin_user()
     )
 }
 
@@ -196,6 +197,7 @@ fn the_url_engine_leaves_no_role_behind() {
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, &cleanup))

@@ -19,8 +19,9 @@ fn url(server: &Server, db: &str) -> String {
         Host::Tcp(h) => h.clone(),
     };
     format!(
-        "host={host} port={} user=postgres dbname={db}",
-        server.config.get_ports()[0]
+        "host={host} port={} user={} dbname={db}",
+        server.config.get_ports()[0],
+        server.admin_user()
     )
 }
 
@@ -57,6 +58,7 @@ fn live_drift_reports_hand_changes_and_a_dirty_version() {
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, &cleanup))
@@ -176,6 +178,7 @@ fn live_connection_cannot_write() {
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, &cleanup))
@@ -236,6 +239,7 @@ fn drift_against(repo: &std::path::Path, setup: &str) -> Vec<serde_json::Value> 
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, &cleanup))

@@ -331,6 +331,7 @@ fn shared_server(
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, cleanup))
@@ -340,8 +341,9 @@ fn shared_server(
         tokio_postgres::config::Host::Tcp(h) => h.clone(),
     };
     let url = format!(
-        "host={host} port={} user=postgres dbname=postgres",
-        server.config.get_ports()[0]
+        "host={host} port={} user={} dbname=postgres",
+        server.config.get_ports()[0],
+        server.admin_user()
     );
     (server, url)
 }
@@ -375,10 +377,13 @@ fn url_engine_drops_only_the_roles_it_created() {
     let rt = runtime();
     let cleanup = pgrehearse::engine::Cleanup::new();
     let (server, url) = shared_server(&rt, &cleanup);
-    let repo = crate::harness::repo(&[(
-        "migrations/001_roles.sql",
-        "CREATE ROLE pgr_mine NOLOGIN;\nSELECT pg_sleep(3);\n",
-    )]);
+    let repo = crate::harness::repo(&[
+        (
+            "migrations/001_roles.sql",
+            "CREATE ROLE pgr_mine NOLOGIN;\nSELECT pg_sleep(3);\n",
+        ),
+        (".pgrehearse.yaml", TRUSTED_WITH_ROLES),
+    ]);
     let child = command()
         .args(["check", "--engine", "url", "-q", "--database-url", &url])
         .arg(repo.path())
@@ -411,6 +416,9 @@ fn url_engine_drops_only_the_roles_it_created() {
     assert!(!after.contains(&"pgr_mine".to_string()), "{after:?}");
 }
 
+/// Migrations that create and alter roles replay with CREATEROLE on every server version.
+const TRUSTED_WITH_ROLES: &str = "privileged: [{statement: create-role}]\n";
+
 #[test]
 fn url_engine_undoes_and_reports_a_rename_of_an_existing_role() {
     let rt = runtime();
@@ -423,10 +431,13 @@ fn url_engine_undoes_and_reports_a_rename_of_an_existing_role() {
             .await
             .expect("creates the existing roles");
     });
-    let repo = crate::harness::repo(&[(
-        "migrations/001_rename.sql",
-        "ALTER ROLE pgr_existing RENAME TO pgr_renamed;\nALTER ROLE pgr_altered CONNECTION LIMIT 3;\n",
-    )]);
+    let repo = crate::harness::repo(&[
+        (
+            "migrations/001_rename.sql",
+            "ALTER ROLE pgr_existing RENAME TO pgr_renamed;\nALTER ROLE pgr_altered CONNECTION LIMIT 3;\n",
+        ),
+        (".pgrehearse.yaml", TRUSTED_WITH_ROLES),
+    ]);
     let out = command()
         .args(["check", "--engine", "url", "-q", "--database-url", &url])
         .arg(repo.path())

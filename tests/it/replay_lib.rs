@@ -25,6 +25,7 @@ async fn local_server(cleanup: &Cleanup) -> Server {
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     engine::start(&options, cleanup)
         .await
@@ -123,8 +124,9 @@ fn url_of(server: &Server) -> String {
         Host::Tcp(h) => h.clone(),
     };
     format!(
-        "host={host} port={} user=postgres dbname=postgres",
-        server.config.get_ports()[0]
+        "host={host} port={} user={} dbname=postgres",
+        server.config.get_ports()[0],
+        server.admin_user()
     )
 }
 

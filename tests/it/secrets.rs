@@ -14,7 +14,11 @@ fn the_local_server_runs_without_the_callers_environment() {
         .expect("chmod");
     let dump = out_dir.path().join("env.txt");
     let sql = format!("COPY (SELECT 1) TO PROGRAM 'env > {}';\n", dump.display());
-    let dir = repo(&[("migrations/001_env.sql", &sql)]);
+    // As superuser, the program runs: what it sees is the server's environment.
+    let dir = repo(&[
+        ("migrations/001_env.sql", &sql),
+        (".pgrehearse.yaml", "replay-as: superuser\n"),
+    ]);
     let out = command()
         .arg("check")
         .arg(dir.path())
@@ -46,6 +50,113 @@ fn the_local_server_runs_without_the_callers_environment() {
     ] {
         assert!(!env.contains(secret), "{secret} reached the server: {env}");
     }
+}
+
+/// Every way replayed SQL could reach past the database: each fails inside the replay, as a finding at
+/// its statement, on the local and the docker engine, and leaves no file behind and no secret in the
+/// report.
+#[test]
+fn replayed_sql_reaches_no_program_file_setting_or_secret() {
+    for engine in [Engine::Local, Engine::Docker] {
+        if engine == Engine::Docker && crate::harness::skip_docker() {
+            continue;
+        }
+        attacks_fail(engine);
+    }
+}
+
+fn attacks_fail(engine: Engine) {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(out_dir.path(), std::fs::Permissions::from_mode(0o777))
+        .expect("chmod");
+    let canary = |name: &str| out_dir.path().join(name).display().to_string();
+    // (set, statement that must fail, the finding expected at it)
+    let attacks: Vec<(&str, String, &str)> = vec![
+        ("copy_to_program", format!("COPY (SELECT 1) TO PROGRAM 'env > {}'", canary("to_program")), "needs-privilege"),
+        ("copy_from_program", format!("COPY stolen FROM PROGRAM 'env; touch {}'", canary("from_program")), "needs-privilege"),
+        ("copy_to_file", format!("COPY stolen TO '{}'", canary("to_file")), "needs-privilege"),
+        ("read_file", "INSERT INTO stolen SELECT pg_read_file('/proc/self/environ')".into(), "needs-privilege"),
+        ("ls_dir", "INSERT INTO stolen SELECT pg_ls_dir('/')".into(), "needs-privilege"),
+        ("lo_import", "SELECT lo_import('/etc/passwd')".into(), "needs-privilege"),
+        ("lo_export", format!("SELECT lo_export(lo_from_bytea(0, 'x'), '{}')", canary("lo_export")), "needs-privilege"),
+        ("c_function", "CREATE FUNCTION sys(cstring) RETURNS int AS 'libc.so.6', 'system' LANGUAGE c".into(), "needs-privilege"),
+        ("untrusted_language", "CREATE LANGUAGE shell_language HANDLER plpgsql_call_handler".into(), "needs-privilege"),
+        ("alter_system", "ALTER SYSTEM SET shared_preload_libraries = 'x'".into(), "needs-privilege"),
+        ("dblink", "CREATE EXTENSION dblink".into(), "needs-privilege"),
+        ("postgres_fdw", "CREATE EXTENSION postgres_fdw".into(), "needs-privilege"),
+        ("file_fdw", "CREATE EXTENSION file_fdw".into(), "needs-privilege"),
+        ("grant_itself", "GRANT pg_execute_server_program TO CURRENT_USER".into(), "needs-privilege"),
+        ("become_superuser", "ALTER ROLE CURRENT_USER SUPERUSER".into(), "needs-privilege"),
+        ("event_trigger", "CREATE EVENT TRIGGER spy ON ddl_command_start EXECUTE FUNCTION pg_catalog.now()".into(), "needs-privilege"),
+        // Every setting the role can read, thrown back as the error message the report shows.
+        ("settings", "DO $$ BEGIN RAISE EXCEPTION 'settings: %', (SELECT string_agg(name || '=' || coalesce(setting, ''), ' ') FROM pg_settings); END $$".into(), "migration-failed"),
+    ];
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut sets = String::from("sets:\n");
+    for (name, statement, _) in &attacks {
+        files.push((
+            format!("{name}/001_attack.sql"),
+            format!("CREATE TABLE stolen (t text);\n{statement};\n"),
+        ));
+        sets.push_str(&format!("  - {{path: {name}, runner: psql}}\n"));
+    }
+    files.push((".pgrehearse.yaml".into(), sets));
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let dir = repo(&borrowed);
+    let out = command()
+        .arg("check")
+        .arg(dir.path())
+        .args(engine_args(engine))
+        .args(["--format", "json", "--fail-on", "never"])
+        .env("GITHUB_TOKEN", "ghs_canary_token_value")
+        .env(
+            "PGREHEARSE_DATABASE_URL_CANARY",
+            "postgres://canary:secret@db.example/prod",
+        )
+        .env("PGREHEARSE_CANARY", "canary-setting")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{engine:?}: {out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    let findings = json["findings"].as_array().expect("findings");
+    for (name, _, rule) in &attacks {
+        let at = format!("{name}/001_attack.sql");
+        assert!(
+            findings
+                .iter()
+                .any(|f| f["rule"] == *rule && f["file"] == at.as_str() && f["line"] == 2),
+            "{engine:?}: {name}: no `{rule}` at {at}:2 in {json}"
+        );
+    }
+    // Every set stopped at its attack.
+    for set in json["summary"]["sets"].as_array().expect("sets") {
+        assert_eq!(set["status"], "failed", "{engine:?}: {set}");
+    }
+    // The settings the role could read hold none of pgrehearse's.
+    let settings = findings
+        .iter()
+        .find(|f| f["file"] == "settings/001_attack.sql" && f["rule"] == "migration-failed")
+        .and_then(|f| f["message"].as_str())
+        .expect("the settings were thrown back");
+    assert!(settings.contains("application_name="), "{settings}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for secret in ["ghs_canary_token_value", "canary:secret", "canary-setting"] {
+        assert!(
+            !stdout.contains(secret),
+            "{engine:?}: {secret} in the report"
+        );
+        assert!(!stderr.contains(secret), "{engine:?}: {secret} on stderr");
+    }
+    let left: Vec<_> = std::fs::read_dir(out_dir.path())
+        .expect("reads")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{engine:?}: the replay wrote {left:?}");
 }
 
 /// A password written in a migration is reported without being printed again, snippet included.

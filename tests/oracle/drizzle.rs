@@ -45,6 +45,7 @@ fn drizzle_translation_matches_drizzle_kit_export() {
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, &cleanup))

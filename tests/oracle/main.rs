@@ -62,7 +62,8 @@ fn url(server: &Server, db: &str) -> String {
         Host::Tcp(h) => h.clone(),
     };
     format!(
-        "postgresql://postgres@/{db}?host={host}&port={}",
+        "postgresql://{}@/{db}?host={host}&port={}",
+        server.admin_user(),
         server.config.get_ports()[0]
     )
 }
@@ -81,6 +82,7 @@ fn migra_agrees_with_the_drift_matrix() {
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, &cleanup))

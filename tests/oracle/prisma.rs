@@ -46,6 +46,7 @@ fn prisma_translation_matches_prisma_schema_engine() {
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, &cleanup))
