@@ -453,7 +453,15 @@ impl Walker<'_> {
             self.locations_for.insert(rel.to_path_buf(), others);
             Some(Runner::Flyway)
         } else {
-            self.detect(rel)?
+            let detected = self.detect(rel)?;
+            if detected == Some(Runner::Flyway) {
+                let siblings = self.interleaved_flyway_siblings(rel)?;
+                if !siblings.is_empty() {
+                    self.consumed.extend(siblings.iter().cloned());
+                    self.locations_for.insert(rel.to_path_buf(), siblings);
+                }
+            }
+            detected
         };
         if let Some(runner) = runner {
             self.load_set(rel, runner)?;
@@ -997,6 +1005,73 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// The versions of the versioned migrations in a Flyway location (`1.0` is `1`).
+    fn flyway_versions(&self, rel: &Path) -> Result<BTreeSet<Vec<u64>>, DiscoverError> {
+        Ok(self
+            .flyway_files(rel)?
+            .iter()
+            .filter_map(|f| layouts::flyway_name(file_name(f)))
+            .filter(|n| n.kind == layouts::FlywayKind::Versioned)
+            .map(|n| {
+                let mut v = n.version;
+                while v.len() > 1 && v.last() == Some(&0) {
+                    v.pop();
+                }
+                v
+            })
+            .collect())
+    }
+
+    /// The sibling folders of the Flyway location `rel` (same parent, not configured, not yet taken)
+    /// whose versions interleave with its own: one history split over several locations, which Flyway
+    /// applies as one set in one version order when they are all listed in `locations` (as the
+    /// project's build or Spring configuration must do for those migrations to run in that order).
+    ///
+    /// Siblings are merged only when the merge is the only order that makes sense: their version
+    /// ranges overlap (a version of one lies between two of the other) and no version is used twice.
+    /// Flyway refuses two migrations with one version in its locations, so siblings sharing a version
+    /// cannot be one configuration: they are separate databases, each its own set. Siblings whose
+    /// ranges do not overlap (`V1`–`V3` beside `V10`–`V12`) may be either; with no configuration
+    /// saying so they stay separate sets (`locations:` in `.pgrehearse.yaml` merges them).
+    fn interleaved_flyway_siblings(&self, rel: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
+        let Some(parent) = rel.parent() else {
+            return Ok(Vec::new());
+        };
+        let (_, dirs) = self.list(parent)?;
+        let mut group: Vec<(PathBuf, BTreeSet<Vec<u64>>)> = Vec::new();
+        for d in dirs {
+            if self.excluded(&d)
+                || self.consumed.contains(&d)
+                || self.flyway_locations.contains(&d)
+                || (d.as_path() != rel && self.detect(&d)? != Some(Runner::Flyway))
+            {
+                continue;
+            }
+            let versions = self.flyway_versions(&d)?;
+            if !versions.is_empty() {
+                group.push((d, versions));
+            }
+        }
+        // Grow the set from `rel`: add any sibling that interleaves with the versions gathered so far
+        // and shares none of them, until nothing more joins.
+        let Some(at) = group.iter().position(|(d, _)| d.as_path() == rel) else {
+            return Ok(Vec::new());
+        };
+        let (_, mut merged) = group.remove(at);
+        let mut joined = Vec::new();
+        loop {
+            let next = group
+                .iter()
+                .position(|(_, v)| merged.is_disjoint(v) && ranges_overlap(&merged, v));
+            let Some(i) = next else { break };
+            let (d, v) = group.remove(i);
+            merged.extend(v);
+            joined.push(d);
+        }
+        joined.sort();
+        Ok(joined)
+    }
+
     /// The files of a Flyway location, in its subfolders too (Flyway scans locations recursively).
     fn flyway_files(&self, rel: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
         let (mut files, dirs) = self.list(rel)?;
@@ -1154,6 +1229,14 @@ impl Walker<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// Whether two sets of versions interleave: each has a version below the other's newest.
+fn ranges_overlap(a: &BTreeSet<Vec<u64>>, b: &BTreeSet<Vec<u64>>) -> bool {
+    match (a.first(), a.last(), b.first(), b.last()) {
+        (Some(a_min), Some(a_max), Some(b_min), Some(b_max)) => a_min < b_max && b_min < a_max,
+        _ => false,
     }
 }
 
