@@ -10,6 +10,10 @@
 //! - Prisma: a folder with `migration_lock.toml` or `<name>/migration.sql` sub-folders, in name order.
 //! - golang-migrate: `<version>_<title>.up.sql` files, in numeric version order (`.down.sql` never runs).
 //! - Plain numbered SQL (`001_init.sql`): numeric-aware order, applied like `psql -f` (autocommit).
+//! - Flyway: `V<version>__<desc>.sql` in its locations, merged across configured locations and across
+//!   sibling folders whose versions interleave.
+//! - A snapshot beside versioned upgrade folders (`LATEST.sql`, `0.18/`, `0.19/`): the snapshot is the
+//!   set's baseline and covers the upgrades, which are not replayed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -81,6 +85,38 @@ struct Walker<'a> {
     locations_for: BTreeMap<PathBuf, Vec<PathBuf>>,
     /// Folders already merged into another set.
     consumed: Vec<PathBuf>,
+    /// Snapshots found beside versioned upgrade folders, by the index of the set they start.
+    snapshots: BTreeMap<usize, (Prelude, Option<String>)>,
+}
+
+/// A snapshot beside versioned upgrade folders (`LATEST.sql` next to `0.18/`, `0.19/`): a fresh
+/// install runs the snapshot; the folders upgrade older installs to it.
+struct SnapshotLayout {
+    snapshot: PathBuf,
+    /// The upgrade folders with their versions (a leading `v` removed), oldest first.
+    folders: Vec<(String, PathBuf)>,
+}
+
+/// The snapshot names recognised beside versioned upgrade folders.
+const SNAPSHOT_NAMES: &[&str] = &["LATEST.sql", "latest.sql"];
+
+/// An upgrade folder's version: `0.18`, `1.2.3`, `v2` (digits and dots, optionally after `v`).
+fn folder_version(name: &str) -> Option<&str> {
+    let v = name
+        .strip_prefix('v')
+        .or_else(|| name.strip_prefix('V'))
+        .unwrap_or(name);
+    let ok = !v.is_empty()
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    ok.then_some(v)
+}
+
+/// Version parts as numbers, for ordering (`0.9` before `0.18`).
+fn version_parts(v: &str) -> Vec<u128> {
+    v.split('.')
+        .map(|p| p.parse::<u128>().unwrap_or(u128::MAX))
+        .collect()
 }
 
 /// Finds the migration sets under `root` (their declared schemas are found by
@@ -100,6 +136,7 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
         flyway_locations: layouts::flyway_config_locations(root),
         locations_for: BTreeMap::new(),
         consumed: Vec::new(),
+        snapshots: BTreeMap::new(),
     };
     if config.sets.is_empty() {
         w.walk(Path::new(""))?;
@@ -114,11 +151,6 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
                 Some(r) => Some(r),
                 None => w.detect(&set.path)?,
             };
-            let Some(runner) = layout else {
-                return Err(DiscoverError::UnknownLayout {
-                    path: set.path.clone(),
-                });
-            };
             for location in &set.locations {
                 if !root.join(location).is_dir() {
                     return Err(DiscoverError::MissingSet {
@@ -128,7 +160,17 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
             }
             w.locations_for
                 .insert(set.path.clone(), set.locations.clone());
-            w.load_set(&set.path, runner)?;
+            match layout {
+                Some(runner) => w.load_set(&set.path, runner)?,
+                None => match w.snapshot_layout(&set.path)? {
+                    Some(snapshot) => w.load_snapshot_set(&set.path, snapshot)?,
+                    None => {
+                        return Err(DiscoverError::UnknownLayout {
+                            path: set.path.clone(),
+                        });
+                    }
+                },
+            }
             let preludes = set
                 .prelude
                 .iter()
@@ -152,9 +194,10 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
     // The environment: a platform preset, roles to create, a baseline snapshot.
     for i in 0..w.out.sets.len() {
         let set_config = config.sets.get(i);
+        // A configured `baseline:` wins over a snapshot found beside upgrade folders.
         let baseline = match set_config.and_then(|s| s.baseline.as_ref()) {
             Some(b) => Some(w.baseline(b)?),
-            None => None,
+            None => w.snapshots.remove(&i),
         };
         crate::environment::prepare(&mut w.out.sets[i], config, set_config, baseline);
     }
@@ -470,11 +513,98 @@ impl Walker<'_> {
             if matches!(runner, Runner::Drizzle | Runner::Prisma | Runner::Flyway) {
                 return Ok(());
             }
+        } else if let Some(snapshot) = self.snapshot_layout(rel)? {
+            // Its upgrade folders belong to it; other folders may hold further sets.
+            self.load_snapshot_set(rel, snapshot)?;
         }
         let (_, dirs) = self.list(rel)?;
         for d in dirs {
             self.walk(&d)?;
         }
+        Ok(())
+    }
+
+    /// `rel` as a snapshot beside versioned upgrade folders, if it is one: a `LATEST.sql` and at
+    /// least one folder named like a version (`0.18`, `v2`) holding `.sql` files.
+    fn snapshot_layout(&self, rel: &Path) -> Result<Option<SnapshotLayout>, DiscoverError> {
+        let (files, dirs) = self.list(rel)?;
+        let Some(snapshot) = SNAPSHOT_NAMES
+            .iter()
+            .map(|n| rel.join(n))
+            .find(|p| files.contains(p))
+        else {
+            return Ok(None);
+        };
+        let mut folders = Vec::new();
+        for d in dirs {
+            let Some(version) = folder_version(file_name(&d)) else {
+                continue;
+            };
+            if self.excluded(&d) {
+                continue;
+            }
+            let (inner, _) = self.list(&d)?;
+            if inner.iter().any(|f| file_name(f).ends_with(".sql")) {
+                folders.push((version.to_string(), d));
+            }
+        }
+        if folders.is_empty() {
+            return Ok(None);
+        }
+        folders.sort_by_key(|(v, d)| (version_parts(v), d.clone()));
+        Ok(Some(SnapshotLayout { snapshot, folders }))
+    }
+
+    /// A snapshot with its upgrade folders, as the applications that ship them install a database
+    /// (memos' `store/migration/postgres`, for one): a fresh install runs the snapshot and records the
+    /// newest folder's version; only an older install runs the upgrades, those newer than its version.
+    /// The snapshot already contains every upgrade, so replaying the upgrades from an empty database
+    /// (or after the snapshot) would report failures no install meets. The set is the snapshot as a
+    /// baseline (run like `psql -f`, as a configured `baseline:` is) covering every upgrade up to the
+    /// newest folder: the replay checks that the snapshot builds, and the upgrades are not replayed.
+    fn load_snapshot_set(
+        &mut self,
+        dir: &Path,
+        layout: SnapshotLayout,
+    ) -> Result<(), DiscoverError> {
+        let mut set = MigrationSet {
+            dir: dir.to_path_buf(),
+            runner: Runner::Psql,
+            migrations: Vec::new(),
+            preludes: Vec::new(),
+            refused: None,
+            schemas: Vec::new(),
+            journal_when: BTreeMap::new(),
+        };
+        let mut newest = None;
+        for (version, folder) in &layout.folders {
+            let (files, _) = self.list(folder)?;
+            let mut sql: Vec<(u128, String, PathBuf)> = files
+                .into_iter()
+                .filter(|f| file_name(f).ends_with(".sql"))
+                .map(|f| {
+                    let name = file_name(&f).to_string();
+                    (leading_number(&name).unwrap_or(0), name, f)
+                })
+                .collect();
+            sql.sort();
+            for (_, name, file) in sql {
+                let text = self.read(&file)?;
+                let id = format!("{version}/{}", name.trim_end_matches(".sql"));
+                set.migrations
+                    .push(Migration::sql(id, file, text, Runner::Psql));
+            }
+            self.consumed.push(folder.clone());
+            newest = Some(version.clone());
+        }
+        let snapshot = Prelude {
+            file: layout.snapshot.clone(),
+            text: self.read(&layout.snapshot)?,
+            kind: PreludeKind::Baseline,
+        };
+        self.snapshots
+            .insert(self.out.sets.len(), (snapshot, newest));
+        self.out.sets.push(set);
         Ok(())
     }
 
