@@ -111,7 +111,7 @@ impl Finder<'_> {
             if set.runner != Runner::Prisma || !set.schemas.is_empty() {
                 continue;
             }
-            if let Some(path) = self.conventional_prisma_schema(&set.dir.clone()) {
+            if let Some(path) = self.conventional_prisma_schema(&set.dir.clone())? {
                 let (schema, postgres) = self.prisma_schema(&path)?;
                 if postgres {
                     self.out.sets[i].schemas.push(schema);
@@ -214,28 +214,59 @@ impl Finder<'_> {
         Ok((schema, translation.postgres))
     }
 
-    /// The Prisma schema beside a Prisma migrations folder: `prisma.config.ts`'s `schema`, the folder
-    /// holding the migrations folder when it has `.prisma` files, or its `schema.prisma` / `schema/`.
-    fn conventional_prisma_schema(&self, set_dir: &Path) -> Option<PathBuf> {
-        let config = ["prisma.config.ts", "prisma.config.mts", "prisma.config.js"]
-            .iter()
-            .find_map(|c| std::fs::read_to_string(self.abs(Path::new(c))).ok());
-        if let Some(config) = config
-            && let Some(at) = config.find("schema:")
-        {
-            let rest = config[at + "schema:".len()..].trim_start();
-            if let Some(quote) = rest
-                .chars()
-                .next()
-                .filter(|c| matches!(c, '"' | '\'' | '`'))
-                && let Some(end) = rest[1..].find(quote)
-            {
-                let path = PathBuf::from(rest[1..1 + end].trim_start_matches("./"));
-                if self.abs(&path).exists() {
-                    return Some(path);
+    /// The Prisma schema of a Prisma migrations folder: the `schema` of the nearest `prisma.config.*`
+    /// (in the folder or a parent, up to the root), else the folder holding the migrations folder when
+    /// it has `.prisma` files, or its `schema.prisma` / `schema/`. A config whose `schema` cannot be
+    /// evaluated statically is a `declared-not-evaluated` notice at its value, naming what was used
+    /// instead.
+    fn conventional_prisma_schema(&mut self, set_dir: &Path) -> Result<Option<PathBuf>, FindError> {
+        use crate::declared::prisma::config::{CONFIG_NAMES, SchemaSetting, schema_setting};
+        let config = set_dir.ancestors().find_map(|dir| {
+            CONFIG_NAMES
+                .iter()
+                .map(|name| dir.join(name))
+                .find(|p| self.abs(p).is_file())
+        });
+        let mut unevaluated = None;
+        if let Some(config) = config {
+            let text = self.read(&config)?;
+            match schema_setting(&config, &text) {
+                Some(SchemaSetting::Path(path)) if self.abs(&path).exists() => {
+                    return Ok(Some(path));
                 }
+                Some(SchemaSetting::NotEvaluated { span, what }) => {
+                    unevaluated = Some((config, span, what));
+                }
+                _ => {}
             }
         }
+        let beside = self.prisma_schema_beside(set_dir);
+        if let Some((config, span, what)) = unevaluated {
+            let instead = match &beside {
+                Some(p) => format!(
+                    "the migrations are compared with `{}`, found beside them, instead",
+                    p.display()
+                ),
+                None => "no declared schema is compared with the migrations".to_string(),
+            };
+            let config_name = config.display();
+            self.out.findings.push(
+                crate::registry::finding(
+                    "declared-not-evaluated",
+                    format!(
+                        "the Prisma schema path (`schema`) in `{config_name}` cannot be evaluated without running the config ({what}); {instead}"
+                    ),
+                )
+                .help("name the schema in .pgrehearse.yaml: `schema: [prisma/schema.prisma]` (or `schema:` under the set in `sets:`)")
+                .at(&config, Some(span)),
+            );
+        }
+        Ok(beside)
+    }
+
+    /// The schema beside a Prisma migrations folder: the folder holding it when it has `.prisma`
+    /// files, or its `schema.prisma` / `schema/`.
+    fn prisma_schema_beside(&self, set_dir: &Path) -> Option<PathBuf> {
         let parent = set_dir.parent()?;
         let has_prisma = |dir: &Path| {
             std::fs::read_dir(self.abs(dir)).is_ok_and(|entries| {

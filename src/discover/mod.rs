@@ -10,6 +10,10 @@
 //! - Prisma: a folder with `migration_lock.toml` or `<name>/migration.sql` sub-folders, in name order.
 //! - golang-migrate: `<version>_<title>.up.sql` files, in numeric version order (`.down.sql` never runs).
 //! - Plain numbered SQL (`001_init.sql`): numeric-aware order, applied like `psql -f` (autocommit).
+//! - Flyway: `V<version>__<desc>.sql` in its locations, merged across configured locations and across
+//!   sibling folders whose versions interleave.
+//! - A snapshot beside versioned upgrade folders (`LATEST.sql`, `0.18/`, `0.19/`): the snapshot is the
+//!   set's baseline and covers the upgrades, which are not replayed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -81,6 +85,38 @@ struct Walker<'a> {
     locations_for: BTreeMap<PathBuf, Vec<PathBuf>>,
     /// Folders already merged into another set.
     consumed: Vec<PathBuf>,
+    /// Snapshots found beside versioned upgrade folders, by the index of the set they start.
+    snapshots: BTreeMap<usize, (Prelude, Option<String>)>,
+}
+
+/// A snapshot beside versioned upgrade folders (`LATEST.sql` next to `0.18/`, `0.19/`): a fresh
+/// install runs the snapshot; the folders upgrade older installs to it.
+struct SnapshotLayout {
+    snapshot: PathBuf,
+    /// The upgrade folders with their versions (a leading `v` removed), oldest first.
+    folders: Vec<(String, PathBuf)>,
+}
+
+/// The snapshot names recognised beside versioned upgrade folders.
+const SNAPSHOT_NAMES: &[&str] = &["LATEST.sql", "latest.sql"];
+
+/// An upgrade folder's version: `0.18`, `1.2.3`, `v2` (digits and dots, optionally after `v`).
+fn folder_version(name: &str) -> Option<&str> {
+    let v = name
+        .strip_prefix('v')
+        .or_else(|| name.strip_prefix('V'))
+        .unwrap_or(name);
+    let ok = !v.is_empty()
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    ok.then_some(v)
+}
+
+/// Version parts as numbers, for ordering (`0.9` before `0.18`).
+fn version_parts(v: &str) -> Vec<u128> {
+    v.split('.')
+        .map(|p| p.parse::<u128>().unwrap_or(u128::MAX))
+        .collect()
 }
 
 /// Finds the migration sets under `root` (their declared schemas are found by
@@ -100,6 +136,7 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
         flyway_locations: layouts::flyway_config_locations(root),
         locations_for: BTreeMap::new(),
         consumed: Vec::new(),
+        snapshots: BTreeMap::new(),
     };
     if config.sets.is_empty() {
         w.walk(Path::new(""))?;
@@ -114,11 +151,6 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
                 Some(r) => Some(r),
                 None => w.detect(&set.path)?,
             };
-            let Some(runner) = layout else {
-                return Err(DiscoverError::UnknownLayout {
-                    path: set.path.clone(),
-                });
-            };
             for location in &set.locations {
                 if !root.join(location).is_dir() {
                     return Err(DiscoverError::MissingSet {
@@ -128,7 +160,17 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
             }
             w.locations_for
                 .insert(set.path.clone(), set.locations.clone());
-            w.load_set(&set.path, runner)?;
+            match layout {
+                Some(runner) => w.load_set(&set.path, runner)?,
+                None => match w.snapshot_layout(&set.path)? {
+                    Some(snapshot) => w.load_snapshot_set(&set.path, snapshot)?,
+                    None => {
+                        return Err(DiscoverError::UnknownLayout {
+                            path: set.path.clone(),
+                        });
+                    }
+                },
+            }
             let preludes = set
                 .prelude
                 .iter()
@@ -152,9 +194,10 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
     // The environment: a platform preset, roles to create, a baseline snapshot.
     for i in 0..w.out.sets.len() {
         let set_config = config.sets.get(i);
+        // A configured `baseline:` wins over a snapshot found beside upgrade folders.
         let baseline = match set_config.and_then(|s| s.baseline.as_ref()) {
             Some(b) => Some(w.baseline(b)?),
-            None => None,
+            None => w.snapshots.remove(&i),
         };
         crate::environment::prepare(&mut w.out.sets[i], config, set_config, baseline);
     }
@@ -453,7 +496,15 @@ impl Walker<'_> {
             self.locations_for.insert(rel.to_path_buf(), others);
             Some(Runner::Flyway)
         } else {
-            self.detect(rel)?
+            let detected = self.detect(rel)?;
+            if detected == Some(Runner::Flyway) {
+                let siblings = self.interleaved_flyway_siblings(rel)?;
+                if !siblings.is_empty() {
+                    self.consumed.extend(siblings.iter().cloned());
+                    self.locations_for.insert(rel.to_path_buf(), siblings);
+                }
+            }
+            detected
         };
         if let Some(runner) = runner {
             self.load_set(rel, runner)?;
@@ -462,11 +513,98 @@ impl Walker<'_> {
             if matches!(runner, Runner::Drizzle | Runner::Prisma | Runner::Flyway) {
                 return Ok(());
             }
+        } else if let Some(snapshot) = self.snapshot_layout(rel)? {
+            // Its upgrade folders belong to it; other folders may hold further sets.
+            self.load_snapshot_set(rel, snapshot)?;
         }
         let (_, dirs) = self.list(rel)?;
         for d in dirs {
             self.walk(&d)?;
         }
+        Ok(())
+    }
+
+    /// `rel` as a snapshot beside versioned upgrade folders, if it is one: a `LATEST.sql` and at
+    /// least one folder named like a version (`0.18`, `v2`) holding `.sql` files.
+    fn snapshot_layout(&self, rel: &Path) -> Result<Option<SnapshotLayout>, DiscoverError> {
+        let (files, dirs) = self.list(rel)?;
+        let Some(snapshot) = SNAPSHOT_NAMES
+            .iter()
+            .map(|n| rel.join(n))
+            .find(|p| files.contains(p))
+        else {
+            return Ok(None);
+        };
+        let mut folders = Vec::new();
+        for d in dirs {
+            let Some(version) = folder_version(file_name(&d)) else {
+                continue;
+            };
+            if self.excluded(&d) {
+                continue;
+            }
+            let (inner, _) = self.list(&d)?;
+            if inner.iter().any(|f| file_name(f).ends_with(".sql")) {
+                folders.push((version.to_string(), d));
+            }
+        }
+        if folders.is_empty() {
+            return Ok(None);
+        }
+        folders.sort_by_key(|(v, d)| (version_parts(v), d.clone()));
+        Ok(Some(SnapshotLayout { snapshot, folders }))
+    }
+
+    /// A snapshot with its upgrade folders, as the applications that ship them install a database
+    /// (memos' `store/migration/postgres`, for one): a fresh install runs the snapshot and records the
+    /// newest folder's version; only an older install runs the upgrades, those newer than its version.
+    /// The snapshot already contains every upgrade, so replaying the upgrades from an empty database
+    /// (or after the snapshot) would report failures no install meets. The set is the snapshot as a
+    /// baseline (run like `psql -f`, as a configured `baseline:` is) covering every upgrade up to the
+    /// newest folder: the replay checks that the snapshot builds, and the upgrades are not replayed.
+    fn load_snapshot_set(
+        &mut self,
+        dir: &Path,
+        layout: SnapshotLayout,
+    ) -> Result<(), DiscoverError> {
+        let mut set = MigrationSet {
+            dir: dir.to_path_buf(),
+            runner: Runner::Psql,
+            migrations: Vec::new(),
+            preludes: Vec::new(),
+            refused: None,
+            schemas: Vec::new(),
+            journal_when: BTreeMap::new(),
+        };
+        let mut newest = None;
+        for (version, folder) in &layout.folders {
+            let (files, _) = self.list(folder)?;
+            let mut sql: Vec<(u128, String, PathBuf)> = files
+                .into_iter()
+                .filter(|f| file_name(f).ends_with(".sql"))
+                .map(|f| {
+                    let name = file_name(&f).to_string();
+                    (leading_number(&name).unwrap_or(0), name, f)
+                })
+                .collect();
+            sql.sort();
+            for (_, name, file) in sql {
+                let text = self.read(&file)?;
+                let id = format!("{version}/{}", name.trim_end_matches(".sql"));
+                set.migrations
+                    .push(Migration::sql(id, file, text, Runner::Psql));
+            }
+            self.consumed.push(folder.clone());
+            newest = Some(version.clone());
+        }
+        let snapshot = Prelude {
+            file: layout.snapshot.clone(),
+            text: self.read(&layout.snapshot)?,
+            kind: PreludeKind::Baseline,
+        };
+        self.snapshots
+            .insert(self.out.sets.len(), (snapshot, newest));
+        self.out.sets.push(set);
         Ok(())
     }
 
@@ -997,6 +1135,73 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// The versions of the versioned migrations in a Flyway location (`1.0` is `1`).
+    fn flyway_versions(&self, rel: &Path) -> Result<BTreeSet<Vec<u64>>, DiscoverError> {
+        Ok(self
+            .flyway_files(rel)?
+            .iter()
+            .filter_map(|f| layouts::flyway_name(file_name(f)))
+            .filter(|n| n.kind == layouts::FlywayKind::Versioned)
+            .map(|n| {
+                let mut v = n.version;
+                while v.len() > 1 && v.last() == Some(&0) {
+                    v.pop();
+                }
+                v
+            })
+            .collect())
+    }
+
+    /// The sibling folders of the Flyway location `rel` (same parent, not configured, not yet taken)
+    /// whose versions interleave with its own: one history split over several locations, which Flyway
+    /// applies as one set in one version order when they are all listed in `locations` (as the
+    /// project's build or Spring configuration must do for those migrations to run in that order).
+    ///
+    /// Siblings are merged only when the merge is the only order that makes sense: their version
+    /// ranges overlap (a version of one lies between two of the other) and no version is used twice.
+    /// Flyway refuses two migrations with one version in its locations, so siblings sharing a version
+    /// cannot be one configuration: they are separate databases, each its own set. Siblings whose
+    /// ranges do not overlap (`V1`–`V3` beside `V10`–`V12`) may be either; with no configuration
+    /// saying so they stay separate sets (`locations:` in `.pgrehearse.yaml` merges them).
+    fn interleaved_flyway_siblings(&self, rel: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
+        let Some(parent) = rel.parent() else {
+            return Ok(Vec::new());
+        };
+        let (_, dirs) = self.list(parent)?;
+        let mut group: Vec<(PathBuf, BTreeSet<Vec<u64>>)> = Vec::new();
+        for d in dirs {
+            if self.excluded(&d)
+                || self.consumed.contains(&d)
+                || self.flyway_locations.contains(&d)
+                || (d.as_path() != rel && self.detect(&d)? != Some(Runner::Flyway))
+            {
+                continue;
+            }
+            let versions = self.flyway_versions(&d)?;
+            if !versions.is_empty() {
+                group.push((d, versions));
+            }
+        }
+        // Grow the set from `rel`: add any sibling that interleaves with the versions gathered so far
+        // and shares none of them, until nothing more joins.
+        let Some(at) = group.iter().position(|(d, _)| d.as_path() == rel) else {
+            return Ok(Vec::new());
+        };
+        let (_, mut merged) = group.remove(at);
+        let mut joined = Vec::new();
+        loop {
+            let next = group
+                .iter()
+                .position(|(_, v)| merged.is_disjoint(v) && ranges_overlap(&merged, v));
+            let Some(i) = next else { break };
+            let (d, v) = group.remove(i);
+            merged.extend(v);
+            joined.push(d);
+        }
+        joined.sort();
+        Ok(joined)
+    }
+
     /// The files of a Flyway location, in its subfolders too (Flyway scans locations recursively).
     fn flyway_files(&self, rel: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
         let (mut files, dirs) = self.list(rel)?;
@@ -1154,6 +1359,14 @@ impl Walker<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// Whether two sets of versions interleave: each has a version below the other's newest.
+fn ranges_overlap(a: &BTreeSet<Vec<u64>>, b: &BTreeSet<Vec<u64>>) -> bool {
+    match (a.first(), a.last(), b.first(), b.last()) {
+        (Some(a_min), Some(a_max), Some(b_min), Some(b_max)) => a_min < b_max && b_min < a_max,
+        _ => false,
     }
 }
 

@@ -144,6 +144,265 @@ fn action_and_workflows_pass_the_published_schemas_and_actionlint() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Where the token and the URLs go.
+
+/// The expressions (`${{ … }}`, whitespace removed) in `text`.
+fn expressions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        let Some(end) = rest[start..].find("}}") else {
+            out.push(rest[start..].to_string());
+            break;
+        };
+        out.push(
+            rest[start + 3..start + end]
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect(),
+        );
+        rest = &rest[start + end + 2..];
+    }
+    out
+}
+
+/// Whether an expression reads a secret: the token, a secret, or an input that is a token, a
+/// password or a URL (`inputs.x`, `inputs['x']`, `inputs["x"]`).
+fn reads_secret(expr: &str, secret_inputs: &[String]) -> bool {
+    let lower = expr.to_ascii_lowercase();
+    lower.contains("github.token")
+        || lower.contains("secrets.")
+        || lower.contains("secrets[")
+        || secret_inputs.iter().any(|name| {
+            [
+                format!("inputs.{name}"),
+                format!("inputs['{name}']"),
+                format!("inputs[\"{name}\"]"),
+            ]
+            .iter()
+            .any(|form| {
+                lower.match_indices(form.as_str()).any(|(at, _)| {
+                    // `inputs.database-url` but not `inputs.database-url-extra`.
+                    !lower[at + form.len()..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                })
+            })
+        })
+}
+
+/// Inputs that carry a token, a password or a connection URL.
+fn secret_inputs(action: &Value) -> Vec<String> {
+    action["inputs"]
+        .as_object()
+        .map(|inputs| {
+            inputs
+                .keys()
+                .filter(|k| {
+                    ["token", "url", "password", "secret", "against"]
+                        .iter()
+                        .any(|w| k.contains(w))
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every string under `v`, with its path.
+fn strings<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::String(s) => out.push((path, s)),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                strings(x, format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(o) => {
+            for (k, x) in o {
+                strings(x, format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where the action's secrets go: the `(step id, env name)` pairs that receive one, and every
+/// violation of the rules (a script interpolating an expression, a secret anywhere but a step's
+/// `env`, exports to later steps, a secret for a step that does not run pgrehearse).
+fn secret_flow(action: &Value) -> (Vec<(String, String)>, Vec<String>) {
+    let secrets = secret_inputs(action);
+    let mut receivers = Vec::new();
+    let mut violations = Vec::new();
+    let mut outputs = Vec::new();
+    strings(&action["outputs"], "outputs".into(), &mut outputs);
+    for (path, text) in outputs {
+        if expressions(text).iter().any(|e| reads_secret(e, &secrets)) {
+            violations.push(format!("{path} exposes a secret"));
+        }
+    }
+    let steps = action["runs"]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (i, step) in steps.iter().enumerate() {
+        let id = step["id"]
+            .as_str()
+            .map_or_else(|| format!("#{i}"), str::to_string);
+        let mut texts = Vec::new();
+        strings(step, String::new(), &mut texts);
+        for (path, text) in texts {
+            let exprs = expressions(text);
+            if path == ".run" {
+                // `${{ }}` in a script is pasted into it before bash parses it: script injection.
+                if !exprs.is_empty() {
+                    violations.push(format!("step {id}: run interpolates {exprs:?}"));
+                }
+                for export in ["GITHUB_ENV", "GITHUB_PATH"] {
+                    if text.contains(export) {
+                        violations.push(format!(
+                            "step {id}: run writes {export} (later steps see it)"
+                        ));
+                    }
+                }
+                continue;
+            }
+            if !exprs.iter().any(|e| reads_secret(e, &secrets)) {
+                continue;
+            }
+            match path.strip_prefix(".env.") {
+                Some(name) => {
+                    receivers.push((id.clone(), name.to_string()));
+                    let runs_pgrehearse = step["run"].as_str().is_some_and(|r| {
+                        r.trim_end()
+                            .ends_with("exec \"$PGREHEARSE\" \"${args[@]}\"")
+                    });
+                    if !runs_pgrehearse {
+                        violations.push(format!("step {id}: env {name} gets a secret but the step does not run pgrehearse"));
+                    }
+                    let whole = text.trim();
+                    if exprs.len() != 1 || !whole.starts_with("${{") || !whole.ends_with("}}") {
+                        violations.push(format!(
+                            "step {id}: env {name} is more than the secret ({text})"
+                        ));
+                    }
+                }
+                None => violations.push(format!("step {id}: {path} reads a secret")),
+            }
+        }
+    }
+    (receivers, violations)
+}
+
+#[test]
+fn only_the_step_running_pgrehearse_receives_the_token_and_the_database_url() {
+    let action = action();
+    let secrets = secret_inputs(&action);
+    assert!(
+        secrets.contains(&"github-token".to_string())
+            && secrets.contains(&"database-url".to_string()),
+        "{secrets:?}"
+    );
+    let (mut receivers, violations) = secret_flow(&action);
+    assert_eq!(violations, Vec::<String>::new());
+    receivers.sort();
+    assert_eq!(
+        receivers,
+        [
+            ("check".to_string(), "GITHUB_TOKEN".to_string()),
+            ("check".to_string(), "PGREHEARSE_DATABASE_URL".to_string()),
+        ]
+    );
+
+    // The check can fail: each way of leaking is caught.
+    fn step(a: &Value, id: &str) -> usize {
+        a["runs"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("no step {id}"))
+    }
+    type Leak = Box<dyn Fn(&mut Value)>;
+    let leaks: Vec<(&str, Leak)> = vec![
+        (
+            "the token for the install step",
+            Box::new(|a: &mut Value| {
+                let i = step(a, "install");
+                a["runs"]["steps"][i]["env"]["GITHUB_TOKEN"] = json!("${{ inputs.github-token }}");
+            }),
+        ),
+        (
+            "an input interpolated in a script",
+            Box::new(|a: &mut Value| {
+                let i = step(a, "since");
+                let run = a["runs"]["steps"][i]["run"].as_str().unwrap().to_string();
+                a["runs"]["steps"][i]["run"] = json!(format!("echo ${{{{ inputs.path }}}}\n{run}"));
+            }),
+        ),
+        (
+            "the token in a script",
+            Box::new(|a: &mut Value| {
+                let i = step(a, "check");
+                let run = a["runs"]["steps"][i]["run"].as_str().unwrap().to_string();
+                a["runs"]["steps"][i]["run"] =
+                    json!(run.replace("exec ", "GITHUB_TOKEN=${{ github.token }} exec "));
+            }),
+        ),
+        (
+            "the URL exported to later steps",
+            Box::new(|a: &mut Value| {
+                let i = step(a, "check");
+                let run = a["runs"]["steps"][i]["run"].as_str().unwrap().to_string();
+                a["runs"]["steps"][i]["run"] = json!(format!(
+                    "echo \"PGREHEARSE_DATABASE_URL=$PGREHEARSE_DATABASE_URL\" >> \"$GITHUB_ENV\"\n{run}"
+                ));
+            }),
+        ),
+        (
+            "the token for the cache action",
+            Box::new(|a: &mut Value| {
+                let i = a["runs"]["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .position(|s| s["uses"].is_string())
+                    .unwrap();
+                a["runs"]["steps"][i]["with"]["token"] = json!("${{ github.token }}");
+            }),
+        ),
+        (
+            "the URL in a step's condition",
+            Box::new(|a: &mut Value| {
+                let i = step(a, "since");
+                a["runs"]["steps"][i]["if"] = json!("${{ inputs['database-url'] != '' }}");
+            }),
+        ),
+        (
+            "the URL as an output",
+            Box::new(|a: &mut Value| {
+                a["outputs"]["url"] =
+                    json!({"description": "x", "value": "${{ inputs.database-url }}"});
+            }),
+        ),
+        (
+            "a new URL input for a step that runs a script of its own",
+            Box::new(|a: &mut Value| {
+                a["inputs"]["against-url"] =
+                    json!({"description": "x", "required": false, "default": ""});
+                let i = step(a, "since");
+                a["runs"]["steps"][i]["env"]["AGAINST"] = json!("${{ inputs.against-url }}");
+            }),
+        ),
+    ];
+    for (what, leak) in leaks {
+        let mut changed = action.clone();
+        leak(&mut changed);
+        let (_, violations) = secret_flow(&changed);
+        assert!(!violations.is_empty(), "not caught: {what}");
+    }
+}
+
 #[test]
 fn sarif_output_is_valid_sarif_2_1_0() {
     let schema = repo_root().join("tests/fixtures/sarif/sarif-schema-2.1.0.json");
@@ -616,8 +875,8 @@ async fn action_steps_on_a_pull_request_event() {
     .unwrap();
     let (r, runs) = runs;
     let ids: Vec<&str> = runs.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["resolve", "install", "check"]);
-    for s in &runs[..2] {
+    assert_eq!(ids, ["resolve", "install", "since", "check"]);
+    for s in &runs[..3] {
         assert!(
             s.output.status.success(),
             "step {}: {}",
@@ -638,7 +897,12 @@ async fn action_steps_on_a_pull_request_event() {
     );
 
     // The check step fails the job (errors, fail-on: error) after publishing everything.
-    let check = &runs[2].output;
+    // The PR's base commit, resolved before the check step.
+    assert_eq!(
+        r.outputs["since"]["revision"],
+        r.event["pull_request"]["base"]["sha"].as_str().unwrap()
+    );
+    let check = &runs[3].output;
     assert_eq!(check.status.code(), Some(1), "{}", text(check));
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert!(stdout.contains("error[mysql-syntax]"), "{}", text(check));
@@ -849,4 +1113,39 @@ fn output_and_changed_since_errors_exit_2_with_the_flag_named() {
         "{}",
         text(&out)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_refuses_an_option_as_the_changed_since_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = MockServer::start().await;
+    let release = MockServer::start().await;
+    let mut r = runner(dir.path(), &api, &release);
+    let marker = dir.path().join("upload-pack-ran");
+    let option = format!("--upload-pack=touch {}", marker.display());
+    r.with_defaults(&[("changed-since", option.as_str())]);
+    let (r, runs) = tokio::task::spawn_blocking(move || {
+        let runs = r.run(Some(&["since"]));
+        (r, runs)
+    })
+    .await
+    .unwrap();
+    let since = runs.last().expect("the since step ran");
+    assert_eq!(since.id, "since");
+    assert_eq!(
+        since.output.status.code(),
+        Some(2),
+        "{}",
+        text(&since.output)
+    );
+    let stdout = String::from_utf8_lossy(&since.output.stdout);
+    assert!(
+        stdout.contains("::error title=pgrehearse::changed-since must be a git revision"),
+        "{}",
+        text(&since.output)
+    );
+    // The value is never echoed (it could carry workflow commands), and git never saw it.
+    assert!(!stdout.contains("upload-pack"), "{stdout}");
+    assert!(!marker.exists());
+    assert!(!r.outputs["since"].contains_key("revision"));
 }

@@ -395,3 +395,49 @@ fn a_subquery_without_an_alias_needs_postgres_16_at_its_parenthesis() {
     );
     assert!(run.rule("migration-failed").is_empty(), "{}", run.json);
 }
+
+#[test]
+fn a_snapshot_beside_versioned_upgrade_folders_is_the_baseline_of_its_set() {
+    // LATEST.sql is the whole schema; 0.9/, 0.18/ and 0.19/ upgrade older installs to it. Replayed
+    // from an empty database (or after the snapshot) every upgrade would fail: the set is the snapshot
+    // alone, covering them.
+    let repo = fixture("snapshot-upgrades");
+    let config = config_file("sets:\n  - path: store/migration/postgres\n");
+    let config_path = config.path().to_str().expect("utf-8 path");
+    for extra in [vec![], vec!["--config", config_path]] {
+        let run = check_json(&repo, Engine::Local, &extra);
+        assert_eq!(run.code(), 0, "{extra:?}: {}\n{:#}", run.stderr(), run.json);
+        let sets = run.json["summary"]["sets"].as_array().expect("sets");
+        assert_eq!(sets.len(), 1, "{extra:?}: {:#}", run.json);
+        assert_eq!(sets[0]["path"], "store/migration/postgres");
+        assert_eq!(sets[0]["migrations"], 0, "{:#}", run.json);
+        assert_eq!(sets[0]["status"], "ok", "{:#}", run.json);
+        assert!(run.rule("migration-failed").is_empty(), "{:#}", run.json);
+    }
+
+    // The snapshot really is replayed: a broken one fails at its line.
+    let broken = tempfile::tempdir().expect("tempdir");
+    let dir = broken.path().join("store/migration/postgres");
+    for (rel, text) in [
+        (
+            "LATEST.sql",
+            "CREATE TABLE memo (id int);\nALTER TABLE nope ADD COLUMN x int;\n",
+        ),
+        (
+            "0.18/00__memo_visibility.sql",
+            "ALTER TABLE memo ADD COLUMN visibility text;\n",
+        ),
+    ] {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let run = check_json(broken.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1, "{}\n{:#}", run.stderr(), run.json);
+    assert_eq!(
+        run.positions("migration-failed"),
+        vec![("store/migration/postgres/LATEST.sql".to_string(), 2, 1)],
+        "{:#}",
+        run.json
+    );
+}

@@ -17,6 +17,7 @@ mod github_api;
 mod harness;
 mod layers;
 mod live;
+mod live_read_only;
 mod locks;
 mod newcomer;
 mod outside;

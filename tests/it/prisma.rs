@@ -403,3 +403,108 @@ proptest! {
         check_total(&text);
     }
 }
+
+/// A copy of the `config-path-join` fixture whose `prisma.config.ts` is `config`.
+fn config_repo(config: &str) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy(&prisma_fixture("config-path-join"), dir.path());
+    std::fs::write(dir.path().join("prisma.config.ts"), config).expect("write");
+    dir
+}
+
+fn drift_files(run: &crate::harness::Run) -> Vec<String> {
+    run.positions("schema-drift")
+        .into_iter()
+        .map(|p| p.0)
+        .collect()
+}
+
+/// `prisma.config.ts` computes the schema path with `path.join(__dirname, …)`, `path.resolve(…)` or
+/// `import.meta.dirname`: the schema it names is found (not `schema.prisma` beside the migrations).
+#[test]
+fn prisma_config_schema_paths_built_with_path_join_are_followed() {
+    let run = check_json(&prisma_fixture("config-path-join"), Engine::Local, &[]);
+    assert_eq!(
+        drift_files(&run),
+        vec!["models/app.prisma"; 3],
+        "{}",
+        run.json
+    );
+    assert!(
+        run.rule("declared-not-evaluated").is_empty(),
+        "{}",
+        run.json
+    );
+    for config in [
+        "import { join } from \"path\";\nexport default {\n  schema: join(import.meta.dirname, \"models/app.prisma\"),\n};\n",
+        "import * as path from \"node:path\";\nconst models = path.resolve(\"models\");\nexport default defineConfig({ schema: `${models}/app.prisma` });\n",
+    ] {
+        let dir = config_repo(config);
+        let run = check_json(dir.path(), Engine::Local, &[]);
+        assert_eq!(
+            drift_files(&run),
+            vec!["models/app.prisma"; 3],
+            "{config}: {}",
+            run.json
+        );
+    }
+}
+
+/// A `schema` the config computes at run time is a notice at its value that names the config and
+/// what is compared instead, not silence.
+#[test]
+fn a_prisma_config_schema_that_cannot_be_evaluated_is_a_notice() {
+    let config = "import path from \"node:path\";\nimport { defineConfig } from \"prisma/config\";\n\nexport default defineConfig({\n  schema: process.env.PRISMA_SCHEMA ?? path.join(__dirname, \"models\", \"app.prisma\"),\n});\n";
+    let dir = config_repo(config);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 0, "{}", run.json);
+    assert_eq!(
+        run.positions("declared-not-evaluated"),
+        vec![("prisma.config.ts".to_string(), 5, 11)],
+        "{}",
+        run.json
+    );
+    let notice = run.rule("declared-not-evaluated")[0];
+    assert_eq!(notice["severity"], "notice");
+    let message = notice["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("`prisma.config.ts`")
+            && message.contains("a logical expression")
+            && message.ends_with("no declared schema is compared with the migrations"),
+        "{message}"
+    );
+    let help = notice["help"].as_str().unwrap_or("");
+    assert!(help.contains("schema: [prisma/schema.prisma]"), "{help}");
+    assert!(drift_files(&run).is_empty(), "{}", run.json);
+
+    // With a schema beside the migrations, that one is compared, and the notice says so.
+    let schema = std::fs::read_to_string(dir.path().join("models/app.prisma")).expect("read");
+    std::fs::write(dir.path().join("db/schema.prisma"), schema).expect("write");
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let notice = run.rule("declared-not-evaluated");
+    assert_eq!(notice.len(), 1, "{}", run.json);
+    assert!(
+        notice[0]["message"].as_str().unwrap_or("").ends_with(
+            "the migrations are compared with `db/schema.prisma`, found beside them, instead"
+        ),
+        "{}",
+        notice[0]
+    );
+    assert_eq!(
+        drift_files(&run),
+        vec!["db/schema.prisma"; 3],
+        "{}",
+        run.json
+    );
+}

@@ -12,6 +12,10 @@ fn run(name: &str) -> Run {
     check_json(&repo, Engine::Local, &[])
 }
 
+fn run_fixture(name: &str) -> Run {
+    check_json(&crate::harness::fixture(name), Engine::Local, &[])
+}
+
 fn set(run: &Run) -> &serde_json::Value {
     &run.json["summary"]["sets"][0]
 }
@@ -377,6 +381,45 @@ fn flyway_locations_merge_by_version_and_are_read_recursively() {
         "{}",
         run.json
     );
+}
+
+#[test]
+fn flyway_sibling_locations_whose_versions_interleave_are_one_set() {
+    // src/main/resources/db/migration holds V1 and V3, db/migration-extra beside it V2: one history
+    // over two locations (V3 indexes the table V2 creates, which references V1's), replayed as one set
+    // in version order. reports/db/primary and archive share V1: Flyway refuses that in one
+    // configuration, so they are two databases. legacy/db/v1 (V1, V2) and v2 (V10) do not interleave:
+    // nothing says they are one history, so they stay two sets.
+    let run = run_fixture("flyway-siblings");
+    let mut sets: Vec<(String, u64, u64, String)> = run.json["summary"]["sets"]
+        .as_array()
+        .expect("sets")
+        .iter()
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap_or("").to_string(),
+                s["migrations"].as_u64().unwrap_or(0),
+                s["applied"].as_u64().unwrap_or(0),
+                s["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    sets.sort();
+    let ok = |path: &str, n: u64| (path.to_string(), n, n, "ok".to_string());
+    assert_eq!(
+        sets,
+        vec![
+            ok("legacy/db/v1", 2),
+            ok("legacy/db/v2", 1),
+            ok("reports/db/archive", 2),
+            ok("reports/db/primary", 2),
+            ok("src/main/resources/db/migration", 3),
+        ],
+        "{:#}",
+        run.json
+    );
+    assert!(run.rule("migration-failed").is_empty(), "{:#}", run.json);
+    assert!(run.rule("duplicate-version").is_empty(), "{:#}", run.json);
 }
 
 #[test]

@@ -11,7 +11,7 @@
 mod config;
 mod ddl;
 mod eval;
-mod ts;
+pub(crate) mod ts;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};

@@ -553,6 +553,7 @@ fn expr(e: &Expression<'_>, depth: usize) -> Node {
         Expression::TSNonNullExpression(x) => expr(&x.expression, d),
         Expression::TSTypeAssertion(x) => expr(&x.expression, d),
         Expression::TSInstantiationExpression(x) => expr(&x.expression, d),
+        Expression::ImportMeta(_) => Node::Other("`import.meta`", span),
         Expression::ChainExpression(_) => Node::Other("an optional chain", span),
         Expression::BinaryExpression(_) => Node::Other("a binary expression", span),
         Expression::ConditionalExpression(_) => Node::Other("a conditional expression", span),

@@ -18,6 +18,7 @@ use pgrehearse_sql::LineIndex;
 use crate::model::Finding;
 use crate::runner::GeneratedStatement;
 
+pub mod config;
 mod ddl;
 mod parse;
 
