@@ -39,9 +39,10 @@ fn socket_dir(server: &Server) -> PathBuf {
 
 fn url(server: &Server, db: &str) -> String {
     format!(
-        "host={} port={} user=postgres dbname={db}",
+        "host={} port={} user={} dbname={db}",
         socket_dir(server).display(),
-        server.config.get_ports()[0]
+        server.config.get_ports()[0],
+        server.admin_user()
     )
 }
 
@@ -503,6 +504,7 @@ fn check_against_a_live_database_sends_it_catalog_reads_only() {
         database_url: None,
         image: None,
         pg_version: None,
+        replay: Default::default(),
     };
     let server = rt
         .block_on(engine::start(&options, &cleanup))
