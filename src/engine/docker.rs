@@ -5,10 +5,12 @@
 //! successful connection and `SELECT 1`, never a log line. Every container carries pgrehearse labels
 //! (owner pid and host) so that containers left by a run that was killed outright are removed at the
 //! next start-up; only containers whose owner process is provably gone are removed (a process of
-//! another user, which `kill(pid, 0)` cannot signal, is alive). The superuser port is published on one
-//! address only, the one pgrehearse connects to (see [`publish_address`]): 127.0.0.1 when the daemon
-//! shares this machine's network, the bridge gateway when pgrehearse runs in a sibling container; the
-//! superuser password is random for each run.
+//! another user, which `kill(pid, 0)` cannot signal, is alive). With a daemon that shares this
+//! machine's network and files, the container has no network at all (`none`): its server listens on a
+//! unix socket in a directory mounted from `<tmp>/pgrehearse-docker-<pid>-…/socket`, whose parent only this
+//! user can enter. Otherwise (a sibling container, a remote daemon) the superuser port is published on
+//! one address only, the one pgrehearse connects to (see [`publish_address`]). The superuser password
+//! is random for each run.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -148,6 +150,20 @@ async fn remove_stale(docker: &Docker) {
             let _ = remove_container(&id).await;
         }
     }
+    // The socket directories of runs killed outright (`pgrehearse-docker-<pid>-…`).
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let owner_gone = name
+                .strip_prefix("pgrehearse-docker-")
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<i32>().ok())
+                .is_some_and(process_gone);
+            if owner_gone {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 /// Whether no process `pid` exists: `kill(pid, 0)` fails with ESRCH. A process of another user
@@ -205,9 +221,30 @@ impl Engine for DockerEngine {
         let (name, tag) = split_image(&self.image);
         let address = publish_address(&docker).await;
         let bind_ip = address.bind.clone();
+        // A daemon on this machine: no network at all (`none`: loopback only); the server's unix socket
+        // is mounted from a directory only this user can reach.
+        let socket_dir = if address.local {
+            Some(socket_dir(cleanup).map_err(&failed)?)
+        } else {
+            None
+        };
         let password = crate::random::hex(16);
-        let request = GenericImage::new(name, tag)
-            .with_exposed_port(5432.tcp())
+        let mut request = GenericImage::new(name, tag);
+        let mut cmd = vec![
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ];
+        match socket_dir {
+            // Where the directory is mounted, whatever the image's default.
+            Some(_) => cmd.extend(["-c", "unix_socket_directories=/var/run/postgresql"]),
+            None => request = request.with_exposed_port(5432.tcp()),
+        }
+        let mount = socket_dir.as_ref().map(|d| d.display().to_string());
+        let request = request
             .with_wait_for(WaitFor::Nothing)
             .with_env_var("POSTGRES_PASSWORD", password.clone())
             .with_env_var("POSTGRES_USER", super::ADMIN_ROLE)
@@ -215,40 +252,51 @@ impl Engine for DockerEngine {
             .with_label(LABEL_MANAGED, "true")
             .with_label(LABEL_PID, std::process::id().to_string())
             .with_label(LABEL_HOST, hostname())
-            .with_cmd([
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ])
+            .with_cmd(cmd)
             .with_startup_timeout(Duration::from_secs(60))
-            // The superuser port on the one address pgrehearse connects to, on a port Docker picks.
             .with_host_config_modifier(move |host_config| {
                 host_config.publish_all_ports = Some(false);
-                host_config.port_bindings = Some(HashMap::from([(
-                    "5432/tcp".to_string(),
-                    Some(vec![PortBinding {
-                        host_ip: bind_ip.clone(),
-                        host_port: Some(String::new()),
-                    }]),
-                )]));
+                match &mount {
+                    Some(dir) => {
+                        host_config.network_mode = Some("none".into());
+                        host_config.port_bindings = None;
+                        host_config.binds = Some(vec![format!("{dir}:/var/run/postgresql")]);
+                    }
+                    // Otherwise the superuser port on the one address pgrehearse connects to, on a
+                    // port Docker picks.
+                    None => {
+                        host_config.port_bindings = Some(HashMap::from([(
+                            "5432/tcp".to_string(),
+                            Some(vec![PortBinding {
+                                host_ip: bind_ip.clone(),
+                                host_port: Some(String::new()),
+                            }]),
+                        )]));
+                    }
+                }
             });
         let container = request.start().await.map_err(|e| failed(e.to_string()))?;
         let id = container.id().to_string();
         cleanup.register(Resource::Container { id: id.clone() });
-        let host = address.connect;
-        let port = container
-            .get_host_port_ipv4(5432.tcp())
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let (host, port) = match &socket_dir {
+            Some(dir) => (dir.display().to_string(), 5432),
+            None => (
+                address.connect,
+                container
+                    .get_host_port_ipv4(5432.tcp())
+                    .await
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+        };
         // The cleanup registry owns removal from here on, on every path.
         std::mem::forget(container);
 
         let mut config = tokio_postgres::Config::new();
+        match &socket_dir {
+            Some(dir) => config.host_path(dir),
+            None => config.host(&host),
+        };
         config
-            .host(&host)
             .port(port)
             .user(super::ADMIN_ROLE)
             .password(&password)
@@ -291,12 +339,31 @@ impl Engine for DockerEngine {
     }
 }
 
+/// A directory for the container's unix socket: `<tmp>/pgrehearse-docker-…/` (this user only) holding
+/// `socket/` (open to the container's server user), registered for removal after the container.
+fn socket_dir(cleanup: &Cleanup) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let private = tempfile::Builder::new()
+        .prefix(&format!("pgrehearse-docker-{}-", std::process::id()))
+        .tempdir()
+        .map_err(|e| format!("could not create a directory for the container's socket: {e}"))?;
+    let socket = private.path().join("socket");
+    std::fs::create_dir(&socket)
+        .and_then(|()| std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)))
+        .map_err(|e| format!("could not create a directory for the container's socket: {e}"))?;
+    cleanup.register(Resource::Directory { dir: private });
+    Ok(socket)
+}
+
 /// Where the container's port is published and where pgrehearse connects to it.
 struct Address {
     /// The host address Docker binds the port to; `None` publishes on every interface of the daemon's
     /// host, which only a remote daemon (`DOCKER_HOST=tcp://…`) needs.
     bind: Option<String>,
     connect: String,
+    /// Whether the daemon shares this machine's network namespace and file system: then the container
+    /// gets no network at all and is reached through its unix socket, mounted from a private directory.
+    local: bool,
 }
 
 /// Chooses the one address the superuser port is published on. A daemon reached over TCP is on another
@@ -308,6 +375,7 @@ async fn publish_address(docker: &Docker) -> Address {
     let loopback = || Address {
         bind: Some("127.0.0.1".into()),
         connect: "127.0.0.1".into(),
+        local: true,
     };
     if let Some(host) = std::env::var("DOCKER_HOST")
         .ok()
@@ -316,6 +384,7 @@ async fn publish_address(docker: &Docker) -> Address {
         return Address {
             bind: None,
             connect: host,
+            local: false,
         };
     }
     let gateway = docker
@@ -336,6 +405,7 @@ async fn publish_address(docker: &Docker) -> Address {
         Some(ip) if std::net::UdpSocket::bind((ip, 0)).is_err() => Address {
             bind: Some(ip.to_string()),
             connect: ip.to_string(),
+            local: false,
         },
         _ => loopback(),
     }

@@ -531,6 +531,8 @@ async fn role_states(client: &Client) -> Result<Vec<RoleState>, tokio_postgres::
 pub enum Resource {
     /// A container started by the docker engine.
     Container { id: String },
+    /// A directory of the run (the docker container's socket), removed after what uses it.
+    Directory { dir: tempfile::TempDir },
     /// A temporary cluster: the postmaster's pid and its directory.
     LocalCluster { pid: u32, dir: tempfile::TempDir },
     /// A scratch database on a server reached with `config` (connected to the admin database).
@@ -636,6 +638,11 @@ impl Cleanup {
 async fn release(resource: Resource) {
     let result = match resource {
         Resource::Container { id } => docker::remove_container(&id).await,
+        Resource::Directory { dir } => {
+            let path = dir.path().display().to_string();
+            dir.close()
+                .map_err(|e| format!("could not remove {path}: {e}"))
+        }
         Resource::LocalCluster { pid, dir } => local::stop_cluster(pid, dir).await,
         Resource::Database { config, name } => drop_database(&config, &name).await,
         Resource::Role { config, name } => drop_role(&config, &name).await,

@@ -179,3 +179,56 @@ fn a_plain_text_password_is_not_printed_in_any_format() {
         assert!(!stdout.contains("hunter2"), "{format}: {stdout}");
     }
 }
+
+/// The docker engine's container runs on an internal network of its own: even a program run by the
+/// server (here as superuser, `replay-as: superuser`) reaches no address of the host.
+#[test]
+fn the_docker_container_reaches_no_address_of_the_host() {
+    if crate::harness::skip_docker() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("listens");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let port = listener.local_addr().expect("address").port();
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show"])
+        .output()
+        .expect("ip runs");
+    let addresses: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .filter_map(|cidr| cidr.split('/').next())
+        .filter(|ip| !ip.starts_with("127."))
+        .map(str::to_string)
+        .collect();
+    assert!(!addresses.is_empty(), "no host address found");
+    // One connection attempt per host address, in the background so the statement returns at once.
+    let attempts: String = addresses
+        .iter()
+        .map(|ip| format!("(exec 3<>/dev/tcp/{ip}/{port}) & "))
+        .collect();
+    let sql = format!("COPY (SELECT 1) TO PROGRAM 'bash -c \"{attempts}\"';\n");
+    let dir = repo(&[
+        ("migrations/001_call_home.sql", &sql),
+        (".pgrehearse.yaml", "replay-as: superuser\n"),
+    ]);
+    let run = command()
+        .arg("check")
+        .arg(dir.path())
+        .args(engine_args(Engine::Docker))
+        .args(["--format", "json", "--fail-on", "never"])
+        .output()
+        .expect("runs");
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON report");
+    // The program ran (the statement succeeded as superuser)...
+    assert_eq!(json["summary"]["sets"][0]["status"], "ok", "{json}");
+    // ...and no attempt arrived.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        if let Ok((_, from)) = listener.accept() {
+            panic!("the container reached the host from {from} (tried {addresses:?})");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
