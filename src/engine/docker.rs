@@ -347,6 +347,8 @@ fn socket_dir(cleanup: &Cleanup) -> Result<std::path::PathBuf, String> {
         .prefix(&format!("pgrehearse-docker-{}-", std::process::id()))
         .tempdir()
         .map_err(|e| format!("could not create a directory for the container's socket: {e}"))?;
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("could not create a directory for the container's socket: {e}"))?;
     let socket = private.path().join("socket");
     std::fs::create_dir(&socket)
         .and_then(|()| std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)))

@@ -6,7 +6,8 @@
 //! roles. The repository's own configuration (preludes, presets, `create-roles`) runs as the engine's
 //! superuser first, and what it made is then handed over ([`hand_over`]): the replay role becomes a
 //! member of the roles it created, the roles `create-roles` made may own objects in `public`, and the
-//! replay role may use and extend the schemas a platform preset made.
+//! replay role has every privilege (with grant option) on the schemas they made as the superuser and
+//! on what is in them, and owns their tables, sequences and routines (not an extension's).
 //!
 //! A statement that needs more fails as it would for such a role in production, and becomes a
 //! `needs-privilege` finding ([`classify`]) that names the privilege and, where the team can trust it,
@@ -95,24 +96,45 @@ pub async fn hand_over(
             ));
         }
     }
+    // The schemas the preludes and presets made as the superuser (`auth`, `extensions`, a prelude's
+    // `app`), and what is in them: usable and extensible by the replay role, as by a platform's
+    // migration role.
+    let to = quote_ident(role);
+    sql.push_str(&format!(
+        "DO $$ DECLARE s pg_catalog.text; BEGIN \
+         FOR s IN SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n \
+         JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner \
+         WHERE r.rolsuper AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND n.nspname <> '{SCHEMA}' LOOP \
+         EXECUTE pg_catalog.format('GRANT ALL ON SCHEMA %I TO {to} WITH GRANT OPTION', s); \
+         EXECUTE pg_catalog.format('GRANT ALL ON ALL TABLES IN SCHEMA %I TO {to} WITH GRANT OPTION', s); \
+         EXECUTE pg_catalog.format('GRANT ALL ON ALL SEQUENCES IN SCHEMA %I TO {to} WITH GRANT OPTION', s); \
+         EXECUTE pg_catalog.format('GRANT ALL ON ALL ROUTINES IN SCHEMA %I TO {to} WITH GRANT OPTION', s); \
+         END LOOP; END $$;\n"
+    ));
+    // ...and owned by it, except what belongs to an extension: a migration that alters a table a
+    // prelude made works as it did when the replay ran as superuser.
+    sql.push_str(&format!(
+        "DO $$ DECLARE o record; BEGIN \
+         FOR o IN SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS name, c.relkind \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_catalog.pg_roles r ON r.oid = c.relowner \
+         WHERE r.rolsuper AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND n.nspname <> '{SCHEMA}' \
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') \
+         AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+           AND d.objid = c.oid AND d.deptype IN ('e', 'a', 'i')) LOOP \
+         EXECUTE pg_catalog.format(CASE o.relkind WHEN 'S' THEN 'ALTER SEQUENCE %s OWNER TO {to}' \
+           ELSE 'ALTER TABLE %s OWNER TO {to}' END, o.name); \
+         END LOOP; \
+         FOR o IN SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS name \
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+         JOIN pg_catalog.pg_roles r ON r.oid = p.proowner \
+         WHERE r.rolsuper AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND n.nspname <> '{SCHEMA}' \
+         AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+           AND d.objid = p.oid AND d.deptype = 'e') LOOP \
+         EXECUTE pg_catalog.format('ALTER ROUTINE %s OWNER TO {to}', o.name); \
+         END LOOP; END $$;\n"
+    ));
     if supabase {
-        let to = quote_ident(role);
-        for schema in [
-            "auth",
-            "storage",
-            "extensions",
-            "realtime",
-            "graphql_public",
-        ] {
-            sql.push_str(&format!(
-                "DO $$ BEGIN IF pg_catalog.to_regnamespace('{schema}') IS NOT NULL THEN \
-                 GRANT ALL ON SCHEMA {schema} TO {to} WITH GRANT OPTION; \
-                 GRANT ALL ON ALL TABLES IN SCHEMA {schema} TO {to} WITH GRANT OPTION; \
-                 GRANT ALL ON ALL SEQUENCES IN SCHEMA {schema} TO {to} WITH GRANT OPTION; \
-                 GRANT ALL ON ALL ROUTINES IN SCHEMA {schema} TO {to} WITH GRANT OPTION; \
-                 END IF; END $$;\n"
-            ));
-        }
         sql.push_str(&format!(
             "DO $$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = 'supabase_realtime' AND NOT puballtables) THEN \
              ALTER PUBLICATION supabase_realtime OWNER TO {to}; END IF; END $$;\n"
@@ -128,9 +150,6 @@ pub async fn hand_over(
              CASE r.schema WHEN 'auth' THEN 'supabase_auth_admin' ELSE 'supabase_storage_admin' END); \
              END LOOP; END $$;\n",
         );
-    }
-    if sql.is_empty() {
-        return Ok(());
     }
     admin.batch_execute(&sql).await.map_err(broken)
 }

@@ -441,3 +441,23 @@ fn a_snapshot_beside_versioned_upgrade_folders_is_the_baseline_of_its_set() {
         run.json
     );
 }
+
+/// What a prelude makes as the superuser (a schema, a table in it, an extension's functions) is the
+/// migrations' to use and alter, although they replay as a role without superuser.
+#[test]
+fn migrations_use_and_alter_what_a_prelude_made() {
+    let dir = crate::harness::repo(&[
+        (
+            "db/prelude.sql",
+            "CREATE SCHEMA app;\nCREATE TABLE app.settings (k text PRIMARY KEY);\nCREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA app;\n",
+        ),
+        (".pgrehearse.yaml", "prelude: [db/prelude.sql]\n"),
+        (
+            "db/migrations/001_users.sql",
+            "BEGIN;\nCREATE TABLE app.users (id uuid PRIMARY KEY DEFAULT app.gen_random_uuid());\nINSERT INTO app.settings VALUES ('x');\nALTER TABLE app.settings ADD COLUMN v text;\nCOMMIT;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 0, "{}\n{:#}", run.stderr(), run.json);
+    assert_eq!(set_status(&run, 0), ("ok".to_string(), 1));
+}

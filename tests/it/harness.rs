@@ -101,6 +101,9 @@ pub fn command() -> Command {
         .env_remove("PGREHEARSE_DATABASE_URL")
         // Under GitHub Actions (the project's own CI) the binary would publish to GitHub.
         .env_remove("GITHUB_ACTIONS")
+        // ...and a pull request's event would decide what the replay may do.
+        .env_remove("GITHUB_EVENT_NAME")
+        .env_remove("GITHUB_EVENT_PATH")
         .env("NO_COLOR", "1");
     cmd
 }

@@ -210,7 +210,8 @@ fn docker_inspect(id: &str, format: &str) -> String {
 }
 
 #[test]
-fn docker_superuser_port_is_loopback_only_with_a_random_password() {
+fn docker_container_has_no_network_and_a_random_password() {
+    use std::os::unix::fs::PermissionsExt;
     if crate::harness::skip_docker() {
         return;
     }
@@ -229,21 +230,37 @@ fn docker_superuser_port_is_loopback_only_with_a_random_password() {
         wait_until_ready(&mut child);
         let ids = containers_of(pid);
         assert_eq!(ids.len(), 1, "{ids:?}");
+        let mode = docker_inspect(&ids[0], "{{.HostConfig.NetworkMode}}");
         let bindings = docker_inspect(&ids[0], "{{json .HostConfig.PortBindings}}");
         let published = docker_inspect(&ids[0], "{{json .NetworkSettings.Ports}}");
-        let all = docker_inspect(&ids[0], "{{.HostConfig.PublishAllPorts}}");
+        let binds = docker_inspect(&ids[0], "{{json .HostConfig.Binds}}");
         let env = docker_inspect(&ids[0], "{{json .Config.Env}}");
+        // The socket's directory, and the private one around it.
+        let socket_dir = binds
+            .split('"')
+            .find_map(|b| b.strip_suffix(":/var/run/postgresql"))
+            .map(std::path::PathBuf::from)
+            .expect("the socket directory is mounted");
+        let private = socket_dir.parent().expect("a parent").to_path_buf();
+        let private_mode = std::fs::metadata(&private)
+            .map(|m| m.permissions().mode() & 0o777)
+            .expect("the private directory exists");
         let _ = Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status();
         let _ = child.wait();
-        assert_eq!(all, "false");
-        assert!(bindings.contains("\"HostIp\":\"127.0.0.1\""), "{bindings}");
+        assert_eq!(mode, "none");
+        assert!(bindings == "null" || bindings == "{}", "{bindings}");
+        assert!(published == "null" || published == "{}", "{published}");
         assert!(
-            !published.contains("0.0.0.0") && !published.contains("\"::\""),
-            "{published}"
+            private
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("pgrehearse-docker-{pid}-"))),
+            "{private:?}"
         );
-        assert!(published.contains("127.0.0.1"), "{published}");
+        assert_eq!(private_mode, 0o700, "{private:?}");
+        assert!(!private.exists(), "{private:?} was left behind");
         let password = env
             .split('"')
             .find_map(|v| v.strip_prefix("POSTGRES_PASSWORD="))

@@ -82,7 +82,9 @@ fn attacks_fail(engine: Engine) {
         ("c_function", "CREATE FUNCTION sys(cstring) RETURNS int AS 'libc.so.6', 'system' LANGUAGE c".into(), "needs-privilege"),
         ("untrusted_language", "CREATE LANGUAGE shell_language HANDLER plpgsql_call_handler".into(), "needs-privilege"),
         ("alter_system", "ALTER SYSTEM SET shared_preload_libraries = 'x'".into(), "needs-privilege"),
-        ("dblink", "CREATE EXTENSION dblink".into(), "needs-privilege"),
+        // Listed in `privileged:`, dblink is created; as the replay role it still cannot log in to the
+        // server's superuser (no password), nor anywhere without one.
+        ("dblink", "CREATE EXTENSION dblink; SELECT * FROM dblink('dbname=postgres user=pgrehearse', 'SELECT 1') AS t(x int)".into(), "migration-failed"),
         ("postgres_fdw", "CREATE EXTENSION postgres_fdw".into(), "needs-privilege"),
         ("file_fdw", "CREATE EXTENSION file_fdw".into(), "needs-privilege"),
         ("grant_itself", "GRANT pg_execute_server_program TO CURRENT_USER".into(), "needs-privilege"),
@@ -92,7 +94,7 @@ fn attacks_fail(engine: Engine) {
         ("settings", "DO $$ BEGIN RAISE EXCEPTION 'settings: %', (SELECT string_agg(name || '=' || coalesce(setting, ''), ' ') FROM pg_settings); END $$".into(), "migration-failed"),
     ];
     let mut files: Vec<(String, String)> = Vec::new();
-    let mut sets = String::from("sets:\n");
+    let mut sets = String::from("privileged: [{extension: dblink}]\nsets:\n");
     for (name, statement, _) in &attacks {
         files.push((
             format!("{name}/001_attack.sql"),
@@ -231,4 +233,52 @@ fn the_docker_container_reaches_no_address_of_the_host() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// `replay-as: superuser` is refused, with the reason, when the workflow runs a fork's code; on a
+/// push it replays and says so in the report.
+#[test]
+fn replaying_as_superuser_is_refused_for_a_fork_and_noted_otherwise() {
+    let dir = repo(&[
+        ("migrations/001_t.sql", "CREATE TABLE t (id int);\n"),
+        (".pgrehearse.yaml", "replay-as: superuser\n"),
+    ]);
+    let event = tempfile::NamedTempFile::new().expect("event file");
+    std::fs::write(
+        event.path(),
+        r#"{"pull_request": {"number": 7, "head": {"sha": "abc", "repo": {"full_name": "mallory/app", "fork": true}}, "base": {"sha": "def", "repo": {"full_name": "acme/app", "fork": false}}}}"#,
+    )
+    .expect("writes the event");
+    let run = |event_name: &str| {
+        command()
+            .arg("check")
+            .arg(dir.path())
+            .args(engine_args(Engine::Local))
+            .args(["--format", "json"])
+            .env("GITHUB_EVENT_NAME", event_name)
+            .env("GITHUB_EVENT_PATH", event.path())
+            .output()
+            .expect("runs")
+    };
+    for event_name in ["pull_request", "pull_request_target"] {
+        let out = run(event_name);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{event_name}: {stderr}");
+        assert!(
+            stderr.contains("`replay-as: superuser` is refused")
+                && (stderr.contains("fork") || stderr.contains("pull_request_target")),
+            "{event_name}: {stderr}"
+        );
+    }
+    let out = run("push");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert!(
+        json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["rule"] == "replay-as-superuser"),
+        "{json}"
+    );
 }
