@@ -575,6 +575,7 @@ impl Walker<'_> {
             refused: None,
             schemas: Vec::new(),
             journal_when: BTreeMap::new(),
+            generated_for: None,
         };
         let mut newest = None;
         for (version, folder) in &layout.folders {
@@ -617,6 +618,7 @@ impl Walker<'_> {
             refused: None,
             schemas: Vec::new(),
             journal_when: BTreeMap::new(),
+            generated_for: None,
         };
         match runner {
             Runner::Drizzle if self.abs(dir).join("meta").join("_journal.json").is_file() => {
@@ -748,7 +750,9 @@ impl Walker<'_> {
         let lock = dir.join("migration_lock.toml");
         if self.abs(&lock).is_file() {
             let text = self.read(&lock)?;
-            if let Some((provider, span)) = toml_string_value(&text, "provider")
+            let provider = toml_string_value(&text, "provider");
+            set.generated_for = provider.as_ref().map(|(p, _)| p.clone());
+            if let Some((provider, span)) = provider
                 && provider != "postgresql"
                 && provider != "postgres"
             {

@@ -24,6 +24,12 @@ fn dialect_rule(d: Dialect) -> &'static str {
 /// Checks that need only the files: every non-PostgreSQL construct in every migration of the set.
 pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
     let mut findings = crate::cap::Bounded::new();
+    let generated_for = match set.generated_for.as_deref() {
+        Some("sqlite") => Some(sql::Dialect::Sqlite),
+        Some("mysql") => Some(sql::Dialect::MySql),
+        Some("sqlserver") => Some(sql::Dialect::TSql),
+        _ => None,
+    };
     for m in &set.migrations {
         let is_sql = m
             .file
@@ -41,10 +47,12 @@ pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
                     .iter()
                     .any(|b| b.span.start <= span.start && span.end <= b.span.end)
         };
-        for hit in sql::detect_dialect(&m.text)
-            .into_iter()
-            .filter(|h| sent(h.span))
-        {
+        let mut hits = sql::detect_dialect(&m.text);
+        // `DATETIME` exists in several dialects: the one the migrations were generated for wins.
+        if let Some(dialect) = generated_for {
+            sql::attribute_datetime(&m.text, &mut hits, dialect);
+        }
+        for hit in hits.into_iter().filter(|h| sent(h.span)) {
             findings.push(
                 Finding::new(
                     dialect_rule(hit.dialect),

@@ -723,6 +723,7 @@ mod tests {
             refused: None,
             schemas: Vec::new(),
             journal_when: Default::default(),
+            generated_for: None,
         }
     }
 

@@ -89,6 +89,9 @@ pub struct MigrationSet {
     pub schemas: Vec<DeclaredSchema>,
     /// Drizzle: each journal entry's `when` (milliseconds), by tag.
     pub journal_when: BTreeMap<String, i64>,
+    /// The database the runner's own files say the migrations were generated for, when they say
+    /// (Prisma's `migration_lock.toml` `provider`): names an ambiguous construct's dialect.
+    pub generated_for: Option<String>,
 }
 
 /// Evidence naming a migration.

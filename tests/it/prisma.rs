@@ -508,3 +508,42 @@ fn a_prisma_config_schema_that_cannot_be_evaluated_is_a_notice() {
         run.json
     );
 }
+
+/// `DATETIME` is SQLite's when Prisma's lock says the migrations were generated for SQLite (it would
+/// otherwise be named MySQL's, the most common source).
+#[test]
+fn datetime_in_migrations_generated_for_sqlite_is_called_sqlite() {
+    let migration = "CREATE TABLE \"User\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY,\n    \"createdAt\" DATETIME NOT NULL\n);\n";
+    let lock = |provider: &str| format!("provider = \"{provider}\"\n");
+    for (provider, rule) in [("sqlite", "sqlite-syntax"), ("mysql", "mysql-syntax")] {
+        let lock = lock(provider);
+        let dir = crate::harness::repo(&[
+            ("prisma/migrations/migration_lock.toml", &lock),
+            (
+                "prisma/migrations/20240101000000_init/migration.sql",
+                migration,
+            ),
+        ]);
+        let out = crate::harness::command()
+            .arg("lint")
+            .arg(dir.path())
+            .args(["--format", "json", "--fail-on", "never"])
+            .output()
+            .expect("runs");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        let rules: Vec<&str> = json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["rule"].as_str())
+            .collect();
+        assert!(rules.contains(&rule), "{provider}: {json}");
+        assert!(rules.contains(&"dialect-mismatch"), "{provider}: {json}");
+        let other = if rule == "sqlite-syntax" {
+            "mysql-syntax"
+        } else {
+            "sqlite-syntax"
+        };
+        assert!(!rules.contains(&other), "{provider}: {json}");
+    }
+}

@@ -171,7 +171,13 @@ fn resolve_datetime(text: &str, hits: &mut [DialectHit]) {
     } else {
         Dialect::MySql
     };
-    for h in hits.iter_mut().filter(|h| is_dt(h)) {
+    attribute_datetime(text, hits, dialect);
+}
+
+/// Reports every `DATETIME` hit as `dialect`'s: the one a runner's own files say the migrations were
+/// generated for (a Prisma `migration_lock.toml` with `provider = "sqlite"`).
+pub fn attribute_datetime(text: &str, hits: &mut [DialectHit], dialect: Dialect) {
+    for h in hits.iter_mut().filter(|h| h.construct == "datetime") {
         h.dialect = dialect;
         h.message = format!(
             "`{}` is {} syntax; PostgreSQL has no `datetime` type",

@@ -37,7 +37,7 @@ pub use classify::{
     EnumAddValue, Guard, RerunHazard, Retry, TxControl, created_type, enum_add_value,
     non_transactional, rerun_hazards, string_value, transaction_control,
 };
-pub use dialect::{CONSTRUCTS, Dialect, DialectHit, detect_dialect};
+pub use dialect::{CONSTRUCTS, Dialect, DialectHit, attribute_datetime, detect_dialect};
 pub use lex::{Lexer, Token, TokenKind, describe_unterminated, tokenize};
 pub use span::{LineIndex, Span, char_pos_to_byte, floor_char_boundary};
 pub use split::{

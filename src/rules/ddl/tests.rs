@@ -1061,3 +1061,16 @@ fn superuser_roles_and_plain_text_passwords() {
     let text = format!("{:?}", f[0]);
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+#[test]
+fn an_extension_dropped_and_created_again_is_not_lost() {
+    assert!(
+        rules("DROP EXTENSION IF EXISTS pg_trgm; CREATE EXTENSION pg_trgm SCHEMA ext;").is_empty()
+    );
+    assert!(
+        rules("DO $$ BEGIN DROP EXTENSION IF EXISTS pg_trgm; CREATE EXTENSION pg_trgm; END $$;")
+            .iter()
+            .all(|r| r != "drop-object")
+    );
+    assert_eq!(rules("DROP EXTENSION pg_trgm;"), ["drop-object"]);
+}
