@@ -457,3 +457,37 @@ fn mutated_corpus_files_never_panic() {
         }
     }
 }
+
+/// Validation schemas beside the tables (zod, drizzle-zod, valibot, …) describe values, not database
+/// objects: no `declared-not-evaluated` notice for them; an unknown helper that may build a table still
+/// gets one.
+#[test]
+fn validator_schemas_beside_the_tables_are_not_notices() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(drizzle_fixture("drift-project"))
+        .arg(dir.path().join("project"))
+        .status()
+        .expect("cp runs");
+    assert!(copy.success());
+    let root = dir.path().join("project");
+    let schema = root.join("src/db/schema.ts");
+    let mut text = std::fs::read_to_string(&schema).expect("reads schema.ts");
+    text.push_str(
+        "\nimport { z } from 'zod';\nimport { createInsertSchema } from 'drizzle-zod';\nimport * as v from 'valibot';\nimport { makeAuditTable } from '@acme/db-helpers';\n\
+         export const insertUserSchema = createInsertSchema(users, { email: (s) => s.email() });\n\
+         export const userForm = z.object({ email: z.string().email() });\n\
+         export const nameSchema = v.pipe(v.string(), v.minLength(1));\n\
+         export const audit = makeAuditTable('audit');\n",
+    );
+    std::fs::write(&schema, text).expect("writes schema.ts");
+    let run = check_json(&root, Engine::Local, &[]);
+    let notices: Vec<String> = run
+        .rule("declared-not-evaluated")
+        .iter()
+        .filter_map(|f| f["message"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("`audit`"), "{notices:?}");
+}

@@ -206,6 +206,46 @@ pub struct Eval<'a> {
 const MAX_STEPS: usize = 2_000_000;
 const MAX_CALL_DEPTH: usize = 32;
 
+/// Validation libraries whose schemas (`z.object(…)`, `createInsertSchema(users)`) often sit beside
+/// the tables: they describe values, never database objects.
+const VALIDATORS: &[&str] = &[
+    "zod",
+    "drizzle-zod",
+    "valibot",
+    "drizzle-valibot",
+    "yup",
+    "joi",
+    "arktype",
+    "drizzle-arktype",
+    "superstruct",
+    "@sinclair/typebox",
+    "drizzle-typebox",
+    "@effect/schema",
+    "effect",
+    "class-validator",
+];
+
+/// Whether `n` is built by a function of a validation library (its root name is imported from one).
+fn validator(file: &File, n: &Node) -> bool {
+    let mut root = n;
+    loop {
+        root = match root {
+            Node::Call(callee, _, _) => callee,
+            Node::Member(object, _, _) => object,
+            _ => break,
+        };
+    }
+    let Node::Ident(name, _) = root else {
+        return false;
+    };
+    file.module.imports.iter().any(|i| {
+        &i.local == name
+            && VALIDATORS
+                .iter()
+                .any(|v| i.source == *v || i.source.starts_with(&format!("{v}/")))
+    })
+}
+
 fn unknown(what: impl Into<String>, span: Span) -> Val {
     Val::Unknown(what.into(), span)
 }
@@ -317,6 +357,7 @@ impl<'a> Eval<'a> {
                     && b.exported
                     && !what.is_empty()
                     && self.looks_like_schema(&b.init)
+                    && !validator(f, &b.init)
                 {
                     self.not_evaluated(i, &format!("`{}`: {what}", b.name), span);
                 }
@@ -335,6 +376,8 @@ impl<'a> Eval<'a> {
     }
 
     /// Whether a binding that failed to evaluate was probably meant as schema (a call, not a helper).
+    /// Whether `n` may declare a database object: a call (or an expression the front end does not
+    /// model), not a literal.
     fn looks_like_schema(&self, n: &Node) -> bool {
         matches!(n, Node::Call(..) | Node::Other(..))
     }
