@@ -491,3 +491,63 @@ fn validator_schemas_beside_the_tables_are_not_notices() {
     assert_eq!(notices.len(), 1, "{notices:?}");
     assert!(notices[0].contains("`audit`"), "{notices:?}");
 }
+
+/// A Drizzle schema that re-exports a workspace package's tables (`export * from "@acme/db/schema"`,
+/// resolved through package.json `workspaces` and the package's `exports`) is compared like a local
+/// one, and its drift points into the package.
+#[test]
+fn a_schema_re_exported_from_a_workspace_package_is_compared() {
+    let journal = r#"{"version":"7","dialect":"postgresql","entries":[{"idx":0,"version":"7","when":1717000000000,"tag":"0000_init","breakpoints":true}]}"#;
+    let dir = crate::harness::repo(&[
+        (
+            "package.json",
+            r#"{"name": "acme", "private": true, "workspaces": ["apps/*", "packages/*"]}"#,
+        ),
+        (
+            "packages/db/package.json",
+            r#"{"name": "@acme/db", "exports": {"./schema": {"types": "./src/schema.ts", "default": "./dist/schema.js"}}}"#,
+        ),
+        (
+            "packages/db/src/schema.ts",
+            "import { pgTable, serial, text } from 'drizzle-orm/pg-core';\n\nexport const users = pgTable('users', {\n  id: serial('id').primaryKey(),\n  email: text('email').notNull(),\n  nickname: text('nickname'),\n});\n",
+        ),
+        ("apps/web/package.json", r#"{"name": "web"}"#),
+        (
+            "apps/web/drizzle.config.ts",
+            "import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'postgresql', schema: './src/db/schema.ts', out: './drizzle' });\n",
+        ),
+        (
+            "apps/web/src/db/schema.ts",
+            "export * from '@acme/db/schema';\n",
+        ),
+        ("apps/web/drizzle/meta/_journal.json", journal),
+        (
+            "apps/web/drizzle/0000_init.sql",
+            "CREATE TABLE \"users\" (\n\t\"id\" serial PRIMARY KEY NOT NULL,\n\t\"email\" text NOT NULL\n);\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let drift: Vec<(String, String)> = run
+        .rule("schema-drift")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or("").to_string(),
+                f["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        drift
+            .iter()
+            .any(|(file, message)| file == "packages/db/src/schema.ts"
+                && message.contains("nickname")),
+        "{drift:?}\n{:#}",
+        run.json
+    );
+    assert!(
+        run.rule("declared-not-evaluated").is_empty(),
+        "{:#}",
+        run.json
+    );
+}

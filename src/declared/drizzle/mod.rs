@@ -135,7 +135,156 @@ pub fn translate(
         }
         Some(std::fs::read_to_string(abs).map(Arc::from))
     };
-    translate_with(&mut loader, entries, casing)
+    let packages = workspace_packages(root);
+    translate_with_packages(&mut loader, entries, casing, &packages)
+}
+
+/// A package of the repository's JavaScript workspace: its folder (relative to the root) and the
+/// `exports` subpaths of its package.json (`"./db/schema": "./src/db/schema.ts"`).
+#[derive(Clone, Debug, Default)]
+pub struct Package {
+    pub dir: PathBuf,
+    pub exports: Vec<(String, String)>,
+    /// `types`, `module` or `main`, in that order of preference.
+    pub main: Option<String>,
+}
+
+/// The workspace packages by name: the folders that the root package.json's `workspaces` (an array or
+/// `{packages: […]}`) or pnpm-workspace.yaml's `packages` list (`packages/*`, `apps/**`, a folder)
+/// and whose package.json has a `name`.
+pub fn workspace_packages(root: &Path) -> HashMap<String, Package> {
+    let mut patterns: Vec<String> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(root.join("package.json"))
+        && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+    {
+        let list = match &json["workspaces"] {
+            serde_json::Value::Array(a) => a.clone(),
+            serde_json::Value::Object(o) => o
+                .get("packages")
+                .and_then(|p| p.as_array().cloned())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        patterns.extend(list.iter().filter_map(|v| v.as_str().map(str::to_string)));
+    }
+    if let Ok(text) = std::fs::read_to_string(root.join("pnpm-workspace.yaml"))
+        && let Ok(yaml) = serde_norway::from_str::<serde_norway::Value>(&text)
+        && let Some(list) = yaml.get("packages").and_then(|p| p.as_sequence())
+    {
+        patterns.extend(list.iter().filter_map(|v| v.as_str().map(str::to_string)));
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for pattern in patterns.iter().filter(|p| !p.starts_with('!')) {
+        let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+        if pattern.split('/').any(|part| part == "..") {
+            continue;
+        }
+        match pattern.split_once('*') {
+            None => dirs.push(PathBuf::from(pattern)),
+            Some((base, _)) => {
+                let deep = pattern.contains("**");
+                let base = PathBuf::from(base.trim_end_matches('/'));
+                let mut stack = vec![(base, 0)];
+                while let Some((dir, depth)) = stack.pop() {
+                    let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
+                        continue;
+                    };
+                    for entry in entries.flatten() {
+                        let name = entry.file_name().to_string_lossy().to_string();
+                        if name == "node_modules" || name.starts_with('.') {
+                            continue;
+                        }
+                        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                            let child = dir.join(&name);
+                            if deep && depth < 4 {
+                                stack.push((child.clone(), depth + 1));
+                            }
+                            dirs.push(child);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut packages = HashMap::new();
+    for dir in dirs {
+        let Ok(text) = std::fs::read_to_string(root.join(&dir).join("package.json")) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let Some(name) = json["name"].as_str() else {
+            continue;
+        };
+        let target = |v: &serde_json::Value| -> Option<String> {
+            match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Object(o) => ["types", "import", "default", "require"]
+                    .iter()
+                    .find_map(|k| o.get(*k).and_then(|t| t.as_str()).map(str::to_string)),
+                _ => None,
+            }
+        };
+        let exports = match &json["exports"] {
+            serde_json::Value::Object(o) if o.keys().all(|k| k.starts_with('.')) => o
+                .iter()
+                .filter_map(|(k, v)| target(v).map(|t| (k.clone(), t)))
+                .collect(),
+            other => target(other)
+                .map(|t| vec![(".".to_string(), t)])
+                .unwrap_or_default(),
+        };
+        let main = ["types", "module", "main"]
+            .iter()
+            .find_map(|k| json[*k].as_str().map(str::to_string));
+        packages.insert(name.to_string(), Package { dir, exports, main });
+    }
+    packages
+}
+
+/// The files a bare import of a workspace package (`@scope/db/schema`) may name.
+fn package_candidates(packages: &HashMap<String, Package>, spec: &str) -> Vec<PathBuf> {
+    let Some((package, rest)) = packages.iter().find_map(|(name, p)| {
+        if spec == name {
+            Some((p, String::new()))
+        } else {
+            spec.strip_prefix(&format!("{name}/"))
+                .map(|rest| (p, rest.to_string()))
+        }
+    }) else {
+        return Vec::new();
+    };
+    let manifest = package.dir.join("package.json");
+    let subpath = if rest.is_empty() {
+        ".".to_string()
+    } else {
+        format!("./{rest}")
+    };
+    let mut out = Vec::new();
+    for (key, target) in &package.exports {
+        if *key == subpath {
+            out.extend(candidates(&manifest, target));
+        } else if let (Some(prefix), Some(stem)) = (key.strip_suffix('*'), target.split_once('*'))
+            && let Some(wild) = subpath.strip_prefix(prefix)
+        {
+            out.extend(candidates(
+                &manifest,
+                &format!("{}{wild}{}", stem.0, stem.1),
+            ));
+        }
+    }
+    if rest.is_empty() {
+        if let Some(main) = &package.main {
+            out.extend(candidates(&manifest, main));
+        }
+        out.extend(candidates(&manifest, "./src/index"));
+        out.extend(candidates(&manifest, "./index"));
+    } else {
+        out.extend(candidates(&manifest, &format!("./{rest}")));
+        out.extend(candidates(&manifest, &format!("./src/{rest}")));
+    }
+    out
 }
 
 /// [`translate`] with files from `load` (tests, benchmarks, fuzzing).
@@ -143,6 +292,16 @@ pub fn translate_with(
     load: &mut Loader<'_>,
     entries: &[PathBuf],
     casing: Casing,
+) -> Result<Translation, DrizzleError> {
+    translate_with_packages(load, entries, casing, &HashMap::new())
+}
+
+/// [`translate_with`], resolving bare imports of the workspace's `packages` to their files.
+pub fn translate_with_packages(
+    load: &mut Loader<'_>,
+    entries: &[PathBuf],
+    casing: Casing,
+    packages: &HashMap<String, Package>,
 ) -> Result<Translation, DrizzleError> {
     let mut paths: Vec<PathBuf> = Vec::new();
     let mut texts: Vec<Arc<str>> = Vec::new();
@@ -188,12 +347,16 @@ pub fn translate_with(
             .collect();
         let mut pending: Vec<(String, PathBuf)> = Vec::new();
         for spec in specs {
-            if !(spec.starts_with("./") || spec.starts_with("../"))
-                || pending.iter().any(|(s, _)| *s == spec)
-            {
+            if pending.iter().any(|(s, _)| *s == spec) {
                 continue;
             }
-            let found = candidates(&path, &spec).into_iter().find(|c| {
+            let relative = spec.starts_with("./") || spec.starts_with("../");
+            let options = if relative {
+                candidates(&path, &spec)
+            } else {
+                package_candidates(packages, &spec)
+            };
+            let found = options.into_iter().find(|c| {
                 if index.contains_key(c) || queue.contains(c) {
                     return true;
                 }
