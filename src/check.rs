@@ -534,7 +534,18 @@ async fn compare_declared(
     server.drop_scratch(cleanup, db).await;
     let (loaded, declared_catalog) = result?;
     let mut findings = loaded.findings;
-    if let Some(declared_catalog) = declared_catalog {
+    if let Some(mut declared_catalog) = declared_catalog {
+        // A Diesel `schema.rs` says only what Diesel needs: compared within that.
+        let projected;
+        let built = if crate::declared::diesel::is_diesel_file(&schema.file) {
+            crate::declared::diesel::project(&mut declared_catalog);
+            let mut b = built.clone();
+            crate::declared::diesel::project(&mut b);
+            projected = b;
+            &projected
+        } else {
+            built
+        };
         let changes = diff::compare(&declared_catalog, built);
         let ctx = DriftContext {
             declared_file: Some(&schema.file),

@@ -105,6 +105,17 @@ impl Finder<'_> {
                 self.out.sets[i].schemas.push(schema);
             }
         }
+        // A Diesel migration set with no declared schema named: its project's `schema.rs`.
+        for i in 0..self.out.sets.len() {
+            let set = &self.out.sets[i];
+            if set.runner != Runner::Diesel || !set.schemas.is_empty() {
+                continue;
+            }
+            if let Some(path) = crate::declared::diesel::project_schema(self.root, &set.dir) {
+                let schema = self.diesel_schema(&path)?;
+                self.out.sets[i].schemas.push(schema);
+            }
+        }
         // A Prisma migration set with no declared schema named: its datamodel.
         for i in 0..self.out.sets.len() {
             let set = &self.out.sets[i];
@@ -143,6 +154,9 @@ impl Finder<'_> {
             let (entries, casing) = crate::declared::drizzle::entries_for(self.root, rel);
             return self.drizzle_schema(&entries, casing);
         }
+        if crate::declared::diesel::is_diesel_file(rel) && self.abs(rel).is_file() {
+            return self.diesel_schema(rel);
+        }
         if crate::declared::prisma::is_prisma_file(rel) || self.abs(rel).is_dir() {
             return Ok(self.prisma_schema(rel)?.0);
         }
@@ -155,6 +169,31 @@ impl Finder<'_> {
             file: rel.to_path_buf(),
             text: self.read(rel)?,
             generated: None,
+        })
+    }
+
+    /// A Diesel `schema.rs`, translated to SQL. A file that cannot be read as one is a
+    /// `declared-not-evaluated` notice, and nothing is compared.
+    fn diesel_schema(&mut self, rel: &Path) -> Result<DeclaredSchema, FindError> {
+        let text = self.read(rel)?;
+        let generated = match crate::declared::diesel::translate(rel, &text) {
+            Ok(statements) => statements,
+            Err(e) => {
+                self.out.findings.push(
+                    crate::registry::finding(
+                        "declared-not-evaluated",
+                        format!("`{}` could not be read as a Diesel schema: {}", rel.display(), e.message),
+                    )
+                    .help("regenerate it with `diesel print-schema`, or name another declared schema with `schema:` in .pgrehearse.yaml")
+                    .at(rel, Some(pgrehearse_sql::Span::new(e.offset, e.offset))),
+                );
+                Vec::new()
+            }
+        };
+        Ok(DeclaredSchema {
+            file: rel.to_path_buf(),
+            text,
+            generated: Some(generated.into()),
         })
     }
 

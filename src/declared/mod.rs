@@ -23,6 +23,7 @@ use crate::model::{Evidence, Finding};
 use crate::registry;
 use crate::runner::{Batch, DeclaredSchema, GeneratedStatement, Runner};
 
+pub mod diesel;
 pub mod drizzle;
 mod find;
 pub use find::{CONVENTIONAL_SCHEMAS, FindError, find};

@@ -312,3 +312,78 @@ fn a_function_body_differing_only_in_layout_and_comments_is_not_drift() {
     assert_eq!(drift.len(), 1, "{}", run.json);
     assert!(drift[0].0.contains("add_two"), "{}", run.json);
 }
+
+/// A Diesel project's `src/schema.rs` (found through diesel.toml) is its declared schema: compared in
+/// what it can say (tables, column types without modifiers, nullability, primary keys, custom types),
+/// quiet when it matches, drift at its lines when it does not.
+#[test]
+fn diesel_schema_rs_is_compared_within_what_it_declares() {
+    let migrations: &[(&str, &str)] = &[
+        (
+            "diesel.toml",
+            "[print_schema]\nfile = \"src/schema.rs\"\ncustom_type_derives = [\"diesel::query_builder::QueryId\"]\n",
+        ),
+        (
+            "migrations/00000000000000_diesel_initial_setup/up.sql",
+            "CREATE OR REPLACE FUNCTION diesel_set_updated_at() RETURNS trigger AS $$ BEGIN NEW.updated_at := current_timestamp; RETURN NEW; END; $$ LANGUAGE plpgsql;\n",
+        ),
+        (
+            "migrations/00000000000000_diesel_initial_setup/down.sql",
+            "DROP FUNCTION diesel_set_updated_at();\n",
+        ),
+        (
+            "migrations/2024-01-02-000000_create_posts/up.sql",
+            "CREATE TYPE mood AS ENUM ('happy', 'sad');\nCREATE TABLE users (id bigserial PRIMARY KEY, email varchar(255) NOT NULL UNIQUE, mood mood, tags text[] NOT NULL DEFAULT '{}');\nCREATE TABLE posts (id serial PRIMARY KEY, author_id bigint NOT NULL REFERENCES users (id), title varchar NOT NULL, \"type\" text, score numeric(10, 2), created_at timestamptz NOT NULL DEFAULT now());\nCREATE INDEX posts_author ON posts (author_id);\n",
+        ),
+        (
+            "migrations/2024-01-02-000000_create_posts/down.sql",
+            "DROP TABLE posts;\nDROP TABLE users;\nDROP TYPE mood;\n",
+        ),
+    ];
+    let schema = |posts_extra: &str, body_type: &str| {
+        format!(
+            "// @generated automatically by Diesel CLI.\n\npub mod sql_types {{\n    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]\n    #[diesel(postgres_type(name = \"mood\"))]\n    pub struct Mood;\n}}\n\ndiesel::table! {{\n    use diesel::sql_types::*;\n    use super::sql_types::Mood;\n\n    users (id) {{\n        id -> Int8,\n        #[max_length = 255]\n        email -> Varchar,\n        mood -> Nullable<Mood>,\n        tags -> Array<Nullable<Text>>,\n    }}\n}}\n\ndiesel::table! {{\n    posts (id) {{\n        id -> Int4,\n        author_id -> Int8,\n        title -> {body_type},\n        #[sql_name = \"type\"]\n        type_ -> Nullable<Text>,\n        score -> Nullable<Numeric>,\n        created_at -> Timestamptz,{posts_extra}\n    }}\n}}\n\ndiesel::joinable!(posts -> users (author_id));\ndiesel::allow_tables_to_appear_in_same_query!(posts, users,);\n"
+        )
+    };
+    let run_with = |schema_rs: String| {
+        let mut files: Vec<(&str, &str)> = migrations.to_vec();
+        files.push(("src/schema.rs", &schema_rs));
+        let dir = crate::harness::repo(&files);
+        check_json(dir.path(), Engine::Local, &[])
+    };
+    let clean = run_with(schema("", "Varchar"));
+    assert!(clean.rule("schema-drift").is_empty(), "{:#}", clean.json);
+    assert!(
+        clean.rule("declared-schema-failed").is_empty(),
+        "{:#}",
+        clean.json
+    );
+
+    let drifted = run_with(schema("\n        published -> Bool,", "Nullable<Varchar>"));
+    let drift: Vec<(u64, String)> = drifted
+        .rule("schema-drift")
+        .iter()
+        .filter(|f| f["file"] == "src/schema.rs")
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap_or(0),
+                f["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        drift
+            .iter()
+            .any(|(line, m)| *line == 31 && m.contains("published")),
+        "{drift:?}\n{:#}",
+        drifted.json
+    );
+    assert!(
+        drift
+            .iter()
+            .any(|(line, m)| *line == 26 && m.contains("title")),
+        "{drift:?}\n{:#}",
+        drifted.json
+    );
+    assert_eq!(drift.len(), 2, "{drift:?}");
+}
