@@ -56,7 +56,7 @@ fn is_role_statement(text: &str, stmt: Span) -> bool {
 /// Loads `schema` into the empty database behind `client`.
 pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, ReplayError> {
     if let Some(generated) = &schema.generated {
-        return load_generated(client, generated).await;
+        return load_generated(client, generated, &schema.extensions).await;
     }
     let text = &*schema.text;
     let mut loaded = Loaded {
@@ -133,11 +133,35 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
 async fn load_generated(
     client: &Client,
     statements: &[GeneratedStatement],
+    extensions: &[String],
 ) -> Result<Loaded, ReplayError> {
     let mut loaded = Loaded {
         ok: true,
         ..Loaded::default()
     };
+    // The migrations' extensions the schema does not create itself. One that cannot be created here
+    // makes the statement that needs it fail, reported below.
+    let declared_extensions: Vec<&str> = statements
+        .iter()
+        .flat_map(|s| &s.provenance)
+        .filter(|p| p.target.kind == sql::TargetKind::Extension)
+        .map(|p| p.target.name.name.as_str())
+        .collect();
+    for name in extensions
+        .iter()
+        .filter(|n| !declared_extensions.contains(&n.as_str()))
+    {
+        let create = format!(
+            "CREATE EXTENSION IF NOT EXISTS {}",
+            crate::engine::quote_ident(name)
+        );
+        if let Err((None, _, reason)) = apply::execute(client, &create).await {
+            return Err(ReplayError {
+                file: format!("extension `{name}`"),
+                reason,
+            });
+        }
+    }
     for stmt in statements {
         match apply::execute(client, &stmt.sql).await {
             Ok(_) => loaded.provenance.extend(stmt.provenance.iter().cloned()),

@@ -222,10 +222,36 @@ fn describe(change: &Change, ctx: &DriftContext<'_>) -> (String, String) {
     }
 }
 
+/// Whether the declared side is a Prisma datamodel (its statements come from `.prisma` files).
+fn declared_by_prisma(ctx: &DriftContext<'_>) -> bool {
+    use crate::declared::prisma::is_prisma_file;
+    ctx.declared_file.is_some_and(is_prisma_file)
+        || ctx.declared.iter().any(|p| is_prisma_file(&p.file))
+}
+
+/// Whether the declared schema's own tool does not see `change`. For a Prisma datamodel that is what
+/// `prisma migrate diff` ignores: the order of enum values (it only adds and drops values), and every
+/// extension the datamodel does not list in `extensions = [...]` (which needs the
+/// `postgresqlExtensions` preview feature; Prisma never drops an extension it does not manage).
+fn unseen_by_declared_tool(change: &Change, ctx: &DriftContext<'_>) -> bool {
+    if !declared_by_prisma(ctx) {
+        return false;
+    }
+    match change.object.kind {
+        ObjectKind::Extension => !ctx.declared.iter().any(|p| {
+            p.target.kind == TargetKind::Extension && p.target.name.name == change.object.name.name
+        }),
+        _ => change.class == DriftClass::EnumOrder,
+    }
+}
+
 /// One finding per change whose class is not turned off.
 pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for change in changes {
+        if unseen_by_declared_tool(change, ctx) {
+            continue;
+        }
         let severity = match ctx.severities.get(&change.class) {
             Some(None) => continue,
             Some(Some(s)) => *s,
@@ -284,4 +310,119 @@ pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
         }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use pgrehearse_sql::{Action, ObjectName, Target};
+
+    use super::*;
+    use crate::diff::Property;
+
+    fn change(kind: ObjectKind, name: &str, class: DriftClass, diff: Diff) -> Change {
+        Change {
+            object: ObjectRef {
+                kind,
+                name: QualifiedName::new(
+                    if kind == ObjectKind::Extension {
+                        ""
+                    } else {
+                        "public"
+                    },
+                    name,
+                ),
+                member: None,
+            },
+            class,
+            diff,
+        }
+    }
+
+    fn declared_extension(file: &str, name: &str) -> Provenance {
+        let text: Arc<str> = Arc::from("extensions = [hstore]");
+        Provenance {
+            target: Target {
+                kind: TargetKind::Extension,
+                action: Action::Create,
+                name: ObjectName {
+                    schema: None,
+                    name: name.to_string(),
+                },
+                table: None,
+                columns: Vec::new(),
+                constraints: Vec::new(),
+            },
+            file: file.into(),
+            span: Span::new(0, text.len()),
+            text,
+        }
+    }
+
+    fn reported(
+        changes: &[Change],
+        file: &str,
+        declared: &[Provenance],
+        stop: Option<&str>,
+    ) -> Vec<String> {
+        let severities = BTreeMap::new();
+        let ctx = DriftContext {
+            declared_file: Some(Path::new(file)),
+            declared_label: file.to_string(),
+            declared,
+            migrations: &[],
+            stopped_at: stop,
+            severities: &severities,
+        };
+        findings(changes, &ctx)
+            .into_iter()
+            .map(|f| format!("{} {}", f.rule, f.message))
+            .collect()
+    }
+
+    fn order() -> Change {
+        change(
+            ObjectKind::Enum,
+            "Role",
+            DriftClass::EnumOrder,
+            Diff::Differs {
+                properties: vec![Property {
+                    name: "value order".into(),
+                    declared: "USER, MODERATOR, ADMIN".into(),
+                    migrations: "USER, ADMIN, MODERATOR".into(),
+                }],
+                declared: None,
+                migrations: None,
+            },
+        )
+    }
+
+    #[test]
+    fn prisma_datamodels_ignore_enum_order_and_extensions_they_do_not_list() {
+        let trgm = change(
+            ObjectKind::Extension,
+            "pg_trgm",
+            DriftClass::Missing,
+            Diff::OnlyMigrations,
+        );
+        let hstore = change(
+            ObjectKind::Extension,
+            "hstore",
+            DriftClass::Missing,
+            Diff::OnlyDeclared,
+        );
+        let changes = [order(), trgm, hstore];
+        // A SQL schema: every change is drift.
+        assert_eq!(reported(&changes, "db/schema.sql", &[], None).len(), 3);
+        // A Prisma datamodel listing hstore: only hstore is.
+        let listed = [declared_extension("prisma/schema.prisma", "hstore")];
+        let prisma = reported(&changes, "prisma/schema.prisma", &listed, None);
+        assert_eq!(prisma.len(), 1, "{prisma:?}");
+        assert!(prisma[0].contains("`hstore`"), "{prisma:?}");
+        // A multi-file datamodel (a folder) is recognised by its statements' files.
+        assert_eq!(reported(&changes, "prisma/schema", &listed, None).len(), 1);
+        // Listing nothing: nothing is.
+        assert!(reported(&changes, "prisma/schema.prisma", &[], None).is_empty());
+    }
 }
