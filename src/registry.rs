@@ -502,6 +502,12 @@ pub const RULES: &[Rule] = &[
         summary: "Ownership or privilege statements of a declared schema name roles the replay server lacks.",
     },
     Rule {
+        id: "declared-settings-skipped",
+        category: Category::Drift,
+        severity: Severity::Notice,
+        summary: "Settings of a declared schema or dump that the replay server does not know (a newer server's pg_dump) were skipped.",
+    },
+    Rule {
         id: "declared-not-evaluated",
         category: Category::Drift,
         severity: Severity::Notice,

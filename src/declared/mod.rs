@@ -7,7 +7,8 @@
 //! like `psql -f` (pg_dump output included: `SET` lines, `set_config('search_path', '', false)`,
 //! `ALTER TABLE ONLY`, `OWNED BY`, `COPY … FROM stdin`, dbmate's trailing INSERT into
 //! schema_migrations). Ownership and privilege statements that name roles this server does not have
-//! are skipped with one notice: owners and grants are not compared.
+//! are skipped with one notice: owners and grants are not compared. So are settings this server does
+//! not know (`SET transaction_timeout = 0;` in a newer server's dump): they never change the schema.
 //!
 //! A schema written in an ORM's language ([`prisma`], [`drizzle`]) is translated to SQL at
 //! discovery: the [`GeneratedStatement`]s are loaded one by one instead, and their provenance points
@@ -65,6 +66,9 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
     };
     let batches: Vec<Batch> = crate::runner::statement_batches(Runner::Psql, text);
     let mut skipped_roles = 0usize;
+    // Parameters this server does not know, and the first statement that set one.
+    let mut skipped_settings: Vec<String> = Vec::new();
+    let mut first_setting: Option<Span> = None;
     for batch in &batches {
         let stmt = batch.span;
         if stmt.slice(text).starts_with('\\') {
@@ -90,6 +94,13 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
                     skipped_roles += 1;
                     continue;
                 }
+                if let Some(name) = apply::unknown_setting(text, stmt, &error) {
+                    first_setting.get_or_insert(stmt);
+                    if !skipped_settings.contains(&name) {
+                        skipped_settings.push(name);
+                    }
+                    continue;
+                }
                 let (primary, statement) = apply::locate(text, stmt, 0, &error);
                 loaded.ok = false;
                 loaded.findings.push(
@@ -113,6 +124,29 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
                 });
             }
         }
+    }
+    if let Some(first) = first_setting {
+        let names = skipped_settings
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        loaded.findings.push(
+            registry::finding(
+                "declared-settings-skipped",
+                format!(
+                    "the declared schema sets parameters the replay server does not know ({names}), as a newer PostgreSQL's pg_dump writes; those settings were skipped (they do not change the schema)"
+                ),
+            )
+            .help("replay on the PostgreSQL version the file was dumped from (`--pg-version`), or dump it with the replay server's pg_dump")
+            .at(&schema.file, Some(first))
+            .evidence(Evidence {
+                extra: [("parameters".to_string(), skipped_settings.join(","))]
+                    .into_iter()
+                    .collect(),
+                ..Evidence::default()
+            }),
+        );
     }
     if skipped_roles > 0 {
         loaded.findings.push(

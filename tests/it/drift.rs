@@ -312,3 +312,42 @@ fn a_function_body_differing_only_in_layout_and_comments_is_not_drift() {
     assert_eq!(drift.len(), 1, "{}", run.json);
     assert!(drift[0].0.contains("add_two"), "{}", run.json);
 }
+
+/// Settings a newer server's dump makes that this server does not know (`SET`, `set_config`) are
+/// skipped with one notice naming them; the rest of the file loads and is compared.
+#[test]
+fn unknown_settings_in_a_declared_dump_are_skipped_with_one_notice() {
+    let dir = crate::harness::repo(&[
+        (
+            "migrations/001_a.sql",
+            "CREATE TABLE a (id int PRIMARY KEY, note text);\n",
+        ),
+        (
+            "schema.sql",
+            "SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n\
+             SELECT pg_catalog.set_config('future_knob', 'on', false);\nSET SESSION transaction_timeout TO 0;\n\n\
+             CREATE TABLE public.a (id int PRIMARY KEY, note varchar(10));\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(
+        run.rules(),
+        vec!["declared-settings-skipped", "schema-drift"],
+        "{}",
+        run.json
+    );
+    let notice = &run.rule("declared-settings-skipped")[0];
+    assert_eq!(
+        notice["evidence"]["extra"]["parameters"],
+        "transaction_timeout,future_knob"
+    );
+    assert_eq!(
+        run.positions("declared-settings-skipped"),
+        vec![("schema.sql".to_string(), 2, 1)]
+    );
+    assert_eq!(
+        run.rule("schema-drift")[0]["evidence"]["extra"]["object"],
+        "public.a.note"
+    );
+}
