@@ -490,6 +490,12 @@ pub const RULES: &[Rule] = &[
         summary: "The schema the migrations build differs from a declared schema or a live database (severity by drift class).",
     },
     Rule {
+        id: "drift-incomplete",
+        category: Category::Drift,
+        severity: Severity::Notice,
+        summary: "The replay stopped early: what a declared schema has and the replay lacks is summed up once, not compared.",
+    },
+    Rule {
         id: "declared-schema-failed",
         category: Category::Drift,
         severity: Severity::Error,

@@ -313,6 +313,65 @@ fn a_function_body_differing_only_in_layout_and_comments_is_not_drift() {
     assert!(drift[0].0.contains("add_two"), "{}", run.json);
 }
 
+/// A migration that fails early is one error and one `drift-incomplete` summary for what the replay
+/// lacks (the tables, columns and comments of the migrations after it), not one drift finding each;
+/// a difference of a table the replay did build is still reported.
+#[test]
+fn an_early_failure_sums_up_what_could_not_be_compared() {
+    let mut files: Vec<(String, String)> = vec![
+        (
+            "migrations/001_users.sql".into(),
+            "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n".into(),
+        ),
+        (
+            // Fails: `acounts` does not exist.
+            "migrations/002_orders.sql".into(),
+            "CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint REFERENCES acounts (id));\n"
+                .into(),
+        ),
+    ];
+    let mut schema = String::from(
+        "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(255));\nCOMMENT ON TABLE users IS 'people';\n\n\
+         CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint);\n",
+    );
+    for i in 3..=30 {
+        files.push((
+            format!("migrations/{i:03}_t{i}.sql"),
+            format!("CREATE TABLE t{i} (id bigint PRIMARY KEY, note text);\nCOMMENT ON TABLE t{i} IS 'table {i}';\n"),
+        ));
+        schema.push_str(&format!(
+            "CREATE TABLE t{i} (id bigint PRIMARY KEY, note text);\nCOMMENT ON TABLE t{i} IS 'table {i}';\n"
+        ));
+    }
+    files.push(("schema.sql".into(), schema));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let dir = crate::harness::repo(&refs);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(
+        run.rules_without(crate::harness::NON_ATOMIC),
+        vec!["drift-incomplete", "migration-failed", "schema-drift"],
+        "{}",
+        run.json
+    );
+    // users was built: its column type differs from the declared one.
+    let drift = &run.rule("schema-drift")[0];
+    assert_eq!(drift["evidence"]["extra"]["object"], "public.users.email");
+    // orders, t3..t30 and users' comment: one summary at the declared file.
+    let summary = &run.rule("drift-incomplete")[0];
+    assert_eq!(
+        summary["message"],
+        "30 objects or properties in schema.sql (29 tables, 1 comment) could not be compared: the replay stopped at migration `002_orders`, and the migrations that did not run may create them"
+    );
+    assert_eq!(summary["file"], "schema.sql");
+    assert_eq!(summary["severity"], "notice");
+    assert_eq!(summary["evidence"]["extra"]["stopped_at"], "002_orders");
+    assert_eq!(summary["evidence"]["extra"]["count"], "30");
+}
+
 /// Settings a newer server's dump makes that this server does not know (`SET`, `set_config`) are
 /// skipped with one notice naming them; the rest of the file loads and is compared.
 #[test]
