@@ -410,3 +410,60 @@ fn unknown_settings_in_a_declared_dump_are_skipped_with_one_notice() {
         "public.a.note"
     );
 }
+
+/// A declared schema that fails because the replay server lacks an extension or a role says so,
+/// rather than asking to fix the file.
+#[test]
+fn a_declared_schema_failing_on_the_server_s_environment_says_so() {
+    let migrations = ("migrations/001_a.sql", "CREATE TABLE a (id int);\n");
+    let dir = crate::harness::repo(&[
+        migrations,
+        (
+            "schema.sql",
+            "CREATE TABLE a (id int);\nCREATE EXTENSION IF NOT EXISTS postgis;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.rules(), vec!["declared-schema-failed"], "{}", run.json);
+    let f = &run.rule("declared-schema-failed")[0];
+    let message = f["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("the declared schema does not load because extension `postgis` is not available on the replay server (PostgreSQL "),
+        "{message}"
+    );
+    let help = f["help"].as_str().unwrap_or("");
+    assert!(
+        help.starts_with("the file is fine; the replay server lacks `postgis`"),
+        "{help}"
+    );
+    assert!(help.contains("postgis/postgis:"), "{help}");
+    assert_eq!(f["evidence"]["extra"]["extension"], "postgis");
+    assert_eq!(
+        run.positions("declared-schema-failed"),
+        vec![("schema.sql".to_string(), 2, 1)]
+    );
+
+    let dir = crate::harness::repo(&[
+        migrations,
+        (
+            "schema.sql",
+            "CREATE TABLE a (id int);\nALTER TABLE a ENABLE ROW LEVEL SECURITY;\nCREATE POLICY readers ON a FOR SELECT TO reporting USING (true);\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.rules(), vec!["declared-schema-failed"], "{}", run.json);
+    let f = &run.rule("declared-schema-failed")[0];
+    let message = f["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("because role `reporting` does not exist on the replay server"),
+        "{message}"
+    );
+    assert!(
+        f["help"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("the file is fine;"),
+        "{f}"
+    );
+    assert_eq!(f["evidence"]["extra"]["role"], "reporting");
+}

@@ -569,3 +569,41 @@ fn prisma_extensions_listed_in_the_datamodel_are_compared() {
         vec![("prisma/schema.prisma".to_string(), 10, 3)]
     );
 }
+
+/// A datamodel whose column type comes from an extension the migrations create but the replay server
+/// does not ship: the failure names the extension and the server, not the datamodel.
+#[test]
+fn prisma_schema_needing_an_extension_the_server_lacks_says_so() {
+    let dir = crate::harness::repo(&[
+        (
+            "prisma/migrations/migration_lock.toml",
+            "provider = \"postgresql\"\n",
+        ),
+        (
+            "prisma/migrations/20240101000000_init/migration.sql",
+            "CREATE EXTENSION IF NOT EXISTS postgis;\n\nCREATE TABLE \"Place\" (\n    \"id\" INTEGER NOT NULL,\n    \"at\" geometry,\n\n    CONSTRAINT \"Place_pkey\" PRIMARY KEY (\"id\")\n);\n",
+        ),
+        (
+            "prisma/schema.prisma",
+            "datasource db {\n  provider = \"postgresql\"\n}\n\nmodel Place {\n  id Int @id\n  at Unsupported(\"geometry\")?\n}\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(
+        run.rules(),
+        vec!["declared-schema-failed", "missing-extension"],
+        "{}",
+        run.json
+    );
+    let f = &run.rule("declared-schema-failed")[0];
+    let message = f["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("the declared schema does not load because extension `postgis` is not available on the replay server"),
+        "{message}"
+    );
+    assert_eq!(f["evidence"]["extra"]["extension"], "postgis");
+    assert_eq!(
+        run.positions("declared-schema-failed"),
+        vec![("prisma/schema.prisma".to_string(), 5, 1)]
+    );
+}
