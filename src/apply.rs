@@ -178,3 +178,31 @@ pub fn locate_shifted(
         None => (trim(text, batch), None),
     }
 }
+
+/// The parameter of a `SET` (or `SELECT set_config(…)`) statement `stmt` of `text` that the server
+/// rejected as unknown ("unrecognized configuration parameter", SQLSTATE 42704): what a newer
+/// server's `pg_dump` writes (`SET transaction_timeout = 0;`). Loading a dump skips such settings.
+pub fn unknown_setting(text: &str, stmt: Span, error: &DbError) -> Option<String> {
+    if error.code().code() != "42704" {
+        return None;
+    }
+    let name = error
+        .message()
+        .strip_prefix("unrecognized configuration parameter \"")?
+        .strip_suffix('"')?;
+    let tokens = sql::significant_tokens(text, stmt);
+    let word = |i: usize| {
+        tokens
+            .get(i)
+            .map(|t| t.span.slice(text).to_ascii_lowercase())
+    };
+    let setting = match word(0).as_deref() {
+        Some("set") => true,
+        Some("select") => tokens.iter().any(|t| {
+            let w = t.span.slice(text).to_ascii_lowercase();
+            w == "set_config" || w == "\"set_config\""
+        }),
+        _ => false,
+    };
+    setting.then(|| name.to_string())
+}

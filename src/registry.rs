@@ -490,6 +490,12 @@ pub const RULES: &[Rule] = &[
         summary: "The schema the migrations build differs from a declared schema or a live database (severity by drift class).",
     },
     Rule {
+        id: "drift-incomplete",
+        category: Category::Drift,
+        severity: Severity::Notice,
+        summary: "The replay stopped early: what a declared schema has and the replay lacks is summed up once, not compared.",
+    },
+    Rule {
         id: "declared-schema-failed",
         category: Category::Drift,
         severity: Severity::Error,
@@ -500,6 +506,12 @@ pub const RULES: &[Rule] = &[
         category: Category::Drift,
         severity: Severity::Notice,
         summary: "Ownership or privilege statements of a declared schema name roles the replay server lacks.",
+    },
+    Rule {
+        id: "declared-settings-skipped",
+        category: Category::Drift,
+        severity: Severity::Notice,
+        summary: "Settings of a declared schema or dump that the replay server does not know (a newer server's pg_dump) were skipped.",
     },
     Rule {
         id: "declared-not-evaluated",

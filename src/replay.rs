@@ -558,7 +558,9 @@ async fn replay(
         .filter(|p| p.kind != PreludeKind::Baseline)
     {
         let outcome = match &prelude.kind {
-            PreludeKind::File => run_prelude(admin, prelude).await?.map_err(|f| vec![f]),
+            PreludeKind::File => run_prelude(admin, prelude, engine)
+                .await?
+                .map_err(|f| vec![f]),
             PreludeKind::Preset(preset) => {
                 crate::environment::run_preset(admin, *preset, &prelude.text)
                     .await?
@@ -578,6 +580,8 @@ async fn replay(
         if let Err(findings) = outcome {
             log.failed = true;
             log.findings.extend(findings);
+            // Nothing was applied: drift sums up what could not be compared.
+            log.stopped_at = set.migrations.first().map(|m| m.id.clone());
             return Ok(log);
         }
     }
@@ -606,6 +610,7 @@ async fn replay(
         if let Err(findings) = run_baseline(client, set, prelude, engine, &mut log).await? {
             log.failed = true;
             log.findings.extend(findings);
+            log.stopped_at = set.migrations.first().map(|m| m.id.clone());
             return Ok(log);
         }
     }
@@ -887,6 +892,8 @@ async fn run_baseline(
         transactions: Transactions::Autocommit,
         blocked: None,
     };
+    // Settings the server does not know, skipped.
+    let mut skipped: Vec<(String, Span)> = Vec::new();
     for batch in &snapshot.batches {
         let stmt_text = batch.span.slice(&snapshot.text);
         if stmt_text.starts_with('\\') {
@@ -898,6 +905,16 @@ async fn run_baseline(
         };
         match outcome {
             Ok(n) => log.statements += n,
+            // A setting of a newer server's pg_dump (`SET transaction_timeout = 0`): skipped.
+            Err((Some(error), _, _))
+                if crate::apply::unknown_setting(&snapshot.text, batch.span, &error).is_some() =>
+            {
+                if let Some(name) =
+                    crate::apply::unknown_setting(&snapshot.text, batch.span, &error)
+                {
+                    skipped.push((name, batch.span));
+                }
+            }
             Err((Some(error), completed, _)) => {
                 let failure = Failure {
                     error,
@@ -931,28 +948,49 @@ async fn run_baseline(
             }
         }
     }
+    if let Some((_, first)) = skipped.first() {
+        let names: Vec<String> = skipped.iter().map(|(n, _)| n.clone()).collect();
+        log.findings.push(
+            crate::registry::finding(
+                "declared-settings-skipped",
+                format!(
+                    "the baseline snapshot sets parameters the replay server does not know ({}), as a newer PostgreSQL's pg_dump writes; those settings were skipped (they do not change the schema)",
+                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .help("replay on the PostgreSQL version the snapshot was dumped from (`--pg-version`), or dump it with the replay server's pg_dump")
+            .at(&snapshot.file, Some(*first))
+            .evidence(Evidence {
+                extra: [("parameters".to_string(), names.join(","))]
+                    .into_iter()
+                    .collect(),
+                ..Evidence::default()
+            }),
+        );
+    }
     Ok(Ok(()))
 }
 
-/// Runs a prelude file as one query. `Ok(Err(finding))` when PostgreSQL rejected it.
+/// Runs a prelude file as one query. `Ok(Err(finding))` when PostgreSQL rejected it: said to be the
+/// replay server's doing when it lacks an extension or a role the file needs.
 async fn run_prelude(
     client: &Client,
     prelude: &Prelude,
+    engine: &EngineContext,
 ) -> Result<Result<(), Finding>, ReplayError> {
     match execute(client, &prelude.text).await {
         Ok(_) => Ok(Ok(())),
         Err((Some(error), completed, _)) => {
             let span = Span::new(0, prelude.text.len());
             let (primary, statement) = locate(&prelude.text, span, completed, &error);
-            Ok(Err(Finding::new(
-                "prelude-failed",
-                Category::Environment,
-                Severity::Error,
-                format!("prelude failed: {}", error.message()),
-            )
-            .help("fix the prelude; migrations were not replayed")
-            .at(&prelude.file, Some(primary))
-            .evidence(db_evidence(&error, None, statement))))
+            Ok(Err(crate::environment::prelude_failed(
+                &prelude.file,
+                &prelude.text,
+                primary,
+                statement,
+                &error,
+                Some(engine.version.as_str()).filter(|v| !v.is_empty()),
+            )))
         }
         Err((None, _, reason)) => Err(ReplayError {
             file: prelude.file.display().to_string(),

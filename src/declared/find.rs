@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::config::ConfigFile;
 use crate::discover::{self, DiscoverError, Discovery};
-use crate::runner::{DeclaredSchema, Runner};
+use crate::runner::{DeclaredSchema, MigrationSet, PreludeKind, Runner};
+use pgrehearse_sql::Span;
 
 /// Conventional declared schema files, looked for when none is named and there is one set.
 pub const CONVENTIONAL_SCHEMAS: &[&str] = &[
@@ -129,6 +130,17 @@ impl Finder<'_> {
                 }
             }
         }
+        // Prisma leaves extensions to the migrations (unless the datamodel lists them): its datamodel
+        // loads with the extensions they create.
+        for set in &mut self.out.sets {
+            if !set.schemas.iter().any(is_prisma) {
+                continue;
+            }
+            let created = extensions_created(set);
+            for schema in set.schemas.iter_mut().filter(|s| is_prisma(s)) {
+                schema.extensions = created.clone();
+            }
+        }
         Ok(())
     }
 
@@ -169,6 +181,7 @@ impl Finder<'_> {
             file: rel.to_path_buf(),
             text: self.read(rel)?,
             generated: None,
+            extensions: Vec::new(),
         })
     }
 
@@ -194,6 +207,7 @@ impl Finder<'_> {
             file: rel.to_path_buf(),
             text,
             generated: Some(generated.into()),
+            extensions: Vec::new(),
         })
     }
 
@@ -249,6 +263,7 @@ impl Finder<'_> {
             file: rel.to_path_buf(),
             text: files[0].1.clone(),
             generated: Some(translation.statements.into()),
+            extensions: Vec::new(),
         };
         Ok((schema, translation.postgres))
     }
@@ -335,4 +350,50 @@ impl Finder<'_> {
         }
         None
     }
+}
+
+/// Whether `schema` was translated from a Prisma datamodel.
+fn is_prisma(schema: &DeclaredSchema) -> bool {
+    schema.generated.as_ref().is_some_and(|statements| {
+        statements
+            .iter()
+            .any(|s| crate::declared::prisma::is_prisma_file(&s.file))
+    })
+}
+
+/// The extensions the replay of `set` creates (`CREATE EXTENSION` in its `prelude:` files, its
+/// baseline snapshot and its migrations) and does not drop afterwards, in the order first created.
+fn extensions_created(set: &MigrationSet) -> Vec<String> {
+    use pgrehearse_sql::{Action, TargetKind};
+    let whole = |text: &Arc<str>| Span::new(0, text.len());
+    let texts = set
+        .preludes
+        .iter()
+        .filter(|p| matches!(p.kind, PreludeKind::File | PreludeKind::Baseline))
+        .map(|p| (p.text.clone(), vec![whole(&p.text)]))
+        .chain(
+            set.migrations
+                .iter()
+                .map(|m| (m.text.clone(), m.batches.iter().map(|b| b.span).collect())),
+        );
+    let mut names: Vec<String> = Vec::new();
+    for (text, batches) in texts {
+        for batch in batches {
+            for stmt in crate::runner::statements_in(&text, batch) {
+                let Some(target) = pgrehearse_sql::target(&text, stmt) else {
+                    continue;
+                };
+                if target.kind != TargetKind::Extension {
+                    continue;
+                }
+                let name = target.name.name;
+                match target.action {
+                    Action::Create if !names.contains(&name) => names.push(name),
+                    Action::Drop => names.retain(|n| *n != name),
+                    _ => {}
+                }
+            }
+        }
+    }
+    names
 }

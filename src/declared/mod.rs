@@ -7,7 +7,8 @@
 //! like `psql -f` (pg_dump output included: `SET` lines, `set_config('search_path', '', false)`,
 //! `ALTER TABLE ONLY`, `OWNED BY`, `COPY … FROM stdin`, dbmate's trailing INSERT into
 //! schema_migrations). Ownership and privilege statements that name roles this server does not have
-//! are skipped with one notice: owners and grants are not compared.
+//! are skipped with one notice: owners and grants are not compared. So are settings this server does
+//! not know (`SET transaction_timeout = 0;` in a newer server's dump): they never change the schema.
 //!
 //! A schema written in an ORM's language ([`prisma`], [`drizzle`]) is translated to SQL at
 //! discovery: the [`GeneratedStatement`]s are loaded one by one instead, and their provenance points
@@ -18,6 +19,7 @@ use tokio_postgres::Client;
 
 use crate::apply::ReplayError;
 use crate::apply::{self};
+use crate::environment::Lacking;
 use crate::model::Provenance;
 use crate::model::{Evidence, Finding};
 use crate::registry;
@@ -57,7 +59,7 @@ fn is_role_statement(text: &str, stmt: Span) -> bool {
 /// Loads `schema` into the empty database behind `client`.
 pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, ReplayError> {
     if let Some(generated) = &schema.generated {
-        return load_generated(client, generated).await;
+        return load_generated(client, generated, &schema.extensions).await;
     }
     let text = &*schema.text;
     let mut loaded = Loaded {
@@ -66,6 +68,9 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
     };
     let batches: Vec<Batch> = crate::runner::statement_batches(Runner::Psql, text);
     let mut skipped_roles = 0usize;
+    // Parameters this server does not know, and the first statement that set one.
+    let mut skipped_settings: Vec<String> = Vec::new();
+    let mut first_setting: Option<Span> = None;
     for batch in &batches {
         let stmt = batch.span;
         if stmt.slice(text).starts_with('\\') {
@@ -91,20 +96,30 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
                     skipped_roles += 1;
                     continue;
                 }
+                if let Some(name) = apply::unknown_setting(text, stmt, &error) {
+                    first_setting.get_or_insert(stmt);
+                    if !skipped_settings.contains(&name) {
+                        skipped_settings.push(name);
+                    }
+                    continue;
+                }
                 let (primary, statement) = apply::locate(text, stmt, 0, &error);
                 loaded.ok = false;
-                loaded.findings.push(
-                    registry::finding(
-                        "declared-schema-failed",
-                        format!(
-                            "the declared schema does not load: {}; it is not compared with the migrations",
-                            error.message()
-                        ),
+                let failure = Failure {
+                    error: &error,
+                    lacking: Lacking::of(text, stmt, &error),
+                    generated: None,
+                };
+                let finding = failure
+                    .finding(
+                        client,
+                        "fix the declared schema so that it applies to an empty database (it is loaded like `psql -f`)",
                     )
-                    .help("fix the declared schema so that it applies to an empty database (it is loaded like `psql -f`)")
-                    .at(&schema.file, Some(primary))
-                    .evidence(apply::db_evidence(&error, None, statement)),
-                );
+                    .await
+                    .at(&schema.file, Some(primary));
+                let mut evidence = apply::db_evidence(&error, None, statement);
+                evidence.extra.extend(failure.lacking.map(|l| l.evidence()));
+                loaded.findings.push(finding.evidence(evidence));
                 return Ok(loaded);
             }
             Err((None, _, reason)) => {
@@ -114,6 +129,29 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
                 });
             }
         }
+    }
+    if let Some(first) = first_setting {
+        let names = skipped_settings
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        loaded.findings.push(
+            registry::finding(
+                "declared-settings-skipped",
+                format!(
+                    "the declared schema sets parameters the replay server does not know ({names}), as a newer PostgreSQL's pg_dump writes; those settings were skipped (they do not change the schema)"
+                ),
+            )
+            .help("replay on the PostgreSQL version the file was dumped from (`--pg-version`), or dump it with the replay server's pg_dump")
+            .at(&schema.file, Some(first))
+            .evidence(Evidence {
+                extra: [("parameters".to_string(), skipped_settings.join(","))]
+                    .into_iter()
+                    .collect(),
+                ..Evidence::default()
+            }),
+        );
     }
     if skipped_roles > 0 {
         loaded.findings.push(
@@ -134,29 +172,68 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
 async fn load_generated(
     client: &Client,
     statements: &[GeneratedStatement],
+    extensions: &[String],
 ) -> Result<Loaded, ReplayError> {
     let mut loaded = Loaded {
         ok: true,
         ..Loaded::default()
     };
+    // The migrations' extensions the schema does not create itself. One that cannot be created here
+    // makes the statement that needs it fail, reported below.
+    let declared_extensions: Vec<&str> = statements
+        .iter()
+        .flat_map(|s| &s.provenance)
+        .filter(|p| p.target.kind == sql::TargetKind::Extension)
+        .map(|p| p.target.name.name.as_str())
+        .collect();
+    let mut not_created: Vec<String> = Vec::new();
+    for name in extensions
+        .iter()
+        .filter(|n| !declared_extensions.contains(&n.as_str()))
+    {
+        let create = format!(
+            "CREATE EXTENSION IF NOT EXISTS {}",
+            crate::engine::quote_ident(name)
+        );
+        match apply::execute(client, &create).await {
+            Ok(_) => {}
+            Err((Some(_), _, _)) => not_created.push(name.clone()),
+            Err((None, _, reason)) => {
+                return Err(ReplayError {
+                    file: format!("extension `{name}`"),
+                    reason,
+                });
+            }
+        }
+    }
     for stmt in statements {
         match apply::execute(client, &stmt.sql).await {
             Ok(_) => loaded.provenance.extend(stmt.provenance.iter().cloned()),
             Err((Some(error), _, _)) => {
                 loaded.ok = false;
-                loaded.findings.push(
-                    registry::finding(
-                        "declared-schema-failed",
-                        format!(
-                            "the declared schema does not load: {} (in the generated `{}`); it is not compared with the migrations",
-                            error.message(),
-                            stmt.sql.lines().next().unwrap_or("")
-                        ),
+                // A type that does not exist, while an extension the migrations create could not
+                // be created here: that extension is what the server lacks.
+                let lacking =
+                    Lacking::of(&stmt.sql, Span::new(0, stmt.sql.len()), &error).or_else(|| {
+                        (error.code().code() == "42704" && error.message().starts_with("type "))
+                            .then(|| not_created.first().cloned().map(Lacking::Extension))
+                            .flatten()
+                    });
+                let failure = Failure {
+                    error: &error,
+                    lacking,
+                    generated: Some(stmt.sql.lines().next().unwrap_or("")),
+                };
+                let finding = failure
+                    .finding(
+                        client,
+                        "fix the declared schema so that its DDL applies to an empty database",
                     )
-                    .help("fix the declared schema so that its DDL applies to an empty database")
-                    .at(&stmt.file, Some(stmt.span))
-                    .evidence(apply::db_evidence(&error, None, None)),
-                );
+                    .await
+                    .at(&stmt.file, Some(stmt.span));
+                let mut evidence = apply::db_evidence(&error, None, None);
+                evidence.extra.extend(failure.lacking.map(|l| l.evidence()));
+                loaded.findings.push(finding.evidence(evidence));
                 return Ok(loaded);
             }
             Err((None, _, reason)) => {
@@ -168,4 +245,61 @@ async fn load_generated(
         }
     }
     Ok(loaded)
+}
+
+/// A statement of a declared schema the server rejected.
+struct Failure<'a> {
+    error: &'a tokio_postgres::error::DbError,
+    /// What the replay server lacks, when that is why.
+    lacking: Option<Lacking>,
+    /// The first line of the generated statement, for an ORM schema.
+    generated: Option<&'a str>,
+}
+
+impl Failure<'_> {
+    /// The `declared-schema-failed` finding: `help` asks to fix the file, unless the cause is the
+    /// replay server (an extension it does not ship, a role it does not have), which it then names.
+    async fn finding(&self, client: &Client, help: &str) -> Finding {
+        let generated = self
+            .generated
+            .map(|g| format!(" (in the generated `{g}`)"))
+            .unwrap_or_default();
+        let Some(lacking) = &self.lacking else {
+            return registry::finding(
+                "declared-schema-failed",
+                format!(
+                    "the declared schema does not load: {}{generated}; it is not compared with the migrations",
+                    self.error.message()
+                ),
+            )
+            .help(help);
+        };
+        let version = client
+            .query_one("SHOW server_version", &[])
+            .await
+            .ok()
+            .and_then(|row| row.try_get::<_, String>(0).ok())
+            .and_then(|v| v.split_whitespace().next().map(str::to_string));
+        let help = match lacking {
+            Lacking::Extension(ext) => {
+                let major = version
+                    .as_deref()
+                    .and_then(|v| v.split('.').next())
+                    .unwrap_or("");
+                crate::environment::extension_help(ext, major)
+            }
+            Lacking::Role(role) => format!(
+                "the file is fine; production has role `{role}` and the replay server does not. A declared schema loads with the roles of the platform preset (`preset:`) only, not with those of `prelude:` files or `create-roles`: point `--database-url` at a server that has the role"
+            ),
+        };
+        registry::finding(
+            "declared-schema-failed",
+            format!(
+                "the declared schema does not load because {}: {}{generated}; it is not compared with the migrations",
+                lacking.describe(version.as_deref()),
+                self.error.message()
+            ),
+        )
+        .help(help)
+    }
 }

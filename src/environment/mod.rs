@@ -21,7 +21,9 @@
 //!
 //! When a migration fails, [`classify`] turns the generic failure into `missing-role` (the error names
 //! a role that does not exist) or `needs-newer-postgres` (the statement uses a construct of a newer
-//! PostgreSQL than the replay server, see [`versions`]).
+//! PostgreSQL than the replay server, see [`versions`]). When a prelude or a declared schema fails,
+//! [`Lacking`] tells whether the server is the cause (an extension it does not ship, a role it does
+//! not have), so that the finding names it instead of asking to fix the file ([`prelude_failed`]).
 
 pub mod privileged;
 pub mod roles;
@@ -513,6 +515,132 @@ fn missing_role(f: &Failed<'_>) -> Option<Finding> {
         .at(&f.migration.file, Some(span))
         .evidence(evidence),
     )
+}
+
+/// Something the replay server lacks that a statement of the repository's environment (a prelude, a
+/// declared schema) needs: the failure is the server's, not the file's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lacking {
+    /// An extension the server does not ship.
+    Extension(String),
+    /// A role the server does not have.
+    Role(String),
+}
+
+impl Lacking {
+    /// What the server lacks, read from the error of statement `stmt` of `text`: a `CREATE EXTENSION`
+    /// of an extension the server does not ship, or a role that does not exist.
+    pub fn of(text: &str, stmt: Span, error: &DbError) -> Option<Lacking> {
+        if let Some(name) = missing_role_name(error) {
+            return Some(Lacking::Role(name));
+        }
+        let target = pgrehearse_sql::target(text, stmt)?;
+        let unavailable = matches!(error.code().code(), "58P01" | "0A000" | "42704")
+            && error.message().contains("extension");
+        (target.kind == pgrehearse_sql::TargetKind::Extension
+            && target.action == pgrehearse_sql::Action::Create
+            && unavailable)
+            .then_some(Lacking::Extension(target.name.name))
+    }
+
+    /// `extension `postgis` is not available on the replay server (PostgreSQL 15.10)`.
+    pub fn describe(&self, server_version: Option<&str>) -> String {
+        let server = match server_version {
+            Some(v) => format!("the replay server (PostgreSQL {v})"),
+            None => "the replay server".to_string(),
+        };
+        match self {
+            Lacking::Extension(name) => format!("extension `{name}` is not available on {server}"),
+            Lacking::Role(name) => format!("role `{name}` does not exist on {server}"),
+        }
+    }
+
+    /// Evidence `extra` naming it.
+    pub fn evidence(&self) -> (String, String) {
+        match self {
+            Lacking::Extension(name) => ("extension".to_string(), name.clone()),
+            Lacking::Role(name) => ("role".to_string(), name.clone()),
+        }
+    }
+}
+
+/// Images known to ship an extension the official image lacks.
+pub fn extension_image(ext: &str, major: &str) -> Option<String> {
+    let major = if major.is_empty() { "17" } else { major };
+    match ext {
+        "vector" => Some(format!("pgvector/pgvector:pg{major}")),
+        "postgis" | "postgis_topology" | "postgis_raster" | "postgis_tiger_geocoder" => {
+            Some(format!("postgis/postgis:{major}-3.5"))
+        }
+        "timescaledb" => Some(format!("timescale/timescaledb:latest-pg{major}")),
+        "pg_cron" | "pg_graphql" | "pgsodium" | "pg_net" | "supabase_vault" => {
+            Some("supabase/postgres (the Supabase CLI image)".into())
+        }
+        _ => None,
+    }
+}
+
+/// How to give the replay server an extension it lacks (`major`: its PostgreSQL major version).
+pub fn extension_help(ext: &str, major: &str) -> String {
+    let image = match extension_image(ext, major) {
+        Some(image) => format!(
+            "`--image {image}` with the docker engine (match its PostgreSQL major to `--pg-version`)"
+        ),
+        None => {
+            "an image that ships it with `--image` (for the PostgreSQL major of `--pg-version`)"
+                .to_string()
+        }
+    };
+    format!(
+        "the file is fine; the replay server lacks `{ext}`: replay on a server that has it, {image}, or `--database-url` to a server with it installed"
+    )
+}
+
+/// A prelude the server rejected. When the cause is the server (an extension it does not ship, a
+/// role it does not have) the finding says so, rather than asking to fix the prelude.
+pub fn prelude_failed(
+    file: &std::path::Path,
+    text: &str,
+    primary: Span,
+    statement: Option<usize>,
+    error: &DbError,
+    server_version: Option<&str>,
+) -> Finding {
+    let stmt = crate::runner::statements_in(text, Span::new(0, text.len()))
+        .into_iter()
+        .find(|s| s.start <= primary.start && primary.start <= s.end)
+        .unwrap_or(primary);
+    let mut evidence = crate::apply::db_evidence(error, None, statement);
+    let finding = match Lacking::of(text, stmt, error) {
+        Some(lacking) => {
+            let major = server_version
+                .and_then(|v| v.split('.').next())
+                .unwrap_or("");
+            let help = match &lacking {
+                Lacking::Extension(ext) => extension_help(ext, major),
+                Lacking::Role(role) => format!(
+                    "the prelude expects role `{role}`, which production has and the replay server does not: create it first (`CREATE ROLE {role} NOLOGIN` at the top of the prelude), or `create-roles: true` (it creates the roles the preludes and migrations reference but never create)"
+                ),
+            };
+            let (k, v) = lacking.evidence();
+            evidence.extra.insert(k, v);
+            crate::registry::finding(
+                "prelude-failed",
+                format!(
+                    "prelude failed: {}: {}; migrations were not replayed",
+                    lacking.describe(server_version),
+                    error.message()
+                ),
+            )
+            .help(help)
+        }
+        None => crate::registry::finding(
+            "prelude-failed",
+            format!("prelude failed: {}", error.message()),
+        )
+        .help("fix the prelude; migrations were not replayed"),
+    };
+    finding.at(file, Some(primary)).evidence(evidence)
 }
 
 /// Help for a failure on an object a platform provides (Supabase's `auth.users`, `auth.uid()`, …)

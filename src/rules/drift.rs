@@ -1,6 +1,14 @@
 //! Drift findings: each [`Change`] from the `diff` stage becomes a `schema-drift` finding that names both
 //! sides and points at the declared file's statement for the object, or, for an object only the
-//! migrations build, at the migration statement that last created or altered it.
+//! migrations build, at the migration statement that last created or altered it. Changes the declared
+//! schema's own tool does not see are left out (for a Prisma datamodel, enum value order and the
+//! extensions it does not list).
+//!
+//! When the replay stopped early, the changes that say the replay lacks something the declared side
+//! has (an object only declared, a comment or default the replay's object has none of) are what the
+//! migrations that did not run may build: they become one `drift-incomplete` finding that counts
+//! them, so that one failed migration is one error and one summary, not a finding per later object.
+//! Differences of objects the replay did build stay findings of their own.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -222,15 +230,141 @@ fn describe(change: &Change, ctx: &DriftContext<'_>) -> (String, String) {
     }
 }
 
-/// One finding per change whose class is not turned off.
+/// Whether the declared side is a Prisma datamodel (its statements come from `.prisma` files).
+fn declared_by_prisma(ctx: &DriftContext<'_>) -> bool {
+    use crate::declared::prisma::is_prisma_file;
+    ctx.declared_file.is_some_and(is_prisma_file)
+        || ctx.declared.iter().any(|p| is_prisma_file(&p.file))
+}
+
+/// Whether the declared schema's own tool does not see `change`. For a Prisma datamodel that is what
+/// `prisma migrate diff` ignores: the order of enum values (it only adds and drops values), and every
+/// extension the datamodel does not list in `extensions = [...]` (which needs the
+/// `postgresqlExtensions` preview feature; Prisma never drops an extension it does not manage).
+fn unseen_by_declared_tool(change: &Change, ctx: &DriftContext<'_>) -> bool {
+    if !declared_by_prisma(ctx) {
+        return false;
+    }
+    match change.object.kind {
+        ObjectKind::Extension => !ctx.declared.iter().any(|p| {
+            p.target.kind == TargetKind::Extension && p.target.name.name == change.object.name.name
+        }),
+        _ => change.class == DriftClass::EnumOrder,
+    }
+}
+
+/// Whether `change` is something the declared side has and the replay lacks: an object only declared,
+/// or properties (a comment, a default) the replay's object has none of. When the replay stopped
+/// early, the migrations that did not run may well have built it.
+fn lacking_in_replay(change: &Change) -> bool {
+    match &change.diff {
+        Diff::OnlyDeclared => true,
+        Diff::Differs { properties, .. } => {
+            !properties.is_empty() && properties.iter().all(|p| p.migrations == "none")
+        }
+        Diff::OnlyMigrations | Diff::Renamed { .. } => false,
+    }
+}
+
+fn plural(word: &str, n: usize) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else if let Some(stem) = word.strip_suffix('y') {
+        format!("{n} {stem}ies")
+    } else if word.ends_with('x') || word.ends_with('s') {
+        format!("{n} {word}es")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Objects listed by name in the evidence of a `drift-incomplete` finding.
+const LISTED: usize = 50;
+
+/// The one finding that stands for every change the replay could not be compared on, because it
+/// stopped at migration `stop` before building what the declared side has.
+fn not_compared(lacking: &[&Change], stop: &str, ctx: &DriftContext<'_>) -> Finding {
+    let declared = &ctx.declared_label;
+    // What each is: the object's kind, or for a property the replay lacks, the property.
+    let what = |c: &Change| match &c.diff {
+        Diff::Differs { properties, .. } => properties
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+            .join(" and "),
+        _ => c.object.kind.as_str().to_string(),
+    };
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for c in lacking {
+        let w = what(c);
+        match counts.iter_mut().find(|(k, _)| *k == w) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w, 1)),
+        }
+    }
+    let groups: Vec<String> = counts.iter().map(|(w, n)| plural(w, *n)).collect();
+    let mut listed: Vec<String> = lacking
+        .iter()
+        .take(LISTED)
+        .map(|c| match &c.diff {
+            Diff::OnlyDeclared => format!("{} {}", c.object.kind.as_str(), c.object),
+            _ => format!("{} of {} {}", what(c), c.object.kind.as_str(), c.object),
+        })
+        .collect();
+    if lacking.len() > LISTED {
+        listed.push(format!("and {} more", lacking.len() - LISTED));
+    }
+    let mut extra = BTreeMap::new();
+    extra.insert("stopped_at".to_string(), stop.to_string());
+    extra.insert("count".to_string(), lacking.len().to_string());
+    extra.insert("objects".to_string(), listed.join(", "));
+    if let Some(file) = ctx.declared_file {
+        extra.insert("declared".to_string(), file.display().to_string());
+    }
+    let finding = crate::registry::finding(
+        "drift-incomplete",
+        format!(
+            "{} in {declared} ({}) could not be compared: the replay stopped at migration `{stop}`, and the migrations that did not run may create them",
+            if lacking.len() == 1 {
+                "1 object or property".to_string()
+            } else {
+                format!("{} objects or properties", lacking.len())
+            },
+            groups.join(", "),
+        ),
+    )
+    .help(format!(
+        "make migration `{stop}` replay, then run again to compare the rest of {declared}"
+    ));
+    let finding = match ctx.declared_file {
+        Some(file) => finding.at(file, None),
+        None => finding,
+    };
+    finding.evidence(Evidence {
+        extra,
+        ..Evidence::default()
+    })
+}
+
+/// One finding per change whose class is not turned off. When the replay stopped early, what the
+/// declared side has and the replay lacks is one `drift-incomplete` finding instead; the differences
+/// of objects the replay did build are still reported one by one.
 pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    let mut lacking: Vec<&Change> = Vec::new();
     for change in changes {
+        if unseen_by_declared_tool(change, ctx) {
+            continue;
+        }
         let severity = match ctx.severities.get(&change.class) {
             Some(None) => continue,
             Some(Some(s)) => *s,
             None => change.class.default_severity(),
         };
+        if ctx.stopped_at.is_some() && lacking_in_replay(change) {
+            lacking.push(change);
+            continue;
+        }
         let (mut message, help) = describe(change, ctx);
         if let Some(stop) = ctx.stopped_at {
             message.push_str(&format!(
@@ -283,5 +417,180 @@ pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
             ..Evidence::default()
         }));
     }
+    if let Some(stop) = ctx.stopped_at
+        && !lacking.is_empty()
+    {
+        out.push(not_compared(&lacking, stop, ctx));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use pgrehearse_sql::{Action, ObjectName, Target};
+
+    use super::*;
+    use crate::diff::Property;
+
+    fn change(kind: ObjectKind, name: &str, class: DriftClass, diff: Diff) -> Change {
+        Change {
+            object: ObjectRef {
+                kind,
+                name: QualifiedName::new(
+                    if kind == ObjectKind::Extension {
+                        ""
+                    } else {
+                        "public"
+                    },
+                    name,
+                ),
+                member: None,
+            },
+            class,
+            diff,
+        }
+    }
+
+    fn declared_extension(file: &str, name: &str) -> Provenance {
+        let text: Arc<str> = Arc::from("extensions = [hstore]");
+        Provenance {
+            target: Target {
+                kind: TargetKind::Extension,
+                action: Action::Create,
+                name: ObjectName {
+                    schema: None,
+                    name: name.to_string(),
+                },
+                table: None,
+                columns: Vec::new(),
+                constraints: Vec::new(),
+            },
+            file: file.into(),
+            span: Span::new(0, text.len()),
+            text,
+        }
+    }
+
+    fn reported(
+        changes: &[Change],
+        file: &str,
+        declared: &[Provenance],
+        stop: Option<&str>,
+    ) -> Vec<String> {
+        let severities = BTreeMap::new();
+        let ctx = DriftContext {
+            declared_file: Some(Path::new(file)),
+            declared_label: file.to_string(),
+            declared,
+            migrations: &[],
+            stopped_at: stop,
+            severities: &severities,
+        };
+        findings(changes, &ctx)
+            .into_iter()
+            .map(|f| format!("{} {}", f.rule, f.message))
+            .collect()
+    }
+
+    fn order() -> Change {
+        change(
+            ObjectKind::Enum,
+            "Role",
+            DriftClass::EnumOrder,
+            Diff::Differs {
+                properties: vec![Property {
+                    name: "value order".into(),
+                    declared: "USER, MODERATOR, ADMIN".into(),
+                    migrations: "USER, ADMIN, MODERATOR".into(),
+                }],
+                declared: None,
+                migrations: None,
+            },
+        )
+    }
+
+    #[test]
+    fn prisma_datamodels_ignore_enum_order_and_extensions_they_do_not_list() {
+        let trgm = change(
+            ObjectKind::Extension,
+            "pg_trgm",
+            DriftClass::Missing,
+            Diff::OnlyMigrations,
+        );
+        let hstore = change(
+            ObjectKind::Extension,
+            "hstore",
+            DriftClass::Missing,
+            Diff::OnlyDeclared,
+        );
+        let changes = [order(), trgm, hstore];
+        // A SQL schema: every change is drift.
+        assert_eq!(reported(&changes, "db/schema.sql", &[], None).len(), 3);
+        // A Prisma datamodel listing hstore: only hstore is.
+        let listed = [declared_extension("prisma/schema.prisma", "hstore")];
+        let prisma = reported(&changes, "prisma/schema.prisma", &listed, None);
+        assert_eq!(prisma.len(), 1, "{prisma:?}");
+        assert!(prisma[0].contains("`hstore`"), "{prisma:?}");
+        // A multi-file datamodel (a folder) is recognised by its statements' files.
+        assert_eq!(reported(&changes, "prisma/schema", &listed, None).len(), 1);
+        // Listing nothing: nothing is.
+        assert!(reported(&changes, "prisma/schema.prisma", &[], None).is_empty());
+    }
+
+    #[test]
+    fn after_an_early_stop_what_the_replay_lacks_is_one_summary() {
+        let comment = change(
+            ObjectKind::Table,
+            "users",
+            DriftClass::Comment,
+            Diff::Differs {
+                properties: vec![Property {
+                    name: "comment".into(),
+                    declared: "people".into(),
+                    migrations: "none".into(),
+                }],
+                declared: None,
+                migrations: None,
+            },
+        );
+        let missing = (0..120).map(|i| {
+            change(
+                ObjectKind::Table,
+                &format!("t{i}"),
+                DriftClass::Missing,
+                Diff::OnlyDeclared,
+            )
+        });
+        let extra = change(
+            ObjectKind::Table,
+            "legacy",
+            DriftClass::Missing,
+            Diff::OnlyMigrations,
+        );
+        let changes: Vec<Change> = missing.chain([comment, extra, order()]).collect();
+        // Without a stop, one finding each.
+        assert_eq!(reported(&changes, "db/schema.sql", &[], None).len(), 123);
+        let stopped = reported(&changes, "db/schema.sql", &[], Some("0002_orders"));
+        // The built objects' differences stay; the rest is one summary.
+        assert_eq!(stopped.len(), 3, "{stopped:#?}");
+        assert!(
+            stopped[0].contains("`public.legacy`")
+                && stopped[0].contains("stopped at migration `0002_orders`")
+        );
+        assert!(stopped[1].contains("value order"));
+        assert_eq!(
+            stopped[2],
+            "drift-incomplete 121 objects or properties in db/schema.sql (120 tables, 1 comment) could not be compared: the replay stopped at migration `0002_orders`, and the migrations that did not run may create them"
+        );
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural("index", 2), "2 indexes");
+        assert_eq!(plural("policy", 3), "3 policies");
+        assert_eq!(plural("enum value", 1), "1 enum value");
+        assert_eq!(plural("materialized view", 4), "4 materialized views");
+    }
 }

@@ -144,6 +144,11 @@ pub struct DeclaredSchema {
     /// A schema written in an ORM's language (Prisma, Drizzle), translated to SQL by discovery: the
     /// statements to load instead of `text`, each pointing into the ORM files. `None`: `text` is SQL.
     pub generated: Option<Arc<[GeneratedStatement]>>,
+    /// Extensions created (`IF NOT EXISTS`) in the scratch database before the schema loads. For a
+    /// Prisma datamodel, discovery puts here the extensions its set's migrations create and the
+    /// datamodel does not list: Prisma leaves them to the migrations, yet a field of an extension's
+    /// type (`@db.Citext`) needs them to load.
+    pub extensions: Vec<String>,
 }
 
 /// One SQL statement translated from an ORM schema.

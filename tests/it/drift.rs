@@ -387,3 +387,158 @@ fn diesel_schema_rs_is_compared_within_what_it_declares() {
     );
     assert_eq!(drift.len(), 2, "{drift:?}");
 }
+
+/// A migration that fails early is one error and one `drift-incomplete` summary for what the replay
+/// lacks (the tables, columns and comments of the migrations after it), not one drift finding each;
+/// a difference of a table the replay did build is still reported.
+#[test]
+fn an_early_failure_sums_up_what_could_not_be_compared() {
+    let mut files: Vec<(String, String)> = vec![
+        (
+            "migrations/001_users.sql".into(),
+            "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n".into(),
+        ),
+        (
+            // Fails: `acounts` does not exist.
+            "migrations/002_orders.sql".into(),
+            "CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint REFERENCES acounts (id));\n"
+                .into(),
+        ),
+    ];
+    let mut schema = String::from(
+        "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(255));\nCOMMENT ON TABLE users IS 'people';\n\n\
+         CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint);\n",
+    );
+    for i in 3..=30 {
+        files.push((
+            format!("migrations/{i:03}_t{i}.sql"),
+            format!("CREATE TABLE t{i} (id bigint PRIMARY KEY, note text);\nCOMMENT ON TABLE t{i} IS 'table {i}';\n"),
+        ));
+        schema.push_str(&format!(
+            "CREATE TABLE t{i} (id bigint PRIMARY KEY, note text);\nCOMMENT ON TABLE t{i} IS 'table {i}';\n"
+        ));
+    }
+    files.push(("schema.sql".into(), schema));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let dir = crate::harness::repo(&refs);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(
+        run.rules_without(crate::harness::NON_ATOMIC),
+        vec!["drift-incomplete", "migration-failed", "schema-drift"],
+        "{}",
+        run.json
+    );
+    // users was built: its column type differs from the declared one.
+    let drift = &run.rule("schema-drift")[0];
+    assert_eq!(drift["evidence"]["extra"]["object"], "public.users.email");
+    // orders, t3..t30 and users' comment: one summary at the declared file.
+    let summary = &run.rule("drift-incomplete")[0];
+    assert_eq!(
+        summary["message"],
+        "30 objects or properties in schema.sql (29 tables, 1 comment) could not be compared: the replay stopped at migration `002_orders`, and the migrations that did not run may create them"
+    );
+    assert_eq!(summary["file"], "schema.sql");
+    assert_eq!(summary["severity"], "notice");
+    assert_eq!(summary["evidence"]["extra"]["stopped_at"], "002_orders");
+    assert_eq!(summary["evidence"]["extra"]["count"], "30");
+}
+
+/// Settings a newer server's dump makes that this server does not know (`SET`, `set_config`) are
+/// skipped with one notice naming them; the rest of the file loads and is compared.
+#[test]
+fn unknown_settings_in_a_declared_dump_are_skipped_with_one_notice() {
+    let dir = crate::harness::repo(&[
+        (
+            "migrations/001_a.sql",
+            "CREATE TABLE a (id int PRIMARY KEY, note text);\n",
+        ),
+        (
+            "schema.sql",
+            "SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n\
+             SELECT pg_catalog.set_config('future_knob', 'on', false);\nSET SESSION transaction_timeout TO 0;\n\n\
+             CREATE TABLE public.a (id int PRIMARY KEY, note varchar(10));\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(
+        run.rules(),
+        vec!["declared-settings-skipped", "schema-drift"],
+        "{}",
+        run.json
+    );
+    let notice = &run.rule("declared-settings-skipped")[0];
+    assert_eq!(
+        notice["evidence"]["extra"]["parameters"],
+        "transaction_timeout,future_knob"
+    );
+    assert_eq!(
+        run.positions("declared-settings-skipped"),
+        vec![("schema.sql".to_string(), 2, 1)]
+    );
+    assert_eq!(
+        run.rule("schema-drift")[0]["evidence"]["extra"]["object"],
+        "public.a.note"
+    );
+}
+
+/// A declared schema that fails because the replay server lacks an extension or a role says so,
+/// rather than asking to fix the file.
+#[test]
+fn a_declared_schema_failing_on_the_server_s_environment_says_so() {
+    let migrations = ("migrations/001_a.sql", "CREATE TABLE a (id int);\n");
+    let dir = crate::harness::repo(&[
+        migrations,
+        (
+            "schema.sql",
+            "CREATE TABLE a (id int);\nCREATE EXTENSION IF NOT EXISTS postgis;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.rules(), vec!["declared-schema-failed"], "{}", run.json);
+    let f = &run.rule("declared-schema-failed")[0];
+    let message = f["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("the declared schema does not load because extension `postgis` is not available on the replay server (PostgreSQL "),
+        "{message}"
+    );
+    let help = f["help"].as_str().unwrap_or("");
+    assert!(
+        help.starts_with("the file is fine; the replay server lacks `postgis`"),
+        "{help}"
+    );
+    assert!(help.contains("postgis/postgis:"), "{help}");
+    assert_eq!(f["evidence"]["extra"]["extension"], "postgis");
+    assert_eq!(
+        run.positions("declared-schema-failed"),
+        vec![("schema.sql".to_string(), 2, 1)]
+    );
+
+    let dir = crate::harness::repo(&[
+        migrations,
+        (
+            "schema.sql",
+            "CREATE TABLE a (id int);\nALTER TABLE a ENABLE ROW LEVEL SECURITY;\nCREATE POLICY readers ON a FOR SELECT TO reporting USING (true);\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.rules(), vec!["declared-schema-failed"], "{}", run.json);
+    let f = &run.rule("declared-schema-failed")[0];
+    let message = f["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("because role `reporting` does not exist on the replay server"),
+        "{message}"
+    );
+    assert!(
+        f["help"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("the file is fine;"),
+        "{f}"
+    );
+    assert_eq!(f["evidence"]["extra"]["role"], "reporting");
+}

@@ -547,3 +547,102 @@ fn datetime_in_migrations_generated_for_sqlite_is_called_sqlite() {
         assert!(!rules.contains(&other), "{provider}: {json}");
     }
 }
+
+/// A copy of the fixture `name` in a new repository, with `edit` applied to `prisma/schema.prisma`.
+fn fixture_copy(name: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = prisma_fixture(name);
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        for entry in std::fs::read_dir(src.join(&rel))
+            .expect("fixture")
+            .flatten()
+        {
+            let rel = rel.join(entry.file_name());
+            if entry.path().is_dir() {
+                std::fs::create_dir_all(dir.path().join(&rel)).expect("mkdir");
+                pending.push(rel);
+            } else {
+                std::fs::copy(entry.path(), dir.path().join(&rel)).expect("copy");
+            }
+        }
+    }
+    let schema = dir.path().join("prisma/schema.prisma");
+    let text = std::fs::read_to_string(&schema).expect("schema");
+    std::fs::write(&schema, edit(&text)).expect("write");
+    dir
+}
+
+/// Prisma leaves extensions to hand-written migrations unless the datamodel lists them (with the
+/// `postgresqlExtensions` preview feature), and `prisma migrate dev` appends enum values: a
+/// `@db.Citext` field loads with the extension the migrations create, and neither the migrations'
+/// extensions nor the order of enum values is drift, as for `prisma migrate diff`.
+#[test]
+fn prisma_enum_order_and_unmanaged_extensions_are_not_drift() {
+    let run = check_json(&prisma_fixture("extensions-enum-order"), Engine::Local, &[]);
+    assert_eq!(run.code(), 0, "{}\n{}", run.json, run.stderr());
+    assert!(run.findings().is_empty(), "{}", run.json);
+}
+
+/// With the preview feature, the extensions the datamodel lists are compared: one the migrations do
+/// not create is drift at the datasource's `extensions` line; those it does not list still are not.
+#[test]
+fn prisma_extensions_listed_in_the_datamodel_are_compared() {
+    let dir = fixture_copy("extensions-enum-order", |text| {
+        text.replace(
+            "provider = \"prisma-client-js\"\n",
+            "provider = \"prisma-client-js\"\n  previewFeatures = [\"postgresqlExtensions\"]\n",
+        )
+        .replace(
+            "provider = \"postgresql\"\n",
+            "provider = \"postgresql\"\n  extensions = [citext, hstore]\n",
+        )
+    });
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1, "{}\n{}", run.json, run.stderr());
+    assert_eq!(run.rules(), vec!["schema-drift"], "{}", run.json);
+    let drift = &run.rule("schema-drift")[0];
+    assert_eq!(drift["evidence"]["extra"]["object"], "hstore", "{drift}");
+    assert_eq!(
+        run.positions("schema-drift"),
+        vec![("prisma/schema.prisma".to_string(), 10, 3)]
+    );
+}
+
+/// A datamodel whose column type comes from an extension the migrations create but the replay server
+/// does not ship: the failure names the extension and the server, not the datamodel.
+#[test]
+fn prisma_schema_needing_an_extension_the_server_lacks_says_so() {
+    let dir = crate::harness::repo(&[
+        (
+            "prisma/migrations/migration_lock.toml",
+            "provider = \"postgresql\"\n",
+        ),
+        (
+            "prisma/migrations/20240101000000_init/migration.sql",
+            "CREATE EXTENSION IF NOT EXISTS postgis;\n\nCREATE TABLE \"Place\" (\n    \"id\" INTEGER NOT NULL,\n    \"at\" geometry,\n\n    CONSTRAINT \"Place_pkey\" PRIMARY KEY (\"id\")\n);\n",
+        ),
+        (
+            "prisma/schema.prisma",
+            "datasource db {\n  provider = \"postgresql\"\n}\n\nmodel Place {\n  id Int @id\n  at Unsupported(\"geometry\")?\n}\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(
+        run.rules(),
+        vec!["declared-schema-failed", "missing-extension"],
+        "{}",
+        run.json
+    );
+    let f = &run.rule("declared-schema-failed")[0];
+    let message = f["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("the declared schema does not load because extension `postgis` is not available on the replay server"),
+        "{message}"
+    );
+    assert_eq!(f["evidence"]["extra"]["extension"], "postgis");
+    assert_eq!(
+        run.positions("declared-schema-failed"),
+        vec![("prisma/schema.prisma".to_string(), 5, 1)]
+    );
+}

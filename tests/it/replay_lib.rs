@@ -228,3 +228,54 @@ fn url_engine_ctrl_c_drops_the_scratch_database() {
     assert_eq!(status.code(), Some(2));
     assert_eq!(dbs, Vec::<String>::new());
 }
+
+/// A prelude that fails because the server lacks an extension says so, with how to get a server that
+/// has it, instead of asking to fix the prelude; a prelude with a mistake of its own still is asked to
+/// be fixed.
+#[test]
+fn a_prelude_failing_on_the_server_s_missing_extension_says_so() {
+    runtime().block_on(async {
+        let cleanup = Cleanup::new();
+        let server = local_server(&cleanup).await;
+        let db = server.create_scratch(&cleanup, "test").await.expect("scratch db");
+        let client = server.connect(&db.name).await.expect("connects");
+        let prelude = |text: &'static str| prelude_finding(&client, &server.version, text);
+        let f = prelude("CREATE SCHEMA gis;\nCREATE EXTENSION postgis WITH SCHEMA gis;\n").await;
+        assert!(
+            f.message
+                .starts_with("prelude failed: extension `postgis` is not available on the replay server (PostgreSQL "),
+            "{}",
+            f.message
+        );
+        let help = f.help.clone().unwrap_or_default();
+        assert!(help.contains("postgis/postgis:"), "{help}");
+        assert!(!help.contains("fix the prelude"), "{help}");
+        assert_eq!(f.evidence.extra.get("extension").map(String::as_str), Some("postgis"));
+        let f = prelude("GRANT SELECT ON ALL TABLES IN SCHEMA public TO reporting;\n").await;
+        assert!(f.message.contains("role `reporting` does not exist on the replay server"), "{}", f.message);
+        let f = prelude("CREATE TABLE t (id int REFERENCES missing (id));\n").await;
+        assert_eq!(f.help.as_deref(), Some("fix the prelude; migrations were not replayed"));
+        cleanup.run_all().await;
+    });
+}
+
+/// The `prelude-failed` finding for `text` run as a prelude on `client`.
+async fn prelude_finding(
+    client: &tokio_postgres::Client,
+    version: &str,
+    text: &str,
+) -> pgrehearse::model::Finding {
+    let Err((Some(error), completed, _)) = pgrehearse::apply::execute(client, text).await else {
+        panic!("{text} fails");
+    };
+    let whole = pgrehearse_sql::Span::new(0, text.len());
+    let (primary, statement) = pgrehearse::apply::locate(text, whole, completed, &error);
+    pgrehearse::environment::prelude_failed(
+        std::path::Path::new("db/prelude.sql"),
+        text,
+        primary,
+        statement,
+        &error,
+        Some(version),
+    )
+}

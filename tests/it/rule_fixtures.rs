@@ -32,6 +32,10 @@ const COVERED_ELSEWHERE: &[(&str, &str)] = &[
         "schema-drift",
         "drift (41-case matrix), prisma, drizzle, live",
     ),
+    (
+        "drift-incomplete",
+        "drift::an_early_failure_sums_up_what_could_not_be_compared",
+    ),
     ("declared-schema-failed", "drift, prisma"),
     ("declared-roles-skipped", "drift"),
     ("declared-not-evaluated", "drizzle"),

@@ -135,6 +135,7 @@ fn drizzle_translation_matches_drizzle_kit_export() {
                     file: "ours".into(),
                     text: Arc::from(""),
                     generated: Some(translation.statements.into()),
+                    extensions: Vec::new(),
                 },
             )
             .await
@@ -145,6 +146,7 @@ fn drizzle_translation_matches_drizzle_kit_export() {
                     file: "drizzle-kit".into(),
                     text: Arc::from(reference.as_str()),
                     generated: None,
+                    extensions: Vec::new(),
                 },
             )
             .await

@@ -127,6 +127,7 @@ fn migra_agrees_with_the_drift_matrix() {
                     file: "schema.sql".into(),
                     text: text.into(),
                     generated: None,
+                    extensions: Vec::new(),
                 },
             )
             .await

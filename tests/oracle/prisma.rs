@@ -114,6 +114,7 @@ fn prisma_translation_matches_prisma_schema_engine() {
                     file: "ours".into(),
                     text: Arc::from(""),
                     generated: Some(translation.statements.into()),
+                    extensions: Vec::new(),
                 },
             )
             .await
@@ -124,6 +125,7 @@ fn prisma_translation_matches_prisma_schema_engine() {
                     file: "prisma".into(),
                     text: Arc::from(reference.as_str()),
                     generated: None,
+                    extensions: Vec::new(),
                 },
             )
             .await

@@ -519,6 +519,7 @@ pub fn declared(
             file,
             text,
             generated: Some(t.statements.into()),
+            extensions: Vec::new(),
         },
         t.findings,
         t.files,

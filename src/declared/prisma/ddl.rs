@@ -824,6 +824,8 @@ pub fn generate(files: &[File]) -> Result<Output, SemanticError> {
     let mut relation_mode_prisma = false;
     let mut schemas: Vec<(String, usize, Span)> = Vec::new();
     let mut extensions: Vec<Extension> = Vec::new();
+    // Without the `postgresqlExtensions` preview feature Prisma manages no extensions.
+    let mut preview_extensions = false;
     let mut model_order: Vec<&str> = Vec::new();
     let mut enum_order: Vec<(&str, usize, Span)> = Vec::new();
     for (fi, file) in files.iter().enumerate() {
@@ -938,8 +940,16 @@ pub fn generate(files: &[File]) -> Result<Output, SemanticError> {
                         .at(&file.path, Some(b.span)),
                     );
                 }
-                // Prisma Migrate does not create views; generators create nothing.
-                BlockKind::View | BlockKind::Generator => {}
+                BlockKind::Generator => {
+                    preview_extensions |= b.config.iter().any(|(key, value, _)| {
+                        key == "previewFeatures"
+                            && string_list(value)
+                                .iter()
+                                .any(|f| f.eq_ignore_ascii_case("postgresqlExtensions"))
+                    });
+                }
+                // Prisma Migrate does not create views.
+                BlockKind::View => {}
             }
         }
     }
@@ -977,6 +987,9 @@ pub fn generate(files: &[File]) -> Result<Output, SemanticError> {
                 vec![p],
             );
         }
+    }
+    if !preview_extensions {
+        extensions.clear();
     }
     for Extension(name, schema, version, fi, span) in extensions {
         let mut sql = format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(&name));

@@ -122,6 +122,22 @@ mod tests {
     }
 
     #[test]
+    fn extensions_are_created_only_with_the_preview_feature() {
+        let datasource =
+            "datasource db {\n  provider = \"postgresql\"\n  extensions = [citext]\n}\n";
+        let created = |t: &Translation| {
+            t.statements
+                .iter()
+                .any(|s| s.sql == "CREATE EXTENSION IF NOT EXISTS \"citext\";")
+        };
+        assert!(!created(&one(datasource).unwrap()));
+        let preview = format!(
+            "generator client {{\n  provider = \"prisma-client-js\"\n  previewFeatures = [\"postgresqlExtensions\"]\n}}\n{datasource}"
+        );
+        assert!(created(&one(&preview).unwrap()));
+    }
+
+    #[test]
     fn statements_point_at_their_model() {
         let text =
             "model User {\n  id Int @id @default(autoincrement())\n  email String @unique\n}\n";
