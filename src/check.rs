@@ -396,6 +396,7 @@ async fn check_set(
                     &drift.severities,
                     &snapshot_options,
                     set,
+                    context,
                 )
                 .await?,
             );
@@ -501,25 +502,32 @@ async fn compare_declared(
     severities: &BTreeMap<DriftClass, Option<Severity>>,
     snapshot_options: &SnapshotOptions,
     set: &MigrationSet,
+    context: &EngineContext,
 ) -> Result<Vec<Finding>, CheckError> {
     let db = server.create_scratch(cleanup, "declared").await?;
     let result = async {
         let client = server.connect(&db.name).await?;
-        // The platform preset, so that a declared schema referencing `auth.users` loads as on the
-        // platform. A failure here shows up as the declared schema's own failure.
-        if let Some(sql) = crate::environment::declared_environment(set) {
-            let before = crate::environment::privileged::RolesBefore::read(&client).await?;
-            let _ = crate::apply::execute(&client, sql).await;
-            if let Some(role) = &server.replay {
-                crate::environment::privileged::hand_over(
-                    &client,
-                    &role.name,
-                    &set.preludes,
-                    &before,
-                )
-                .await?;
-            }
-        }
+        // The set's environment (preset, `prelude:` files, the roles `create-roles` makes), as before
+        // the migrations, so that a declared schema referencing `auth.users` or a prelude's role loads
+        // as on the platform. Their failures were reported by the replay; here they show up as the
+        // declared schema's own.
+        let environment = MigrationSet {
+            migrations: Vec::new(),
+            preludes: set
+                .preludes
+                .iter()
+                .filter(|p| p.kind != crate::runner::PreludeKind::Baseline)
+                .cloned()
+                .collect(),
+            ..set.clone()
+        };
+        let _ = replay::run_with(
+            replay::Sessions::on(server, &db.name, &client),
+            &environment,
+            context,
+            &replay::ReplayOptions::default(),
+        )
+        .await?;
         // The declared schema is the repository's too: loaded as the replay role.
         let loader = server.connect_replay(&db.name).await?;
         let loaded = declared::load(&loader, schema).await?;
