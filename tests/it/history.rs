@@ -367,3 +367,124 @@ fn a_pull_request_counts_what_its_base_branch_has_as_shipped() {
     assert_eq!(run["summary"]["historical"], 0);
     assert_eq!(run["summary"]["history"]["basis"], "none");
 }
+
+/// With `--against`, what the live database's bookkeeping lists as applied shipped, whatever git says
+/// (here the repository is not a git repository at all, which alone would ship nothing).
+#[test]
+fn against_a_live_database_its_applied_migrations_shipped() {
+    use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions};
+    use tokio_postgres::config::Host;
+
+    let repo = tempfile::tempdir().expect("tempdir");
+    let migrations = [
+        (
+            "1_users.up.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n",
+        ),
+        (
+            "2_email_index.up.sql",
+            "CREATE INDEX users_email_idx ON users (email);\n",
+        ),
+        (
+            "3_id_index.up.sql",
+            "CREATE INDEX users_id_email_idx ON users (id, email);\n",
+        ),
+    ];
+    for (name, sql) in migrations {
+        let path = repo.path().join("migrations").join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, sql).expect("write");
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cleanup = Cleanup::new();
+    let options = EngineOptions {
+        kind: EngineKind::Local,
+        database_url: None,
+        image: None,
+        pg_version: None,
+        replay: Default::default(),
+    };
+    let server = rt
+        .block_on(engine::start(&options, &cleanup))
+        .expect("local server");
+    // Production applied 1 and 2 with golang-migrate.
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        admin
+            .batch_execute("CREATE DATABASE prod")
+            .await
+            .expect("creates prod");
+        let prod = server.connect("prod").await.expect("connects to prod");
+        for (_, sql) in &migrations[..2] {
+            prod.batch_execute(sql).await.expect("applies");
+        }
+        prod.batch_execute(
+            "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+             INSERT INTO schema_migrations VALUES (2, false);",
+        )
+        .await
+        .expect("bookkeeping");
+    });
+    let host = match &server.config.get_hosts()[0] {
+        Host::Unix(p) => p.display().to_string(),
+        Host::Tcp(h) => h.clone(),
+    };
+    let url = format!(
+        "host={host} port={} user={} dbname=prod",
+        server.config.get_ports()[0],
+        server.admin_user()
+    );
+    let drift = |extra: &[&str]| {
+        let out = command()
+            .arg("drift")
+            .arg(repo.path())
+            .args(engine_args(Engine::Local))
+            .args(["--format", "json", "--against", &url])
+            .args(extra)
+            .output()
+            .expect("runs");
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+        let mut found: Vec<String> = json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}@{}",
+                    f["rule"].as_str().unwrap_or(""),
+                    f["file"].as_str().unwrap_or("-")
+                )
+            })
+            .collect();
+        found.sort();
+        (found, json["summary"].clone())
+    };
+    let (default, summary) = drift(&[]);
+    let (all, _) = drift(&["--all-history"]);
+    rt.block_on(cleanup.run_all());
+
+    let index = |n: &str| format!("index-without-concurrently@migrations/{n}");
+    assert!(all.contains(&index("2_email_index.up.sql")), "{all:?}");
+    assert!(all.contains(&index("3_id_index.up.sql")), "{all:?}");
+    assert!(
+        !default.contains(&index("2_email_index.up.sql")),
+        "{default:?}"
+    );
+    assert!(default.contains(&index("3_id_index.up.sql")), "{default:?}");
+    // Drift and bookkeeping findings are about every migration.
+    assert!(
+        default.contains(&"live-pending-migrations@migrations/3_id_index.up.sql".to_string()),
+        "{default:?}"
+    );
+    assert_eq!(
+        summary["history"],
+        json!({"basis": "live", "revision": null, "shipped": 2})
+    );
+    assert_eq!(summary["historical"], 1, "{default:?}");
+}
