@@ -723,6 +723,26 @@ mod tests {
     }
 
     #[test]
+    fn history_flags_parse_and_exclude_each_other() {
+        let args = |extra: &[&str]| {
+            let cli = Cli::try_parse_from(["pgrehearse", "check"].iter().chain(extra)).unwrap();
+            let Command::Check(args) = cli.command else {
+                panic!("parsed as check")
+            };
+            args.report.history_choice()
+        };
+        assert_eq!(args(&[]), HistoryChoice::Context);
+        assert_eq!(
+            args(&["--since", "origin/main"]),
+            HistoryChoice::Since("origin/main".into())
+        );
+        assert_eq!(args(&["--all-history"]), HistoryChoice::All);
+        let err = Cli::try_parse_from(["pgrehearse", "lint", "--since", "main", "--all-history"])
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot be used with"), "{err}");
+    }
+
+    #[test]
     fn lint_and_hook_install_parse() {
         let cli =
             Cli::try_parse_from(["pgrehearse", "lint", "repo", "--format", "github"]).unwrap();
