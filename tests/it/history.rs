@@ -488,3 +488,45 @@ fn against_a_live_database_its_applied_migrations_shipped() {
     );
     assert_eq!(summary["historical"], 1, "{default:?}");
 }
+
+/// The baseline records every finding, shipped migrations' too; holding them back afterwards never
+/// makes those entries look stale.
+#[test]
+fn a_baseline_of_every_finding_stays_matched_while_history_is_held_back() {
+    let (dir, _) = long_history();
+    let root = dir.path();
+    let out = command()
+        .arg("baseline")
+        .arg(root)
+        .args(engine_args(Engine::Local))
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recorded: Value = serde_json::from_slice(
+        &std::fs::read(root.join(".pgrehearse-baseline.json")).expect("baseline file"),
+    )
+    .expect("baseline json");
+    let recorded = recorded["findings"].as_array().map_or(0, Vec::len);
+    assert!(recorded > 5, "{recorded}");
+
+    // 010 is the newest migration: 001 to 009 shipped.
+    let run = check_json(root, Engine::Local, &[]);
+    assert_eq!(run.rule("stale-baseline"), Vec::<&Value>::new());
+    assert_eq!(run.json["summary"]["baselined"], recorded);
+    assert_eq!(run.json["summary"]["historical"], 0);
+    assert_eq!(located(&run.json), Vec::<String>::new());
+    // With a new migration, only its findings are reported.
+    add_new_migration(root);
+    let run = check_json(root, Engine::Local, &[]);
+    assert_eq!(run.rule("stale-baseline"), Vec::<&Value>::new());
+    assert!(
+        located(&run.json).iter().all(|l| l.ends_with("@011")),
+        "{:?}",
+        located(&run.json)
+    );
+}
