@@ -149,11 +149,21 @@ pub fn shipped_with(
     choice: &Choice,
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Shipped, HistoryError> {
-    let git = Git { root };
     let migration_files: BTreeSet<String> = sets
         .iter()
         .flat_map(|s| s.migrations.iter().map(|m| normal(&m.file)))
         .collect();
+    // Git reads only the folders that hold migrations (a large repository's other files cost time).
+    let folders: BTreeSet<String> = migration_files
+        .iter()
+        .map(|f| f.rsplit_once('/').map_or("", |(dir, _)| dir).to_string())
+        .collect();
+    let scope = if folders.contains("") {
+        Vec::new()
+    } else {
+        folders.into_iter().collect()
+    };
+    let git = Git { root, scope };
     match choice {
         Choice::All => Ok(Shipped::nothing("all-history")),
         Choice::Since(reference) => {
@@ -337,6 +347,8 @@ enum Added {
 /// Read-only git commands in the root's repository. Paths are relative to the root.
 struct Git<'a> {
     root: &'a Path,
+    /// Folders (relative to the root) that trees and changes are read in; empty: all of the root.
+    scope: Vec<String>,
 }
 
 impl Git<'_> {
@@ -384,15 +396,23 @@ impl Git<'_> {
         }
     }
 
-    /// The files under the root at `commit`.
+    /// `args`, then `--` and the folders in scope.
+    fn scoped<'s>(&'s self, args: &[&'s str]) -> Vec<&'s str> {
+        let mut all = args.to_vec();
+        all.push("--");
+        all.extend(self.scope.iter().map(String::as_str));
+        all
+    }
+
+    /// The files under the root (in scope) at `commit`.
     fn tree(&self, commit: &str) -> Result<BTreeSet<String>, String> {
-        let out = self.run(&["ls-tree", "-r", "--name-only", "-z", commit])?;
+        let out = self.run(&self.scoped(&["ls-tree", "-r", "--name-only", "-z", commit]))?;
         Ok(paths(&out))
     }
 
     /// Files under the root that differ from `HEAD` (staged or not) or are untracked.
     fn dirty(&self) -> Result<BTreeSet<String>, String> {
-        let mut files = paths(&self.run(&[
+        let mut files = paths(&self.run(&self.scoped(&[
             "diff",
             "--name-only",
             "--no-renames",
@@ -400,14 +420,13 @@ impl Git<'_> {
             "--relative",
             "-z",
             "HEAD",
-            "--",
-        ])?);
-        files.extend(paths(&self.run(&[
+        ]))?);
+        files.extend(paths(&self.run(&self.scoped(&[
             "ls-files",
             "--others",
             "--exclude-standard",
             "-z",
-        ])?));
+        ]))?));
         Ok(files)
     }
 
