@@ -6,7 +6,7 @@
 //! engine created is released before it returns; the caller runs [`Cleanup::run_all`] again on
 //! interruption or panic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -49,6 +49,9 @@ pub struct CheckOptions {
     pub baseline: crate::policy::BaselineChoice,
     /// `--create-roles`: create the roles the migrations reference but never create, for every set.
     pub create_roles: bool,
+    /// Which migrations count as shipped: their lock, rewrite, destructive, partial-failure and
+    /// data-dependent findings are held back (`--since REF`, `--all-history`).
+    pub history: crate::history::Choice,
 }
 
 /// Why a check could not be done (exit code 2).
@@ -72,6 +75,8 @@ pub enum CheckError {
     Faults(#[from] crate::faults::FaultError),
     #[error(transparent)]
     Baseline(#[from] crate::policy::BaselineError),
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     #[error(
         "--against compares one migration set with a live database, but {0} sets were found; name the set with `sets:` in .pgrehearse.yaml"
     )]
@@ -114,6 +119,8 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
         discovery.sets.len(),
         started.elapsed()
     );
+    // Before the replay, so that a wrong `--since` fails at once.
+    let mut shipped = crate::history::shipped(&options.root, &discovery.sets, &options.history)?;
     let mut report = Report::default();
     static_findings(options, &discovery, &mut report);
     let needs_db = discovery.sets.iter().any(|s| {
@@ -132,11 +139,36 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
     if needs_db {
         let drift = DriftSettings::new(config.as_ref());
         let access = Access::new(options, config.as_ref(), &mut report)?;
-        replay_sets(options, cleanup, &discovery, &drift, &access, &mut report).await?;
+        let live = replay_sets(options, cleanup, &discovery, &drift, &access, &mut report).await?;
+        // The live bookkeeping says what shipped, unless `--since` or `--all-history` says otherwise.
+        if options.history == crate::history::Choice::Context {
+            for (set, applied) in discovery.sets.iter().zip(live) {
+                if let Some(applied) = applied {
+                    shipped.live(set, &applied);
+                }
+            }
+        }
     } else {
         report.sets.extend(discovery.sets.iter().map(skipped));
     }
+    report.findings.extend(shipped.notice.take());
     apply_policy(options, config.as_ref(), &discovery, needs_db, &mut report)?;
+    crate::history::hold_back(&mut report, &shipped);
+    progress!(
+        options,
+        "history: {} migration(s) counted as shipped ({}{}), {} finding(s) about them held back",
+        report.history.as_ref().map_or(0, |h| h.shipped),
+        report
+            .history
+            .as_ref()
+            .map_or(String::new(), |h| h.basis.clone()),
+        shipped
+            .reason
+            .as_ref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default(),
+        report.historical
+    );
     progress!(options, "done in {:.3}s", started.elapsed().as_secs_f64());
     Ok(Outcome {
         report,
@@ -270,7 +302,8 @@ fn skipped(set: &MigrationSet) -> SetSummary {
     }
 }
 
-/// Starts the engine and checks every set on it, each in its own scratch database.
+/// Starts the engine and checks every set on it, each in its own scratch database. For each set (in
+/// order), the migrations the live database's bookkeeping lists as applied, when it was read.
 async fn replay_sets(
     options: &CheckOptions,
     cleanup: &Cleanup,
@@ -278,7 +311,7 @@ async fn replay_sets(
     drift: &DriftSettings,
     access: &Access,
     report: &mut Report,
-) -> Result<(), CheckError> {
+) -> Result<Vec<Option<BTreeSet<String>>>, CheckError> {
     let engine_options = EngineOptions {
         replay: access.engine,
         ..options.engine.clone()
@@ -303,23 +336,27 @@ async fn replay_sets(
         version: server.version.clone(),
         isolated: access.engine != engine::ReplayAccess::Superuser,
     };
+    let mut live = Vec::new();
     for set in &discovery.sets {
         if set.refused.is_some()
             || (set.migrations.is_empty() && !crate::environment::has_baseline(set))
         {
             report.sets.push(skipped(set));
+            live.push(None);
             continue;
         }
-        let summary = check_set(
+        let (summary, applied) = check_set(
             options, cleanup, &server, &context, set, drift, access, report,
         )
         .await?;
         report.sets.push(summary);
+        live.push(applied);
     }
-    Ok(())
+    Ok(live)
 }
 
 /// One set: replay, fault injection, drift from the live database and from each declared schema.
+/// Returns the set's summary and, when a live database was read, the migrations it has applied.
 #[allow(clippy::too_many_arguments)]
 async fn check_set(
     options: &CheckOptions,
@@ -330,7 +367,7 @@ async fn check_set(
     drift: &DriftSettings,
     access: &Access,
     report: &mut Report,
-) -> Result<SetSummary, CheckError> {
+) -> Result<(SetSummary, Option<BTreeSet<String>>), CheckError> {
     // What the set's environment (a platform preset) provides is left out of drift.
     let snapshot_options = SnapshotOptions {
         exclude: drift
@@ -368,8 +405,10 @@ async fn check_set(
             fault_started.elapsed().as_secs_f64()
         );
     }
+    let mut applied = None;
     if let (Some(built), Some(url)) = (&built, &options.against) {
         let live = crate::live::read(url, set, &snapshot_options).await?;
+        applied = live.applied;
         report.findings.extend(live.findings);
         let changes = diff::compare(&live.catalog, built);
         let ctx = DriftContext {
@@ -423,7 +462,7 @@ async fn check_set(
     }
     .into();
     report.findings.extend(log.findings);
-    Ok(summary)
+    Ok((summary, applied))
 }
 
 /// Replays `set` into a scratch database; the catalog it built when drift needs it.

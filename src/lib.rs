@@ -6,7 +6,8 @@
 //! ephemeral PostgreSQL: docker, local or url, with guaranteed cleanup) → [`replay`] (each set applied
 //! the way its runner does, with [`locks`] traced) → [`catalog`] (what the replay built) → [`diff`] and
 //! [`rules::drift`] (drift from the declared schema, and from a [`live`] database on request) →
-//! [`policy`] (levels, suppressions, baseline) → [`report`] (human, JSON, GitHub, SARIF) → [`deliver`]
+//! [`policy`] (levels, suppressions, baseline) → [`history`] (findings that judge
+//! migrations already shipped held back) → [`report`] (human, JSON, GitHub, SARIF) → [`deliver`]
 //! (stdout, `--output`, [`github`]). [`lint::run`] is the static half (the pre-commit hook); [`hook`]
 //! installs the plain git hook.
 //!
@@ -21,7 +22,7 @@
 //! | 1 | [`model`], [`registry`], [`cap`], [`paths`], [`random`] | the vocabulary: [`model::Finding`], [`model::Span`], provenance; every rule id with its severity and docs (data, no checks); how many findings of a rule in a file are held and reported; paths kept inside the repository; per-run random tokens; the `pgrehearse-sql` crate sits beside them |
 //! | 2 | [`runner`], [`config`], [`engine`], [`catalog`] | what each runner is and how it batches and groups statements, and the migration-set model; `.pgrehearse.yaml` parsing; servers to replay on; `pg_catalog` introspection |
 //! | 3 | [`apply`] | sending statements to a database with the error located in the file |
-//! | 4 | [`discover`], [`declared`], [`environment`], [`replay`], [`locks`] | finding sets and declared files; loading declared schemas; presets, roles and environment findings; replaying a set; lock tracing |
+//! | 4 | [`discover`], [`declared`], [`environment`], [`replay`], [`locks`], [`history`] | finding sets and declared files; loading declared schemas; presets, roles and environment findings; replaying a set; lock tracing; which migrations already shipped (git, a pull request's base) |
 //! | 5 | [`diff`], [`rules`], [`live`], [`faults`] | catalog comparison; static checks and drift findings; live bookkeeping; fault injection |
 //! | 6 | [`check`], [`policy`], [`report`], [`github`] | the pipeline; levels, suppressions, baseline; output formats; the GitHub API |
 //! | 7 | [`lint`], [`deliver`], [`hook`] | the entry points the binary (`main.rs`) calls |
@@ -39,6 +40,7 @@ pub mod engine;
 pub mod environment;
 pub mod faults;
 pub mod github;
+pub mod history;
 pub mod hook;
 pub mod lint;
 pub mod live;

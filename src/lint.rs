@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::check::{CheckError, Outcome};
 use crate::model::{Category, Evidence, Finding, Report, SetSummary, Severity};
-use crate::{config, declared, discover, policy, registry, rules};
+use crate::{config, declared, discover, history, policy, registry, rules};
 
 /// What to lint.
 #[derive(Clone, Debug)]
@@ -18,6 +18,8 @@ pub struct LintOptions {
     pub config: Option<PathBuf>,
     /// Which findings baseline to apply.
     pub baseline: crate::policy::BaselineChoice,
+    /// Which migrations count as shipped (see [`crate::history`]).
+    pub history: crate::history::Choice,
 }
 
 /// Discovery and static checks of every migration set under the root.
@@ -25,8 +27,10 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
     let config = config::load(&options.root, options.config.as_deref())?;
     let mut discovery = discover::find(&options.root, config.as_ref())?;
     declared::find(&options.root, config.as_ref(), &[], &mut discovery)?;
+    let mut shipped = history::shipped(&options.root, &discovery.sets, &options.history)?;
     let mut report = Report::default();
     report.findings.extend(discovery.findings);
+    report.findings.extend(shipped.notice.take());
     for set in &discovery.sets {
         report.findings.extend(rules::static_checks(set));
         report.findings.extend(unterminated(set));
@@ -77,6 +81,7 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
         baseline.as_deref(),
         &policy::Coverage::static_only(),
     )?;
+    history::hold_back(&mut report, &shipped);
     Ok(Outcome {
         report,
         sources: discovery.sources,

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use pgrehearse::check::{self, CheckOptions};
 use pgrehearse::deliver::{self, DeliverOptions, GithubOptions};
 use pgrehearse::engine::{Cleanup, EngineKind, EngineOptions};
+use pgrehearse::history::Choice as HistoryChoice;
 use pgrehearse::model::Severity;
 use pgrehearse::policy::BaselineChoice;
 use pgrehearse::report::Format;
@@ -96,6 +97,16 @@ struct ReportArgs {
     /// Report every finding, even those recorded in the baseline file.
     #[arg(long)]
     no_baseline: bool,
+
+    /// Count the migrations whose files exist at this git revision as already shipped: their lock,
+    /// rewrite, destructive, partial-failure and data-dependent findings are held back [default: on a
+    /// pull request, its base commit; else what was committed before each set's newest migration].
+    #[arg(long, value_name = "REF", conflicts_with = "all_history")]
+    since: Option<String>,
+
+    /// Judge every migration, including those already shipped (report every finding).
+    #[arg(long)]
+    all_history: bool,
 }
 
 impl ReportArgs {
@@ -104,6 +115,14 @@ impl ReportArgs {
             (_, true) => BaselineChoice::Off,
             (Some(file), false) => BaselineChoice::File(file.clone()),
             (None, false) => BaselineChoice::Auto,
+        }
+    }
+
+    fn history_choice(&self) -> HistoryChoice {
+        match (&self.since, self.all_history) {
+            (_, true) => HistoryChoice::All,
+            (Some(reference), false) => HistoryChoice::Since(reference.clone()),
+            (None, false) => HistoryChoice::Context,
         }
     }
 }
@@ -317,6 +336,7 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
         verbose: args.verbose,
         baseline: args.report.baseline_choice(),
         create_roles: args.create_roles,
+        history: args.report.history_choice(),
     }
 }
 
@@ -360,6 +380,8 @@ async fn run_baseline(args: CheckArgs) -> ExitCode {
     }
     let mut options = check_options(&args);
     options.baseline = BaselineChoice::Off;
+    // The baseline records every finding, shipped migrations' too.
+    options.history = HistoryChoice::All;
     let target = match &args.report.baseline {
         Some(file) => file.clone(),
         None => {
@@ -444,6 +466,8 @@ fn run_rules(format: &str) -> ExitCode {
                     "enabled_by_default": !registry::OFF_BY_DEFAULT.contains(&r.id),
                     "summary": r.summary,
                     "stage": format!("{:?}", registry::stage(r.id)).to_lowercase(),
+                    // Held back on migrations that already shipped (added without a change of shape).
+                    "historical": registry::historical(r.id),
                 })
             })
             .collect();
@@ -537,6 +561,7 @@ async fn run_lint(args: LintArgs) -> ExitCode {
         root: args.path.clone(),
         config: args.config.clone(),
         baseline: args.report.baseline_choice(),
+        history: args.report.history_choice(),
     };
     let outcome = match pgrehearse::lint::run(&options) {
         Ok(outcome) => outcome,
@@ -695,6 +720,26 @@ mod tests {
                 .contains("expected human, json, github or sarif"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn history_flags_parse_and_exclude_each_other() {
+        let args = |extra: &[&str]| {
+            let cli = Cli::try_parse_from(["pgrehearse", "check"].iter().chain(extra)).unwrap();
+            let Command::Check(args) = cli.command else {
+                panic!("parsed as check")
+            };
+            args.report.history_choice()
+        };
+        assert_eq!(args(&[]), HistoryChoice::Context);
+        assert_eq!(
+            args(&["--since", "origin/main"]),
+            HistoryChoice::Since("origin/main".into())
+        );
+        assert_eq!(args(&["--all-history"]), HistoryChoice::All);
+        let err = Cli::try_parse_from(["pgrehearse", "lint", "--since", "main", "--all-history"])
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot be used with"), "{err}");
     }
 
     #[test]

@@ -304,6 +304,50 @@ pub struct Report {
     /// Findings left out because the baseline file records them.
     #[serde(default)]
     pub baselined: usize,
+    /// Findings left out because they judge a migration that has already shipped (lock, rewrite,
+    /// destructive, partial-failure and data-dependent rules on a migration production has applied);
+    /// `--all-history` reports them.
+    #[serde(default)]
+    pub historical: usize,
+    /// What counted as already shipped in this run.
+    #[serde(default)]
+    pub history: Option<History>,
+}
+
+/// What counted as already shipped (see `crate::history`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// How it was worked out: `all-history` (nothing counts as shipped), `since` (files present at
+    /// `--since REF`), `pull-request` (files present on the pull request's base commit), `commits`
+    /// (files committed before each set's newest migration appeared), `live` (what the live database's
+    /// bookkeeping lists as applied) or `none` (no git history to read: nothing counts as shipped).
+    pub basis: String,
+    /// The git revision compared with (`since`, `pull-request`).
+    pub revision: Option<String>,
+    /// Migrations counted as shipped.
+    pub shipped: usize,
+}
+
+impl History {
+    /// A short phrase for summaries: where the shipped migrations were found.
+    pub fn describe(&self) -> String {
+        let short = |rev: &str| -> String {
+            if rev.len() >= 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+                rev[..12].to_string()
+            } else {
+                rev.to_string()
+            }
+        };
+        match (self.basis.as_str(), &self.revision) {
+            ("pull-request", Some(rev)) => {
+                format!("present on the pull request's base {}", short(rev))
+            }
+            ("since", Some(rev)) => format!("present at {}", short(rev)),
+            ("live", _) => "applied to the live database".to_string(),
+            ("commits", _) => "committed before each set's newest migration".to_string(),
+            (basis, _) => basis.to_string(),
+        }
+    }
 }
 
 impl Report {

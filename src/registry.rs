@@ -585,7 +585,35 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Notice,
         summary: "No migration set was found.",
     },
+    Rule {
+        id: "history-unavailable",
+        category: Category::Environment,
+        severity: Severity::Notice,
+        summary: "What has already shipped could not be read (the pull request's base commit is not in the checkout): every migration was judged.",
+    },
 ];
+
+/// Rules whose findings judge a migration before it ships, and that are not lock or partial-failure
+/// rules: statements that fail or not depending on the rows production holds.
+pub const DATA_DEPENDENT: &[&str] = &[
+    "add-required-column",
+    "not-null-on-existing-data",
+    "unique-on-existing-data",
+];
+
+/// Whether findings of rule `id` judge the risk of applying a migration: its locks and rewrites,
+/// destructive changes (lock category), what a failure midway leaves behind (partial-failure) and
+/// statements that depend on the data ([`DATA_DEPENDENT`]). A migration production has already applied
+/// cannot be changed and those risks are past, so these findings are reported only for migrations that
+/// have not shipped (`crate::history`). Replay failures, the environment, dialect, discovery, security,
+/// drift and configuration findings are about every migration, shipped or not.
+pub fn historical(id: &str) -> bool {
+    DATA_DEPENDENT.contains(&id)
+        || matches!(
+            rule(id).map(|r| r.category),
+            Some(Category::Lock | Category::PartialFailure)
+        )
+}
 
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
@@ -653,6 +681,9 @@ pub fn stage(id: &str) -> Stage {
     if id.starts_with("live-") {
         return Stage::Live;
     }
+    if id == "history-unavailable" {
+        return Stage::Static;
+    }
     if id == "partially-applied" {
         return Stage::Replay;
     }
@@ -719,6 +750,15 @@ pub fn index_markdown() -> String {
          and `pgrehearse explain <id>` prints a rule's page. Change a rule's severity or turn it off with \
          `rules:` in `.pgrehearse.yaml`; suppress one occurrence with `-- pgrehearse-ignore: <id> <reason>` \
          on or above the statement. How the rules map to squawk's and Atlas's: [rule-mapping.md](rule-mapping.md).\n\n\
+         **Shipped migrations.** Lock and partial-failure rules, and the data-dependent rules \
+         `add-required-column`, `not-null-on-existing-data` and `unique-on-existing-data`, judge the risk of \
+         applying a migration; a migration production has already applied cannot be changed and those risks \
+         are past, so by default they report only on migrations that have not shipped (on a pull request: \
+         files not on its base commit; locally and on a push: the newest migration of each set and what came \
+         after it or is not committed; with `--against`: what the live database has not applied). Every other \
+         rule (migration failures, environment, dialect, discovery, security, drift, configuration) reports \
+         on every migration. The summary counts the findings held back; `--all-history` reports them, \
+         `--since REF` counts the files present at REF as shipped. See [history.md](history.md).\n\n\
          | id | category | default | observed by | summary |\n|---|---|---|---|---|\n",
     );
     for r in RULES {

@@ -56,6 +56,9 @@ pub async fn connect_read_only(url: &str) -> Result<Client, LiveError> {
 pub struct Live {
     pub catalog: Catalog,
     pub findings: Vec<Finding>,
+    /// The set's migrations (ids) that the runner's bookkeeping records as applied; `None` for a
+    /// runner whose bookkeeping is not read.
+    pub applied: Option<BTreeSet<String>>,
 }
 
 /// Reads the live catalog and checks the runner's bookkeeping against `set`.
@@ -68,7 +71,12 @@ pub async fn read(
     let result = async {
         let catalog = catalog::snapshot(&client, options).await?;
         let findings = bookkeeping(&client, set).await?;
-        Ok::<_, LiveError>(Live { catalog, findings })
+        let applied = applied(&client, set).await?;
+        Ok::<_, LiveError>(Live {
+            catalog,
+            findings,
+            applied,
+        })
     }
     .await;
     let _ = client.batch_execute("ROLLBACK").await;
@@ -395,6 +403,91 @@ async fn bookkeeping(client: &Client, set: &MigrationSet) -> Result<Vec<Finding>
         _ => {}
     }
     Ok(out)
+}
+
+/// The ids of `set`'s migrations that the runner's bookkeeping records as applied (finished, not
+/// failed, rolled back or left dirty; for Flyway, also those a baseline covers). A database without the
+/// bookkeeping table has applied none; `None` for runners whose bookkeeping is not read.
+async fn applied(
+    client: &Client,
+    set: &MigrationSet,
+) -> Result<Option<BTreeSet<String>>, LiveError> {
+    let ids = |keep: &dyn Fn(&crate::runner::Migration) -> bool| -> BTreeSet<String> {
+        set.migrations
+            .iter()
+            .filter(|m| keep(m))
+            .map(|m| m.id.clone())
+            .collect()
+    };
+    let table = match set.runner {
+        Runner::GolangMigrate => "public.schema_migrations",
+        Runner::Prisma => "public._prisma_migrations",
+        Runner::Drizzle => "drizzle.__drizzle_migrations",
+        Runner::Flyway => "public.flyway_schema_history",
+        _ => return Ok(None),
+    };
+    if !table_exists(client, table).await? {
+        return Ok(Some(BTreeSet::new()));
+    }
+    let applied = match set.runner {
+        Runner::GolangMigrate => {
+            let found = rows(
+                client,
+                "SELECT version::bigint, dirty FROM public.schema_migrations LIMIT 1",
+            )
+            .await?;
+            match found.first() {
+                None => BTreeSet::new(),
+                Some(row) => {
+                    let version: i64 = row.get(0);
+                    let dirty: bool = row.get(1);
+                    ids(&|m| {
+                        m.id.parse::<i64>()
+                            .is_ok_and(|n| n < version || (n == version && !dirty))
+                    })
+                }
+            }
+        }
+        Runner::Prisma => {
+            let found = rows(
+                client,
+                "SELECT migration_name FROM public._prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
+            )
+            .await?;
+            let names: BTreeSet<String> = found.iter().map(|r| r.get(0)).collect();
+            ids(&|m| names.contains(&m.id))
+        }
+        Runner::Drizzle => {
+            let found = rows(client, "SELECT hash FROM drizzle.__drizzle_migrations").await?;
+            let hashes: BTreeSet<String> = found.iter().map(|r| r.get(0)).collect();
+            ids(&|m| hashes.contains(&sha256_hex(&m.text)))
+        }
+        _ => {
+            let found = rows(
+                client,
+                "SELECT version, type FROM public.flyway_schema_history WHERE success AND version IS NOT NULL",
+            )
+            .await?;
+            let mut versions = BTreeSet::new();
+            let mut baseline: Option<Vec<u64>> = None;
+            for row in &found {
+                let version: String = row.get(0);
+                let kind: String = row.get(1);
+                if let Some(key) = flyway_version(&version) {
+                    if kind.contains("BASELINE") {
+                        baseline = baseline.max(Some(key.clone()));
+                    }
+                    versions.insert(key);
+                }
+            }
+            ids(&|m| {
+                flyway_version(&m.id).is_some_and(|key| {
+                    versions.contains(&key) || baseline.as_ref().is_some_and(|b| key <= *b)
+                })
+            })
+        }
+    };
+    Ok(Some(applied))
 }
 
 /// A Flyway version as numbers (`1.1`, `1_1` and `001.1.0` are the same version); None for a

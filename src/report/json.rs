@@ -4,8 +4,9 @@
 //! {"version":1,
 //!  "findings":[{"rule","category","severity","file","line","column","end_line","end_column",
 //!               "message","help","evidence"}],
-//!  "summary":{"findings","errors","warnings","notices","suppressed","baselined","engine",
-//!             "sets":[{"path","runner","migrations","applied","status"}]}}
+//!  "summary":{"findings","errors","warnings","notices","suppressed","baselined","historical","engine",
+//!             "sets":[{"path","runner","migrations","applied","status"}],
+//!             "history":{"basis","revision","shipped"}}}
 //! ```
 //!
 //! Lines and columns are 1-based, columns count characters and `end_column` is exclusive. A finding
@@ -13,13 +14,19 @@
 //! location has `"file": null` and zeros. Paths use forward slashes. `evidence` is the serde form of
 //! [`Evidence`](crate::model::Evidence): absent facts are omitted. Pretty-printed with a 2-space
 //! indent and a trailing newline.
+//!
+//! `historical` counts the findings held back because they judge a migration that already shipped
+//! (lock, partial-failure and data-dependent rules; `--all-history` reports them), and `history` says
+//! what counted as shipped: `basis` (`pull-request`, `since`, `commits`, `live`, `all-history` or
+//! `none`), the git `revision` compared with, and how many migrations `shipped` (`null` when the run
+//! did not work it out). Both were added to version 1 without a bump.
 
 use std::io;
 
 use serde::Serialize;
 
 use super::{Resolver, display_path};
-use crate::model::{Category, Evidence, Report, Severity, Sources};
+use crate::model::{Category, Evidence, History, Report, Severity, Sources};
 
 /// Version of the JSON contract; bumped only on incompatible changes.
 pub const VERSION: u32 = 1;
@@ -56,8 +63,12 @@ struct JsonSummary<'a> {
     suppressed: usize,
     /// Findings left out because the baseline file records them.
     baselined: usize,
+    /// Findings left out because they judge a migration that already shipped (added without a bump).
+    historical: usize,
     engine: Option<&'a str>,
     sets: Vec<JsonSet<'a>>,
+    /// What counted as shipped (added without a bump).
+    history: Option<&'a History>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +122,7 @@ pub(super) fn write(out: &mut dyn io::Write, report: &Report, sources: &Sources)
             notices: report.count(Severity::Notice),
             suppressed: report.suppressed,
             baselined: report.baselined,
+            historical: report.historical,
             engine: report.engine.as_deref(),
             sets: report
                 .sets
@@ -123,6 +135,7 @@ pub(super) fn write(out: &mut dyn io::Write, report: &Report, sources: &Sources)
                     status: &set.status,
                 })
                 .collect(),
+            history: report.history.as_ref(),
         },
     };
     serde_json::to_writer_pretty(&mut *out, &document)?;
@@ -196,6 +209,7 @@ mod tests {
     "notices": 1,
     "suppressed": 0,
     "baselined": 0,
+    "historical": 0,
     "engine": null,
     "sets": [
       {
@@ -205,7 +219,8 @@ mod tests {
         "applied": 4,
         "status": "failed"
       }
-    ]
+    ],
+    "history": null
   }
 }
 "#;

@@ -185,6 +185,9 @@ pub fn summary(report: &Report, sources: &Sources, opts: &MarkdownOptions) -> St
         }
         out.push('\n');
     }
+    if report.historical > 0 {
+        let _ = writeln!(out, "Not shown: {}.\n", cell(&super::held_back(report)));
+    }
     if report.findings.is_empty() {
         return out;
     }
@@ -303,6 +306,27 @@ mod tests {
              | migration set | runner | migrations | applied | status |\n\
              | --- | --- | ---: | ---: | --- |\n\
              | `db/migrations` | drizzle | 5 | 4 | failed |\n\n"
+        );
+    }
+
+    #[test]
+    fn findings_held_back_in_shipped_migrations_are_counted() {
+        let (mut report, sources) = fixture();
+        report.findings.clear();
+        report.sets.truncate(1);
+        report.historical = 3;
+        report.history = Some(crate::model::History {
+            basis: "pull-request".into(),
+            revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            shipped: 9,
+        });
+        let text = summary(&report, &sources, &MarkdownOptions::default());
+        assert!(
+            text.ends_with(
+                "| `db/migrations` | drizzle | 5 | 4 | failed |\n\n\
+                 Not shown: 3 findings in migrations already shipped (present on the pull request's base 0123456789ab; `--all-history` shows them).\n\n"
+            ),
+            "{text}"
         );
     }
 

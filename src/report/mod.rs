@@ -242,7 +242,7 @@ pub(crate) fn summary(report: &Report) -> String {
             plural(report.count(Severity::Notice), "notice", "notices"),
         )
     };
-    if report.suppressed > 0 || report.baselined > 0 {
+    if report.suppressed > 0 || report.baselined > 0 || report.historical > 0 {
         let mut parts = Vec::new();
         if report.suppressed > 0 {
             parts.push(format!(
@@ -256,6 +256,9 @@ pub(crate) fn summary(report: &Report) -> String {
                 plural(report.baselined, "finding", "findings")
             ));
         }
+        if report.historical > 0 {
+            parts.push(held_back(report));
+        }
         out.push_str(&format!("  not shown: {}\n", parts.join(", ")));
     }
     for set in &report.sets {
@@ -263,6 +266,19 @@ pub(crate) fn summary(report: &Report) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `3 findings in migrations already shipped (…; `--all-history` shows them)`.
+pub(crate) fn held_back(report: &Report) -> String {
+    let basis = report
+        .history
+        .as_ref()
+        .map(|h| format!("{}; ", h.describe()))
+        .unwrap_or_default();
+    format!(
+        "{} in migrations already shipped ({basis}`--all-history` shows them)",
+        plural(report.historical, "finding", "findings")
+    )
 }
 
 fn set_line(set: &SetSummary) -> String {
@@ -516,10 +532,24 @@ pub(crate) mod tests {
             engine: None,
             suppressed: 2,
             baselined: 1,
+            ..Report::default()
         };
         assert_eq!(
             summary(&empty),
             "pgrehearse: no findings in 1 migration set\n  not shown: 2 findings suppressed by pgrehearse-ignore comments, 1 finding recorded in the baseline\n  . (prisma): 1 of 1 migration applied, ok\n"
+        );
+        let held = Report {
+            historical: 1,
+            history: Some(crate::model::History {
+                basis: "since".into(),
+                revision: Some("origin/main".into()),
+                shipped: 4,
+            }),
+            ..empty
+        };
+        assert_eq!(
+            summary(&held),
+            "pgrehearse: no findings in 1 migration set\n  not shown: 2 findings suppressed by pgrehearse-ignore comments, 1 finding recorded in the baseline, 1 finding in migrations already shipped (present at origin/main; `--all-history` shows them)\n  . (prisma): 1 of 1 migration applied, ok\n"
         );
     }
 }

@@ -920,6 +920,9 @@ async fn action_steps_on_a_pull_request_event() {
     let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
     assert_eq!(report["summary"]["errors"], 3);
     assert_eq!(report["summary"]["sets"].as_array().unwrap().len(), 2);
+    // What the base commit holds counts as already shipped.
+    assert_eq!(report["summary"]["history"]["basis"], "pull-request");
+    assert_eq!(report["summary"]["history"]["shipped"], 2);
     let findings = report["summary"]["findings"].as_u64().unwrap();
     let warnings = report["summary"]["warnings"].as_u64().unwrap();
     assert_eq!(
@@ -1040,6 +1043,53 @@ async fn action_without_token_writes_sarif_annotations_and_summary() {
         &[&sarif],
     );
     assert!(out.status.success(), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_fetches_the_pull_request_base_even_when_changed_since_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = MockServer::start().await;
+    let release = MockServer::start().await;
+    let mut r = runner(dir.path(), &api, &release);
+    // The workspace is a shallow clone of the pull request (actions/checkout's default): the base
+    // commit, which says which migrations already shipped, is not in it.
+    let origin = dir.path().join("origin");
+    std::fs::rename(&r.workspace, &origin).unwrap();
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth=1",
+            &format!("file://{}", origin.display()),
+            "workspace",
+        ],
+    );
+    let base = r.event["pull_request"]["base"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let has_base = |workspace: &Path| {
+        Command::new("git")
+            .arg("-C")
+            .arg(workspace)
+            .args(["cat-file", "-e", &format!("{base}^{{commit}}")])
+            .status()
+            .expect("git runs")
+            .success()
+    };
+    assert!(!has_base(&r.workspace));
+    r.with_defaults(&[("changed-since", "none")]);
+    let (r, runs) = tokio::task::spawn_blocking(move || {
+        let runs = r.run(Some(&["since"]));
+        (r, runs)
+    })
+    .await
+    .unwrap();
+    let since = runs.last().expect("the since step ran");
+    assert!(since.output.status.success(), "{}", text(&since.output));
+    assert_eq!(r.outputs["since"]["revision"], "");
+    assert!(has_base(&r.workspace));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -549,9 +549,18 @@ fn a_declared_schema_failing_on_the_server_s_environment_says_so() {
 fn a_declared_schema_loads_with_the_roles_a_prelude_creates() {
     let schema = "CREATE TABLE notes (id int PRIMARY KEY, owner text);\nALTER TABLE notes ENABLE ROW LEVEL SECURITY;\nCREATE POLICY own ON notes TO app_user USING (owner = current_user);\n";
     let dir = crate::harness::repo(&[
-        ("db/roles.sql", "CREATE ROLE app_user NOLOGIN;\nCREATE SCHEMA platform;\nCREATE TABLE platform.settings (k text PRIMARY KEY);\n"),
-        (".pgrehearse.yaml", "prelude: [db/roles.sql]\nschema: [db/schema.sql]\n"),
-        ("db/migrations/001_notes.sql", &format!("BEGIN;\n{schema}COMMIT;\n")),
+        (
+            "db/roles.sql",
+            "CREATE ROLE app_user NOLOGIN;\nCREATE SCHEMA platform;\nCREATE TABLE platform.settings (k text PRIMARY KEY);\n",
+        ),
+        (
+            ".pgrehearse.yaml",
+            "prelude: [db/roles.sql]\nschema: [db/schema.sql]\n",
+        ),
+        (
+            "db/migrations/001_notes.sql",
+            &format!("BEGIN;\n{schema}COMMIT;\n"),
+        ),
         ("db/schema.sql", schema),
     ]);
     let run = check_json(dir.path(), Engine::Local, &[]);

@@ -99,11 +99,19 @@ pub fn command() -> Command {
     let mut cmd = Command::new(bin());
     cmd.env_remove("PGREHEARSE_IMAGE")
         .env_remove("PGREHEARSE_DATABASE_URL")
-        // Under GitHub Actions (the project's own CI) the binary would publish to GitHub.
+        // Under GitHub Actions (the project's own CI) the binary would publish to GitHub, and on a
+        // pull request judge only what the pull request adds.
         .env_remove("GITHUB_ACTIONS")
-        // ...and a pull request's event would decide what the replay may do.
+        // ...and a pull request's event would decide what the replay may do and what counts as shipped.
         .env_remove("GITHUB_EVENT_NAME")
         .env_remove("GITHUB_EVENT_PATH")
+        .env_remove("GITHUB_BASE_REF")
+        // The fixture repositories are not git repositories of their own: git must not find this
+        // project's history above them, or their older migrations would count as already shipped.
+        .env(
+            "GIT_CEILING_DIRECTORIES",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+        )
         .env("NO_COLOR", "1");
     cmd
 }

@@ -15,6 +15,7 @@ mod faults;
 mod forging;
 mod github_api;
 mod harness;
+mod history;
 mod layers;
 mod live;
 mod live_read_only;

@@ -52,6 +52,10 @@ const COVERED_ELSEWHERE: &[(&str, &str)] = &[
     ("live-pending-migrations", "live"),
     ("no-migrations", "cli"),
     ("stale-baseline", "policy::baseline_round_trip"),
+    (
+        "history-unavailable",
+        "history::a_pull_request_counts_what_its_base_branch_has_as_shipped",
+    ),
 ];
 
 fn fixtures_dir() -> PathBuf {
