@@ -125,6 +125,15 @@ fn locate<'a>(
     for p in provenance {
         match matches(p, object) {
             Some(true) if last || exact.is_none() => exact = Some(p),
+            // The `CREATE TABLE` that defines the column or constraint names it exactly too: a later
+            // `ALTER TABLE` of other columns is not where it comes from.
+            Some(false)
+                if (last || exact.is_none())
+                    && p.target.action == pgrehearse_sql::Action::Create
+                    && narrow(p, object).is_some() =>
+            {
+                exact = Some(p)
+            }
             Some(false) if last || enclosing.is_none() => enclosing = Some(p),
             _ => {}
         }

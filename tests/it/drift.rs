@@ -567,3 +567,49 @@ fn a_declared_schema_loads_with_the_roles_a_prelude_creates() {
     assert_eq!(run.code(), 0, "{:#}", run.json);
     assert!(run.findings().is_empty(), "{:#}", run.json);
 }
+
+/// Drift about a column points at the statement that created the column, not at the last
+/// `ALTER TABLE` of its table.
+#[test]
+fn column_drift_points_at_the_statement_that_created_the_column() {
+    let dir = crate::harness::repo(&[
+        (
+            "db/migrations/001_t.sql",
+            "CREATE TABLE t (\n    a int PRIMARY KEY,\n    note text\n);\n",
+        ),
+        (
+            "db/migrations/002_b.sql",
+            "ALTER TABLE t ADD COLUMN b text;\n",
+        ),
+        (
+            "db/migrations/003_c.sql",
+            "ALTER TABLE t ADD COLUMN c text;\n",
+        ),
+        (
+            "db/schema.sql",
+            "CREATE TABLE t (a int PRIMARY KEY, b text);\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &["--schema", "db/schema.sql"]);
+    let mut at: Vec<(String, u64, String)> = run
+        .rule("schema-drift")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+                f["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    at.sort();
+    assert_eq!(at.len(), 2, "{at:?}");
+    assert!(
+        at[0].0 == "db/migrations/001_t.sql" && at[0].1 == 3 && at[0].2.contains("`public.t.note`"),
+        "{at:?}"
+    );
+    assert!(
+        at[1].0 == "db/migrations/003_c.sql" && at[1].1 == 1 && at[1].2.contains("`public.t.c`"),
+        "{at:?}"
+    );
+}
