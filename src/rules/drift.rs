@@ -198,10 +198,11 @@ fn narrow(p: &Provenance, object: &ObjectRef) -> Option<Span> {
     None
 }
 
-fn describe(change: &Change, ctx: &DriftContext<'_>) -> (String, String) {
+/// The message and help of `change`; `declared` names the declared side (the file that holds the
+/// object when the declared schema spans several).
+fn describe(change: &Change, declared: &str) -> (String, String) {
     let kind = change.object.kind.as_str();
     let obj = &change.object;
-    let declared = &ctx.declared_label;
     match &change.diff {
         Diff::OnlyDeclared => (
             format!("{kind} `{obj}` is in {declared} but the migrations do not create it"),
@@ -374,12 +375,6 @@ pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
             lacking.push(change);
             continue;
         }
-        let (mut message, help) = describe(change, ctx);
-        if let Some(stop) = ctx.stopped_at {
-            message.push_str(&format!(
-                " (the replay stopped at migration `{stop}`: drift is computed on what was applied)"
-            ));
-        }
         // A renamed member is found on the declared side under its declared name.
         let declared_object = match &change.diff {
             Diff::Renamed { declared, .. } => ObjectRef {
@@ -389,6 +384,18 @@ pub fn findings(changes: &[Change], ctx: &DriftContext<'_>) -> Vec<Finding> {
             _ => change.object.clone(),
         };
         let declared_side = locate(ctx.declared, &declared_object, false);
+        // A schema of several files (Drizzle, Prisma folders): the message names the one that holds
+        // the object.
+        let label = match (ctx.declared_file, declared_side) {
+            (Some(file), Some(p)) if p.file != file => p.file.display().to_string(),
+            _ => ctx.declared_label.clone(),
+        };
+        let (mut message, help) = describe(change, &label);
+        if let Some(stop) = ctx.stopped_at {
+            message.push_str(&format!(
+                " (the replay stopped at migration `{stop}`: drift is computed on what was applied)"
+            ));
+        }
         let migration_side = locate(ctx.migrations, &change.object, true);
         let declared_hit = declared_side.map(|p| (p, &declared_object));
         let migration_hit = migration_side.map(|p| (p, &change.object));

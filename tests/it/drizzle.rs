@@ -551,3 +551,43 @@ fn a_schema_re_exported_from_a_workspace_package_is_compared() {
         run.json
     );
 }
+
+/// Drift about an object declared in another file of the schema (a column spread in from
+/// `columns.ts`) names that file in its message, where the finding points.
+#[test]
+fn drift_names_the_schema_file_that_holds_the_object() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(drizzle_fixture("drift-project"))
+        .arg(dir.path().join("project"))
+        .status()
+        .expect("cp runs");
+    assert!(copy.success());
+    let root = dir.path().join("project");
+    let migration = root.join("drizzle/0000_init.sql");
+    let text = std::fs::read_to_string(&migration).expect("reads the migration");
+    let edited = text.replacen(
+        "\"created_at\" timestamp with time zone DEFAULT now() NOT NULL",
+        "\"created_at\" timestamp with time zone DEFAULT now()",
+        1,
+    );
+    assert_ne!(text, edited, "the fixture's users.created_at changed");
+    std::fs::write(&migration, edited).expect("writes the migration");
+    let run = check_json(&root, Engine::Local, &[]);
+    let finding = run
+        .rule("schema-drift")
+        .into_iter()
+        .find(|f| {
+            f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("users.created_at"))
+        })
+        .unwrap_or_else(|| panic!("no drift on created_at: {:#}", run.json));
+    assert_eq!(finding["file"], "src/db/columns.ts", "{finding:#}");
+    let message = finding["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("src/db/columns.ts:") && !message.contains("src/db/schema.ts"),
+        "{message}"
+    );
+}
