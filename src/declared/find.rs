@@ -282,27 +282,43 @@ impl Finder<'_> {
                 .find(|p| self.abs(p).is_file())
         });
         let mut unevaluated = None;
+        let mut missing = None;
         if let Some(config) = config {
             let text = self.read(&config)?;
             match schema_setting(&config, &text) {
                 Some(SchemaSetting::Path(path)) if self.abs(&path).exists() => {
                     return Ok(Some(path));
                 }
+                Some(SchemaSetting::Path(path)) => missing = Some((config, path)),
                 Some(SchemaSetting::NotEvaluated { span, what }) => {
                     unevaluated = Some((config, span, what));
                 }
-                _ => {}
+                Some(SchemaSetting::Absent) | None => {}
             }
         }
         let beside = self.prisma_schema_beside(set_dir);
+        let instead = match &beside {
+            Some(p) => format!(
+                "the migrations are compared with `{}`, found beside them, instead",
+                p.display()
+            ),
+            None => "no declared schema is compared with the migrations".to_string(),
+        };
+        if let Some((config, path)) = missing {
+            self.out.findings.push(
+                crate::registry::finding(
+                    "declared-not-evaluated",
+                    format!(
+                        "the Prisma schema `{}` that `{}` names does not exist; {instead}",
+                        path.display(),
+                        config.display()
+                    ),
+                )
+                .help("fix `schema` in the Prisma config, or name the schema in .pgrehearse.yaml: `schema: [prisma/schema.prisma]`")
+                .at(&config, None),
+            );
+        }
         if let Some((config, span, what)) = unevaluated {
-            let instead = match &beside {
-                Some(p) => format!(
-                    "the migrations are compared with `{}`, found beside them, instead",
-                    p.display()
-                ),
-                None => "no declared schema is compared with the migrations".to_string(),
-            };
             let config_name = config.display();
             self.out.findings.push(
                 crate::registry::finding(

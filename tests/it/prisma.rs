@@ -646,3 +646,19 @@ fn prisma_schema_needing_an_extension_the_server_lacks_says_so() {
         vec![("prisma/schema.prisma".to_string(), 5, 1)]
     );
 }
+
+/// A `prisma.config.ts` whose `schema` names a file that does not exist is a notice saying what is
+/// compared instead, not a silent fallback.
+#[test]
+fn a_prisma_config_naming_a_missing_schema_says_so() {
+    let dir = config_repo("export default { schema: \"models/missing.prisma\" };\n");
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    let notices = run.rule("declared-not-evaluated");
+    assert_eq!(notices.len(), 1, "{:#}", run.json);
+    let message = notices[0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("models/missing.prisma") && message.contains("does not exist"),
+        "{message}"
+    );
+    assert_eq!(notices[0]["file"], "prisma.config.ts");
+}
