@@ -510,3 +510,35 @@ fn statements_after_a_failing_concurrent_index_build_are_still_judged_statically
         run.json
     );
 }
+
+#[test]
+fn what_untraced_files_did_is_not_blamed_on_a_later_migration() {
+    // Whole files sent untraced (a concurrent index build, VACUUM FULL) before a later migration that
+    // opens its own transaction on the same table: the later migration only adds a column.
+    let dir = repo(&[
+        (
+            "migrations/001_t.sql",
+            "CREATE TABLE t (id int PRIMARY KEY, c int);\nINSERT INTO t SELECT g, g FROM generate_series(1, 5000) g;\n",
+        ),
+        (
+            "migrations/002_idx.sql",
+            "CREATE INDEX CONCURRENTLY t_c ON t (c);\n",
+        ),
+        ("migrations/003_vacuum.sql", "VACUUM FULL t;\n"),
+        (
+            "migrations/004_add.sql",
+            "BEGIN;\nSET lock_timeout = '5s';\nALTER TABLE t ADD COLUMN x int;\nCOMMIT;\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(
+        lock_findings(&run),
+        vec![(
+            "vacuum-full-or-cluster".to_string(),
+            "migrations/003_vacuum.sql".to_string(),
+            1
+        )],
+        "{}",
+        run.json
+    );
+}
