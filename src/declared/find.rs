@@ -99,9 +99,42 @@ impl Finder<'_> {
             if set.runner != Runner::Drizzle || !set.schemas.is_empty() {
                 continue;
             }
-            if let Some((entries, casing)) =
-                crate::declared::drizzle::project_schema(self.root, &set.dir)
+            let dir = set.dir.clone();
+            let found = crate::declared::drizzle::project_schema(self.root, &dir);
+            // A config whose `schema` names nothing pgrehearse can read: say so, and what is compared.
+            if let Some(config) = crate::declared::drizzle::find_config(self.root, &dir)
+                && config.dialect.as_deref().is_none_or(|d| d == "postgresql")
+                && config.schema_files(self.root).is_empty()
             {
+                let what = if config.schema.is_empty() {
+                    "its `schema` cannot be evaluated without running the config".to_string()
+                } else {
+                    format!("its `schema` ({}) names no file", config.schema.join(", "))
+                };
+                let instead = match &found {
+                    Some((entries, _)) => format!(
+                        "the migrations are compared with `{}` instead",
+                        entries
+                            .iter()
+                            .map(|e| e.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join("`, `")
+                    ),
+                    None => "no declared schema is compared with the migrations".to_string(),
+                };
+                self.out.findings.push(
+                    crate::registry::finding(
+                        "declared-not-evaluated",
+                        format!(
+                            "the Drizzle config `{}`: {what}; {instead}",
+                            config.file.display()
+                        ),
+                    )
+                    .help("write `schema` as a path, a glob or an array of them, or name the schema in .pgrehearse.yaml: `schema: [src/db/schema.ts]`")
+                    .at(&config.file, None),
+                );
+            }
+            if let Some((entries, casing)) = found {
                 let schema = self.drizzle_schema(&entries, casing)?;
                 self.out.sets[i].schemas.push(schema);
             }

@@ -591,3 +591,32 @@ fn drift_names_the_schema_file_that_holds_the_object() {
         "{message}"
     );
 }
+
+/// A drizzle config whose `schema` cannot be evaluated statically is a notice at the config saying
+/// what is compared instead, not a silent fallback.
+#[test]
+fn a_drizzle_config_schema_that_cannot_be_evaluated_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(drizzle_fixture("drift-project"))
+        .arg(dir.path().join("project"))
+        .status()
+        .expect("cp runs");
+    assert!(copy.success());
+    let root = dir.path().join("project");
+    std::fs::write(
+        root.join("drizzle.config.ts"),
+        "import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'postgresql', schema: process.env.DB_SCHEMA!, out: './drizzle' });\n",
+    )
+    .expect("writes the config");
+    let run = check_json(&root, Engine::Local, &[]);
+    let notices = run.rule("declared-not-evaluated");
+    assert_eq!(notices.len(), 1, "{:#}", run.json);
+    assert_eq!(notices[0]["file"], "drizzle.config.ts");
+    let message = notices[0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("cannot be evaluated") && message.contains("src/db/schema.ts"),
+        "{message}"
+    );
+}
