@@ -6,6 +6,24 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// `a/./b/../c` as `a/c`, without touching the file system; a `..` past the start is kept (reading
+/// it is refused by [`inside`]).
+pub fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// A path of the repository that resolves outside its root.
 #[derive(Debug, thiserror::Error)]
 #[error(

@@ -1017,22 +1017,6 @@ fn extension_name(text: &str, stmt: Span) -> Option<String> {
         .map(|w| w.trim_matches('"').to_string())
 }
 
-/// Images known to ship an extension the official image lacks.
-fn extension_image(ext: &str, major: &str) -> Option<String> {
-    let major = if major.is_empty() { "17" } else { major };
-    match ext {
-        "vector" => Some(format!("pgvector/pgvector:pg{major}")),
-        "postgis" | "postgis_topology" | "postgis_raster" | "postgis_tiger_geocoder" => {
-            Some(format!("postgis/postgis:{major}-3.5"))
-        }
-        "timescaledb" => Some(format!("timescale/timescaledb:latest-pg{major}")),
-        "pg_cron" | "pg_graphql" | "pgsodium" | "pg_net" | "supabase_vault" => {
-            Some("supabase/postgres (the Supabase CLI image)".into())
-        }
-        _ => None,
-    }
-}
-
 /// Findings for `failure` in migration `index` of `set`; `subject` names it in messages when it is
 /// not a migration (a baseline snapshot).
 fn failure_findings(
@@ -1084,7 +1068,7 @@ fn failure_findings(
     if let Some(ext) = extension_name(text, stmt_span).filter(|_| {
         matches!(sqlstate, "58P01" | "0A000" | "42704") && error.message().contains("extension")
     }) {
-        let help = match extension_image(&ext, &major) {
+        let help = match crate::environment::extension_image(&ext, &major) {
             Some(image) => format!(
                 "replay on a server that has `{ext}`: `--image {image}` with the docker engine (match its PostgreSQL major to `--pg-version`), or `--database-url` to a server with it installed; when production's platform creates it outside the migrations, create it in a `prelude:` file on such a server"
             ),

@@ -33,25 +33,10 @@ pub fn project_schema(root: &Path, set_dir: &Path) -> Option<PathBuf> {
             continue;
         };
         let file = print_schema_file(&text).unwrap_or_else(|| "src/schema.rs".to_string());
-        let path = normalize(&dir.join(file));
+        let path = crate::paths::lexical(&dir.join(file));
         return root.join(&path).is_file().then_some(path);
     }
     None
-}
-
-/// `a/./b/../c` → `a/c` (never above the start).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// `file = "…"` under `[print_schema]` in a diesel.toml.

@@ -9,6 +9,20 @@ use proptest::prelude::*;
 
 use crate::harness::{Engine, check_json};
 
+/// A copy of the Drizzle fixture project `name` to edit: the temporary directory and the project in it.
+fn project_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(drizzle_fixture(name))
+        .arg(dir.path().join("project"))
+        .status()
+        .expect("cp runs");
+    assert!(copy.success());
+    let root = dir.path().join("project");
+    (dir, root)
+}
+
 fn drizzle_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/drizzle")
@@ -463,15 +477,7 @@ fn mutated_corpus_files_never_panic() {
 /// gets one.
 #[test]
 fn validator_schemas_beside_the_tables_are_not_notices() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let copy = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(drizzle_fixture("drift-project"))
-        .arg(dir.path().join("project"))
-        .status()
-        .expect("cp runs");
-    assert!(copy.success());
-    let root = dir.path().join("project");
+    let (_dir, root) = project_copy("drift-project");
     let schema = root.join("src/db/schema.ts");
     let mut text = std::fs::read_to_string(&schema).expect("reads schema.ts");
     text.push_str(
@@ -556,15 +562,7 @@ fn a_schema_re_exported_from_a_workspace_package_is_compared() {
 /// `columns.ts`) names that file in its message, where the finding points.
 #[test]
 fn drift_names_the_schema_file_that_holds_the_object() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let copy = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(drizzle_fixture("drift-project"))
-        .arg(dir.path().join("project"))
-        .status()
-        .expect("cp runs");
-    assert!(copy.success());
-    let root = dir.path().join("project");
+    let (_dir, root) = project_copy("drift-project");
     let migration = root.join("drizzle/0000_init.sql");
     let text = std::fs::read_to_string(&migration).expect("reads the migration");
     let edited = text.replacen(
@@ -596,15 +594,7 @@ fn drift_names_the_schema_file_that_holds_the_object() {
 /// what is compared instead, not a silent fallback.
 #[test]
 fn a_drizzle_config_schema_that_cannot_be_evaluated_says_so() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let copy = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(drizzle_fixture("drift-project"))
-        .arg(dir.path().join("project"))
-        .status()
-        .expect("cp runs");
-    assert!(copy.success());
-    let root = dir.path().join("project");
+    let (_dir, root) = project_copy("drift-project");
     std::fs::write(
         root.join("drizzle.config.ts"),
         "import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'postgresql', schema: process.env.DB_SCHEMA!, out: './drizzle' });\n",

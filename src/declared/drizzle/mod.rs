@@ -14,7 +14,7 @@ mod eval;
 pub(crate) mod ts;
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pgrehearse_sql::Span;
@@ -70,21 +70,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// Normalises `a/./b/../c` without touching the file system.
+/// `a/./b/../c` as `a/c` (see [`crate::paths::lexical`]).
 fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
+    crate::paths::lexical(p)
 }
 
 /// Where a relative import of `from` may live, in the order TypeScript tries them.

@@ -6,7 +6,7 @@
 //! folder, and so does this. Anything else (an environment variable, a function of the project's own)
 //! is reported as not evaluated, at its span, rather than silently finding nothing.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use pgrehearse_sql::Span;
 
@@ -266,21 +266,9 @@ fn path_call(function: &str, args: Vec<Value>, span: Span) -> Result<Value, Fail
     })
 }
 
-/// `a/./b/../c` as `a/c`; a `..` past the start is kept (reading it is refused later).
+/// `a/./b/../c` as `a/c` (see [`crate::paths::lexical`]).
 fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
+    crate::paths::lexical(p)
 }
 
 #[cfg(test)]
