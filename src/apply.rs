@@ -179,6 +179,56 @@ pub fn locate_shifted(
     }
 }
 
+/// The settings a dump sets that the server does not know (see [`unknown_setting`]), skipped while
+/// loading it: each name once, and where the first one is.
+#[derive(Debug, Default)]
+pub struct SkippedSettings {
+    names: Vec<String>,
+    first: Option<Span>,
+}
+
+impl SkippedSettings {
+    pub fn add(&mut self, name: String, stmt: Span) {
+        self.first.get_or_insert(stmt);
+        if !self.names.contains(&name) {
+            self.names.push(name);
+        }
+    }
+
+    /// The one `declared-settings-skipped` notice for `file`, when something was skipped: `subject`
+    /// names the dump in the message ("the declared schema"), `source` in the help ("file").
+    pub fn finding(
+        &self,
+        file: &std::path::Path,
+        subject: &str,
+        source: &str,
+    ) -> Option<crate::model::Finding> {
+        let first = self.first?;
+        let names = self
+            .names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some(
+            crate::registry::finding(
+                "declared-settings-skipped",
+                format!(
+                    "{subject} sets parameters the replay server does not know ({names}), as a newer PostgreSQL's pg_dump writes; those settings were skipped (they do not change the schema)"
+                ),
+            )
+            .help(format!("replay on the PostgreSQL version the {source} was dumped from (`--pg-version`), or dump it with the replay server's pg_dump"))
+            .at(file, Some(first))
+            .evidence(Evidence {
+                extra: [("parameters".to_string(), self.names.join(","))]
+                    .into_iter()
+                    .collect(),
+                ..Evidence::default()
+            }),
+        )
+    }
+}
+
 /// The parameter of a `SET` (or `SELECT set_config(…)`) statement `stmt` of `text` that the server
 /// rejected as unknown ("unrecognized configuration parameter", SQLSTATE 42704): what a newer
 /// server's `pg_dump` writes (`SET transaction_timeout = 0;`). Loading a dump skips such settings.

@@ -893,7 +893,7 @@ async fn run_baseline(
         blocked: None,
     };
     // Settings the server does not know, skipped.
-    let mut skipped: Vec<(String, Span)> = Vec::new();
+    let mut skipped = crate::apply::SkippedSettings::default();
     for batch in &snapshot.batches {
         let stmt_text = batch.span.slice(&snapshot.text);
         if stmt_text.starts_with('\\') {
@@ -905,17 +905,14 @@ async fn run_baseline(
         };
         match outcome {
             Ok(n) => log.statements += n,
-            // A setting of a newer server's pg_dump (`SET transaction_timeout = 0`): skipped.
-            Err((Some(error), _, _))
-                if crate::apply::unknown_setting(&snapshot.text, batch.span, &error).is_some() =>
-            {
+            Err((Some(error), completed, _)) => {
+                // A setting of a newer server's pg_dump (`SET transaction_timeout = 0`): skipped.
                 if let Some(name) =
                     crate::apply::unknown_setting(&snapshot.text, batch.span, &error)
                 {
-                    skipped.push((name, batch.span));
+                    skipped.add(name, batch.span);
+                    continue;
                 }
-            }
-            Err((Some(error), completed, _)) => {
                 let failure = Failure {
                     error,
                     batch: batch.span,
@@ -948,26 +945,8 @@ async fn run_baseline(
             }
         }
     }
-    if let Some((_, first)) = skipped.first() {
-        let names: Vec<String> = skipped.iter().map(|(n, _)| n.clone()).collect();
-        log.findings.push(
-            crate::registry::finding(
-                "declared-settings-skipped",
-                format!(
-                    "the baseline snapshot sets parameters the replay server does not know ({}), as a newer PostgreSQL's pg_dump writes; those settings were skipped (they do not change the schema)",
-                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                ),
-            )
-            .help("replay on the PostgreSQL version the snapshot was dumped from (`--pg-version`), or dump it with the replay server's pg_dump")
-            .at(&snapshot.file, Some(*first))
-            .evidence(Evidence {
-                extra: [("parameters".to_string(), names.join(","))]
-                    .into_iter()
-                    .collect(),
-                ..Evidence::default()
-            }),
-        );
-    }
+    log.findings
+        .extend(skipped.finding(&snapshot.file, "the baseline snapshot", "snapshot"));
     Ok(Ok(()))
 }
 

@@ -69,8 +69,7 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
     let batches: Vec<Batch> = crate::runner::statement_batches(Runner::Psql, text);
     let mut skipped_roles = 0usize;
     // Parameters this server does not know, and the first statement that set one.
-    let mut skipped_settings: Vec<String> = Vec::new();
-    let mut first_setting: Option<Span> = None;
+    let mut skipped_settings = apply::SkippedSettings::default();
     for batch in &batches {
         let stmt = batch.span;
         if stmt.slice(text).starts_with('\\') {
@@ -97,10 +96,7 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
                     continue;
                 }
                 if let Some(name) = apply::unknown_setting(text, stmt, &error) {
-                    first_setting.get_or_insert(stmt);
-                    if !skipped_settings.contains(&name) {
-                        skipped_settings.push(name);
-                    }
+                    skipped_settings.add(name, stmt);
                     continue;
                 }
                 let (primary, statement) = apply::locate(text, stmt, 0, &error);
@@ -130,29 +126,9 @@ pub async fn load(client: &Client, schema: &DeclaredSchema) -> Result<Loaded, Re
             }
         }
     }
-    if let Some(first) = first_setting {
-        let names = skipped_settings
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        loaded.findings.push(
-            registry::finding(
-                "declared-settings-skipped",
-                format!(
-                    "the declared schema sets parameters the replay server does not know ({names}), as a newer PostgreSQL's pg_dump writes; those settings were skipped (they do not change the schema)"
-                ),
-            )
-            .help("replay on the PostgreSQL version the file was dumped from (`--pg-version`), or dump it with the replay server's pg_dump")
-            .at(&schema.file, Some(first))
-            .evidence(Evidence {
-                extra: [("parameters".to_string(), skipped_settings.join(","))]
-                    .into_iter()
-                    .collect(),
-                ..Evidence::default()
-            }),
-        );
-    }
+    loaded
+        .findings
+        .extend(skipped_settings.finding(&schema.file, "the declared schema", "file"));
     if skipped_roles > 0 {
         loaded.findings.push(
             registry::finding(

@@ -256,14 +256,6 @@ pub fn has_baseline(set: &MigrationSet) -> bool {
     set.preludes.iter().any(|p| p.kind == PreludeKind::Baseline)
 }
 
-/// The SQL to run on a declared schema's scratch database before loading it: the set's preset.
-pub fn declared_environment(set: &MigrationSet) -> Option<&str> {
-    set.preludes.iter().find_map(|p| match p.kind {
-        PreludeKind::Preset(_) => Some(&*p.text),
-        _ => None,
-    })
-}
-
 /// What drift comparisons of `set` leave out because of its environment.
 pub fn exclusions(set: &MigrationSet) -> Vec<Exclusion> {
     preset_of(set).map(Preset::exclusions).unwrap_or_default()

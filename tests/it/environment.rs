@@ -461,3 +461,42 @@ fn migrations_use_and_alter_what_a_prelude_made() {
     assert_eq!(run.code(), 0, "{}\n{:#}", run.stderr(), run.json);
     assert_eq!(set_status(&run, 0), ("ok".to_string(), 1));
 }
+
+/// A baseline snapshot dumped by a newer PostgreSQL (`SET transaction_timeout = 0;`) replays with the
+/// settings this server lacks skipped, and one notice naming them.
+#[test]
+fn a_baseline_snapshot_from_a_newer_server_skips_unknown_settings() {
+    let dir = crate::harness::repo(&[
+        (
+            "db/LATEST.sql",
+            "SET transaction_timeout = 0;\nSET statement_timeout = 0;\nSELECT pg_catalog.set_config('transaction_timeout', '0', false);\nCREATE TABLE public.users (id bigint PRIMARY KEY);\n",
+        ),
+        (
+            ".pgrehearse.yaml",
+            "sets:\n  - path: db/migrations\n    runner: psql\n    baseline: {file: db/LATEST.sql, version: \"001\"}\n",
+        ),
+        (
+            "db/migrations/001_users.sql",
+            "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+        ),
+        (
+            "db/migrations/002_posts.sql",
+            "CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint REFERENCES users (id));\n",
+        ),
+    ]);
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 0, "{}\n{:#}", run.stderr(), run.json);
+    assert_eq!(set_status(&run, 0).0, "ok", "{:#}", run.json);
+    assert_eq!(
+        run.positions("declared-settings-skipped")
+            .into_iter()
+            .map(|p| (p.0, p.1))
+            .collect::<Vec<_>>(),
+        vec![("db/LATEST.sql".to_string(), 1)]
+    );
+    let notice = run.rule("declared-settings-skipped")[0];
+    assert_eq!(
+        notice["evidence"]["extra"]["parameters"],
+        "transaction_timeout"
+    );
+}
