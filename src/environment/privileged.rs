@@ -30,6 +30,21 @@ use crate::engine::quote_ident;
 use crate::model::{Category, Evidence, Finding, Severity};
 use crate::runner::{Prelude, PreludeKind, Preset};
 
+/// Server-side functions that read, list or write the server's files: superuser only (or the
+/// predefined `pg_read_server_files`/`pg_write_server_files` roles), never granted to the replay.
+pub const FILE_FUNCTIONS: &[&str] = &[
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "pg_stat_file",
+    "lo_import",
+    "lo_export",
+    // adminpack
+    "pg_file_write",
+    "pg_file_rename",
+    "pg_file_unlink",
+];
+
 /// The schema of the function that creates `privileged:` extensions; dropped when the replay ends,
 /// before anything reads the catalog.
 pub const SCHEMA: &str = "pgrehearse_privileged";
@@ -345,14 +360,7 @@ fn needed(text: &str, stmt: Span, error: &DbError) -> Needed {
             "functions in an untrusted language (C, plpython3u, plperlu, …) run code on the server",
         );
     }
-    for f in [
-        "pg_read_file",
-        "pg_read_binary_file",
-        "pg_ls_dir",
-        "pg_stat_file",
-        "lo_import",
-        "lo_export",
-    ] {
+    for f in FILE_FUNCTIONS {
         if message.contains(&format!("function {f}")) {
             return Needed::Never("server-side file functions read or write the server's files");
         }

@@ -10,6 +10,8 @@
 //! not read.
 
 use super::*;
+// Server-side file functions: the same list the replay's `needs-privilege` classification reads.
+use crate::environment::privileged::FILE_FUNCTIONS;
 
 /// Untrusted procedural languages (and `c`, `internal`): code in them runs with the server's
 /// operating-system privileges.
@@ -24,20 +26,6 @@ const UNTRUSTED_LANGUAGES: &[&str] = &[
     "javau",
     "plsh",
     "plr",
-];
-
-/// Server-side functions that read, list or write the server's files.
-const FILE_FUNCTIONS: &[&str] = &[
-    "pg_read_file",
-    "pg_read_binary_file",
-    "pg_ls_dir",
-    "pg_stat_file",
-    "lo_import",
-    "lo_export",
-    // adminpack
-    "pg_file_write",
-    "pg_file_rename",
-    "pg_file_unlink",
 ];
 
 /// Predefined roles that grant server file access or program execution.
