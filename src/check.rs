@@ -154,6 +154,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
     report.findings.extend(shipped.notice.take());
     apply_policy(options, config.as_ref(), &discovery, needs_db, &mut report)?;
     crate::history::hold_back(&mut report, &shipped);
+    rules::confirm::merge_confirmed(&mut report.findings);
     progress!(
         options,
         "history: {} migration(s) counted as shipped ({}{}), {} finding(s) about them held back",
@@ -202,6 +203,11 @@ fn static_findings(options: &CheckOptions, discovery: &discover::Discovery, repo
     for set in &discovery.sets {
         report.findings.extend(rules::static_checks(set));
     }
+    report.findings.extend(rules::unapplied_dialect_checks(
+        &discovery.sets,
+        &discovery.findings,
+        &discovery.sources,
+    ));
     if discovery.sets.is_empty() {
         report.findings.push(
             Finding::new(

@@ -29,6 +29,11 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
     declared::find(&options.root, config.as_ref(), &[], &mut discovery)?;
     let mut shipped = history::shipped(&options.root, &discovery.sets, &options.history)?;
     let mut report = Report::default();
+    report.findings.extend(rules::unapplied_dialect_checks(
+        &discovery.sets,
+        &discovery.findings,
+        &discovery.sources,
+    ));
     report.findings.extend(discovery.findings);
     report.findings.extend(shipped.notice.take());
     for set in &discovery.sets {

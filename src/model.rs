@@ -161,6 +161,25 @@ pub struct Evidence {
     /// Further named facts (construct ids, runner names, object names).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, String>,
+    /// The replay failure that confirmed this static finding at the same statement, folded into it
+    /// (see `rules::confirm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<Confirmation>,
+}
+
+/// A replay failure folded into the static finding that predicted it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The replay's rule id (`migration-failed`, `needs-privilege`).
+    pub rule: String,
+    /// The replay's message.
+    pub message: String,
+    /// The replay's help, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// Where the replay's finding pointed (kept for the findings baseline; not serialized).
+    #[serde(skip)]
+    pub location: Option<Location>,
 }
 
 /// One problem in the user's repository.

@@ -741,9 +741,44 @@ pub fn finding(id: &str, message: impl Into<String>) -> Finding {
     Finding::new(id, category, severity, message)
 }
 
+/// Failures observed by the replay that a static rule may have predicted.
+pub const REPLAY_FAILURES: &[&str] = &["migration-failed", "needs-privilege"];
+
+/// Static rules whose finding predicts that the statement fails when replayed, with the replay
+/// failures that confirm each. When the replay fails at such a finding's statement, the two are
+/// reported as one finding under the static rule (see `rules::confirm`).
+pub const PREDICTS_FAILURE: &[(&str, &[&str])] = &[
+    ("not-allowed-in-transaction", &["migration-failed"]),
+    ("enum-value-used-in-same-transaction", &["migration-failed"]),
+    ("transaction-control-in-migration", &["migration-failed"]),
+    ("psql-meta-command", &["migration-failed"]),
+    ("mysql-syntax", &["migration-failed"]),
+    ("sqlite-syntax", &["migration-failed"]),
+    ("tsql-syntax", &["migration-failed"]),
+    ("alter-system", &["needs-privilege"]),
+    ("copy-program", &["needs-privilege"]),
+    ("server-file-access", &["needs-privilege"]),
+    ("untrusted-language", &["needs-privilege"]),
+    ("superuser-role", &["needs-privilege"]),
+    ("drop-database", &["needs-privilege", "migration-failed"]),
+];
+
+/// The replay failures a static rule's finding can absorb.
+pub fn confirmed_by(rule: &str) -> &'static [&'static str] {
+    PREDICTS_FAILURE
+        .iter()
+        .find(|(id, _)| *id == rule)
+        .map_or(&[], |(_, by)| by)
+}
+
 /// The rules index (`docs/rules.md`): every rule with its category, default severity and summary,
 /// linking to its page. Generated from [`RULES`]; a test keeps the file in step.
 pub fn index_markdown() -> String {
+    let confirming = PREDICTS_FAILURE
+        .iter()
+        .map(|(id, by)| format!("`{id}` ({})", by.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut out = String::from(
         "# Rules\n\n\
          Generated from the rule registry (`src/registry.rs`); `pgrehearse rules` prints the same list \
@@ -759,8 +794,15 @@ pub fn index_markdown() -> String {
          rule (migration failures, environment, dialect, discovery, security, drift, configuration) reports \
          on every migration. The summary counts the findings held back; `--all-history` reports them, \
          `--since REF` counts the files present at REF as shipped. See [history.md](history.md).\n\n\
+         **One problem, one finding.** When the replay fails at a statement a static rule already named \
+         as the cause, the two are reported once: the static rule wins (its id, explanation and help say \
+         why and what to write instead), the message adds the replay's error, and `evidence.confirmed_by` \
+         carries the replay's rule (`migration-failed` or `needs-privilege`) and message; the finding takes \
+         the more severe of the two severities. A suppression or baseline entry for either rule still \
+         applies. Rules that fold a replay failure in: {confirming}.\n\n\
          | id | category | default | observed by | summary |\n|---|---|---|---|---|\n",
-    );
+    )
+    .replace("{confirming}", &confirming);
     for r in RULES {
         let stage = match stage(r.id) {
             Stage::Static => "files (also `lint`)",
@@ -813,6 +855,24 @@ mod tests {
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn failure_predictions_name_registered_rules() {
+        for (id, by) in PREDICTS_FAILURE {
+            assert!(rule(id).is_some(), "{id} is not a rule");
+            for r in *by {
+                assert!(
+                    REPLAY_FAILURES.contains(r),
+                    "{id}: {r} is not a replay failure"
+                );
+            }
+        }
+        for r in REPLAY_FAILURES {
+            assert!(rule(r).is_some(), "{r} is not a rule");
+        }
+        assert_eq!(confirmed_by("copy-program"), ["needs-privilege"]);
+        assert!(confirmed_by("drop-column").is_empty());
     }
 
     /// `docs/rules.md` is generated; run with `PGREHEARSE_BLESS=1` to rewrite it.

@@ -104,8 +104,20 @@ pub fn fingerprint(finding: &Finding, sources: &Sources) -> String {
 impl Baseline {
     /// Records `findings`.
     pub fn from_findings(findings: &[Finding], sources: &Sources) -> Baseline {
+        // A static finding that absorbed the replay failure it predicted (`rules::confirm`) is
+        // recorded as both, as the baseline filter sees them before they are folded together.
+        let confirmations: Vec<Finding> = findings
+            .iter()
+            .filter_map(|f| {
+                let c = f.evidence.confirmed_by.as_ref()?;
+                let mut replay = Finding::new(&c.rule, f.category, f.severity, c.message.clone());
+                replay.location = c.location.clone();
+                Some(replay)
+            })
+            .collect();
         let findings = findings
             .iter()
+            .chain(&confirmations)
             .map(|f| {
                 let line = f.location.as_ref().and_then(|l| {
                     let span = l.span?;

@@ -15,6 +15,9 @@
 //! [`Evidence`](crate::model::Evidence): absent facts are omitted. Pretty-printed with a 2-space
 //! indent and a trailing newline.
 //!
+//! `evidence.confirmed_by` (`{"rule", "message", "help"}`) is present when the replay failed at the
+//! statement a static rule's finding names and the two were reported as one (added without a bump).
+//!
 //! `historical` counts the findings held back because they judge a migration that already shipped
 //! (lock, partial-failure and data-dependent rules; `--all-history` reports them), and `history` says
 //! what counted as shipped: `basis` (`pull-request`, `since`, `commits`, `live`, `all-history` or

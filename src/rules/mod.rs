@@ -4,14 +4,19 @@
 //! never decide how a migration is applied (that is `replay`'s job). [`drift`] turns the differences
 //! [`crate::diff`] found into findings at the statement that built each object.
 
+pub mod confirm;
 pub mod ddl;
 pub mod drift;
 pub mod partial;
 
 use pgrehearse_sql::{self as sql, Dialect, Span};
 
-use crate::model::{Category, Evidence, Finding, Severity};
-use crate::runner::MigrationSet;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::model::{Category, Evidence, Finding, Severity, Sources};
+use crate::runner::{Migration, MigrationSet};
 
 fn dialect_rule(d: Dialect) -> &'static str {
     match d {
@@ -24,6 +29,15 @@ fn dialect_rule(d: Dialect) -> &'static str {
 /// Checks that need only the files: every non-PostgreSQL construct in every migration of the set.
 pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
     let mut findings = crate::cap::Bounded::new();
+    findings.extend(dialect_checks(set));
+    findings.extend(partial::findings(set));
+    findings.extend(ddl::findings(set));
+    findings.finish()
+}
+
+/// Every non-PostgreSQL construct in the `.sql` migrations of `set`, in the part its runner sends.
+fn dialect_checks(set: &MigrationSet) -> Vec<Finding> {
+    let mut findings = Vec::new();
     let generated_for = match set.generated_for.as_deref() {
         Some("sqlite") => Some(sql::Dialect::Sqlite),
         Some("mysql") => Some(sql::Dialect::MySql),
@@ -75,7 +89,79 @@ pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
             );
         }
     }
-    findings.extend(partial::findings(set));
-    findings.extend(ddl::findings(set));
-    findings.finish()
+    findings
+}
+
+/// Other-dialect SQL in the `.sql` files of a set's folder that its runner never applies (journal
+/// orphans, misnamed files, duplicate versions): the file nobody applies today is the one someone
+/// will register tomorrow, so its MySQL or T-SQL is reported like an applied file's, marked as such.
+///
+/// `discovered` are discovery's findings: a whole-file finding names each file the runner skips.
+pub fn unapplied_dialect_checks(
+    sets: &[MigrationSet],
+    discovered: &[Finding],
+    sources: &Sources,
+) -> Vec<Finding> {
+    let applied: BTreeSet<&Path> = sets
+        .iter()
+        .flat_map(|s| s.migrations.iter().map(|m| m.file.as_path()))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut findings = Vec::new();
+    for f in discovered {
+        let Some(loc) = f.location.as_ref().filter(|l| l.span.is_none()) else {
+            continue;
+        };
+        let file = loc.file.as_path();
+        let is_sql = file
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
+        if !is_sql || applied.contains(file) || !seen.insert(file) {
+            continue;
+        }
+        let Some(text) = sources.get(file) else {
+            continue;
+        };
+        // Judged as the set whose folder holds it would apply it, once registered.
+        let Some(set) = sets
+            .iter()
+            .filter(|s| file.starts_with(&s.dir))
+            .max_by_key(|s| s.dir.components().count())
+        else {
+            continue;
+        };
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let unapplied = MigrationSet {
+            dir: set.dir.clone(),
+            runner: set.runner,
+            migrations: vec![Migration::sql(
+                name,
+                file.to_path_buf(),
+                Arc::from(text),
+                set.runner,
+            )],
+            preludes: Vec::new(),
+            refused: None,
+            schemas: Vec::new(),
+            journal_when: Default::default(),
+            generated_for: set.generated_for.clone(),
+        };
+        for mut finding in dialect_checks(&unapplied) {
+            finding.message.push_str(&format!(
+                " (`{}` is never applied today; registering it as it is would fail)",
+                file.display()
+            ));
+            finding.evidence.migration = None;
+            finding
+                .evidence
+                .extra
+                .insert("applied".to_string(), "never".to_string());
+            findings.push(finding);
+        }
+    }
+    findings
 }

@@ -169,7 +169,13 @@ fn human_output_shows_the_source_line_and_help() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("error[migration-failed]"), "{text}");
+    // The replay's failure confirms the static finding at the same statement: one finding.
+    assert!(
+        text.contains("error[enum-value-used-in-same-transaction]"),
+        "{text}"
+    );
+    assert!(!text.contains("error[migration-failed]"), "{text}");
+    assert!(text.contains("the replay confirms it"), "{text}");
     assert!(
         text.contains("db/migrations/000002_archive.up.sql:4:14"),
         "{text}"

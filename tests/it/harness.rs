@@ -144,6 +144,29 @@ impl Run {
             .collect()
     }
 
+    /// Every failure the replay reported as `rule` (`migration-failed`, `needs-privilege`): on its
+    /// own, or folded into the static finding that predicted it (`evidence.confirmed_by`).
+    pub fn failures(&self, rule: &str) -> Vec<&Value> {
+        self.findings()
+            .iter()
+            .filter(|f| f["rule"] == rule || f["evidence"]["confirmed_by"]["rule"] == rule)
+            .collect()
+    }
+
+    /// `(file, line, column)` of every failure [`Run::failures`] lists.
+    pub fn failure_positions(&self, rule: &str) -> Vec<(String, u64, u64)> {
+        self.failures(rule)
+            .iter()
+            .map(|f| {
+                (
+                    f["file"].as_str().unwrap_or("").to_string(),
+                    f["line"].as_u64().unwrap_or(0),
+                    f["column"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
     /// `(file, line, column)` of every finding with this rule id.
     pub fn positions(&self, rule: &str) -> Vec<(String, u64, u64)> {
         self.rule(rule)
@@ -192,15 +215,22 @@ pub fn check_json(repo: &Path, engine: Engine, extra: &[&str]) -> Run {
         .args(extra)
         .output()
         .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not a JSON report ({e}); exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    Run { output, json }
+    Run::from_output(output)
+}
+
+impl Run {
+    /// Parses the JSON report a finished `pgrehearse … --format json` printed.
+    pub fn from_output(output: Output) -> Run {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not a JSON report ({e}); exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+                output.status.code(),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        Run { output, json }
+    }
 }
 
 /// Containers labelled by pgrehearse for the process `pid`.
@@ -234,6 +264,19 @@ pub fn local_dirs_of(pid: u32) -> Vec<PathBuf> {
                 .is_some_and(|n| n.starts_with(&format!("pgrehearse-local-{pid}-")))
         })
         .collect()
+}
+
+/// Copies the directory tree `from` into `to` (created when missing).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
+        }
+    }
 }
 
 /// A repository of `files` (path, text) in a new temporary directory.

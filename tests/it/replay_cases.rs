@@ -44,12 +44,15 @@ on_both_engines!(mysql_migration_in_drizzle_project, |engine| {
             expected.1
         );
     }
-    // PostgreSQL itself stops at the first backtick.
+    // PostgreSQL itself stops at the first backtick: the replay confirms the finding there, and
+    // the two are one finding.
+    assert_eq!(run.rule("migration-failed").len(), 0);
     assert_eq!(
-        run.positions("migration-failed"),
+        run.failure_positions("migration-failed"),
         vec![(file.to_string(), 1, 14)]
     );
-    let failed = run.rule("migration-failed")[0];
+    let failed = run.failures("migration-failed")[0];
+    assert_eq!(failed["rule"], "mysql-syntax");
     assert_eq!(failed["evidence"]["sqlstate"], "42601");
     // drizzle-kit migrate applies all pending migrations in one transaction: nothing was applied.
     let set = &run.json["summary"]["sets"][0];
@@ -78,11 +81,9 @@ on_both_engines!(journal_orphan_is_reported, |engine| {
 on_both_engines!(concurrently_in_prisma_migration_fails, |engine| {
     let run = check_json(&fixture("prisma-concurrently"), engine, &[]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    // The static rule says the same without a database, at the same statement.
-    assert_eq!(
-        run.rules(),
-        vec!["migration-failed", "not-allowed-in-transaction"]
-    );
+    // The static rule says the same without a database, at the same statement: one finding,
+    // carrying the replay's evidence.
+    assert_eq!(run.rules(), vec!["not-allowed-in-transaction"]);
     let file = "prisma/migrations/20240102000000_search/migration.sql";
     assert_eq!(
         run.positions("not-allowed-in-transaction"),
@@ -90,10 +91,10 @@ on_both_engines!(concurrently_in_prisma_migration_fails, |engine| {
     );
     // No error position: the whole failing statement (the second one) is the location.
     assert_eq!(
-        run.positions("migration-failed"),
+        run.failure_positions("migration-failed"),
         vec![(file.to_string(), 5, 1)]
     );
-    let f = run.rule("migration-failed")[0];
+    let f = run.failures("migration-failed")[0];
     assert_eq!(f["end_line"], 5);
     assert_eq!(f["evidence"]["sqlstate"], "25001");
     assert_eq!(f["evidence"]["statement"], 2);
@@ -105,7 +106,7 @@ on_both_engines!(concurrently_in_prisma_migration_fails, |engine| {
         f["help"]
             .as_str()
             .unwrap_or("")
-            .contains("own migration file"),
+            .contains("alone in a migration of its own"),
         "{f}"
     );
     let set = &run.json["summary"]["sets"][0];
@@ -116,10 +117,7 @@ on_both_engines!(concurrently_in_prisma_migration_fails, |engine| {
 on_both_engines!(enum_value_used_in_same_golang_migrate_file, |engine| {
     let run = check_json(&fixture("golang-enum"), engine, &[]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert_eq!(
-        run.rules(),
-        vec!["enum-value-used-in-same-transaction", "migration-failed"]
-    );
+    assert_eq!(run.rules(), vec!["enum-value-used-in-same-transaction"]);
     // The static rule points at the use of the new value, like PostgreSQL does.
     assert_eq!(
         run.positions("enum-value-used-in-same-transaction")
@@ -130,10 +128,10 @@ on_both_engines!(enum_value_used_in_same_golang_migrate_file, |engine| {
     );
     // PostgreSQL's error position points at the literal 'archived' on line 4.
     assert_eq!(
-        run.positions("migration-failed"),
+        run.failure_positions("migration-failed"),
         vec![("db/migrations/000002_archive.up.sql".to_string(), 4, 14)]
     );
-    let f = run.rule("migration-failed")[0];
+    let f = run.failures("migration-failed")[0];
     assert_eq!(f["end_column"], 24);
     assert_eq!(f["evidence"]["sqlstate"], "55P04");
     assert_eq!(f["evidence"]["statement"], 2);
@@ -283,3 +281,122 @@ on_both_engines!(configured_runner_and_prelude_are_used, |engine| {
     assert_eq!(sets[0]["runner"], "psql-single-transaction");
     assert_eq!(sets[0]["applied"], 1);
 });
+
+/// Other-dialect SQL in files the runner never applies is reported like an applied file's, and the
+/// finding says the file is not applied: a Drizzle journal orphan and a golang-migrate file with a name
+/// the runner ignores, both in MySQL, next to a PostgreSQL orphan that stays a plain orphan.
+#[test]
+fn mysql_in_files_the_runner_never_applies() {
+    let journal = r#"{"version": "7", "dialect": "postgresql", "entries": [
+  {"idx": 0, "version": "7", "when": 1717000000000, "tag": "0000_init", "breakpoints": true}]}"#;
+    let dir = crate::harness::repo(&[
+        ("drizzle/meta/_journal.json", journal),
+        (
+            "drizzle/0000_init.sql",
+            "CREATE TABLE \"accounts\" (\"id\" bigint PRIMARY KEY);\n",
+        ),
+        (
+            "drizzle/0001_legacy.sql",
+            "CREATE TABLE `legacy` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB;\n",
+        ),
+        (
+            "drizzle/0002_by_hand.sql",
+            "UPDATE \"accounts\" SET \"id\" = \"id\";\n",
+        ),
+        (
+            "db/migrations/1_init.up.sql",
+            "CREATE TABLE notes (id bigint PRIMARY KEY);\n",
+        ),
+        (
+            "db/migrations/2_tags.sql",
+            "CREATE TABLE tags (name VARCHAR(20)) ENGINE=InnoDB;\n",
+        ),
+    ]);
+    for command in ["check", "lint"] {
+        let run = if command == "check" {
+            check_json(dir.path(), Engine::Local, &[])
+        } else {
+            let out = crate::harness::command()
+                .args(["lint", "--format", "json"])
+                .arg(dir.path())
+                .output()
+                .expect("runs");
+            crate::harness::Run::from_output(out)
+        };
+        assert_eq!(run.code(), 1, "{command}: {}", run.stderr());
+        let mysql = run.positions("mysql-syntax");
+        for expected in [
+            ("drizzle/0001_legacy.sql", 1, 14), // `legacy`
+            ("drizzle/0001_legacy.sql", 2, 21), // AUTO_INCREMENT
+            ("drizzle/0001_legacy.sql", 4, 3),  // ENGINE=InnoDB
+            ("db/migrations/2_tags.sql", 1, 38),
+        ] {
+            assert!(
+                mysql.contains(&(expected.0.to_string(), expected.1, expected.2)),
+                "{command}: no mysql-syntax at {expected:?}; got {mysql:?}"
+            );
+        }
+        for f in run.rule("mysql-syntax") {
+            assert_eq!(f["evidence"]["extra"]["applied"], "never", "{f}");
+            assert!(
+                f["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("is never applied today"),
+                "{f}"
+            );
+        }
+        // The PostgreSQL orphan is only an orphan; each unapplied file keeps its discovery finding.
+        assert!(
+            mysql
+                .iter()
+                .all(|(file, _, _)| file != "drizzle/0002_by_hand.sql"),
+            "{mysql:?}"
+        );
+        assert_eq!(run.rule("journal-orphan").len(), 2, "{command}");
+        assert_eq!(
+            run.rule("unrecognized-migration-file").len(),
+            1,
+            "{command}"
+        );
+    }
+}
+
+/// A static finding the replay confirms and the replay's failure are one finding; a findings
+/// baseline records both, so that the next run still matches it.
+#[test]
+fn a_confirmed_failure_is_one_finding_and_baselines_as_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::harness::copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop"),
+        dir.path(),
+    );
+    let run = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_eq!(
+        run.rules(),
+        vec!["journal-orphan", "not-allowed-in-transaction"]
+    );
+    let f = run.rule("not-allowed-in-transaction")[0];
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["evidence"]["confirmed_by"]["rule"], "migration-failed");
+    assert_eq!(f["evidence"]["sqlstate"], "25001");
+    assert_eq!(
+        f["evidence"]["not_applied"],
+        serde_json::json!(["0000_init", "0001_orders", "0002_order_search"])
+    );
+    let out = crate::harness::command()
+        .args(["baseline", "--engine", "local"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("recorded 3 finding(s)"),
+        "{out:?}"
+    );
+    let again = check_json(dir.path(), Engine::Local, &[]);
+    assert_eq!(again.code(), 0, "{}", again.json);
+    assert!(again.findings().is_empty(), "{}", again.json);
+    assert_eq!(again.json["summary"]["baselined"], 3, "{}", again.json);
+}

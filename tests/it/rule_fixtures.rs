@@ -1,5 +1,6 @@
 //! One fixture repository per rule: `tests/fixtures/rules/<rule-id>/` with an `expect.txt` listing every
-//! finding `pgrehearse check --engine local` reports on it (`<rule> <file>:<line>`, `#` comments, an
+//! finding `pgrehearse check --engine local` reports on it (`<rule> <file>:<line>`, or `<rule>+<replay rule>
+//! <file>:<line>` for a static finding the replay confirmed and absorbed; `#` comments, an
 //! optional `# args: ...` line with extra flags). Each fixture holds the risky form next to the safe
 //! one, so the exact list proves both that the rule fires and that it stays quiet on the safe form.
 
@@ -110,7 +111,7 @@ fn every_rule_fixture_reports_exactly_its_expected_findings() {
             expected
                 .findings
                 .iter()
-                .any(|f| f.starts_with(&format!("{name} "))),
+                .any(|f| f.starts_with(&format!("{name} ")) || f.starts_with(&format!("{name}+"))),
             "fixture {name}: expect.txt must list at least one `{name}` finding"
         );
         let args: Vec<&str> = expected.args.iter().map(String::as_str).collect();
@@ -119,8 +120,13 @@ fn every_rule_fixture_reports_exactly_its_expected_findings() {
             .findings()
             .iter()
             .map(|f| {
+                // A static finding the replay confirmed (and absorbed) is `<rule>+<replay rule>`.
+                let confirmed = f["evidence"]["confirmed_by"]["rule"]
+                    .as_str()
+                    .map(|r| format!("+{r}"))
+                    .unwrap_or_default();
                 format!(
-                    "{} {}:{}",
+                    "{}{confirmed} {}:{}",
                     f["rule"].as_str().unwrap_or(""),
                     f["file"].as_str().unwrap_or("-"),
                     f["line"].as_u64().unwrap_or(0)
