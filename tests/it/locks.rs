@@ -502,7 +502,6 @@ fn statements_after_a_failing_concurrent_index_build_are_still_judged_statically
         got,
         vec![
             at("drop-index-without-concurrently", 3),
-            at("migration-failed", 2),
             at("not-allowed-in-transaction", 2),
             at("not-null-on-existing-data", 4),
         ],
