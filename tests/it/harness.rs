@@ -116,6 +116,20 @@ pub fn command() -> Command {
     cmd
 }
 
+/// `(file, line, column)` of each finding.
+fn positions(findings: &[&Value]) -> Vec<(String, u64, u64)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+                f["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
 pub struct Run {
     pub output: Output,
     pub json: Value,
@@ -155,30 +169,12 @@ impl Run {
 
     /// `(file, line, column)` of every failure [`Run::failures`] lists.
     pub fn failure_positions(&self, rule: &str) -> Vec<(String, u64, u64)> {
-        self.failures(rule)
-            .iter()
-            .map(|f| {
-                (
-                    f["file"].as_str().unwrap_or("").to_string(),
-                    f["line"].as_u64().unwrap_or(0),
-                    f["column"].as_u64().unwrap_or(0),
-                )
-            })
-            .collect()
+        positions(&self.failures(rule))
     }
 
     /// `(file, line, column)` of every finding with this rule id.
     pub fn positions(&self, rule: &str) -> Vec<(String, u64, u64)> {
-        self.rule(rule)
-            .iter()
-            .map(|f| {
-                (
-                    f["file"].as_str().unwrap_or("").to_string(),
-                    f["line"].as_u64().unwrap_or(0),
-                    f["column"].as_u64().unwrap_or(0),
-                )
-            })
-            .collect()
+        positions(&self.rule(rule))
     }
 
     /// Rule ids reported, sorted, leaving out `ignored` ones (rules a test is not about).
@@ -231,6 +227,17 @@ impl Run {
         });
         Run { output, json }
     }
+}
+
+/// Runs `pgrehearse lint <repo> --format json` and parses the report.
+pub fn lint_json(repo: &Path) -> Run {
+    Run::from_output(
+        command()
+            .args(["lint", "--format", "json"])
+            .arg(repo)
+            .output()
+            .expect("the binary runs"),
+    )
 }
 
 /// Containers labelled by pgrehearse for the process `pid`.

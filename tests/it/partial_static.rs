@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::harness::command;
-
 fn rule_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/rules")
@@ -51,30 +49,18 @@ impl Lint {
 }
 
 fn lint(repo: &Path) -> Lint {
-    let output = command()
-        .arg("lint")
-        .arg(repo)
-        .args(["--format", "json"])
-        .output()
-        .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not a JSON report ({e}); exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let run = crate::harness::lint_json(repo);
     assert_eq!(
-        json["summary"]["sets"]
+        run.json["summary"]["sets"]
             .as_array()
             .map(|sets| sets.iter().all(|s| s["status"] == "static")),
         Some(true),
-        "lint never replays: {json}"
+        "lint never replays: {}",
+        run.json
     );
     Lint {
-        code: output.status.code(),
-        json,
+        code: run.output.status.code(),
+        json: run.json,
     }
 }
 

@@ -316,12 +316,7 @@ fn mysql_in_files_the_runner_never_applies() {
         let run = if command == "check" {
             check_json(dir.path(), Engine::Local, &[])
         } else {
-            let out = crate::harness::command()
-                .args(["lint", "--format", "json"])
-                .arg(dir.path())
-                .output()
-                .expect("runs");
-            crate::harness::Run::from_output(out)
+            crate::harness::lint_json(dir.path())
         };
         assert_eq!(run.code(), 1, "{command}: {}", run.stderr());
         let mysql = run.positions("mysql-syntax");
