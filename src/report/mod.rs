@@ -23,7 +23,9 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
-use crate::model::{LineIndex, Location, Position, Report, SetSummary, Severity, Sources, Span};
+use crate::model::{
+    Fix, LineIndex, Location, Position, Report, SetSummary, Severity, Sources, Span,
+};
 
 /// The output format of a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,6 +201,73 @@ impl<'a> Resolver<'a> {
         };
         Resolved { file, source }
     }
+
+    /// A fix made concrete, when its file's text is known and its span lies on character boundaries
+    /// of it (a fix that does not fit the text is never shown).
+    pub fn resolve_fix(&mut self, fix: &'a Fix) -> Option<ResolvedFix<'a>> {
+        let text = self.sources.get(&fix.file)?;
+        if clamp_span(text, fix.span) != fix.span {
+            return None;
+        }
+        let file = match &self.prefix {
+            Some(prefix) => display_path(&prefix.join(&fix.file)),
+            None => display_path(&fix.file),
+        };
+        let index = self
+            .indexes
+            .entry(fix.file.as_path())
+            .or_insert_with(|| LineIndex::new(text));
+        Some(ResolvedFix {
+            file,
+            pos: Position::resolve(text, index, fix.span),
+            original: fix.span.slice(text),
+            text,
+            fix,
+        })
+    }
+}
+
+/// One line for the human and GitHub formats: what the fix does, and whether `--fix` applies it.
+pub(crate) fn describe_fix(fix: &ResolvedFix<'_>) -> String {
+    let quote = |s: &str| {
+        if s.contains('`') {
+            format!("`` {s} ``")
+        } else {
+            format!("`{s}`")
+        }
+    };
+    let what = if fix.fix.replacement.is_empty() {
+        format!("remove {}", quote(fix.original.trim()))
+    } else if fix.original.is_empty() {
+        format!(
+            "insert {} at line {}, column {}",
+            quote(&fix.fix.replacement),
+            fix.pos.line,
+            fix.pos.column
+        )
+    } else {
+        format!(
+            "replace {} with {}",
+            quote(fix.original),
+            quote(&fix.fix.replacement)
+        )
+    };
+    if fix.fix.safe {
+        format!("fix: {what} (`--fix` applies it)")
+    } else {
+        format!("suggested fix (review it, `--fix` leaves it): {what}")
+    }
+}
+
+/// A fix made concrete: the display path, the position of the replaced text, and the texts.
+pub(crate) struct ResolvedFix<'a> {
+    pub file: String,
+    pub pos: Position,
+    /// The text the fix replaces.
+    pub original: &'a str,
+    /// The whole file.
+    pub text: &'a str,
+    pub fix: &'a Fix,
 }
 
 /// Keeps a span inside `text` and on character boundaries, so a stale or wrong span can never make a

@@ -6,6 +6,7 @@
 
 pub mod ddl;
 pub mod drift;
+pub mod fixes;
 pub mod partial;
 
 use pgrehearse_sql::{self as sql, Dialect, Span};
@@ -53,26 +54,28 @@ pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
             sql::attribute_datetime(&m.text, &mut hits, dialect);
         }
         for hit in hits.into_iter().filter(|h| sent(h.span)) {
-            findings.push(
-                Finding::new(
-                    dialect_rule(hit.dialect),
-                    Category::Dialect,
-                    Severity::Error,
-                    hit.message,
-                )
-                .help(hit.help)
-                .at(&m.file, Some(hit.span))
-                .evidence(Evidence {
-                    migration: Some(m.id.clone()),
-                    extra: [
-                        ("construct".to_string(), hit.construct.to_string()),
-                        ("dialect".to_string(), hit.dialect.name().to_string()),
-                    ]
-                    .into_iter()
-                    .collect(),
-                    ..Evidence::default()
-                }),
-            );
+            let mut finding = Finding::new(
+                dialect_rule(hit.dialect),
+                Category::Dialect,
+                Severity::Error,
+                hit.message,
+            )
+            .help(hit.help)
+            .at(&m.file, Some(hit.span))
+            .evidence(Evidence {
+                migration: Some(m.id.clone()),
+                extra: [
+                    ("construct".to_string(), hit.construct.to_string()),
+                    ("dialect".to_string(), hit.dialect.name().to_string()),
+                ]
+                .into_iter()
+                .collect(),
+                ..Evidence::default()
+            });
+            if let Some(fix) = hit.fix {
+                finding = finding.fix(fix.span, fix.replacement, fix.safe);
+            }
+            findings.push(finding);
         }
     }
     findings.extend(partial::findings(set));

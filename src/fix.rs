@@ -1,0 +1,204 @@
+//! `--fix`: applies the safe fixes of a report to the migration files, in place.
+//!
+//! It takes the [`Outcome`] of `check` or `lint` (the report and the text of every file as it was
+//! read) and, per file, keeps every safe fix that overlaps no other kept one (in file order), then
+//! replaces from the end of the file backwards so that earlier byte offsets stay valid. A file is
+//! written only when it still holds exactly the text the check read: a file that changed on disk
+//! meanwhile, or is not UTF-8, is an error naming it, and then no file is written at all. The
+//! findings whose fix was applied leave the report (they are gone from the files); what remains is
+//! what the fixes did not resolve, until the next run checks the new text.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::check::Outcome;
+use crate::model::{Finding, LineIndex, Position, Span};
+use crate::report::display_path;
+
+/// One fix that was applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The file, relative to the checked root.
+    pub file: PathBuf,
+    /// Where the replaced text was, in the file as it was read.
+    pub position: Position,
+    pub rule: String,
+    /// The text replaced and its replacement.
+    pub original: String,
+    pub replacement: String,
+}
+
+impl Applied {
+    /// `file:line:column rule: `old` → `new``, for the command's output.
+    pub fn describe(&self) -> String {
+        let shown = |s: &str| -> String {
+            let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+            if one_line.is_empty() {
+                "nothing".to_string()
+            } else if one_line.chars().count() > 60 {
+                let cut: String = one_line.chars().take(57).collect();
+                format!("`{cut}…`")
+            } else {
+                format!("`{one_line}`")
+            }
+        };
+        let what = if self.replacement.is_empty() {
+            format!("removed {}", shown(&self.original))
+        } else if self.original.is_empty() {
+            format!("inserted {}", shown(&self.replacement))
+        } else {
+            format!("{} → {}", shown(&self.original), shown(&self.replacement))
+        };
+        format!(
+            "{}:{}:{}: {}: {what}",
+            display_path(&self.file),
+            self.position.line,
+            self.position.column,
+            self.rule
+        )
+    }
+}
+
+/// What `--fix` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fixed {
+    /// Every fix applied, by file then position.
+    pub applied: Vec<Applied>,
+    /// Files written.
+    pub files: usize,
+    /// Fixes not applied because they are not safe (suggestions to review).
+    pub unsafe_left: usize,
+    /// Safe fixes not applied because they overlap one that was (a second run applies them).
+    pub overlapping: usize,
+}
+
+impl Fixed {
+    /// One line: how many fixes went into how many files, and what was left.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "--fix applied {} fix(es) in {} file(s)",
+            self.applied.len(),
+            self.files
+        );
+        if self.overlapping > 0 {
+            out.push_str(&format!(
+                "; {} overlapping fix(es) left for the next run",
+                self.overlapping
+            ));
+        }
+        if self.unsafe_left > 0 {
+            out.push_str(&format!(
+                "; {} unsafe fix(es) not applied (review the suggestions)",
+                self.unsafe_left
+            ));
+        }
+        if !self.applied.is_empty() {
+            out.push_str("; run again to check the fixed files");
+        }
+        out
+    }
+}
+
+/// Why `--fix` wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum FixError {
+    #[error("{0}: changed on disk since pgrehearse read it; no file was fixed, run again")]
+    Changed(String),
+    #[error("{0}: not UTF-8 text; no file was fixed (save it as UTF-8 and run again)")]
+    NotUtf8(String),
+    #[error("{0}: cannot read it to apply fixes: {1}")]
+    Read(String, std::io::Error),
+    #[error("{0}: cannot write the fixed file: {1}")]
+    Write(String, std::io::Error),
+}
+
+/// Applies the safe fixes of `outcome`'s findings to the files under `root` and removes the fixed
+/// findings from the report.
+pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
+    let mut fixed = Fixed::default();
+    // Per file: the indices of findings with a safe fix, in file order.
+    let mut by_file: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+    for (i, finding) in outcome.report.findings.iter().enumerate() {
+        match &finding.fix {
+            Some(fix) if fix.safe => by_file.entry(fix.file.clone()).or_default().push(i),
+            Some(_) => fixed.unsafe_left += 1,
+            None => {}
+        }
+    }
+    let mut writes: Vec<(PathBuf, String)> = Vec::new();
+    let mut done: Vec<usize> = Vec::new();
+    for (file, mut indices) in by_file {
+        let shown = display_path(&file);
+        let Some(read) = outcome.sources.get(&file) else {
+            continue;
+        };
+        let path = root.join(&file);
+        let bytes = std::fs::read(&path).map_err(|e| FixError::Read(shown.clone(), e))?;
+        let on_disk = String::from_utf8(bytes).map_err(|_| FixError::NotUtf8(shown.clone()))?;
+        if on_disk != read {
+            return Err(FixError::Changed(shown));
+        }
+        let fix_of = |i: usize| outcome.report.findings[i].fix.as_ref();
+        indices.sort_by_key(|&i| fix_of(i).map(|f| (f.span.start, f.span.end)));
+        // Keep the fixes that overlap no earlier kept one; two insertions at one point overlap.
+        let mut kept: Vec<usize> = Vec::new();
+        let mut end: Option<usize> = None;
+        for i in indices {
+            let Some(fix) = fix_of(i) else { continue };
+            let fits = fix.span.start <= fix.span.end
+                && fix.span.end <= read.len()
+                && read.is_char_boundary(fix.span.start)
+                && read.is_char_boundary(fix.span.end);
+            if !fits {
+                continue;
+            }
+            let duplicate = kept.last().and_then(|&k| fix_of(k)).is_some_and(|k| {
+                k.span == fix.span && k.replacement == fix.replacement && !fix.span.is_empty()
+            });
+            if duplicate {
+                // The same edit for two findings (one construct reported twice): apply it once.
+                done.push(i);
+                continue;
+            }
+            if end
+                .is_some_and(|e| fix.span.start < e || (fix.span.start == e && fix.span.is_empty()))
+            {
+                fixed.overlapping += 1;
+                continue;
+            }
+            end = Some(fix.span.end);
+            kept.push(i);
+        }
+        let index = LineIndex::new(read);
+        let mut text = read.to_string();
+        for &i in kept.iter().rev() {
+            let Some(fix) = fix_of(i) else { continue };
+            text.replace_range(fix.span.start..fix.span.end, &fix.replacement);
+        }
+        for &i in &kept {
+            let finding: &Finding = &outcome.report.findings[i];
+            let Some(fix) = &finding.fix else { continue };
+            fixed.applied.push(Applied {
+                file: file.clone(),
+                position: Position::resolve(read, &index, fix.span),
+                rule: finding.rule.clone(),
+                original: Span::slice(&fix.span, read).to_string(),
+                replacement: fix.replacement.clone(),
+            });
+        }
+        done.extend(kept);
+        if text != read {
+            writes.push((file, text));
+        }
+    }
+    for (file, text) in &writes {
+        std::fs::write(root.join(file), text)
+            .map_err(|e| FixError::Write(display_path(file), e))?;
+    }
+    fixed.files = writes.len();
+    done.sort_unstable();
+    for i in done.into_iter().rev() {
+        outcome.report.findings.remove(i);
+    }
+    Ok(fixed)
+}

@@ -1,0 +1,252 @@
+//! Fixes for the lock findings the replay observed: `CREATE INDEX` → `CREATE INDEX CONCURRENTLY`
+//! (`index-without-concurrently`), and `ADD CONSTRAINT … FOREIGN KEY / CHECK` → the same with
+//! `NOT VALID`, followed by `ALTER TABLE … VALIDATE CONSTRAINT …;` (`validation-scan`).
+//!
+//! Both rewrites only help when the statement runs outside a transaction block: `CONCURRENTLY` is
+//! rejected inside one, and a `VALIDATE CONSTRAINT` in the transaction that added the constraint
+//! still holds the strong lock taken by the `ADD`. [`attach`] reads how the runner groups the
+//! statement (`runner::transactions`): outside a transaction block the fix is safe; inside one that
+//! the runner or the file opens it is offered as unsafe, and the finding's help says how to take
+//! the migration out of the transaction (each runner's own opt-out). Drizzle runs every pending
+//! migration in one transaction with no opt-out: no fix there.
+
+use std::path::Path;
+
+use pgrehearse_sql::{self as sql, Span, TokenKind};
+
+use crate::model::{Finding, Fix};
+use crate::runner::transactions::{self, Block};
+use crate::runner::{MigrationSet, Runner, Transactions};
+
+/// Attaches the lock fixes to the findings of `sets` that have one (and no fix yet).
+pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
+    for finding in findings.iter_mut() {
+        if finding.fix.is_some()
+            || !matches!(
+                finding.rule.as_str(),
+                "index-without-concurrently" | "validation-scan"
+            )
+        {
+            continue;
+        }
+        let Some((file, span)) = finding
+            .location
+            .as_ref()
+            .and_then(|l| Some((l.file.clone(), l.span?)))
+        else {
+            continue;
+        };
+        let Some((set, mi, block)) = locate(sets, &file, span) else {
+            continue;
+        };
+        let text = &*set.migrations[mi].text;
+        let edit = match finding.rule.as_str() {
+            "index-without-concurrently" if !finding.evidence.extra.contains_key("partitioned") => {
+                concurrently(text, span)
+            }
+            "validation-scan" => not_valid(text, span),
+            _ => None,
+        };
+        let Some((fix_span, replacement)) = edit else {
+            continue;
+        };
+        let safe = match block {
+            Block::None => true,
+            _ => match opt_out(set, mi, block) {
+                Some(how) => {
+                    let help = finding.help.take().unwrap_or_default();
+                    finding.help = Some(format!(
+                        "{help} (the suggested fix needs the statement outside a transaction: {how})"
+                    ));
+                    false
+                }
+                None => continue,
+            },
+        };
+        finding.fix = Some(Fix {
+            file,
+            span: fix_span,
+            replacement,
+            safe,
+        });
+    }
+}
+
+/// The set, migration index and transaction block of the statement at `span` of `file`.
+fn locate<'a>(
+    sets: &'a [MigrationSet],
+    file: &Path,
+    span: Span,
+) -> Option<(&'a MigrationSet, usize, Block)> {
+    sets.iter().find_map(|set| {
+        let mi = set.migrations.iter().position(|m| m.file == file)?;
+        let stmt = transactions::walk(set)
+            .into_iter()
+            .find(|s| s.migration == mi && s.span.start <= span.start && span.end <= s.span.end)?;
+        Some((set, mi, stmt.block))
+    })
+}
+
+/// How to run migration `mi` of `set` outside a transaction block; `None` when the runner offers no
+/// way.
+fn opt_out(set: &MigrationSet, mi: usize, block: Block) -> Option<String> {
+    let mode = transactions::mode(set, &set.migrations[mi]);
+    Some(match block {
+        Block::None => return None,
+        Block::File => {
+            "move it after the file's own COMMIT (or remove the file's BEGIN … COMMIT)".to_string()
+        }
+        Block::Query | Block::Runner => match set.runner {
+            Runner::Drizzle => return None,
+            _ if mode == Transactions::AllPendingInOne => return None,
+            Runner::PsqlSingleTransaction => {
+                "apply this file without --single-transaction".to_string()
+            }
+            Runner::Goose => "add `-- +goose NO TRANSACTION` to this file".to_string(),
+            Runner::Dbmate => {
+                "use `-- migrate:up transaction:false`, with this statement alone in its file"
+                    .to_string()
+            }
+            Runner::Sqlx => {
+                "start the file with `-- no-transaction`, with this statement alone in it"
+                    .to_string()
+            }
+            Runner::Diesel => "add `run_in_transaction = false` to the migration's metadata.toml, with this statement alone in it".to_string(),
+            runner => format!(
+                "{}; put this statement alone in its own migration file",
+                runner.describe(mode)
+            ),
+        },
+    })
+}
+
+/// `CREATE [UNIQUE] INDEX …` → `CREATE [UNIQUE] INDEX CONCURRENTLY …`: an insertion after `INDEX`.
+fn concurrently(text: &str, stmt: Span) -> Option<(Span, String)> {
+    let t = sql::significant_tokens(text, stmt);
+    let w = |i: usize, kw: &str| t.get(i).is_some_and(|tok| tok.is_word(text, kw));
+    let at = if w(0, "CREATE") && w(1, "INDEX") {
+        1
+    } else if w(0, "CREATE") && w(1, "UNIQUE") && w(2, "INDEX") {
+        2
+    } else {
+        return None;
+    };
+    if w(at + 1, "CONCURRENTLY") {
+        return None;
+    }
+    let end = t.get(at)?.span.end;
+    Some((Span::new(end, end), " CONCURRENTLY".to_string()))
+}
+
+/// `ALTER TABLE t ADD CONSTRAINT c FOREIGN KEY … ;` (or `CHECK (…)`), a single named action, →
+/// the same with `NOT VALID`, then `ALTER TABLE t VALIDATE CONSTRAINT c;`. One edit from the end of
+/// the action through the statement's `;`.
+fn not_valid(text: &str, stmt: Span) -> Option<(Span, String)> {
+    let t = sql::significant_tokens(text, stmt);
+    let w = |i: usize, kw: &str| t.get(i).is_some_and(|tok| tok.is_word(text, kw));
+    if !(w(0, "ALTER") && w(1, "TABLE")) {
+        return None;
+    }
+    let mut i = 2;
+    if w(i, "IF") && w(i + 1, "EXISTS") {
+        i += 2;
+    }
+    if w(i, "ONLY") {
+        i += 1;
+    }
+    let name_start = i;
+    let add = (i..t.len()).find(|&k| w(k, "ADD"))?;
+    let name_end = add.checked_sub(1).filter(|&e| e >= name_start)?;
+    if !(w(add + 1, "CONSTRAINT")
+        && matches!(
+            t.get(add + 2).map(|tok| tok.kind),
+            Some(TokenKind::Word | TokenKind::QuotedIdent)
+        )
+        && (w(add + 3, "FOREIGN") || w(add + 3, "CHECK")))
+    {
+        return None;
+    }
+    // One action: no comma at depth 0, and not already NOT VALID.
+    let mut depth = 0usize;
+    for (k, tok) in t.iter().enumerate() {
+        match tok.kind {
+            TokenKind::LParen => depth += 1,
+            TokenKind::RParen => depth = depth.saturating_sub(1),
+            TokenKind::Comma if depth == 0 => return None,
+            TokenKind::Word if tok.is_word(text, "VALID") && w(k.wrapping_sub(1), "NOT") => {
+                return None;
+            }
+            _ => {}
+        }
+    }
+    let table = Span::new(t[name_start].span.start, t[name_end].span.end).slice(text);
+    let constraint = t[add + 2].span.slice(text);
+    let last = t.iter().rposition(|tok| tok.kind != TokenKind::Semicolon)?;
+    let semicolon = t
+        .get(last + 1)
+        .filter(|tok| tok.kind == TokenKind::Semicolon);
+    let from = t[last].span.end;
+    let to = semicolon.map_or(from, |s| s.span.end);
+    let between = text.get(from..to)?;
+    let between = if semicolon.is_some() { between } else { ";" };
+    Some((
+        Span::new(from, to),
+        format!(" NOT VALID{between}\nALTER TABLE {table} VALIDATE CONSTRAINT {constraint};"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(text: &str, edit: Option<(Span, String)>) -> Option<String> {
+        let (span, replacement) = edit?;
+        let mut out = text.to_string();
+        out.replace_range(span.start..span.end, &replacement);
+        Some(out)
+    }
+
+    #[test]
+    fn create_index_gains_concurrently() {
+        let text = "CREATE UNIQUE INDEX IF NOT EXISTS i ON t (a);";
+        assert_eq!(
+            apply(text, concurrently(text, Span::new(0, text.len()))).as_deref(),
+            Some("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);")
+        );
+        let done = "CREATE INDEX CONCURRENTLY i ON t (a);";
+        assert!(concurrently(done, Span::new(0, done.len())).is_none());
+    }
+
+    #[test]
+    fn constraint_is_added_not_valid_then_validated() {
+        let text = "ALTER TABLE public.orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;";
+        assert_eq!(
+            apply(text, not_valid(text, Span::new(0, text.len()))).as_deref(),
+            Some(
+                "ALTER TABLE public.orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE NOT VALID;\nALTER TABLE public.orders VALIDATE CONSTRAINT orders_user_fk;"
+            )
+        );
+        let check = "ALTER TABLE t ADD CONSTRAINT \"Pos\" CHECK (a > 0)";
+        assert_eq!(
+            apply(check, not_valid(check, Span::new(0, check.len()))).as_deref(),
+            Some(
+                "ALTER TABLE t ADD CONSTRAINT \"Pos\" CHECK (a > 0) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT \"Pos\";"
+            )
+        );
+    }
+
+    #[test]
+    fn unnamed_multi_action_and_already_not_valid_constraints_get_no_fix() {
+        for text in [
+            "ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES u (id);",
+            "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0), ADD CONSTRAINT d CHECK (b > 0);",
+            "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;",
+            "ALTER TABLE t ALTER COLUMN a SET NOT NULL;",
+        ] {
+            assert!(
+                not_valid(text, Span::new(0, text.len())).is_none(),
+                "{text}"
+            );
+        }
+    }
+}
