@@ -35,11 +35,17 @@ impl Applied {
             let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
             if one_line.is_empty() {
                 "nothing".to_string()
-            } else if one_line.chars().count() > 60 {
-                let cut: String = one_line.chars().take(57).collect();
-                format!("`{cut}…`")
             } else {
-                format!("`{one_line}`")
+                let cut: String = if one_line.chars().count() > 60 {
+                    one_line.chars().take(57).chain(['…']).collect()
+                } else {
+                    one_line
+                };
+                if cut.contains('`') {
+                    format!("`` {cut} ``")
+                } else {
+                    format!("`{cut}`")
+                }
             }
         };
         let what = if self.replacement.is_empty() {
@@ -160,9 +166,12 @@ pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
                 done.push(i);
                 continue;
             }
-            if end
-                .is_some_and(|e| fix.span.start < e || (fix.span.start == e && fix.span.is_empty()))
-            {
+            let second_insertion = fix.span.is_empty()
+                && kept
+                    .last()
+                    .and_then(|&k| fix_of(k))
+                    .is_some_and(|k| k.span.is_empty() && k.span.start == fix.span.start);
+            if second_insertion || end.is_some_and(|e| fix.span.start < e) {
                 fixed.overlapping += 1;
                 continue;
             }
@@ -201,4 +210,109 @@ pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
         outcome.report.findings.remove(i);
     }
     Ok(fixed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{Category, Report, Severity, Sources};
+
+    fn finding(rule: &str, span: Span, replacement: &str, safe: bool) -> Finding {
+        Finding::new(rule, Category::Dialect, Severity::Error, "m")
+            .at("m/001.sql", Some(span))
+            .fix(span, replacement, safe)
+    }
+
+    /// A repository holding `m/001.sql` with `text`, and an outcome read from it.
+    fn outcome(text: &str, findings: Vec<Finding>) -> (tempfile::TempDir, Outcome) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("m")).expect("mkdir");
+        std::fs::write(dir.path().join("m/001.sql"), text).expect("write");
+        let mut sources = Sources::new();
+        sources.insert("m/001.sql", Arc::from(text));
+        let report = Report {
+            findings,
+            ..Report::default()
+        };
+        (dir, Outcome { report, sources })
+    }
+
+    fn read(dir: &tempfile::TempDir) -> String {
+        std::fs::read_to_string(dir.path().join("m/001.sql")).expect("read")
+    }
+
+    #[test]
+    fn applies_safe_non_overlapping_fixes_from_the_end() {
+        let text = "ab cd ef";
+        let (dir, mut out) = outcome(
+            text,
+            vec![
+                finding("r1", Span::new(0, 2), "XY", true),
+                // Overlaps the first: left for the next run.
+                finding("r2", Span::new(1, 4), "-", true),
+                finding("r3", Span::new(6, 8), "", true),
+                // Not safe: never applied.
+                finding("r4", Span::new(3, 5), "??", false),
+                // An insertion at the end of an applied edit's span is not an overlap.
+                finding("r5", Span::new(2, 2), "!", true),
+            ],
+        );
+        let fixed = apply(dir.path(), &mut out).expect("fixes apply");
+        assert_eq!(read(&dir), "XY! cd ");
+        assert_eq!(fixed.applied.len(), 3);
+        assert_eq!(fixed.overlapping, 1);
+        assert_eq!(fixed.unsafe_left, 1);
+        assert_eq!(fixed.files, 1);
+        // The fixed findings leave the report; the others stay.
+        let left: Vec<&str> = out
+            .report
+            .findings
+            .iter()
+            .map(|f| f.rule.as_str())
+            .collect();
+        assert_eq!(left, ["r2", "r4"]);
+        assert_eq!(
+            fixed.applied[2].describe(),
+            "m/001.sql:1:7: r3: removed `ef`"
+        );
+    }
+
+    #[test]
+    fn a_file_changed_on_disk_is_an_error_and_nothing_is_written() {
+        let (dir, mut out) = outcome("ab", vec![finding("r", Span::new(0, 1), "X", true)]);
+        std::fs::write(dir.path().join("m/001.sql"), "abc").expect("write");
+        let err = apply(dir.path(), &mut out).expect_err("changed file");
+        assert!(matches!(err, FixError::Changed(_)));
+        assert!(
+            err.to_string().starts_with("m/001.sql: changed on disk"),
+            "{err}"
+        );
+        assert_eq!(read(&dir), "abc");
+        assert_eq!(out.report.findings.len(), 1);
+    }
+
+    #[test]
+    fn a_file_that_is_no_longer_utf8_is_an_error() {
+        let (dir, mut out) = outcome("ab", vec![finding("r", Span::new(0, 1), "X", true)]);
+        std::fs::write(dir.path().join("m/001.sql"), [b'a', 0xff]).expect("write");
+        let err = apply(dir.path(), &mut out).expect_err("not UTF-8");
+        assert!(matches!(err, FixError::NotUtf8(_)), "{err}");
+    }
+
+    #[test]
+    fn the_same_edit_for_two_findings_is_applied_once() {
+        let (dir, mut out) = outcome(
+            "`a`",
+            vec![
+                finding("mysql-syntax", Span::new(0, 3), "\"a\"", true),
+                finding("mysql-syntax", Span::new(0, 3), "\"a\"", true),
+            ],
+        );
+        let fixed = apply(dir.path(), &mut out).expect("fixes apply");
+        assert_eq!(read(&dir), "\"a\"");
+        assert_eq!(fixed.applied.len(), 1);
+        assert!(out.report.findings.is_empty());
+    }
 }
