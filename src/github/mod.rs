@@ -13,7 +13,8 @@
 //! - on pull requests, one **sticky summary comment**, found again by a hidden marker and edited in
 //!   place (created only when there are findings), and **inline review comments** on the lines the pull
 //!   request added or modified, each marked with a fingerprint of its finding so a re-run never posts the
-//!   same comment twice;
+//!   same comment twice; a finding whose fix lies on changed lines gets a ```` ```suggestion ```` block
+//!   holding those lines with the fix applied, and its comment spans them (`start_line` … `line`);
 //! - the **job summary** (`$GITHUB_STEP_SUMMARY`, a markdown table) and the step **outputs**
 //!   (`findings`, `errors`, `warnings`, `notices`, `report-path` in `$GITHUB_OUTPUT`).
 //!
