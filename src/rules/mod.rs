@@ -73,7 +73,10 @@ pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
                 ..Evidence::default()
             });
             if let Some(fix) = hit.fix {
-                finding = finding.fix(fix.span, fix.replacement, fix.safe);
+                // Migrations generated for another database are fixed by changing the provider and
+                // generating them again, not by editing them: the rewrite stays a suggestion.
+                let safe = fix.safe && generated_for.is_none();
+                finding = finding.fix(fix.span, fix.replacement, safe);
             }
             findings.push(finding);
         }

@@ -323,3 +323,43 @@ fn fixes_show_in_the_human_report_and_the_json_contract() {
             .all(|f| f["rule"] == "mysql-syntax" || f.get("fix").is_none())
     );
 }
+
+#[test]
+fn migrations_generated_for_another_database_are_not_rewritten() {
+    // Prisma's migration_lock.toml says `mysql`: the fix is the provider, not an edit of each file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    copy_dir(&fixtures().join("repos/prisma-mysql-lock"), &repo);
+    let before = snapshot(&repo);
+    let out = command()
+        .arg("lint")
+        .arg(&repo)
+        .arg("--fix")
+        .output()
+        .expect("runs");
+    let err = stderr(&out);
+    assert!(
+        err.contains("--fix applied 0 fix(es) in 0 file(s)"),
+        "{err}"
+    );
+    assert!(err.contains("unsafe fix(es) not applied"), "{err}");
+    assert_eq!(snapshot(&repo), before);
+}
+
+/// Every file under `dir` with its bytes, in path order.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((path.clone(), std::fs::read(&path).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
