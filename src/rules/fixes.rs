@@ -7,8 +7,10 @@
 //! still holds the strong lock taken by the `ADD`. [`attach`] reads how the runner groups the
 //! statement (`runner::transactions`): outside a transaction block the fix is safe; inside one that
 //! the runner or the file opens it is offered as unsafe, and the finding's help says how to take
-//! the migration out of the transaction (each runner's own opt-out). Drizzle runs every pending
-//! migration in one transaction with no opt-out: no fix there.
+//! the migration out of the transaction (each runner's own opt-out). The `VALIDATE` of the second fix
+//! is only safe where each statement commits on its own; elsewhere the help says to move it into a
+//! later migration. Drizzle runs every pending migration in one transaction with no opt-out: no fix
+//! there.
 
 use std::path::Path;
 
@@ -50,19 +52,37 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
         let Some((fix_span, replacement)) = edit else {
             continue;
         };
-        let safe = match block {
-            Block::None => true,
-            _ => match opt_out(set, mi, block) {
-                Some(how) => {
-                    let help = finding.help.take().unwrap_or_default();
-                    finding.help = Some(format!(
-                        "{help} (the suggested fix needs the statement outside a transaction: {how})"
-                    ));
-                    false
-                }
+        let mode = transactions::mode(set, &set.migrations[mi]);
+        let note = if mode == Transactions::AllPendingInOne {
+            // drizzle-kit migrate: one transaction around every pending migration, no way out.
+            continue;
+        } else if finding.rule == "validation-scan" {
+            // The added VALIDATE must commit apart from the ADD: only when each statement commits
+            // on its own.
+            (block != Block::None || mode != Transactions::Autocommit).then(|| {
+                format!(
+                    "the suggested `VALIDATE CONSTRAINT` only helps in a later transaction, and {}: keep `NOT VALID` here and move the `VALIDATE CONSTRAINT` into a later migration",
+                    match block {
+                        Block::File => "the file's own BEGIN … COMMIT encloses both".to_string(),
+                        _ => set.runner.describe(mode),
+                    }
+                )
+            })
+        } else if block == Block::None {
+            None
+        } else {
+            match opt_out(set, mi, block) {
+                Some(how) => Some(format!(
+                    "the suggested fix needs the statement outside a transaction: {how}"
+                )),
                 None => continue,
-            },
+            }
         };
+        let safe = note.is_none();
+        if let Some(note) = note {
+            let help = finding.help.take().unwrap_or_default();
+            finding.help = Some(format!("{help} ({note})"));
+        }
         finding.fix = Some(Fix {
             file,
             span: fix_span,

@@ -363,3 +363,57 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+#[test]
+fn not_valid_in_a_runner_transaction_is_unsafe_and_its_advice_works() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    copy_dir(&fixtures().join("fixes/goose-validate"), &repo);
+    let before = check_json(&repo, Engine::Local, &[]);
+    let found = before.rule("validation-scan");
+    assert_eq!(found.len(), 1, "{:?}", before.findings());
+    assert_eq!(found[0]["fix"]["safe"], Value::Bool(false), "{}", found[0]);
+    let help = found[0]["help"].as_str().unwrap_or_default();
+    assert!(
+        help.contains("goose wraps the migration in one transaction")
+            && help.contains("move the `VALIDATE CONSTRAINT` into a later migration"),
+        "{help}"
+    );
+    // Applied as suggested within goose's transaction, the VALIDATE still runs under the ADD's lock.
+    let file = repo.join("db/migrations/00002_members_team_fk.sql");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let replacement = found[0]["fix"]["replacement"].as_str().unwrap();
+    let stmt_end = text.find("(id);").unwrap() + "(id)".len();
+    let same_file = format!(
+        "{}{replacement}{}",
+        &text[..stmt_end],
+        &text[stmt_end + 1..]
+    );
+    std::fs::write(&file, &same_file).unwrap();
+    let same = check_json(&repo, Engine::Local, &[]);
+    assert!(
+        same.rule("validation-scan")
+            .iter()
+            .any(|f| f["evidence"]["extra"]["same-transaction"] == "true"),
+        "{:?}",
+        same.findings()
+    );
+    // Following the help (VALIDATE in the next migration) leaves no lock finding.
+    let (add, validate) = replacement.split_once('\n').unwrap();
+    std::fs::write(
+        &file,
+        format!("{}{add}{}", &text[..stmt_end], &text[stmt_end + 1..]),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("db/migrations/00003_validate_members_team_fk.sql"),
+        format!("-- +goose Up\n{validate}\n\n-- +goose Down\nSELECT 1;\n"),
+    )
+    .unwrap();
+    let after = check_json(&repo, Engine::Local, &[]);
+    assert!(
+        after.rule("validation-scan").is_empty() && after.rule("migration-failed").is_empty(),
+        "{:?}",
+        after.findings()
+    );
+}

@@ -199,7 +199,7 @@ fn bracketed_type(cx: &Context<'_>, i: usize, name: &str) -> Option<&'static str
 pub(crate) fn fix(cx: &Context<'_>, construct: &str, span: Span) -> Option<DialectFix> {
     let text = cx.text;
     let i = cx.at(span.start)?;
-    let j = cx.ending(span.end)?;
+    let j = cx.ending(span.end).filter(|&j| j >= i)?;
     let simple = |replacement: &str| {
         Some(DialectFix {
             span,
