@@ -383,6 +383,12 @@ async fn run_check_task(options: CheckOptions) -> Result<check::Outcome, String>
 }
 
 async fn run_baseline(args: CheckArgs) -> ExitCode {
+    if args.fix {
+        eprintln!(
+            "pgrehearse: error: --fix applies to `check` and `lint`, not `baseline` (fix first, then record the baseline)"
+        );
+        return ExitCode::from(2);
+    }
     if !root_exists(&args.path) {
         return ExitCode::from(2);
     }
