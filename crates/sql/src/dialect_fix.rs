@@ -6,8 +6,9 @@
 //! A rewrite is one edit ([`DialectFix`]); when it must also touch another part of the same column
 //! definition (an `AUTO_INCREMENT` column's `DEFAULT`, a `TINYINT(1)` column's `DEFAULT 0`), the edit
 //! covers the text from the first change to the last, with the text in between kept as written.
+//! A T-SQL `GO` line becomes the `;` that ends the statement before it (or goes, after a `;`).
 //! Constructs without an exact equivalent (`UNSIGNED`, inline `ENUM`, `ON UPDATE`, comments, inline
-//! indexes, `GO`, `DELIMITER`) get none.
+//! indexes, `DELIMITER`) get none.
 
 use crate::lex::{Token, TokenKind};
 use crate::span::Span;
@@ -296,6 +297,42 @@ pub(crate) fn fix(cx: &Context<'_>, construct: &str, span: Span) -> Option<Diale
             Some(DialectFix {
                 span,
                 replacement,
+                safe: true,
+            })
+        }
+        "go-batch-separator" => {
+            // The `GO` line ends the statement before it: after a `;` it goes, else it becomes `;`.
+            let last = if cx.is(j + 1, TokenKind::Semicolon) {
+                j + 1
+            } else {
+                j
+            };
+            let after_semicolon = i == 0 || cx.is(i - 1, TokenKind::Semicolon);
+            if !after_semicolon {
+                return Some(DialectFix {
+                    span: Span::new(span.start, cx.t[last].span.end),
+                    replacement: ";".to_string(),
+                    safe: true,
+                });
+            }
+            let bytes = text.as_bytes();
+            let start = bytes[..span.start]
+                .iter()
+                .rposition(|&b| b == b'\n' || b == b'\r')
+                .map_or(0, |p| p + 1);
+            let mut end = cx.t[last].span.end;
+            while end < bytes.len() && matches!(bytes[end], b' ' | b'\t') {
+                end += 1;
+            }
+            if bytes.get(end) == Some(&b'\r') {
+                end += 1;
+            }
+            if bytes.get(end) == Some(&b'\n') {
+                end += 1;
+            }
+            Some(DialectFix {
+                span: Span::new(start, end),
+                replacement: String::new(),
                 safe: true,
             })
         }

@@ -110,3 +110,11 @@ fn collation_removal_is_unsafe() {
     assert_eq!(out, "CREATE TABLE t (a int);");
     assert!(!safe);
 }
+
+#[test]
+fn go_lines_end_the_statement_before_them() {
+    assert_eq!(
+        fixed("CREATE TABLE t (a int)\nGO\nCREATE TABLE u (b int);\r\nGO;\r\nSELECT 1;\n"),
+        "CREATE TABLE t (a int)\n;\nCREATE TABLE u (b int);\r\nSELECT 1;\n"
+    );
+}
