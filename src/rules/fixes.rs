@@ -12,16 +12,18 @@
 //! later migration. Drizzle runs every pending migration in one transaction with no opt-out: no fix
 //! there.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use pgrehearse_sql::{self as sql, Span, TokenKind};
 
 use crate::model::{Finding, Fix};
-use crate::runner::transactions::{self, Block};
+use crate::runner::transactions::{self, Block, TxStatement};
 use crate::runner::{MigrationSet, Runner, Transactions};
 
 /// Attaches the lock fixes to the findings of `sets` that have one (and no fix yet).
 pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
+    let mut walks = BTreeMap::new();
     for finding in findings.iter_mut() {
         if finding.fix.is_some()
             || !matches!(
@@ -38,7 +40,7 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
         else {
             continue;
         };
-        let Some((set, mi, block)) = locate(sets, &file, span) else {
+        let Some((set, mi, block)) = locate(sets, &mut walks, &file, span) else {
             continue;
         };
         let text = &*set.migrations[mi].text;
@@ -92,16 +94,20 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
     }
 }
 
-/// The set, migration index and transaction block of the statement at `span` of `file`.
+/// The set, migration index and transaction block of the statement at `span` of `file`. Each set's
+/// statements are walked once (`walks` caches them by set index).
 fn locate<'a>(
     sets: &'a [MigrationSet],
+    walks: &mut BTreeMap<usize, Vec<TxStatement>>,
     file: &Path,
     span: Span,
 ) -> Option<(&'a MigrationSet, usize, Block)> {
-    sets.iter().find_map(|set| {
+    sets.iter().enumerate().find_map(|(si, set)| {
         let mi = set.migrations.iter().position(|m| m.file == file)?;
-        let stmt = transactions::walk(set)
-            .into_iter()
+        let stmt = walks
+            .entry(si)
+            .or_insert_with(|| transactions::walk(set))
+            .iter()
             .find(|s| s.migration == mi && s.span.start <= span.start && span.end <= s.span.end)?;
         Some((set, mi, stmt.block))
     })
