@@ -76,6 +76,9 @@ pub struct Fixed {
     pub unsafe_left: usize,
     /// Safe fixes not applied because they overlap one that was (a second run applies them).
     pub overlapping: usize,
+    /// Findings only counted, not built (over [`crate::cap::HELD_PER_RULE_AND_FILE`] of a rule in a
+    /// file), whose fixes a second run applies.
+    pub only_counted: usize,
 }
 
 impl Fixed {
@@ -90,6 +93,13 @@ impl Fixed {
             out.push_str(&format!(
                 "; {} overlapping fix(es) left for the next run",
                 self.overlapping
+            ));
+        }
+        if self.only_counted > 0 {
+            out.push_str(&format!(
+                "; {} finding(s) past the {} held of a rule in a file were only counted, not fixed (run --fix again)",
+                self.only_counted,
+                crate::cap::thousands(crate::cap::HELD_PER_RULE_AND_FILE)
             ));
         }
         if self.unsafe_left > 0 {
@@ -131,6 +141,19 @@ pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
             None => {}
         }
     }
+    fixed.only_counted = outcome
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.location.as_ref().is_some_and(|l| l.span.is_none()))
+        .filter_map(|f| {
+            f.evidence
+                .extra
+                .get(crate::cap::NOT_SHOWN)?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
     let mut writes: Vec<(PathBuf, String)> = Vec::new();
     let mut done: Vec<usize> = Vec::new();
     for (file, mut indices) in by_file {
