@@ -83,7 +83,7 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
         let safe = note.is_none();
         if let Some(note) = note {
             let help = finding.help.take().unwrap_or_default();
-            finding.help = Some(format!("{help} ({note})"));
+            finding.help = Some(format!("{help}; {note}"));
         }
         finding.fix = Some(Fix {
             file,
