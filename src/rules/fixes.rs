@@ -1,8 +1,10 @@
-//! Fixes for the lock findings the replay observed: `CREATE INDEX` → `CREATE INDEX CONCURRENTLY`
-//! (`index-without-concurrently`), and `ADD CONSTRAINT … FOREIGN KEY / CHECK` → the same with
-//! `NOT VALID`, followed by `ALTER TABLE … VALIDATE CONSTRAINT …;` (`validation-scan`).
+//! Fixes for the lock findings: `CREATE INDEX` → `CREATE INDEX CONCURRENTLY`
+//! (`index-without-concurrently`, observed by the replay), `DROP INDEX` / `REINDEX` → their
+//! `CONCURRENTLY` forms (`drop-index-without-concurrently`, `reindex-without-concurrently`, static),
+//! and `ADD CONSTRAINT … FOREIGN KEY / CHECK` → the same with `NOT VALID`, followed by
+//! `ALTER TABLE … VALIDATE CONSTRAINT …;` (`validation-scan`).
 //!
-//! Both rewrites only help when the statement runs outside a transaction block: `CONCURRENTLY` is
+//! These rewrites only help when the statement runs outside a transaction block: `CONCURRENTLY` is
 //! rejected inside one, and a `VALIDATE CONSTRAINT` in the transaction that added the constraint
 //! still holds the strong lock taken by the `ADD`. [`attach`] reads how the runner groups the
 //! statement (`runner::transactions`): outside a transaction block the fix is safe; inside one that
@@ -28,7 +30,10 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
         if finding.fix.is_some()
             || !matches!(
                 finding.rule.as_str(),
-                "index-without-concurrently" | "validation-scan"
+                "index-without-concurrently"
+                    | "drop-index-without-concurrently"
+                    | "reindex-without-concurrently"
+                    | "validation-scan"
             )
         {
             continue;
@@ -40,15 +45,17 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
         else {
             continue;
         };
-        let Some((set, mi, block)) = locate(sets, &mut walks, &file, span) else {
+        let Some((set, mi, block, stmt)) = locate(sets, &mut walks, &file, span) else {
             continue;
         };
         let text = &*set.migrations[mi].text;
         let edit = match finding.rule.as_str() {
             "index-without-concurrently" if !finding.evidence.extra.contains_key("partitioned") => {
-                concurrently(text, span)
+                concurrently(text, stmt)
             }
-            "validation-scan" => not_valid(text, span),
+            "drop-index-without-concurrently" => drop_concurrently(text, stmt),
+            "reindex-without-concurrently" => reindex_concurrently(text, stmt),
+            "validation-scan" => not_valid(text, stmt),
             _ => None,
         };
         let Some((fix_span, replacement)) = edit else {
@@ -101,7 +108,7 @@ fn locate<'a>(
     walks: &mut BTreeMap<usize, Vec<TxStatement>>,
     file: &Path,
     span: Span,
-) -> Option<(&'a MigrationSet, usize, Block)> {
+) -> Option<(&'a MigrationSet, usize, Block, Span)> {
     sets.iter().enumerate().find_map(|(si, set)| {
         let mi = set.migrations.iter().position(|m| m.file == file)?;
         let stmt = walks
@@ -109,7 +116,7 @@ fn locate<'a>(
             .or_insert_with(|| transactions::walk(set))
             .iter()
             .find(|s| s.migration == mi && s.span.start <= span.start && span.end <= s.span.end)?;
-        Some((set, mi, stmt.block))
+        Some((set, mi, stmt.block, stmt.span))
     })
 }
 
@@ -161,6 +168,38 @@ fn concurrently(text: &str, stmt: Span) -> Option<(Span, String)> {
         return None;
     }
     let end = t.get(at)?.span.end;
+    Some((Span::new(end, end), " CONCURRENTLY".to_string()))
+}
+
+/// `DROP INDEX [IF EXISTS] name [RESTRICT]` → `DROP INDEX CONCURRENTLY …` (one index, no CASCADE:
+/// PostgreSQL refuses both with CONCURRENTLY).
+fn drop_concurrently(text: &str, stmt: Span) -> Option<(Span, String)> {
+    let t = sql::significant_tokens(text, stmt);
+    let w = |i: usize, kw: &str| t.get(i).is_some_and(|tok| tok.is_word(text, kw));
+    if !(w(0, "DROP") && w(1, "INDEX")) || w(2, "CONCURRENTLY") {
+        return None;
+    }
+    let several = t.iter().any(|tok| tok.kind == TokenKind::Comma);
+    let cascade = t.iter().any(|tok| tok.is_word(text, "CASCADE"));
+    if several || cascade {
+        return None;
+    }
+    let end = t.get(1)?.span.end;
+    Some((Span::new(end, end), " CONCURRENTLY".to_string()))
+}
+
+/// `REINDEX {INDEX | TABLE | SCHEMA | DATABASE} name` → `REINDEX … CONCURRENTLY name`
+/// (PostgreSQL 12+). Not with an option list (it may set CONCURRENTLY itself) nor `SYSTEM`.
+fn reindex_concurrently(text: &str, stmt: Span) -> Option<(Span, String)> {
+    let t = sql::significant_tokens(text, stmt);
+    let w = |i: usize, kw: &str| t.get(i).is_some_and(|tok| tok.is_word(text, kw));
+    let kind = ["INDEX", "TABLE", "SCHEMA", "DATABASE"]
+        .iter()
+        .any(|k| w(1, k));
+    if !w(0, "REINDEX") || !kind || w(2, "CONCURRENTLY") {
+        return None;
+    }
+    let end = t.get(1)?.span.end;
     Some((Span::new(end, end), " CONCURRENTLY".to_string()))
 }
 
@@ -241,6 +280,35 @@ mod tests {
         );
         let done = "CREATE INDEX CONCURRENTLY i ON t (a);";
         assert!(concurrently(done, Span::new(0, done.len())).is_none());
+    }
+
+    #[test]
+    fn drop_index_and_reindex_gain_concurrently() {
+        let whole = |t: &str| Span::new(0, t.len());
+        let drop = "DROP INDEX IF EXISTS i;";
+        assert_eq!(
+            apply(drop, drop_concurrently(drop, whole(drop))).as_deref(),
+            Some("DROP INDEX CONCURRENTLY IF EXISTS i;")
+        );
+        for no in [
+            "DROP INDEX a, b;",
+            "DROP INDEX a CASCADE;",
+            "DROP INDEX CONCURRENTLY a;",
+        ] {
+            assert!(drop_concurrently(no, whole(no)).is_none(), "{no}");
+        }
+        let reindex = "REINDEX TABLE accounts;";
+        assert_eq!(
+            apply(reindex, reindex_concurrently(reindex, whole(reindex))).as_deref(),
+            Some("REINDEX TABLE CONCURRENTLY accounts;")
+        );
+        for no in [
+            "REINDEX (CONCURRENTLY false) TABLE accounts;",
+            "REINDEX SYSTEM db;",
+            "REINDEX INDEX CONCURRENTLY i;",
+        ] {
+            assert!(reindex_concurrently(no, whole(no)).is_none(), "{no}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Static checks here take a discovered set and return findings (ids from [`crate::registry`]); they
 //! never decide how a migration is applied (that is `replay`'s job). [`drift`] turns the differences
-//! [`crate::diff`] found into findings at the statement that built each object.
+//! [`crate::diff`] found into findings at the statement that built each object. Dialect findings
+//! carry their PostgreSQL rewrite as a fix; [`fixes`] adds the `CONCURRENTLY` and `NOT VALID` fixes
+//! of the lock findings once it knows how the runner groups each statement into transactions.
 
 pub mod ddl;
 pub mod drift;
