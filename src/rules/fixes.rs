@@ -1,8 +1,9 @@
 //! Fixes for the lock findings: `CREATE INDEX` → `CREATE INDEX CONCURRENTLY`
 //! (`index-without-concurrently`, observed by the replay), `DROP INDEX` / `REINDEX` → their
 //! `CONCURRENTLY` forms (`drop-index-without-concurrently`, `reindex-without-concurrently`, static),
-//! and `ADD CONSTRAINT … FOREIGN KEY / CHECK` → the same with `NOT VALID`, followed by
-//! `ALTER TABLE … VALIDATE CONSTRAINT …;` (`validation-scan`).
+//! `ADD CONSTRAINT c UNIQUE (…)` → `CREATE UNIQUE INDEX CONCURRENTLY` then `ADD CONSTRAINT … USING
+//! INDEX` (`constraint-builds-index`), and `ADD CONSTRAINT … FOREIGN KEY / CHECK` → the same with
+//! `NOT VALID`, followed by `ALTER TABLE … VALIDATE CONSTRAINT …;` (`validation-scan`).
 //!
 //! These rewrites only help when the statement runs outside a transaction block: `CONCURRENTLY` is
 //! rejected inside one, and a `VALIDATE CONSTRAINT` in the transaction that added the constraint
@@ -31,6 +32,7 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
             || !matches!(
                 finding.rule.as_str(),
                 "index-without-concurrently"
+                    | "constraint-builds-index"
                     | "drop-index-without-concurrently"
                     | "reindex-without-concurrently"
                     | "validation-scan"
@@ -53,6 +55,7 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
             "index-without-concurrently" if !finding.evidence.extra.contains_key("partitioned") => {
                 concurrently(text, stmt)
             }
+            "constraint-builds-index" => unique_using_index(text, stmt),
             "drop-index-without-concurrently" => drop_concurrently(text, stmt),
             "reindex-without-concurrently" => reindex_concurrently(text, stmt),
             "validation-scan" => not_valid(text, stmt),
@@ -65,6 +68,11 @@ pub fn attach(findings: &mut [Finding], sets: &[MigrationSet]) {
         let note = if mode == Transactions::AllPendingInOne {
             // drizzle-kit migrate: one transaction around every pending migration, no way out.
             continue;
+        } else if finding.rule == "constraint-builds-index" {
+            // A concurrent build in a statement of its own, then the constraint from the index.
+            (block != Block::None || mode != Transactions::Autocommit).then(|| {
+                "the suggested `CREATE UNIQUE INDEX CONCURRENTLY` cannot run in a transaction block and must commit before `ADD CONSTRAINT … USING INDEX`: put it in a migration of its own that runs outside a transaction".to_string()
+            })
         } else if finding.rule == "validation-scan" {
             // The added VALIDATE must commit apart from the ADD: only when each statement commits
             // on its own.
@@ -169,6 +177,61 @@ fn concurrently(text: &str, stmt: Span) -> Option<(Span, String)> {
     }
     let end = t.get(at)?.span.end;
     Some((Span::new(end, end), " CONCURRENTLY".to_string()))
+}
+
+/// `ALTER TABLE t ADD CONSTRAINT c UNIQUE (cols);` → `CREATE UNIQUE INDEX CONCURRENTLY c ON t (cols);`
+/// then `ALTER TABLE t ADD CONSTRAINT c UNIQUE USING INDEX c;`: the index is built without blocking
+/// writes and the constraint takes it over at once. Only a single named `UNIQUE` with a plain column
+/// list and nothing after it (a primary key would also set its columns NOT NULL, with a scan).
+fn unique_using_index(text: &str, stmt: Span) -> Option<(Span, String)> {
+    let t = sql::significant_tokens(text, stmt);
+    let w = |i: usize, kw: &str| t.get(i).is_some_and(|tok| tok.is_word(text, kw));
+    let kind = |i: usize| t.get(i).map(|tok| tok.kind);
+    if !(w(0, "ALTER") && w(1, "TABLE")) {
+        return None;
+    }
+    let mut i = 2;
+    if w(i, "IF") && w(i + 1, "EXISTS") {
+        return None;
+    }
+    if w(i, "ONLY") {
+        i += 1;
+    }
+    let name_start = i;
+    let add = (i..t.len()).find(|&k| w(k, "ADD"))?;
+    let name_end = add.checked_sub(1).filter(|&e| e >= name_start)?;
+    let named = w(add + 1, "CONSTRAINT")
+        && matches!(
+            kind(add + 2),
+            Some(TokenKind::Word | TokenKind::QuotedIdent)
+        );
+    if !named || !w(add + 3, "UNIQUE") || kind(add + 4) != Some(TokenKind::LParen) {
+        return None;
+    }
+    // `(col, …)` of plain names, then only the statement's end.
+    let mut k = add + 5;
+    loop {
+        match kind(k)? {
+            TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Comma => k += 1,
+            TokenKind::RParen => break,
+            _ => return None,
+        }
+    }
+    let close = k;
+    match kind(close + 1) {
+        None | Some(TokenKind::Semicolon) => {}
+        _ => return None,
+    }
+    let table = Span::new(t[name_start].span.start, t[name_end].span.end).slice(text);
+    let constraint = t[add + 2].span.slice(text);
+    let columns = Span::new(t[add + 4].span.start, t[close].span.end).slice(text);
+    let end = t.get(close + 1).map_or(t[close].span.end, |s| s.span.end);
+    Some((
+        Span::new(t.first()?.span.start, end),
+        format!(
+            "CREATE UNIQUE INDEX CONCURRENTLY {constraint} ON {table} {columns};\nALTER TABLE {table} ADD CONSTRAINT {constraint} UNIQUE USING INDEX {constraint};"
+        ),
+    ))
 }
 
 /// `DROP INDEX [IF EXISTS] name [RESTRICT]` → `DROP INDEX CONCURRENTLY …` (one index, no CASCADE:
@@ -308,6 +371,29 @@ mod tests {
             "REINDEX INDEX CONCURRENTLY i;",
         ] {
             assert!(reindex_concurrently(no, whole(no)).is_none(), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_unique_constraint_takes_over_a_concurrently_built_index() {
+        let text = "ALTER TABLE public.accounts ADD CONSTRAINT accounts_email_key UNIQUE (email, team_id);";
+        assert_eq!(
+            apply(text, unique_using_index(text, Span::new(0, text.len()))).as_deref(),
+            Some(
+                "CREATE UNIQUE INDEX CONCURRENTLY accounts_email_key ON public.accounts (email, team_id);\nALTER TABLE public.accounts ADD CONSTRAINT accounts_email_key UNIQUE USING INDEX accounts_email_key;"
+            )
+        );
+        for no in [
+            "ALTER TABLE t ADD UNIQUE (a);",
+            "ALTER TABLE t ADD CONSTRAINT k PRIMARY KEY (a);",
+            "ALTER TABLE t ADD CONSTRAINT k UNIQUE (a) DEFERRABLE;",
+            "ALTER TABLE t ADD CONSTRAINT k UNIQUE (lower(a));",
+            "ALTER TABLE t ADD CONSTRAINT k UNIQUE NULLS NOT DISTINCT (a);",
+        ] {
+            assert!(
+                unique_using_index(no, Span::new(0, no.len())).is_none(),
+                "{no}"
+            );
         }
     }
 

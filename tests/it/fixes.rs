@@ -201,6 +201,14 @@ fn reindex_without_concurrently_fix_replays_cleanly() {
 }
 
 #[test]
+fn constraint_builds_index_fix_replays_cleanly() {
+    // The named UNIQUE constraint is fixed; the unnamed primary key is not (no index name to give).
+    let (before, _) =
+        fix_and_recheck_some("rules/constraint-builds-index", "constraint-builds-index");
+    assert_eq!(before.rule("constraint-builds-index").len(), 2);
+}
+
+#[test]
 fn validation_scan_fix_replays_cleanly() {
     fix_and_recheck("fixes/validation-scan", "validation-scan");
 }
