@@ -137,8 +137,7 @@ pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
     for (i, finding) in outcome.report.findings.iter().enumerate() {
         match &finding.fix {
             Some(fix) if fix.safe => by_file.entry(fix.file.clone()).or_default().push(i),
-            Some(_) => fixed.unsafe_left += 1,
-            None => {}
+            _ => {}
         }
     }
     fixed.only_counted = outcome
@@ -154,6 +153,13 @@ pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
                 .ok()
         })
         .sum();
+    // Every finding with a span, by file.
+    let mut located: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+    for (i, finding) in outcome.report.findings.iter().enumerate() {
+        if let Some(location) = finding.location.as_ref().filter(|l| l.span.is_some()) {
+            located.entry(location.file.clone()).or_default().push(i);
+        }
+    }
     let mut writes: Vec<(PathBuf, String)> = Vec::new();
     let mut done: Vec<usize> = Vec::new();
     for (file, mut indices) in by_file {
@@ -195,7 +201,18 @@ pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
                     .and_then(|&k| fix_of(k))
                     .is_some_and(|k| k.span.is_empty() && k.span.start == fix.span.start);
             if second_insertion || end.is_some_and(|e| fix.span.start < e) {
-                fixed.overlapping += 1;
+                // Inside text a kept fix deletes (`ENGINE=`InnoDB``): gone with it.
+                let removed = kept.last().and_then(|&k| fix_of(k)).is_some_and(|k| {
+                    k.replacement.is_empty()
+                        && k.span.start <= fix.span.start
+                        && fix.span.end <= k.span.end
+                        && !second_insertion
+                });
+                if removed {
+                    done.push(i);
+                } else {
+                    fixed.overlapping += 1;
+                }
                 continue;
             }
             end = Some(fix.span.end);
@@ -218,6 +235,33 @@ pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
                 replacement: fix.replacement.clone(),
             });
         }
+        // Other findings whose text a kept fix deletes are gone with it (a backtick inside a removed
+        // `ENGINE=` option), whatever their own fix. Kept fixes do not overlap: sorted by start.
+        let removals: Vec<Span> = kept
+            .iter()
+            .filter_map(|&k| fix_of(k))
+            .filter(|f| f.replacement.is_empty() && !f.span.is_empty())
+            .map(|f| f.span)
+            .collect();
+        if !removals.is_empty() {
+            for &i in located.get(&file).map(Vec::as_slice).unwrap_or_default() {
+                let Some(sp) = outcome.report.findings[i]
+                    .location
+                    .as_ref()
+                    .and_then(|l| l.span)
+                else {
+                    continue;
+                };
+                let at = removals.partition_point(|r| r.start <= sp.start);
+                let inside = at
+                    .checked_sub(1)
+                    .and_then(|r| removals.get(r))
+                    .is_some_and(|r| sp.end <= r.end);
+                if inside {
+                    done.push(i);
+                }
+            }
+        }
         done.extend(kept);
         if text != read {
             writes.push((file, text));
@@ -229,6 +273,14 @@ pub fn apply(root: &Path, outcome: &mut Outcome) -> Result<Fixed, FixError> {
     }
     fixed.files = writes.len();
     done.sort_unstable();
+    done.dedup();
+    fixed.unsafe_left = outcome
+        .report
+        .findings
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| f.fix.as_ref().is_some_and(|x| !x.safe) && done.binary_search(i).is_err())
+        .count();
     for i in done.into_iter().rev() {
         outcome.report.findings.remove(i);
     }
@@ -322,6 +374,30 @@ mod tests {
         std::fs::write(dir.path().join("m/001.sql"), [b'a', 0xff]).expect("write");
         let err = apply(dir.path(), &mut out).expect_err("not UTF-8");
         assert!(matches!(err, FixError::NotUtf8(_)), "{err}");
+    }
+
+    #[test]
+    fn a_fix_inside_removed_text_goes_with_it() {
+        // `ENGINE=`InnoDB``: the option's removal takes the backtick finding's text with it.
+        let text = "CREATE TABLE a (id int) ENGINE=`InnoDB`;";
+        let engine = Span::new(23, 39);
+        let backtick = Span::new(31, 39);
+        assert_eq!(&text[engine.start..engine.end], " ENGINE=`InnoDB`");
+        let (dir, mut out) = outcome(
+            text,
+            vec![
+                finding("mysql-syntax", engine, "", true),
+                // Capital letters: an unsafe fix, gone with the text all the same.
+                finding("mysql-syntax", backtick, "\"InnoDB\"", false),
+            ],
+        );
+        let fixed = apply(dir.path(), &mut out).expect("fixes apply");
+        assert_eq!(read(&dir), "CREATE TABLE a (id int);");
+        assert_eq!(
+            (fixed.applied.len(), fixed.overlapping, fixed.unsafe_left),
+            (1, 0, 0)
+        );
+        assert!(out.report.findings.is_empty());
     }
 
     #[test]
