@@ -1,5 +1,5 @@
-//! The shared vocabulary of every stage: [`Finding`], [`Severity`], [`Category`], [`Location`] and the
-//! [`Sources`] that findings point into.
+//! The shared vocabulary of every stage: [`Finding`] (with its optional [`Fix`]), [`Severity`],
+//! [`Category`], [`Location`] and the [`Sources`] that findings point into.
 //!
 //! A finding is about the user's repository (a migration failed to replay, a MySQL construct sits in a
 //! PostgreSQL migration, a file the runner would never apply). It stores byte offsets only; lines and
