@@ -18,7 +18,7 @@ pub const PER_RULE_AND_FILE: usize = 100;
 pub const HELD_PER_RULE_AND_FILE: usize = 10_000;
 
 /// The `evidence.extra` key of a summary finding: how many findings it stands for.
-const NOT_SHOWN: &str = "not_shown";
+pub const NOT_SHOWN: &str = "not_shown";
 
 type Key = (String, Option<PathBuf>);
 

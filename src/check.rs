@@ -152,6 +152,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
         report.sets.extend(discovery.sets.iter().map(skipped));
     }
     report.findings.extend(shipped.notice.take());
+    crate::rules::fixes::attach(&mut report.findings, &discovery.sets);
     apply_policy(options, config.as_ref(), &discovery, needs_db, &mut report)?;
     crate::history::hold_back(&mut report, &shipped);
     rules::confirm::merge_confirmed(&mut report.findings);

@@ -77,6 +77,7 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
             .help("name the folder and its runner in .pgrehearse.yaml (`sets: [{path: db/migrations, runner: psql}]`)"),
         );
     }
+    rules::fixes::attach(&mut report.findings, &discovery.sets);
     let baseline = policy::baseline_path(&options.root, config.as_ref(), &options.baseline)?;
     policy::apply(
         &mut report,

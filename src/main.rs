@@ -165,6 +165,10 @@ struct LintArgs {
     #[arg(short, long)]
     quiet: bool,
 
+    /// Apply the safe fixes to the migration files in place, and say what was changed.
+    #[arg(long)]
+    fix: bool,
+
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -267,6 +271,10 @@ struct CheckArgs {
     /// Print progress and timings on stderr.
     #[arg(short, long)]
     verbose: bool,
+
+    /// Apply the safe fixes to the migration files in place, and say what was changed (`check`, `lint`).
+    #[arg(long)]
+    fix: bool,
 
     #[command(flatten)]
     report: ReportArgs,
@@ -375,6 +383,12 @@ async fn run_check_task(options: CheckOptions) -> Result<check::Outcome, String>
 }
 
 async fn run_baseline(args: CheckArgs) -> ExitCode {
+    if args.fix {
+        eprintln!(
+            "pgrehearse: error: --fix applies to `check` and `lint`, not `baseline` (fix first, then record the baseline)"
+        );
+        return ExitCode::from(2);
+    }
     if !root_exists(&args.path) {
         return ExitCode::from(2);
     }
@@ -533,13 +547,17 @@ async fn run_check(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = match run_check_task(check_options(&args)).await {
+    let mut outcome = match run_check_task(check_options(&args)).await {
         Ok(outcome) => outcome,
         Err(why) => {
             deliver::github_abort(github.as_mut(), &why).await;
             return ExitCode::from(2);
         }
     };
+    if args.fix && !apply_fixes(&args.path, &mut outcome) {
+        deliver::github_abort(github.as_mut(), "--fix could not write the fixed files").await;
+        return ExitCode::from(2);
+    }
     let options = DeliverOptions {
         root: args.path.clone(),
         format: args.format,
@@ -553,6 +571,24 @@ async fn run_check(args: CheckArgs) -> ExitCode {
     ExitCode::from(deliver::finish(outcome, &options, github.as_mut()).await)
 }
 
+/// `--fix`: applies the safe fixes and says on stderr what changed; false (after printing the
+/// error) when no file could be fixed.
+fn apply_fixes(root: &std::path::Path, outcome: &mut check::Outcome) -> bool {
+    match pgrehearse::fix::apply(root, outcome) {
+        Ok(fixed) => {
+            for applied in &fixed.applied {
+                eprintln!("fixed {}", applied.describe());
+            }
+            eprintln!("pgrehearse: {}", fixed.summary());
+            true
+        }
+        Err(e) => {
+            eprintln!("pgrehearse: error: --fix: {e}");
+            false
+        }
+    }
+}
+
 async fn run_lint(args: LintArgs) -> ExitCode {
     if !root_exists(&args.path) {
         return ExitCode::from(2);
@@ -563,13 +599,16 @@ async fn run_lint(args: LintArgs) -> ExitCode {
         baseline: args.report.baseline_choice(),
         history: args.report.history_choice(),
     };
-    let outcome = match pgrehearse::lint::run(&options) {
+    let mut outcome = match pgrehearse::lint::run(&options) {
         Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("pgrehearse: error: {e}");
             return ExitCode::from(2);
         }
     };
+    if args.fix && !apply_fixes(&args.path, &mut outcome) {
+        return ExitCode::from(2);
+    }
     let options = DeliverOptions {
         root: args.path,
         format: args.format,

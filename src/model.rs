@@ -1,5 +1,5 @@
-//! The shared vocabulary of every stage: [`Finding`], [`Severity`], [`Category`], [`Location`] and the
-//! [`Sources`] that findings point into.
+//! The shared vocabulary of every stage: [`Finding`] (with its optional [`Fix`]), [`Severity`],
+//! [`Category`], [`Location`] and the [`Sources`] that findings point into.
 //!
 //! A finding is about the user's repository (a migration failed to replay, a MySQL construct sits in a
 //! PostgreSQL migration, a file the runner would never apply). It stores byte offsets only; lines and
@@ -195,6 +195,49 @@ pub struct Finding {
     pub help: Option<String>,
     pub location: Option<Location>,
     pub evidence: Evidence,
+    /// A machine-applicable edit that resolves the finding, when there is a mechanical one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+/// A suggested edit: replace `span` of `file` with `replacement`. A fix that touches several places
+/// of a statement is one edit over the part of the statement that spans them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fix {
+    /// Path relative to the checked root (the finding's file).
+    pub file: PathBuf,
+    /// Byte range replaced (empty: an insertion), serialized as `{"start": N, "end": N}`.
+    #[serde(with = "span_serde")]
+    pub span: Span,
+    pub replacement: String,
+    /// Applying it keeps what the migration does and cannot break the runner's way of applying it;
+    /// `--fix` applies only safe fixes. An unsafe fix is still shown as a suggestion.
+    pub safe: bool,
+}
+
+/// Serde for a [`Span`] (the `sql` crate stays free of dependencies).
+mod span_serde {
+    use super::Span;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Raw {
+        start: usize,
+        end: usize,
+    }
+
+    pub fn serialize<S: Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {
+        Raw {
+            start: span.start,
+            end: span.end,
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        let r = Raw::deserialize(d)?;
+        Ok(Span::new(r.start, r.end))
+    }
 }
 
 impl Finding {
@@ -212,7 +255,22 @@ impl Finding {
             help: None,
             location: None,
             evidence: Evidence::default(),
+            fix: None,
         }
+    }
+
+    /// Attaches a fix replacing `span` of the finding's file (the file of its location; no fix is
+    /// attached to a finding without a location).
+    pub fn fix(mut self, span: Span, replacement: impl Into<String>, safe: bool) -> Finding {
+        if let Some(location) = &self.location {
+            self.fix = Some(Fix {
+                file: location.file.clone(),
+                span,
+                replacement: replacement.into(),
+                safe,
+            });
+        }
+        self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Finding {

@@ -13,7 +13,8 @@
 //! - on pull requests, one **sticky summary comment**, found again by a hidden marker and edited in
 //!   place (created only when there are findings), and **inline review comments** on the lines the pull
 //!   request added or modified, each marked with a fingerprint of its finding so a re-run never posts the
-//!   same comment twice;
+//!   same comment twice; a finding whose fix lies on changed lines gets a ```` ```suggestion ```` block
+//!   holding those lines with the fix applied, and its comment spans them (`start_line` … `line`);
 //! - the **job summary** (`$GITHUB_STEP_SUMMARY`, a markdown table) and the step **outputs**
 //!   (`findings`, `errors`, `warnings`, `notices`, `report-path` in `$GITHUB_OUTPUT`).
 //!
@@ -36,7 +37,7 @@ use diff::ChangedLines;
 
 use crate::model::{Finding, Report, Severity, Sources};
 use crate::report::markdown::{self, MarkdownOptions};
-use crate::report::{Resolved, Resolver};
+use crate::report::{Resolved, ResolvedFix, Resolver};
 
 /// The check run's default name (`--check-name`).
 pub const DEFAULT_CHECK_NAME: &str = "pgrehearse";
@@ -599,11 +600,22 @@ impl<A: Api> Publisher<A> {
             Ok(files) => ChangedLines::from_files(&files),
             Err(e) => return self.degrade(out, "read the pull request's files", &e),
         };
+        let mut fixes = Resolver::with_prefix(sources, self.options.path_prefix.as_deref());
         let candidates: Vec<(String, Value)> = placed
             .iter()
             .filter_map(|p| {
                 let line = p.resolved.source.as_ref()?.pos.line;
-                if !changed.contains(&p.resolved.file, line) {
+                // A fix whose lines the pull request changed becomes a suggestion on those lines.
+                let suggested = p
+                    .finding
+                    .fix
+                    .as_ref()
+                    .and_then(|f| fixes.resolve_fix(f))
+                    .and_then(|fix| suggestion(&fix))
+                    .filter(|(from, to, _, _)| {
+                        (*from..=*to).all(|l| changed.contains(&p.resolved.file, l))
+                    });
+                if !changed.contains(&p.resolved.file, line) && suggested.is_none() {
                     return None;
                 }
                 let f = p.finding;
@@ -620,11 +632,27 @@ impl<A: Api> Publisher<A> {
                 if let Some(help) = &f.help {
                     let _ = write!(body, "\n\nhelp: {}", markdown::cell(help));
                 }
+                let mut comment = json!({ "path": p.resolved.file, "line": line, "side": "RIGHT" });
+                if let Some((from, to, lines, safe)) = &suggested {
+                    let fence = if lines.contains("```") { "````" } else { "```" };
+                    let _ = write!(
+                        body,
+                        "\n\n{}:\n\n{fence}suggestion\n{lines}\n{fence}",
+                        if *safe {
+                            "Suggested fix (`pgrehearse --fix` applies it)"
+                        } else {
+                            "Suggested fix (review it: it is not safe to apply as is, see the help)"
+                        }
+                    );
+                    comment["line"] = json!(to);
+                    if from != to {
+                        comment["start_line"] = json!(from);
+                        comment["start_side"] = json!("RIGHT");
+                    }
+                }
                 let _ = write!(body, "\n\n{marker}");
-                Some((
-                    marker,
-                    json!({ "path": p.resolved.file, "line": line, "side": "RIGHT", "body": body }),
-                ))
+                comment["body"] = json!(body);
+                Some((marker, comment))
             })
             .collect();
         if candidates.is_empty() {
@@ -664,6 +692,36 @@ impl<A: Api> Publisher<A> {
         }
         Ok(())
     }
+}
+
+/// A fix as a GitHub suggestion: the first and last line it touches and their text with the fix
+/// applied (LF line ends), and whether it is safe. `None` when the fix ends at the very start of a
+/// line after its first one (it would swallow a line end the suggestion cannot show).
+fn suggestion(fix: &ResolvedFix<'_>) -> Option<(u32, u32, String, bool)> {
+    let text = fix.text;
+    let span = fix.fix.span;
+    let bytes = text.as_bytes();
+    let is_break = |b: u8| b == b'\n' || b == b'\r';
+    if span.end > span.start && is_break(bytes[span.end - 1]) {
+        return None;
+    }
+    let first = bytes[..span.start]
+        .iter()
+        .rposition(|&b| is_break(b))
+        .map_or(0, |i| i + 1);
+    let last = bytes[span.end..]
+        .iter()
+        .position(|&b| is_break(b))
+        .map_or(text.len(), |i| span.end + i);
+    let lines = format!(
+        "{}{}{}",
+        text.get(first..span.start)?,
+        fix.fix.replacement,
+        text.get(span.end..last)?
+    )
+    .replace("\r\n", "\n")
+    .replace('\r', "\n");
+    Some((fix.pos.line, fix.pos.end_line, lines, fix.fix.safe))
 }
 
 /// One check run annotation.

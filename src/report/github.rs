@@ -68,6 +68,10 @@ pub(crate) fn command<'a>(resolver: &mut Resolver<'a>, finding: &'a Finding) -> 
         message.push_str("\nhelp: ");
         message.push_str(help);
     }
+    if let Some(fix) = finding.fix.as_ref().and_then(|f| resolver.resolve_fix(f)) {
+        message.push('\n');
+        message.push_str(&super::describe_fix(&fix));
+    }
     let _ = write!(command, "::{}", escape_data(&message));
     command
 }

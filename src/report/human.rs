@@ -107,6 +107,9 @@ fn render_finding<'a>(
     if let Some(help) = &finding.help {
         footer(Level::HELP, help);
     }
+    if let Some(fix) = finding.fix.as_ref().and_then(|f| resolver.resolve_fix(f)) {
+        footer(Level::HELP, &super::describe_fix(&fix));
+    }
 
     let title = level(finding.severity)
         .primary_title(finding.message.as_str())

@@ -3,7 +3,7 @@
 //! ```text
 //! {"version":1,
 //!  "findings":[{"rule","category","severity","file","line","column","end_line","end_column",
-//!               "message","help","evidence"}],
+//!               "message","help","evidence","fix"?}],
 //!  "summary":{"findings","errors","warnings","notices","suppressed","baselined","historical","engine",
 //!             "sets":[{"path","runner","migrations","applied","status"}],
 //!             "history":{"basis","revision","shipped"}}}
@@ -17,6 +17,13 @@
 //!
 //! `evidence.confirmed_by` (`{"rule", "message", "help"}`) is present when the replay failed at the
 //! statement a static rule's finding names and the two were reported as one (added without a bump).
+//!
+//! `fix` is present only on findings with a machine-applicable fix: `{"file","line","column",
+//! "end_line","end_column","replacement","safe"}` — replace the text from (`line`, `column`) up to
+//! (`end_line`, `end_column`), end exclusive, same conventions as the finding's own position, with
+//! `replacement` (an empty range is an insertion). `safe` fixes keep what the migration does and
+//! are the ones `--fix` applies; the others are suggestions to review. Added to version 1 without a
+//! bump.
 //!
 //! `historical` counts the findings held back because they judge a migration that already shipped
 //! (lock, partial-failure and data-dependent rules; `--all-history` reports them), and `history` says
@@ -54,6 +61,19 @@ struct JsonFinding<'a> {
     message: &'a str,
     help: Option<&'a str>,
     evidence: &'a Evidence,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<JsonFix<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFix<'a> {
+    file: String,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+    replacement: &'a str,
+    safe: bool,
 }
 
 #[derive(Serialize)]
@@ -101,7 +121,19 @@ pub(super) fn write(out: &mut dyn io::Write, report: &Report, sources: &Sources)
                 message: &finding.message,
                 help: finding.help.as_deref(),
                 evidence: &finding.evidence,
+                fix: None,
             };
+            if let Some(fix) = finding.fix.as_ref().and_then(|f| resolver.resolve_fix(f)) {
+                json.fix = Some(JsonFix {
+                    file: fix.file,
+                    line: fix.pos.line,
+                    column: fix.pos.column,
+                    end_line: fix.pos.end_line,
+                    end_column: fix.pos.end_column,
+                    replacement: &fix.fix.replacement,
+                    safe: fix.fix.safe,
+                });
+            }
             if let Some(location) = &finding.location {
                 let resolved = resolver.resolve(location);
                 json.file = Some(resolved.file);

@@ -10,6 +10,10 @@
 //!   `region` has `startLine`, `startColumn`, `endLine`, `endColumn`, 1-based, with `endColumn`
 //!   exclusive as SARIF defines it and columns counting Unicode code points (`columnKind`). A finding
 //!   about a whole file has no `region`. The finding's evidence is the result's property bag.
+//! - A finding with a machine-applicable fix has one `fixes` entry: a `description`, one
+//!   `artifactChanges` entry for its file with one replacement (`deletedRegion`, same conventions as
+//!   `region`, empty for an insertion; `insertedContent.text`), and `properties.safe` (whether
+//!   `--fix` applies it).
 //! - Code scanning rejects the **whole** file when one result has no location
 //!   (`locationFromSarifResult: expected at least one location`), so a finding without a file is written
 //!   as a tool execution notification of `invocations[0]`, not as a result.
@@ -154,14 +158,43 @@ fn log(report: &Report, sources: &Sources, opts: &RenderOptions) -> Value {
                 }),
             );
         }
-        results.push(json!({
+        let mut result = json!({
             "ruleId": finding.rule,
             "ruleIndex": rule_index,
             "level": level(finding.severity),
             "message": { "text": message_text(finding) },
             "locations": [ { "physicalLocation": Value::Object(physical) } ],
             "properties": properties(finding),
-        }));
+        });
+        if let (Some(fix), Some(obj)) = (
+            finding.fix.as_ref().and_then(|f| resolver.resolve_fix(f)),
+            result.as_object_mut(),
+        ) {
+            let pos = fix.pos;
+            obj.insert(
+                "fixes".into(),
+                json!([ {
+                    "description": { "text": super::describe_fix(&fix) },
+                    "artifactChanges": [ {
+                        "artifactLocation": {
+                            "uri": super::percent_encode_path(&fix.file),
+                            "uriBaseId": "%SRCROOT%",
+                        },
+                        "replacements": [ {
+                            "deletedRegion": {
+                                "startLine": pos.line,
+                                "startColumn": pos.column,
+                                "endLine": pos.end_line,
+                                "endColumn": pos.end_column,
+                            },
+                            "insertedContent": { "text": fix.fix.replacement },
+                        } ],
+                    } ],
+                    "properties": { "safe": fix.fix.safe },
+                } ]),
+            );
+        }
+        results.push(result);
     }
 
     let mut invocation = json!({

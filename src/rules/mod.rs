@@ -2,11 +2,14 @@
 //!
 //! Static checks here take a discovered set and return findings (ids from [`crate::registry`]); they
 //! never decide how a migration is applied (that is `replay`'s job). [`drift`] turns the differences
-//! [`crate::diff`] found into findings at the statement that built each object.
+//! [`crate::diff`] found into findings at the statement that built each object. Dialect findings
+//! carry their PostgreSQL rewrite as a fix; [`fixes`] adds the `CONCURRENTLY` and `NOT VALID` fixes
+//! of the lock findings once it knows how the runner groups each statement into transactions.
 
 pub mod confirm;
 pub mod ddl;
 pub mod drift;
+pub mod fixes;
 pub mod partial;
 
 use pgrehearse_sql::{self as sql, Dialect, Span};
@@ -67,26 +70,31 @@ fn dialect_checks(set: &MigrationSet) -> Vec<Finding> {
             sql::attribute_datetime(&m.text, &mut hits, dialect);
         }
         for hit in hits.into_iter().filter(|h| sent(h.span)) {
-            findings.push(
-                Finding::new(
-                    dialect_rule(hit.dialect),
-                    Category::Dialect,
-                    Severity::Error,
-                    hit.message,
-                )
-                .help(hit.help)
-                .at(&m.file, Some(hit.span))
-                .evidence(Evidence {
-                    migration: Some(m.id.clone()),
-                    extra: [
-                        ("construct".to_string(), hit.construct.to_string()),
-                        ("dialect".to_string(), hit.dialect.name().to_string()),
-                    ]
-                    .into_iter()
-                    .collect(),
-                    ..Evidence::default()
-                }),
-            );
+            let mut finding = Finding::new(
+                dialect_rule(hit.dialect),
+                Category::Dialect,
+                Severity::Error,
+                hit.message,
+            )
+            .help(hit.help)
+            .at(&m.file, Some(hit.span))
+            .evidence(Evidence {
+                migration: Some(m.id.clone()),
+                extra: [
+                    ("construct".to_string(), hit.construct.to_string()),
+                    ("dialect".to_string(), hit.dialect.name().to_string()),
+                ]
+                .into_iter()
+                .collect(),
+                ..Evidence::default()
+            });
+            if let Some(fix) = hit.fix {
+                // Migrations generated for another database are fixed by changing the provider and
+                // generating them again, not by editing them: the rewrite stays a suggestion.
+                let safe = fix.safe && generated_for.is_none();
+                finding = finding.fix(fix.span, fix.replacement, safe);
+            }
+            findings.push(finding);
         }
     }
     findings

@@ -28,6 +28,7 @@
 
 pub mod classify;
 pub mod dialect;
+mod dialect_fix;
 pub mod lex;
 pub mod span;
 pub mod split;
@@ -38,6 +39,7 @@ pub use classify::{
     non_transactional, rerun_hazards, string_value, transaction_control,
 };
 pub use dialect::{CONSTRUCTS, Dialect, DialectHit, attribute_datetime, detect_dialect};
+pub use dialect_fix::DialectFix;
 pub use lex::{Lexer, Token, TokenKind, describe_unterminated, tokenize};
 pub use span::{LineIndex, Span, char_pos_to_byte, floor_char_boundary};
 pub use split::{
