@@ -63,7 +63,7 @@ fn supabase_migrations_without_the_preset_report_the_missing_role() {
         run.positions("missing-role"),
         vec![(file.to_string(), 13, 6)]
     );
-    assert!(run.rule("migration-failed").is_empty(), "{:#}", run.json);
+    assert!(run.failures("migration-failed").is_empty(), "{:#}", run.json);
     let finding = run.rule("missing-role")[0];
     assert_eq!(finding["category"], "environment");
     assert_eq!(finding["severity"], "error");
@@ -93,7 +93,7 @@ fn supabase_objects_without_the_preset_point_at_it() {
     let config_path = config.path().to_str().expect("utf-8 path");
     let run = check_json(&repo, Engine::Local, &["--config", config_path]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    let failed = run.rule("migration-failed");
+    let failed = run.failures("migration-failed");
     assert_eq!(failed.len(), 1, "{:#}", run.json);
     assert_eq!(failed[0]["evidence"]["sqlstate"], "3F000");
     assert!(
@@ -125,7 +125,7 @@ fn create_roles_replays_what_fails_without_it() {
         without.rule("missing-role")[0]["evidence"]["extra"]["role"],
         "pgr_app_owner"
     );
-    assert!(without.rule("migration-failed").is_empty());
+    assert!(without.failures("migration-failed").is_empty());
 
     let with = check_json(&repo, Engine::Local, &["--create-roles"]);
     assert_eq!(with.code(), 0, "{}\n{:#}", with.stderr(), with.json);
@@ -310,7 +310,7 @@ fn constructs_of_a_newer_postgres_are_named_with_the_version() {
         assert_eq!(set_status(&run, i).0, "failed");
     }
     // Never reported as a generic failure.
-    assert!(run.rule("migration-failed").is_empty(), "{:#}", run.json);
+    assert!(run.failures("migration-failed").is_empty(), "{:#}", run.json);
 }
 
 #[test]
@@ -393,7 +393,7 @@ fn a_subquery_without_an_alias_needs_postgres_16_at_its_parenthesis() {
         "{}",
         run.json
     );
-    assert!(run.rule("migration-failed").is_empty(), "{}", run.json);
+    assert!(run.failures("migration-failed").is_empty(), "{}", run.json);
 }
 
 #[test]
@@ -412,7 +412,7 @@ fn a_snapshot_beside_versioned_upgrade_folders_is_the_baseline_of_its_set() {
         assert_eq!(sets[0]["path"], "store/migration/postgres");
         assert_eq!(sets[0]["migrations"], 0, "{:#}", run.json);
         assert_eq!(sets[0]["status"], "ok", "{:#}", run.json);
-        assert!(run.rule("migration-failed").is_empty(), "{:#}", run.json);
+        assert!(run.failures("migration-failed").is_empty(), "{:#}", run.json);
     }
 
     // The snapshot really is replayed: a broken one fails at its line.

@@ -272,7 +272,7 @@ fn a_fix_inside_the_runner_s_transaction_is_unsafe_and_its_opt_out_works() {
     std::fs::write(&file, &suggested).unwrap();
     let failed = check_json(&repo, Engine::Local, &[]);
     assert!(
-        !failed.rule("migration-failed").is_empty(),
+        !failed.failures("migration-failed").is_empty(),
         "{:?}",
         failed.findings()
     );
@@ -280,7 +280,7 @@ fn a_fix_inside_the_runner_s_transaction_is_unsafe_and_its_opt_out_works() {
     std::fs::write(&file, format!("-- +goose NO TRANSACTION\n{suggested}")).unwrap();
     let after = check_json(&repo, Engine::Local, &[]);
     assert!(
-        after.rule("migration-failed").is_empty()
+        after.failures("migration-failed").is_empty()
             && after.rule("index-without-concurrently").is_empty(),
         "{:?}",
         after.findings()
@@ -498,7 +498,7 @@ fn not_valid_in_a_runner_transaction_is_unsafe_and_its_advice_works() {
     .unwrap();
     let after = check_json(&repo, Engine::Local, &[]);
     assert!(
-        after.rule("validation-scan").is_empty() && after.rule("migration-failed").is_empty(),
+        after.rule("validation-scan").is_empty() && after.failures("migration-failed").is_empty(),
         "{:?}",
         after.findings()
     );

@@ -174,7 +174,7 @@ fn a_multi_statement_file_failing_at_commit_still_fails_whole() {
     ]);
     for extra in [&[][..], &["--no-lock-trace"][..]] {
         let run = check_json(dir.path(), Engine::Local, extra);
-        let failed = run.rule("migration-failed");
+        let failed = run.failures("migration-failed");
         assert_eq!(failed.len(), 1, "{extra:?} {}", run.json);
         assert_eq!(failed[0]["file"], "db/migrations/002_children.up.sql");
         assert_eq!(failed[0]["evidence"]["sqlstate"], "23503", "{}", run.json);
@@ -204,7 +204,7 @@ fn a_traced_multi_statement_file_fails_at_the_same_place_as_untraced() {
     ]);
     let place = |extra: &[&str]| {
         let run = check_json(dir.path(), Engine::Local, extra);
-        let failed = run.rule("migration-failed");
+        let failed = run.failures("migration-failed");
         assert_eq!(failed.len(), 1, "{}", run.json);
         (
             failed[0]["file"].as_str().unwrap_or("").to_string(),
