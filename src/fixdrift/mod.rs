@@ -92,9 +92,13 @@ pub struct SetFix {
 /// One declared line to change (`--direction migrations`).
 #[derive(Clone, Debug)]
 pub struct DeclaredEdit {
-    /// `file:line` (relative), or the declared file alone when the object is not declared at all.
+    /// `file:line` (relative): the declared line, or the migration statement that builds an object
+    /// the declared schema lacks.
     pub at: String,
+    /// The drift finding's message (both sides).
     pub message: String,
+    /// What to change in the declared schema.
+    pub change: String,
 }
 
 /// The result of a run.
@@ -308,9 +312,25 @@ async fn migrations_win(options: &FixOptions, cleanup: &Cleanup) -> Result<FixOu
             }
             _ => loc.file.display().to_string(),
         };
+        let declared = f
+            .evidence
+            .extra
+            .get("declared")
+            .cloned()
+            .unwrap_or_default();
+        let object = f.evidence.extra.get("object").cloned().unwrap_or_default();
+        let in_declared = loc.file.to_str() == Some(declared.as_str());
+        let change = if !in_declared {
+            format!("add `{object}` to {declared} as this migration builds it")
+        } else if f.message.contains("but the migrations do not create it") {
+            format!("remove `{object}` from {declared}: the migrations never build it")
+        } else {
+            format!("declare `{object}` as the migrations build it (the `migrations:` side above)")
+        };
         edits.push(DeclaredEdit {
             at,
             message: f.message.clone(),
+            change,
         });
     }
     Ok(FixOutcome {
@@ -334,12 +354,12 @@ pub fn print(
             )?;
         }
         for e in &outcome.edits {
-            writeln!(out, "{}: {}", e.at, e.message)?;
+            writeln!(out, "{}: {}\n  = change: {}", e.at, e.message, e.change)?;
         }
         if !outcome.edits.is_empty() {
             writeln!(
                 out,
-                "pgrehearse: {} difference(s); change the declared schema at these lines to match the migrations (a location in a migration names an object to add to the declared schema)",
+                "pgrehearse: {} difference(s); change the declared schema as above to match the migrations (nothing was written)",
                 outcome.edits.len()
             )?;
         }

@@ -562,6 +562,14 @@ fn direction_migrations_lists_the_declared_lines() {
         "{text}"
     );
     assert!(
+        text.contains("db/schema.sql:39: table `public.invoices` is in db/schema.sql but the migrations do not create it\n  = change: remove `public.invoices` from db/schema.sql"),
+        "{text}"
+    );
+    assert!(
+        text.contains("db/migrations/2_orders.up.sql:2: column `public.users.nickname` is created by the migrations but is not in db/schema.sql\n  = change: add `public.users.nickname` to db/schema.sql"),
+        "{text}"
+    );
+    assert!(
         std::fs::read_dir(dir.path().join("db/migrations"))
             .expect("folder")
             .flatten()
