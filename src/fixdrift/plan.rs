@@ -29,6 +29,8 @@ pub enum Phase {
     /// Functions other than `LANGUAGE sql` (their bodies are not checked against tables).
     Functions,
     Tables,
+    /// Views reading a column whose type changes, dropped before the change (created again after).
+    DependentViews,
     Columns,
     /// `LANGUAGE sql` functions, whose bodies must find the tables and columns they read.
     SqlFunctions,
@@ -119,6 +121,9 @@ struct Planner<'a> {
     new_tables: BTreeSet<QualifiedName>,
     /// Materialized views recreated whole (their indexes come with them).
     new_matviews: BTreeSet<QualifiedName>,
+    /// Views and materialized views dropped before a column type change they depend on, and
+    /// created again (as declared) after it.
+    recreated: BTreeSet<QualifiedName>,
 }
 
 impl Planner<'_> {
@@ -199,6 +204,7 @@ pub fn plan_changes(
             .map(|c| c.object.name.clone())
             .collect(),
         new_matviews: BTreeSet::new(),
+        recreated: BTreeSet::new(),
     };
     p.new_matviews = changes
         .iter()
@@ -210,6 +216,7 @@ pub fn plan_changes(
         .map(|c| c.object.name.clone())
         .collect();
     sequences(&mut p);
+    dependent_views(&mut p, changes);
     for c in changes {
         change(&mut p, c);
     }
@@ -1028,6 +1035,17 @@ fn add_constraint(p: &mut Planner, table: &QualifiedName, name: &str, existing: 
     let label = object(ObjectKind::Constraint, table, Some(name));
     let order = constraint_order(con.kind);
     let partitioned = p.table(table).is_some_and(|t| t.partition_key.is_some());
+    // A UNIQUE or PRIMARY KEY built concurrently in a migration of its own, attached in the later
+    // one: only when no declared foreign key needs it (those are added in the main migration).
+    let separate_index = p.options.concurrently
+        && p.options.later_transactions
+        && !p.declared.tables.values().any(|t| {
+            t.constraints.values().any(|c| {
+                c.foreign_key.as_ref().is_some_and(|fk| {
+                    &fk.references == table && fk.referenced_columns == con.columns
+                })
+            })
+        });
     match con.kind {
         ConstraintKind::Check | ConstraintKind::ForeignKey
             if existing && con.validated && p.options.later_transactions =>
@@ -1051,7 +1069,7 @@ fn add_constraint(p: &mut Planner, table: &QualifiedName, name: &str, existing: 
             );
         }
         ConstraintKind::PrimaryKey | ConstraintKind::Unique
-            if existing && p.options.using_index && !partitioned =>
+            if existing && !partitioned && (p.options.using_index || separate_index) =>
         {
             let index = p.table(table).and_then(|t| {
                 t.indexes
@@ -1068,9 +1086,16 @@ fn add_constraint(p: &mut Planner, table: &QualifiedName, name: &str, existing: 
                 );
                 return;
             };
+            // psql: inline. Elsewhere the index gets a migration of its own and is attached in the
+            // later one.
+            let (build_phase, attach) = if p.options.using_index {
+                (Phase::Constraints, Stage::Main)
+            } else {
+                (Phase::Indexes, Stage::Later)
+            };
             p.push_stage(
                 Stage::Concurrently,
-                Phase::Constraints,
+                build_phase,
                 order,
                 &label,
                 index_definition(&idx.definition, true, false),
@@ -1087,7 +1112,8 @@ fn add_constraint(p: &mut Planner, table: &QualifiedName, name: &str, existing: 
                     deferral.push_str(" INITIALLY DEFERRED");
                 }
             }
-            p.push(
+            p.push_stage(
+                attach,
                 Phase::Constraints,
                 order,
                 &label,
@@ -1589,6 +1615,9 @@ fn create_view(p: &mut Planner, name: &QualifiedName, v: &View, replace: bool) {
 }
 
 fn view_change(p: &mut Planner, c: &Change, name: &QualifiedName, label: &str) {
+    if p.recreated.contains(name) {
+        return;
+    }
     match &c.diff {
         Diff::OnlyDeclared => {
             if let Some(v) = p.declared.views.get(name).cloned() {
@@ -1673,6 +1702,9 @@ fn create_matview(p: &mut Planner, name: &QualifiedName, v: &MaterializedView) {
 }
 
 fn matview_change(p: &mut Planner, c: &Change, name: &QualifiedName, label: &str) {
+    if p.recreated.contains(name) {
+        return;
+    }
     match &c.diff {
         Diff::OnlyDeclared => {
             if let Some(v) = p.declared.materialized_views.get(name).cloned() {
@@ -1697,6 +1729,100 @@ fn matview_change(p: &mut Planner, c: &Change, name: &QualifiedName, label: &str
             }
         }
         Diff::Renamed { .. } => {}
+    }
+}
+
+/// A column whose type changes (applied: a widening, or a collation) cannot change while a view
+/// reads it: the views and materialized views that read its table (and the views reading those) are
+/// dropped before the change, readers first, and created again as declared after it.
+fn dependent_views(p: &mut Planner, changes: &[Change]) {
+    let mut retyped: BTreeSet<QualifiedName> = BTreeSet::new();
+    for c in changes {
+        if c.object.kind != ObjectKind::Column || c.class != DriftClass::Column {
+            continue;
+        }
+        let Some(col) = &c.object.member else {
+            continue;
+        };
+        let d = p
+            .declared
+            .tables
+            .get(&c.object.name)
+            .and_then(|t| t.columns.get(col));
+        let m = p
+            .migrations
+            .tables
+            .get(&c.object.name)
+            .and_then(|t| t.columns.get(col));
+        if let (Some(d), Some(m)) = (d, m)
+            && (d.data_type != m.data_type || d.collation != m.collation)
+            && widens(&m.data_type, &d.data_type)
+            && d.generated.is_none()
+        {
+            retyped.insert(c.object.name.clone());
+        }
+    }
+    if retyped.is_empty() {
+        return;
+    }
+    let definitions: Vec<(QualifiedName, String, bool)> = p
+        .migrations
+        .views
+        .iter()
+        .map(|(n, v)| (n.clone(), v.definition.clone(), false))
+        .chain(
+            p.migrations
+                .materialized_views
+                .iter()
+                .map(|(n, v)| (n.clone(), v.definition.clone(), true)),
+        )
+        .collect();
+    // Readers of the retyped tables, then readers of those, with their depth.
+    let mut depth: BTreeMap<QualifiedName, u32> = BTreeMap::new();
+    let mut frontier: Vec<QualifiedName> = retyped.into_iter().collect();
+    let mut level = 0;
+    while !frontier.is_empty() && level < 32 {
+        level += 1;
+        let mut next = Vec::new();
+        for (n, def, _) in &definitions {
+            if frontier.iter().any(|t| mentions(def, t)) && depth.get(n).is_none_or(|d| *d < level)
+            {
+                depth.insert(n.clone(), level);
+                next.push(n.clone());
+            }
+        }
+        frontier = next;
+    }
+    for (n, def_depth) in &depth {
+        let materialized = definitions.iter().any(|(v, _, m)| v == n && *m);
+        let label = object(
+            if materialized {
+                ObjectKind::MaterializedView
+            } else {
+                ObjectKind::View
+            },
+            n,
+            None,
+        );
+        // Readers (deeper) first.
+        p.push(
+            Phase::DependentViews,
+            100 - (*def_depth).min(99),
+            &label,
+            format!(
+                "DROP {}VIEW {}",
+                if materialized { "MATERIALIZED " } else { "" },
+                qualified(n)
+            ),
+        );
+        p.recreated.insert(n.clone());
+        if materialized {
+            if let Some(v) = p.declared.materialized_views.get(n).cloned() {
+                create_matview(p, n, &v);
+            }
+        } else if let Some(v) = p.declared.views.get(n).cloned() {
+            create_view(p, n, &v, false);
+        }
     }
 }
 

@@ -577,3 +577,72 @@ fn direction_migrations_lists_the_declared_lines() {
         "nothing is written"
     );
 }
+
+/// A widened column that a view reads: the view is dropped before the type change and created again
+/// after it. A UNIQUE constraint on an existing table: its index built CONCURRENTLY in a migration of
+/// its own, attached `USING INDEX` in the later one (golang-migrate).
+#[test]
+fn views_over_a_retyped_column_and_unique_constraints_on_existing_tables() {
+    let dir = repo(&[
+        (
+            "db/migrations/1_init.up.sql",
+            "CREATE TABLE t (id int PRIMARY KEY, a varchar(10), b int);\nCREATE VIEW v AS SELECT id, a FROM t;\nCREATE VIEW w AS SELECT a FROM v;\n",
+        ),
+        (
+            "db/schema.sql",
+            "CREATE TABLE t (id int PRIMARY KEY, a varchar(20), b int CONSTRAINT t_b_key UNIQUE);\nCREATE VIEW v AS SELECT id, a FROM t;\nCREATE VIEW w AS SELECT a FROM v;\n",
+        ),
+    ]);
+    let out = fix_drift(dir.path(), &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        written(&text)
+            .iter()
+            .filter(|f| f.ends_with(".up.sql"))
+            .collect::<Vec<_>>(),
+        [
+            "db/migrations/2_pgrehearse_fix_drift.up.sql",
+            "db/migrations/3_pgrehearse_fix_drift_index.up.sql",
+            "db/migrations/4_pgrehearse_fix_drift_validate.up.sql",
+        ],
+        "{text}"
+    );
+    let main = std::fs::read_to_string(
+        dir.path()
+            .join("db/migrations/2_pgrehearse_fix_drift.up.sql"),
+    )
+    .expect("main");
+    let at = |needle: &str| {
+        main.find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` is not in:\n{main}"))
+    };
+    // Readers first, then the type change, then the views again.
+    assert!(
+        at("DROP VIEW public.w;") < at("DROP VIEW public.v;"),
+        "{main}"
+    );
+    assert!(at("DROP VIEW public.v;") < at("ALTER COLUMN a TYPE character varying(20)"));
+    assert!(at("ALTER COLUMN a TYPE") < at("CREATE VIEW public.v AS"));
+    assert!(at("CREATE VIEW public.v AS") < at("CREATE VIEW public.w AS"));
+    let index = std::fs::read_to_string(
+        dir.path()
+            .join("db/migrations/3_pgrehearse_fix_drift_index.up.sql"),
+    )
+    .expect("index");
+    assert!(
+        index.contains("CREATE UNIQUE INDEX CONCURRENTLY t_b_key ON public.t USING btree (b);"),
+        "{index}"
+    );
+    let validate = std::fs::read_to_string(
+        dir.path()
+            .join("db/migrations/4_pgrehearse_fix_drift_validate.up.sql"),
+    )
+    .expect("validate");
+    assert!(
+        validate
+            .contains("ALTER TABLE public.t ADD CONSTRAINT t_b_key UNIQUE USING INDEX t_b_key;"),
+        "{validate}"
+    );
+    assert_eq!(drift_after(dir.path()), BTreeSet::new());
+}
