@@ -304,10 +304,10 @@ fn part_text(
     }
     out.push('\n');
     let mut statements: Vec<String> = part.steps.iter().map(wrap).collect();
-    // A file of concurrent index builds holds nothing else where the runner would otherwise wrap or
-    // batch it (Flyway refuses a file mixing both; a one-query file must be one statement).
-    let timeout =
-        !statements.is_empty() && (part.kind == PartKind::Transaction || runner == Runner::Goose);
+    // A file of concurrent index builds holds nothing else: Flyway refuses a file mixing both, a
+    // one-query file must be one statement, and goose may send each statement of a NO TRANSACTION
+    // file on another pooled connection.
+    let timeout = !statements.is_empty() && part.kind == PartKind::Transaction;
     if timeout {
         statements.insert(0, lock_timeout(runner, part.kind));
     }

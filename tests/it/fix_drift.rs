@@ -646,3 +646,32 @@ fn views_over_a_retyped_column_and_unique_constraints_on_existing_tables() {
     );
     assert_eq!(drift_after(dir.path()), BTreeSet::new());
 }
+
+/// A set whose migrations do not replay cleanly is not fixed (drift computed on a half-built
+/// database would be wrong): it is named with the reason, nothing is written, and the exit code is 2.
+#[test]
+fn a_set_that_does_not_replay_is_named_and_exits_2() {
+    let dir = repo(&[
+        (
+            "migrations/001_init.sql",
+            "CREATE TABLE t (id int PRIMARY KEY);\nALTER TABLE missing ADD COLUMN a int;\n",
+        ),
+        (
+            "schema.sql",
+            "CREATE TABLE t (id int PRIMARY KEY, a int);\n",
+        ),
+    ]);
+    let out = fix_drift(dir.path(), &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("migrations (psql): not fixed: the migrations do not replay cleanly"),
+        "{text}"
+    );
+    assert!(written(&text).is_empty(), "{text}");
+    assert!(
+        !dir.path()
+            .join("migrations/002_pgrehearse_fix_drift.sql")
+            .exists()
+    );
+}
