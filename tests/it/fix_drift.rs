@@ -675,3 +675,54 @@ fn a_set_that_does_not_replay_is_named_and_exits_2() {
             .exists()
     );
 }
+
+/// Every fixture repository with drift (SQL, renames, Prisma datamodels, Drizzle schema.ts): after
+/// fix-drift, checking again finds drift only for the objects it left commented out.
+#[test]
+fn every_drift_fixture_is_resolved_but_for_the_commented_steps() {
+    let mut failures = Vec::new();
+    for fixture in [
+        "repos/drift-sql",
+        "repos/drift-rename",
+        "prisma/ahead",
+        "prisma/config-path-join",
+        "drizzle/drift-project",
+    ] {
+        let dir = copy(&fixtures(fixture));
+        let before = drift_after(dir.path());
+        assert!(!before.is_empty(), "{fixture} has no drift any more");
+        let out = fix_drift(dir.path(), &[]);
+        let text = stdout(&out);
+        if out.status.code() != Some(0) {
+            failures.push(format!("{fixture}: exit {:?}\n{text}", out.status.code()));
+            continue;
+        }
+        let after = drift_after(dir.path());
+        if after != commented(&text) || written(&text).is_empty() {
+            failures.push(format!(
+                "{fixture}: drift before {before:?}, after {after:?}\n{text}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Renamed constraints and indexes are renamed, not dropped and created.
+#[test]
+fn renames_are_renamed() {
+    let dir = copy(&crate::harness::fixture("drift-rename"));
+    let out = fix_drift(dir.path(), &["--dry-run"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(
+            "ALTER TABLE public.users RENAME CONSTRAINT users_email_key TO users_email_unique;"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("ALTER INDEX public.users_handle_idx RENAME TO users_by_handle;"),
+        "{text}"
+    );
+    assert!(!text.contains("DROP"), "{text}");
+}
