@@ -784,6 +784,35 @@ mod tests {
     }
 
     #[test]
+    fn fix_drift_flags_parse() {
+        let cli = Cli::try_parse_from(["pgrehearse", "fix-drift"]).unwrap();
+        let Command::FixDrift(args) = cli.command else {
+            panic!("parsed as fix-drift")
+        };
+        assert_eq!(args.direction, pgrehearse::fixdrift::Direction::Declared);
+        assert!(!args.dry_run);
+        let cli = Cli::try_parse_from([
+            "pgrehearse",
+            "fix-drift",
+            "repo",
+            "--stdout",
+            "--direction",
+            "migrations",
+        ])
+        .unwrap();
+        let Command::FixDrift(args) = cli.command else {
+            panic!("parsed as fix-drift")
+        };
+        assert!(args.dry_run);
+        assert_eq!(args.path, PathBuf::from("repo"));
+        assert_eq!(args.direction, pgrehearse::fixdrift::Direction::Migrations);
+        let err = Cli::try_parse_from(["pgrehearse", "fix-drift", "--direction", "both"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`declared`"), "{err}");
+    }
+
+    #[test]
     fn unknown_engine_is_rejected_with_the_choices() {
         let err = Cli::try_parse_from(["pgrehearse", "check", "--engine", "podman"]).unwrap_err();
         let text = err.to_string();
