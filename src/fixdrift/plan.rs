@@ -50,6 +50,9 @@ pub enum Phase {
 /// Which transaction a statement needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
+    /// A transaction that commits before the main one: enum values the main one uses (PostgreSQL
+    /// refuses a value in the transaction that added it).
+    Before,
     /// The migration's transaction.
     #[default]
     Main,
@@ -221,6 +224,7 @@ pub fn plan_changes(
         change(&mut p, c);
     }
     column_order(&mut p, changes);
+    new_enum_values(&mut p);
     let mut steps = p.steps;
     // Stable: within a phase, the sub-order, then the order the changes came in.
     steps.sort_by_key(|(phase, order, _)| (*phase, *order));
@@ -1822,6 +1826,66 @@ fn dependent_views(p: &mut Planner, changes: &[Change]) {
             }
         } else if let Some(v) = p.declared.views.get(n).cloned() {
             create_view(p, n, &v, false);
+        }
+    }
+}
+
+/// PostgreSQL refuses to use an enum value in the transaction that added it. Where the runner can
+/// commit in between, the values are added in a migration before the main one; where it cannot
+/// (Drizzle runs every pending migration in one transaction), the statements that use a new value
+/// are left commented out, to apply in a later deployment.
+fn new_enum_values(p: &mut Planner) {
+    let added: Vec<(usize, Vec<String>)> = p
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, _, s))| {
+            let rest = s.sql.strip_prefix("ALTER TYPE ")?;
+            let (q, value) = rest.split_once(" ADD VALUE IF NOT EXISTS ")?;
+            let lit = if let Some(at) = value.find("' AFTER ").or_else(|| value.find("' BEFORE ")) {
+                &value[..=at]
+            } else {
+                value
+            };
+            let unqualified = q.split_once('.').map_or(q, |(_, n)| n);
+            Some((
+                i,
+                vec![format!("{lit}::{q}"), format!("{lit}::{unqualified}")],
+            ))
+        })
+        .collect();
+    if added.is_empty() {
+        return;
+    }
+    let uses: Vec<usize> = p
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, _, s))| {
+            s.commented.is_none()
+                && !added.iter().any(|(a, _)| a == i)
+                && added
+                    .iter()
+                    .any(|(_, spellings)| spellings.iter().any(|sp| s.sql.contains(sp.as_str())))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if uses.is_empty() {
+        return;
+    }
+    if p.options.later_transactions {
+        for (i, _) in &added {
+            p.steps[*i].2.stage = Stage::Before;
+        }
+    } else {
+        for i in uses {
+            let step = &mut p.steps[i];
+            step.0 = Phase::Destructive;
+            step.2.phase = Phase::Destructive;
+            step.2.commented = Some(
+                "manual: uses an enum value this migration adds, which PostgreSQL refuses in the transaction that adds it (and every pending migration runs in one): apply it in a migration deployed after this one"
+                    .to_string(),
+            );
         }
     }
 }

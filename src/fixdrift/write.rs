@@ -236,12 +236,20 @@ fn parts(runner: Runner, plan: &Plan) -> Vec<Part> {
             .cloned()
             .collect()
     };
-    let mut out = vec![Part {
-        suffix: "",
-        kind: PartKind::Transaction,
-        stage: Stage::Main,
-        steps: of(Stage::Main),
-    }];
+    let mut out = vec![
+        Part {
+            suffix: "_enum_values",
+            kind: PartKind::Transaction,
+            stage: Stage::Before,
+            steps: of(Stage::Before),
+        },
+        Part {
+            suffix: "",
+            kind: PartKind::Transaction,
+            stage: Stage::Main,
+            steps: of(Stage::Main),
+        },
+    ];
     let concurrent = of(Stage::Concurrently);
     let index_part = |steps| Part {
         suffix: "_index",
@@ -285,6 +293,8 @@ fn part_text(
         )
     } else {
         let what = match part.stage {
+            Stage::Main => "the main part, after the enum values it uses were committed",
+            Stage::Before => "adds enum values, committed before the migrations that use them",
             Stage::Concurrently => {
                 "builds an index CONCURRENTLY, outside a transaction, so that writes to the table go on"
             }

@@ -726,3 +726,65 @@ fn renames_are_renamed() {
     );
     assert!(!text.contains("DROP"), "{text}");
 }
+
+const ENUM_INIT: &str = "CREATE TYPE status AS ENUM ('new', 'paid');\nCREATE TABLE orders (id serial PRIMARY KEY, status status DEFAULT 'new');\n";
+const ENUM_SCHEMA: &str = "CREATE TYPE status AS ENUM ('draft', 'new', 'paid', 'shipped');\nCREATE TABLE orders (id serial PRIMARY KEY, status status DEFAULT 'draft');\nCREATE INDEX orders_shipped_idx ON orders (id) WHERE status = 'shipped';\n";
+
+/// PostgreSQL refuses an enum value in the transaction that added it: goose gets the values in a
+/// migration of their own, committed before the one that uses them.
+#[test]
+fn new_enum_values_are_committed_before_their_use() {
+    let init = format!("-- +goose Up\n{ENUM_INIT}");
+    let dir = repo(&[
+        ("migrations/00001_init.sql", &init),
+        ("schema.sql", ENUM_SCHEMA),
+    ]);
+    let out = fix_drift(dir.path(), &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        written(&text),
+        [
+            "migrations/00002_pgrehearse_fix_drift_enum_values.sql",
+            "migrations/00003_pgrehearse_fix_drift.sql",
+            "migrations/00004_pgrehearse_fix_drift_index.sql",
+        ],
+        "{text}"
+    );
+    let values = std::fs::read_to_string(
+        dir.path()
+            .join("migrations/00002_pgrehearse_fix_drift_enum_values.sql"),
+    )
+    .expect("enum values");
+    assert!(
+        values.contains("ALTER TYPE public.status ADD VALUE IF NOT EXISTS 'draft' BEFORE 'new';"),
+        "{values}"
+    );
+    assert_eq!(drift_after(dir.path()), BTreeSet::new());
+}
+
+/// Drizzle runs every pending migration in one transaction: the statements using a new enum value
+/// cannot run there, so they are left commented out (and remain drift) rather than failing.
+#[test]
+fn drizzle_leaves_uses_of_new_enum_values_commented_out() {
+    let dir = repo(&[
+        (
+            "drizzle/0000_init.sql",
+            &ENUM_INIT.replace(";\n", ";\n--> statement-breakpoint\n"),
+        ),
+        (
+            "drizzle/meta/_journal.json",
+            "{\n  \"version\": \"7\",\n  \"dialect\": \"postgresql\",\n  \"entries\": [\n    { \"idx\": 0, \"version\": \"7\", \"when\": 1717000000000, \"tag\": \"0000_init\", \"breakpoints\": true }\n  ]\n}\n",
+        ),
+        ("schema.sql", ENUM_SCHEMA),
+    ]);
+    let out = fix_drift(dir.path(), &["--schema", "schema.sql"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let left = set(&[
+        "orders_shipped_idx on public.orders",
+        "public.orders.status",
+    ]);
+    assert_eq!(commented(&text), left, "{text}");
+    assert_eq!(drift_after(dir.path()), left);
+}
