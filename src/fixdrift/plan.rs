@@ -987,7 +987,48 @@ fn column_core(
     }
     // Identity.
     match (&d.identity, &m.identity) {
-        (Some(i), None) => p.push(Phase::Columns, 4, label, alter(format!("ADD {}", identity_clause(i)))),
+        (Some(i), None) => {
+            // A serial's default goes first: an identity column has none. Its sequence no longer
+            // belongs to the column (so that pg_get_serial_sequence names the identity's).
+            if m.default.is_some() {
+                p.push(Phase::Columns, 1, label, alter("DROP DEFAULT".into()));
+            }
+            let serial: Vec<QualifiedName> = p
+                .migrations
+                .sequences
+                .iter()
+                .filter(|(_, s)| {
+                    s.owned_by
+                        .as_ref()
+                        .is_some_and(|o| &o.table == name && o.column == col)
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            for seq in serial {
+                p.push(
+                    Phase::Columns,
+                    1,
+                    label,
+                    format!("ALTER SEQUENCE {} OWNED BY NONE", qualified(&seq)),
+                );
+            }
+            p.push(Phase::Columns, 4, label, alter(format!("ADD {}", identity_clause(i))));
+            // Existing rows keep their values: the identity continues after them.
+            if p.existing(name) {
+                p.push(
+                    Phase::Columns,
+                    4,
+                    label,
+                    format!(
+                        "SELECT setval(pg_get_serial_sequence({}, {}), greatest(coalesce(max({qc}), 0) + {}, {}), false) FROM {q}",
+                        literal(&q),
+                        literal(col),
+                        i.increment.max(1),
+                        i.start
+                    ),
+                );
+            }
+        }
         (None, Some(_)) => p.push(Phase::Columns, 0, label, alter("DROP IDENTITY".into())),
         (Some(i), Some(mi)) if i != mi => p.push(
             Phase::Columns,
