@@ -855,11 +855,26 @@ fn column_change(p: &mut Planner, c: &Change, name: &QualifiedName, col: &str, l
             if p.new_tables.contains(name) {
                 return;
             }
+            // NOT NULL with no default fails on a table with rows: say so where it is written.
+            let note = if d.not_null
+                && d.default.is_none()
+                && d.identity.is_none()
+                && d.generated.is_none()
+            {
+                format!(
+                    "-- Fails if {q} has rows: add the column without NOT NULL, fill it, then SET NOT NULL.\n"
+                )
+            } else {
+                String::new()
+            };
             p.push(
                 Phase::Columns,
                 0,
                 label,
-                format!("ALTER TABLE {q} ADD COLUMN {}", column_definition(col, &d)),
+                format!(
+                    "{note}ALTER TABLE {q} ADD COLUMN {}",
+                    column_definition(col, &d)
+                ),
             );
             if let Some(comment) = &d.comment {
                 p.push(
