@@ -890,7 +890,7 @@ fn column_change(p: &mut Planner, c: &Change, name: &QualifiedName, col: &str, l
             DESTRUCTIVE,
             format!("ALTER TABLE {q} DROP COLUMN {qc}"),
         ),
-        (Diff::Differs { .. }, Some(d), Some(m)) if c.class == DriftClass::Default => {
+        (Diff::Differs { .. }, Some(d), Some(_)) if c.class == DriftClass::Default => {
             if d.identity.is_some() || d.generated.is_some() {
                 // Identity and generated columns have no default: handled with them.
                 return;
@@ -901,7 +901,6 @@ fn column_change(p: &mut Planner, c: &Change, name: &QualifiedName, col: &str, l
             };
             // Dropping a default comes before an identity is added; setting one after a type change.
             let order = if d.default.is_none() { 1 } else { 5 };
-            let _ = m;
             p.push(Phase::Columns, order, label, sql);
         }
         (Diff::Differs { .. }, Some(d), Some(m)) => column_core(p, name, col, &d, &m, label),
