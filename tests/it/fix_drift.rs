@@ -816,3 +816,29 @@ fn serial_to_identity_continues_after_existing_rows() {
     assert_eq!(drift_after(dir.path()), set(&["public.t_id_seq"]));
     assert_eq!(commented(&text), set(&["public.t_id_seq"]), "{text}");
 }
+
+/// `psql --single-transaction` (configured): numbered files, no CONCURRENTLY (the file is one
+/// transaction), validation in the next file.
+#[test]
+fn psql_single_transaction_gets_numbered_files_without_concurrently() {
+    let (_dir, texts) = runner_case(
+        &[
+            (
+                ".pgrehearse.yaml",
+                "sets:\n  - path: migrations\n    runner: psql-single-transaction\n    schema: [schema.sql]\n",
+            ),
+            ("migrations/001_init.sql", INIT),
+        ],
+        &[
+            "migrations/002_pgrehearse_fix_drift.sql",
+            "migrations/003_pgrehearse_fix_drift_validate.sql",
+        ],
+    );
+    assert!(texts[0].contains("SET LOCAL lock_timeout"), "{}", texts[0]);
+    assert!(
+        texts[0].contains("CREATE INDEX t_a_idx ON public.t USING btree (a);"),
+        "{}",
+        texts[0]
+    );
+    assert!(!texts.concat().contains("CONCURRENTLY"));
+}
