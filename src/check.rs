@@ -550,6 +550,52 @@ async fn compare_declared(
     set: &MigrationSet,
     context: &EngineContext,
 ) -> Result<Vec<Finding>, CheckError> {
+    let (loaded, declared_catalog) =
+        load_declared(server, cleanup, schema, snapshot_options, set, context).await?;
+    let mut findings = loaded.findings;
+    if let Some(declared_catalog) = declared_catalog {
+        let (declared_catalog, built) = comparable(schema, declared_catalog, built);
+        let changes = diff::compare(&declared_catalog, &built);
+        let ctx = DriftContext {
+            declared_file: Some(&schema.file),
+            declared_label: schema.file.display().to_string(),
+            declared: &loaded.provenance,
+            migrations: &log.provenance,
+            stopped_at: log.stopped_at.as_deref(),
+            severities,
+        };
+        findings.extend(crate::rules::drift::findings(&changes, &ctx));
+    }
+    Ok(findings)
+}
+
+/// The two catalogs as they are compared: a Diesel `schema.rs` says only what Diesel needs, so both
+/// sides are projected onto that.
+fn comparable<'a>(
+    schema: &DeclaredSchema,
+    mut declared_catalog: Catalog,
+    built: &'a Catalog,
+) -> (Catalog, std::borrow::Cow<'a, Catalog>) {
+    if crate::declared::diesel::is_diesel_file(&schema.file) {
+        crate::declared::diesel::project(&mut declared_catalog);
+        let mut b = built.clone();
+        crate::declared::diesel::project(&mut b);
+        (declared_catalog, std::borrow::Cow::Owned(b))
+    } else {
+        (declared_catalog, std::borrow::Cow::Borrowed(built))
+    }
+}
+
+/// Loads a declared schema into its own scratch database, after the set's environment; its catalog
+/// when it loaded completely.
+async fn load_declared(
+    server: &Server,
+    cleanup: &Cleanup,
+    schema: &DeclaredSchema,
+    snapshot_options: &SnapshotOptions,
+    set: &MigrationSet,
+    context: &EngineContext,
+) -> Result<(declared::Loaded, Option<Catalog>), CheckError> {
     let db = server.create_scratch(cleanup, "declared").await?;
     let result = async {
         let client = server.connect(&db.name).await?;
@@ -586,30 +632,134 @@ async fn compare_declared(
     }
     .await;
     server.drop_scratch(cleanup, db).await;
-    let (loaded, declared_catalog) = result?;
-    let mut findings = loaded.findings;
-    if let Some(mut declared_catalog) = declared_catalog {
-        // A Diesel `schema.rs` says only what Diesel needs: compared within that.
-        let projected;
-        let built = if crate::declared::diesel::is_diesel_file(&schema.file) {
-            crate::declared::diesel::project(&mut declared_catalog);
-            let mut b = built.clone();
-            crate::declared::diesel::project(&mut b);
-            projected = b;
-            &projected
-        } else {
-            built
-        };
-        let changes = diff::compare(&declared_catalog, built);
-        let ctx = DriftContext {
-            declared_file: Some(&schema.file),
-            declared_label: schema.file.display().to_string(),
-            declared: &loaded.provenance,
-            migrations: &log.provenance,
-            stopped_at: log.stopped_at.as_deref(),
-            severities,
-        };
-        findings.extend(crate::rules::drift::findings(&changes, &ctx));
+    result
+}
+
+/// One migration set with the catalog its replay built and the catalog of each declared schema it
+/// is compared with, as `check` compares them (for `fix-drift`).
+#[derive(Debug)]
+pub struct SetCatalogs {
+    pub set: MigrationSet,
+    /// What the replay built; `Err` says why there is nothing to compare (the replay stopped).
+    pub built: Result<Catalog, String>,
+    /// Each declared schema with its catalog (projected as compared); `Err` says why it did not load.
+    pub declared: Vec<(DeclaredSchema, Result<Catalog, String>)>,
+}
+
+/// Replays every set that has a declared schema and loads those schemas, on one engine: the two
+/// catalogs `check` compares, for each set. Everything the engine created is released before it
+/// returns.
+pub async fn catalogs(
+    options: &CheckOptions,
+    cleanup: &Cleanup,
+) -> Result<Vec<SetCatalogs>, CheckError> {
+    let result = catalogs_inner(options, cleanup).await;
+    cleanup.run_all().await;
+    result
+}
+
+async fn catalogs_inner(
+    options: &CheckOptions,
+    cleanup: &Cleanup,
+) -> Result<Vec<SetCatalogs>, CheckError> {
+    let config = config::load(&options.root, options.config.as_deref())?;
+    let discovery = discover_sets(options, config.as_ref())?;
+    let wanted: Vec<&MigrationSet> = discovery
+        .sets
+        .iter()
+        .filter(|s| s.refused.is_none() && !s.schemas.is_empty())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(findings)
+    let drift = DriftSettings::new(config.as_ref());
+    let access = Access::new(options, config.as_ref(), &mut Report::default())?;
+    let engine_options = EngineOptions {
+        replay: access.engine,
+        ..options.engine.clone()
+    };
+    let server = engine::start(&engine_options, cleanup).await?;
+    let context = EngineContext {
+        description: server.description.clone(),
+        version: server.version.clone(),
+        isolated: access.engine != engine::ReplayAccess::Superuser,
+    };
+    let replay_options = replay::ReplayOptions {
+        lock_trace: false,
+        privileged_extensions: access.extensions.clone(),
+    };
+    let mut out = Vec::new();
+    for set in wanted {
+        let snapshot_options = SnapshotOptions {
+            exclude: drift
+                .snapshot
+                .exclude
+                .iter()
+                .cloned()
+                .chain(crate::environment::exclusions(set))
+                .collect(),
+        };
+        let (log, built) = replay_set(
+            options,
+            cleanup,
+            &server,
+            &context,
+            set,
+            &replay_options,
+            &snapshot_options,
+        )
+        .await?;
+        let built = match (built, &log.stopped_at) {
+            (Some(_), _) if log.failed => Err(format!(
+                "the migrations do not replay cleanly{}; run `pgrehearse check` and fix that first",
+                log.stopped_at
+                    .as_deref()
+                    .map(|m| format!(" (stopped at `{m}`)"))
+                    .unwrap_or_default()
+            )),
+            (Some(_), Some(m)) => Err(format!(
+                "the replay stopped at `{m}`; run `pgrehearse check` and fix that first"
+            )),
+            (Some(b), None) => Ok(b),
+            (None, _) => Err("no catalog was taken".to_string()),
+        };
+        let mut declared = Vec::new();
+        for schema in &set.schemas {
+            let (loaded, catalog) =
+                load_declared(&server, cleanup, schema, &snapshot_options, set, &context).await?;
+            let catalog = match (catalog, &built) {
+                (Some(c), Ok(b)) => Ok(comparable(schema, c, b).0),
+                (Some(c), Err(_)) => Ok(c),
+                (None, _) => Err(format!(
+                    "{} does not load{}; run `pgrehearse check` for the failing statement",
+                    schema.file.display(),
+                    loaded
+                        .findings
+                        .first()
+                        .map(|f| format!(": {}", f.message))
+                        .unwrap_or_default()
+                )),
+            };
+            declared.push((schema.clone(), catalog));
+        }
+        let built = match built {
+            Ok(b)
+                if set
+                    .schemas
+                    .iter()
+                    .any(|s| crate::declared::diesel::is_diesel_file(&s.file)) =>
+            {
+                let mut b = b;
+                crate::declared::diesel::project(&mut b);
+                Ok(b)
+            }
+            other => other,
+        };
+        out.push(SetCatalogs {
+            set: set.clone(),
+            built,
+            declared,
+        });
+    }
+    Ok(out)
 }

@@ -24,7 +24,7 @@
 //! | 3 | [`apply`] | sending statements to a database with the error located in the file |
 //! | 4 | [`discover`], [`declared`], [`environment`], [`replay`], [`locks`], [`history`] | finding sets and declared files; loading declared schemas; presets, roles and environment findings; replaying a set; lock tracing; which migrations already shipped (git, a pull request's base) |
 //! | 5 | [`diff`], [`rules`], [`live`], [`faults`] | catalog comparison; static checks and drift findings; live bookkeeping; fault injection |
-//! | 6 | [`check`], [`policy`], [`report`], [`github`] | the pipeline; levels, suppressions, baseline; output formats; the GitHub API |
+//! | 6 | [`check`], [`fixdrift`], [`policy`], [`report`], [`github`] | the pipeline; the migration that resolves drift (`fix-drift`); levels, suppressions, baseline; output formats; the GitHub API |
 //! | 7 | [`lint`], [`deliver`], [`hook`], [`fix`] | the entry points the binary (`main.rs`) calls; `--fix` applying the safe fixes of a report |
 
 pub mod apply;
@@ -40,6 +40,7 @@ pub mod engine;
 pub mod environment;
 pub mod faults;
 pub mod fix;
+pub mod fixdrift;
 pub mod github;
 pub mod history;
 pub mod hook;

@@ -44,6 +44,10 @@ enum Command {
     Drift(CheckArgs),
     /// Static checks only, no database: discovery, splitting and other-dialect SQL (milliseconds).
     Lint(LintArgs),
+    /// Write, for each migration set that drifts from its declared schema, the migration that makes
+    /// what the migrations build equal to the declared schema, in the set's runner format (destructive
+    /// steps commented out); `--direction migrations` lists the declared lines to change instead.
+    FixDrift(FixDriftArgs),
     /// Record the current findings in the baseline file, so that only new findings fail from now on.
     /// Takes the same options as `check`; writes `--baseline FILE`, else `baseline:` from the
     /// configuration, else PATH/.pgrehearse-baseline.json.
@@ -283,6 +287,63 @@ struct CheckArgs {
     github: GithubArgs,
 }
 
+#[derive(clap::Args, Debug)]
+struct FixDriftArgs {
+    /// Repository root.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+
+    /// Configuration file [default: PATH/.pgrehearse.yaml when present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Which side wins: `declared` writes the migration; `migrations` writes nothing and lists the
+    /// declared lines to change.
+    #[arg(long, default_value = "declared", value_parser = parse_direction)]
+    direction: pgrehearse::fixdrift::Direction,
+
+    /// Print the migration instead of writing it.
+    #[arg(long, visible_alias = "stdout")]
+    dry_run: bool,
+
+    /// Where to replay (as for `check`).
+    #[arg(long, default_value = "auto", value_parser = parse_engine)]
+    engine: EngineKind,
+
+    /// Server for `--engine url`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PGREHEARSE_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+
+    /// Docker image for `--engine docker` [default: postgres:<pg-version>].
+    #[arg(long, value_name = "IMAGE", env = "PGREHEARSE_IMAGE")]
+    image: Option<String>,
+
+    /// PostgreSQL major version (as for `check`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(9..100))]
+    pg_version: Option<u32>,
+
+    /// Declared schema file (relative to PATH) to follow; default as for `check`.
+    #[arg(long = "schema", value_name = "FILE")]
+    schemas: Vec<PathBuf>,
+
+    /// Create the roles the migrations reference but never create (as for `check`).
+    #[arg(long)]
+    create_roles: bool,
+
+    /// Print progress and timings on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn parse_direction(s: &str) -> Result<pgrehearse::fixdrift::Direction, String> {
+    s.parse()
+}
+
 fn parse_engine(s: &str) -> Result<EngineKind, String> {
     s.parse()
 }
@@ -427,6 +488,70 @@ async fn run_baseline(args: CheckArgs) -> ExitCode {
         target.display()
     );
     ExitCode::SUCCESS
+}
+
+async fn run_fix_drift(args: FixDriftArgs) -> ExitCode {
+    use pgrehearse::fixdrift::{self, FixOptions};
+    if !root_exists(&args.path) {
+        return ExitCode::from(2);
+    }
+    let options = FixOptions {
+        check: CheckOptions {
+            root: args.path.clone(),
+            config: args.config.clone(),
+            engine: EngineOptions {
+                kind: args.engine,
+                database_url: args.database_url.clone(),
+                image: args.image.clone(),
+                pg_version: args.pg_version,
+                replay: Default::default(),
+            },
+            schemas: args.schemas.clone(),
+            against: None,
+            fault_injection: false,
+            lock_trace: false,
+            verbose: args.verbose,
+            baseline: BaselineChoice::Off,
+            create_roles: args.create_roles,
+            history: HistoryChoice::All,
+        },
+        direction: args.direction,
+        dry_run: args.dry_run,
+    };
+    let cleanup = Arc::new(Cleanup::new());
+    let mut task = tokio::spawn({
+        let cleanup = cleanup.clone();
+        let options = options.clone();
+        async move { fixdrift::run(&options, &cleanup).await }
+    });
+    let joined = tokio::select! {
+        joined = &mut task => joined,
+        why = interrupted() => {
+            task.abort();
+            let _ = task.await;
+            cleanup.run_all().await;
+            eprintln!("pgrehearse: {why}; everything the replay created was removed");
+            return ExitCode::from(2);
+        }
+    };
+    cleanup.run_all().await;
+    match joined {
+        Err(_panic) => ExitCode::from(2),
+        Ok(Err(e)) => {
+            eprintln!("pgrehearse: error: {e}");
+            ExitCode::from(2)
+        }
+        Ok(Ok(outcome)) => {
+            if fixdrift::print(&mut std::io::stdout().lock(), &outcome, &options).is_err() {
+                return ExitCode::SUCCESS;
+            }
+            if outcome.incomplete() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
 }
 
 fn run_explain(id: &str) -> ExitCode {
@@ -670,6 +795,7 @@ fn main() -> ExitCode {
             Command::Drift(args) => run_check(args).await,
             Command::Lint(args) => run_lint(args).await,
             Command::Baseline(args) => run_baseline(args).await,
+            Command::FixDrift(args) => run_fix_drift(args).await,
             Command::Explain { rule } => run_explain(&rule),
             Command::Rules { format } => run_rules(&format),
             Command::Hook(command) => run_hook(command),
@@ -694,6 +820,35 @@ mod tests {
         assert_eq!(args.engine, EngineKind::Auto);
         assert_eq!(args.fail_on, FailOn::Error);
         assert_eq!(args.format, Format::Human);
+    }
+
+    #[test]
+    fn fix_drift_flags_parse() {
+        let cli = Cli::try_parse_from(["pgrehearse", "fix-drift"]).unwrap();
+        let Command::FixDrift(args) = cli.command else {
+            panic!("parsed as fix-drift")
+        };
+        assert_eq!(args.direction, pgrehearse::fixdrift::Direction::Declared);
+        assert!(!args.dry_run);
+        let cli = Cli::try_parse_from([
+            "pgrehearse",
+            "fix-drift",
+            "repo",
+            "--stdout",
+            "--direction",
+            "migrations",
+        ])
+        .unwrap();
+        let Command::FixDrift(args) = cli.command else {
+            panic!("parsed as fix-drift")
+        };
+        assert!(args.dry_run);
+        assert_eq!(args.path, PathBuf::from("repo"));
+        assert_eq!(args.direction, pgrehearse::fixdrift::Direction::Migrations);
+        let err = Cli::try_parse_from(["pgrehearse", "fix-drift", "--direction", "both"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`declared`"), "{err}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod drift;
 mod drizzle;
 mod environment;
 mod faults;
+mod fix_drift;
 mod fixes;
 mod forging;
 mod github_api;

@@ -3,7 +3,8 @@
 //! `cargo test --test oracle` (`.ci/run` runs it).
 //!
 //! migra: for every case of the drift matrix, the database the migrations build and the database the
-//! declared schema builds must differ by migra exactly when pgrehearse reports drift.
+//! declared schema builds must differ by migra exactly when pgrehearse reports drift; and after
+//! `fix-drift`, they must not differ at all but for the steps it left commented out.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +18,7 @@ use pgrehearse::runner::DeclaredSchema;
 use tokio_postgres::config::Host;
 
 mod drizzle;
+mod fix_drift;
 mod prisma;
 
 /// Cases where migra and pgrehearse legitimately disagree, with the reason.
