@@ -420,7 +420,12 @@ pub fn print(
             writeln!(
                 out,
                 "  {} {}",
-                if f.replaces { "updated" } else { "created" },
+                match (options.dry_run, f.replaces) {
+                    (false, true) => "updated",
+                    (false, false) => "created",
+                    (true, true) => "would update",
+                    (true, false) => "would create",
+                },
                 f.path.display()
             )?;
         }

@@ -63,7 +63,11 @@ fn supabase_migrations_without_the_preset_report_the_missing_role() {
         run.positions("missing-role"),
         vec![(file.to_string(), 13, 6)]
     );
-    assert!(run.failures("migration-failed").is_empty(), "{:#}", run.json);
+    assert!(
+        run.failures("migration-failed").is_empty(),
+        "{:#}",
+        run.json
+    );
     let finding = run.rule("missing-role")[0];
     assert_eq!(finding["category"], "environment");
     assert_eq!(finding["severity"], "error");
@@ -310,7 +314,11 @@ fn constructs_of_a_newer_postgres_are_named_with_the_version() {
         assert_eq!(set_status(&run, i).0, "failed");
     }
     // Never reported as a generic failure.
-    assert!(run.failures("migration-failed").is_empty(), "{:#}", run.json);
+    assert!(
+        run.failures("migration-failed").is_empty(),
+        "{:#}",
+        run.json
+    );
 }
 
 #[test]
@@ -412,7 +420,11 @@ fn a_snapshot_beside_versioned_upgrade_folders_is_the_baseline_of_its_set() {
         assert_eq!(sets[0]["path"], "store/migration/postgres");
         assert_eq!(sets[0]["migrations"], 0, "{:#}", run.json);
         assert_eq!(sets[0]["status"], "ok", "{:#}", run.json);
-        assert!(run.failures("migration-failed").is_empty(), "{:#}", run.json);
+        assert!(
+            run.failures("migration-failed").is_empty(),
+            "{:#}",
+            run.json
+        );
     }
 
     // The snapshot really is replayed: a broken one fails at its line.
