@@ -52,6 +52,9 @@ pub struct CheckOptions {
     /// Which migrations count as shipped: their lock, rewrite, destructive, partial-failure and
     /// data-dependent findings are held back (`--since REF`, `--all-history`).
     pub history: crate::history::Choice,
+    /// Start each replay from its longest cached prefix (see [`crate::cache`]); `--no-cache` turns
+    /// it off.
+    pub cache: bool,
 }
 
 /// Why a check could not be done (exit code 2).
@@ -77,6 +80,8 @@ pub enum CheckError {
     Baseline(#[from] crate::policy::BaselineError),
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
+    #[error(transparent)]
+    Cached(#[from] crate::cache::ReplayFailure),
     #[error(
         "--against compares one migration set with a live database, but {0} sets were found; name the set with `sets:` in .pgrehearse.yaml"
     )]
@@ -316,7 +321,7 @@ async fn replay_sets(
         replay: access.engine,
         ..options.engine.clone()
     };
-    let server = engine::start(&engine_options, cleanup).await?;
+    let (server, cache) = start_engine(options, &engine_options, cleanup).await?;
     progress!(
         options,
         "engine {} ready in {:.3}s: {} (PostgreSQL {})",
@@ -346,13 +351,54 @@ async fn replay_sets(
             continue;
         }
         let (summary, applied) = check_set(
-            options, cleanup, &server, &context, set, drift, access, report,
+            options,
+            cleanup,
+            &server,
+            &context,
+            set,
+            drift,
+            access,
+            report,
+            cache.as_ref(),
         )
         .await?;
         report.sets.push(summary);
         live.push(applied);
     }
     Ok(live)
+}
+
+/// Starts the engine: on the replay cache's cluster when the cache is on, the engine is local and no
+/// other run holds the cache (see [`crate::cache`]).
+async fn start_engine(
+    options: &CheckOptions,
+    engine_options: &EngineOptions,
+    cleanup: &Cleanup,
+) -> Result<(Server, Option<crate::cache::Cache>), CheckError> {
+    let local = engine_options.kind == engine::EngineKind::Local
+        || (engine_options.kind == engine::EngineKind::Auto
+            && engine_options.database_url.is_none()
+            && engine::local::find_bindir(engine_options.pg_version).is_ok()
+            && engine::docker::daemon().await.is_err());
+    if options.cache
+        && local
+        && let Some(dir) = crate::cache::dir()
+    {
+        match crate::cache::open(&dir) {
+            Ok(Some((cache, lock, cluster))) => {
+                let (server, fresh) =
+                    engine::start_persistent(engine_options, cleanup, &cluster, lock).await?;
+                cache.reconcile(&server, fresh).await;
+                return Ok((server, Some(cache)));
+            }
+            Ok(None) => progress!(
+                options,
+                "the replay cache is in use by another run: replaying from scratch"
+            ),
+            Err(e) => progress!(options, "replay cache not used: {e}"),
+        }
+    }
+    Ok((engine::start(engine_options, cleanup).await?, None))
 }
 
 /// One set: replay, fault injection, drift from the live database and from each declared schema.
@@ -367,6 +413,7 @@ async fn check_set(
     drift: &DriftSettings,
     access: &Access,
     report: &mut Report,
+    cache: Option<&crate::cache::Cache>,
 ) -> Result<(SetSummary, Option<BTreeSet<String>>), CheckError> {
     // What the set's environment (a platform preset) provides is left out of drift.
     let snapshot_options = SnapshotOptions {
@@ -383,16 +430,36 @@ async fn check_set(
         lock_trace: options.lock_trace,
         privileged_extensions: access.extensions.clone(),
     };
-    let (log, built) = replay_set(
-        options,
-        cleanup,
-        server,
-        context,
-        set,
-        &replay_options,
-        &snapshot_options,
-    )
-    .await?;
+    let cached = match cache {
+        Some(cache) => {
+            let r = crate::cache::Replay {
+                cleanup,
+                server,
+                engine: context,
+                options: &replay_options,
+                snapshot: &snapshot_options,
+                catalog: !set.schemas.is_empty() || options.against.is_some(),
+                verbose: options.verbose,
+            };
+            crate::cache::replay_set(cache, set, &r).await?
+        }
+        None => None,
+    };
+    let (log, built) = match cached {
+        Some(done) => done,
+        None => {
+            replay_set(
+                options,
+                cleanup,
+                server,
+                context,
+                set,
+                &replay_options,
+                &snapshot_options,
+            )
+            .await?
+        }
+    };
     if options.fault_injection {
         let fault_started = Instant::now();
         report

@@ -28,6 +28,7 @@
 //! | 7 | [`lint`], [`deliver`], [`hook`] | the entry points the binary (`main.rs`) calls |
 
 pub mod apply;
+pub mod cache;
 pub mod cap;
 pub mod catalog;
 pub mod check;

@@ -62,6 +62,17 @@ enum Command {
     /// Git hooks for repositories that do not use the pre-commit framework.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// The replay cache: snapshots of replayed migration prefixes that later checks start from.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheCommand {
+    /// Where the cache is, its size and the prefixes it holds.
+    Status,
+    /// Remove every snapshot (waits for a check using the cache to finish).
+    Clear,
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,6 +248,10 @@ struct CheckArgs {
     #[arg(long)]
     no_lock_trace: bool,
 
+    /// Replay every migration from scratch: do not start from a cached prefix, keep no snapshot.
+    #[arg(long)]
+    no_cache: bool,
+
     /// Create (NOLOGIN, for the replay only) the roles the migrations reference in GRANT, OWNER TO,
     /// CREATE POLICY … TO, … but never create; same as `create-roles: true` in the configuration.
     #[arg(long)]
@@ -337,6 +352,7 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
         baseline: args.report.baseline_choice(),
         create_roles: args.create_roles,
         history: args.report.history_choice(),
+        cache: !args.no_cache,
     }
 }
 
@@ -601,6 +617,23 @@ fn run_hook(command: HookCommand) -> ExitCode {
     }
 }
 
+/// `pgrehearse cache status|clear`.
+fn run_cache(command: CacheCommand) -> ExitCode {
+    let result = match command {
+        CacheCommand::Status => pgrehearse::cache::status(&mut std::io::stdout().lock()),
+        CacheCommand::Clear => pgrehearse::cache::clear().map(|n| {
+            println!("pgrehearse: removed {n} cached replay prefix(es)");
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pgrehearse: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
@@ -634,6 +667,7 @@ fn main() -> ExitCode {
             Command::Explain { rule } => run_explain(&rule),
             Command::Rules { format } => run_rules(&format),
             Command::Hook(command) => run_hook(command),
+            Command::Cache(command) => run_cache(command),
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -1,0 +1,684 @@
+//! The replay cache: replays start from the longest prefix of a migration set already replayed.
+//!
+//! After a replay that applied every migration of a set, the database it built is kept as a
+//! *snapshot* with what the replay reported about those migrations (findings, statement count) and
+//! what its session held that later migrations depend on (lock tracing's memory, settings and role
+//! the migrations set: [`crate::replay::Checkpoint`]). A snapshot is keyed by everything that
+//! determines it ([`keys`]): pgrehearse's version, the engine and server version, who the SQL runs
+//! as and the `privileged:` extensions, lock tracing, the set's runner and folder, its preludes,
+//! presets and created roles, and the content (text, batches, transaction mode) of migrations
+//! 1..k in order. A later replay of the same set starts from the longest prefix whose key is cached:
+//! a copy of that snapshot (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`), with the cached
+//! findings and the provenance of the prefix recorded again, so its report is the one a replay from
+//! scratch gives. When every migration is cached, the snapshot is only read (drift), never copied.
+//!
+//! Where a prefix may be cut is decided by what the replay observed, not guessed: a snapshot is kept
+//! only when the session carries nothing a snapshot cannot (temporary objects, open cursors,
+//! prepared statements, advisory locks) and, for runners that apply every pending migration in one
+//! transaction (drizzle-kit), nothing that lasts only until that transaction's COMMIT: a `SET
+//! LOCAL`, an enum value added in it (unusable until COMMIT), a deferrable constraint or trigger.
+//! A resumed one-transaction replay that fails is replayed again from scratch, because there a
+//! failure rolls every migration back, the cached ones included.
+//!
+//! Sets whose SQL creates or alters roles, databases or tablespaces (cluster-wide state a database
+//! snapshot does not hold) are never cached. The snapshots live in one persistent local cluster
+//! under the user's cache directory, used by one run at a time (an exclusive `flock`): a run that
+//! finds it busy replays from scratch in a temporary cluster, as without the cache. The snapshots
+//! are bounded in total size (`PGREHEARSE_CACHE_MAX_MB`, default 4096), least recently used first
+//! out. Only the local engine caches.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::apply::EngineContext;
+use crate::engine::Server;
+use crate::model::Finding;
+use crate::replay::{Checkpoint, ReplayOptions};
+use crate::runner::{MigrationSet, Transactions};
+
+/// Default bound of the snapshots' total size, in MiB.
+pub const DEFAULT_MAX_MB: u64 = 4096;
+
+/// The name prefix of snapshot databases (never swept as scratch databases: see `engine::scratch`).
+const DB_PREFIX: &str = "pgrehearse_prefix_";
+
+/// The cache's directory: `<user cache dir>/pgrehearse/replay`.
+pub fn dir() -> Option<PathBuf> {
+    crate::engine::local::cache_root().map(|r| r.join("replay"))
+}
+
+/// One cached prefix: its database and what its replay reported.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: String,
+    pub database: String,
+    /// The set's folder and how many of its migrations the snapshot holds.
+    pub set: PathBuf,
+    pub migrations: usize,
+    pub bytes: u64,
+    pub created: u64,
+    pub used: u64,
+    pub statements: usize,
+    pub findings: Vec<Finding>,
+    pub checkpoint: Checkpoint,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Why the cache could not be used or changed (`pgrehearse cache …`).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("no cache directory: set XDG_CACHE_HOME, HOME or PGREHEARSE_CACHE_DIR")]
+    NoDirectory,
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error(
+        "the replay cache in {0} is in use by another pgrehearse run; try again when it has finished"
+    )]
+    Busy(PathBuf),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CacheError + '_ {
+    move |e| CacheError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// The cache of one run: its index, under an exclusive lock held until the run's cleanup stops the
+/// cluster.
+pub struct Cache {
+    entries: PathBuf,
+    max_bytes: u64,
+}
+
+/// Opens the cache directory `dir` and takes its lock without waiting: `Ok(None)` when another
+/// run holds it. Returns the cache, the lock (handed to the engine's cleanup) and where its
+/// cluster lives.
+pub fn open(dir: &Path) -> Result<Option<(Cache, std::fs::File, PathBuf)>, CacheError> {
+    std::fs::create_dir_all(dir.join("entries")).map_err(io(dir))?;
+    let lock = lock_file(dir, false)?;
+    let Some(lock) = lock else {
+        return Ok(None);
+    };
+    let (cluster, _) = crate::engine::local::persistent_dir(dir).map_err(|e| CacheError::Io {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(Some((
+        Cache {
+            entries: dir.join("entries"),
+            max_bytes: max_bytes(),
+        },
+        lock,
+        cluster,
+    )))
+}
+
+fn max_bytes() -> u64 {
+    std::env::var("PGREHEARSE_CACHE_MAX_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_MAX_MB)
+        .saturating_mul(1024 * 1024)
+}
+
+/// The cache's lock file, locked exclusively (`wait`: until it is free; else `None` when busy).
+fn lock_file(dir: &Path, wait: bool) -> Result<Option<std::fs::File>, CacheError> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    let flags = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    // SAFETY: flock on a file descriptor we own; the lock lives as long as the file.
+    if unsafe { libc::flock(file.as_raw_fd(), flags) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Ok(None);
+        }
+        return Err(io(&path)(e));
+    }
+    Ok(Some(file))
+}
+
+impl Cache {
+    fn entry_path(&self, key: &str) -> PathBuf {
+        self.entries.join(format!("{key}.json"))
+    }
+
+    fn read(&self, key: &str) -> Option<Entry> {
+        let text = std::fs::read_to_string(self.entry_path(key)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn write(&self, entry: &Entry) -> Result<(), CacheError> {
+        let path = self.entry_path(&entry.key);
+        let tmp = self.entries.join(format!(".{}.tmp", entry.key));
+        let text = serde_json::to_vec(entry).map_err(|e| CacheError::Io {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    fn all(&self) -> Vec<Entry> {
+        entries_in(&self.entries)
+    }
+
+    /// Makes the index and the cluster agree: entries whose database is gone are forgotten and
+    /// snapshot databases no entry lists are dropped (a run killed between the two steps). With a
+    /// cluster made anew, every entry is forgotten.
+    pub async fn reconcile(&self, server: &Server, fresh: bool) {
+        let Ok(admin) = server.connect(&server.admin_db).await else {
+            return;
+        };
+        let databases: Vec<String> = admin
+            .query(
+                "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
+                &[],
+            )
+            .await
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        let entries = self.all();
+        for e in &entries {
+            if fresh || !databases.contains(&e.database) {
+                let _ = std::fs::remove_file(self.entry_path(&e.key));
+            }
+        }
+        for db in &databases {
+            if fresh || !entries.iter().any(|e| &e.database == db) {
+                let _ = admin
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        crate::engine::quote_ident(db)
+                    ))
+                    .await;
+            }
+        }
+    }
+
+    /// The longest cached prefix among `keys` (key of prefix i+1 at i): its length and entry.
+    pub fn longest(&self, keys: &[String]) -> Option<(usize, Entry)> {
+        keys.iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, k)| self.read(k).map(|e| (i + 1, e)))
+    }
+
+    /// Marks `entry` as just used (LRU).
+    pub fn touch(&self, entry: &Entry) {
+        let mut e = entry.clone();
+        e.used = now();
+        let _ = self.write(&e);
+    }
+
+    /// Records the snapshot kept as `database` and evicts the least recently used ones beyond the
+    /// size bound.
+    pub async fn insert(&self, server: &Server, mut entry: Entry) -> Result<(), CacheError> {
+        if let Ok(admin) = server.connect(&server.admin_db).await {
+            entry.bytes = admin
+                .query_one("SELECT pg_database_size($1)::int8", &[&entry.database])
+                .await
+                .map(|r| r.get::<_, i64>(0).max(0) as u64)
+                .unwrap_or(0);
+        }
+        self.write(&entry)?;
+        let mut all = self.all();
+        all.sort_by_key(|e| std::cmp::Reverse(e.used));
+        let mut total = 0u64;
+        let mut evict = Vec::new();
+        for e in all {
+            total = total.saturating_add(e.bytes);
+            // The entry just written is kept even when it alone exceeds the bound.
+            if total > self.max_bytes && e.key != entry.key {
+                evict.push(e);
+            }
+        }
+        if evict.is_empty() {
+            return Ok(());
+        }
+        let admin = server
+            .connect(&server.admin_db)
+            .await
+            .map_err(|e| CacheError::Io {
+                path: self.entries.clone(),
+                reason: e.to_string(),
+            })?;
+        for e in evict {
+            let _ = std::fs::remove_file(self.entry_path(&e.key));
+            let _ = admin
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    crate::engine::quote_ident(&e.database)
+                ))
+                .await;
+        }
+        Ok(())
+    }
+}
+
+fn entries_in(dir: &Path) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "json")
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(entry) = serde_json::from_str::<Entry>(&text)
+        {
+            out.push(entry);
+        }
+    }
+    out.sort_by(|a, b| a.set.cmp(&b.set).then(a.migrations.cmp(&b.migrations)));
+    out
+}
+
+/// The database name of the snapshot with key `key`.
+pub fn database_name(key: &str) -> String {
+    format!("{DB_PREFIX}{}", &key[..key.len().min(40)])
+}
+
+/// What besides the set determines a replay (see the module documentation).
+pub struct KeyContext<'a> {
+    pub engine: &'a EngineContext,
+    pub server: &'a Server,
+    pub options: &'a ReplayOptions,
+}
+
+/// The key of every prefix of `set`: `keys[i]` is the key of migrations 1..=i+1.
+pub fn keys(set: &MigrationSet, ctx: &KeyContext<'_>) -> Vec<String> {
+    let mut base = Sha256::new();
+    let preludes: Vec<String> = set
+        .preludes
+        .iter()
+        .map(|p| format!("{:?}\u{0}{}\u{0}{}", p.kind, p.file.display(), p.text))
+        .collect();
+    base.update(
+        format!(
+            "pgrehearse {}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
+            env!("CARGO_PKG_VERSION"),
+            ctx.server.kind,
+            ctx.engine.description,
+            ctx.engine.version,
+            ctx.server.image,
+            ctx.server.replay_user(),
+            ctx.engine.isolated,
+            ctx.options.lock_trace,
+            ctx.options.privileged_extensions,
+            set.dir,
+            set.runner,
+            (preludes, &set.generated_for, &set.journal_when),
+        )
+        .as_bytes(),
+    );
+    let mut chain: [u8; 32] = base.finalize().into();
+    set.migrations
+        .iter()
+        .map(|m| {
+            let mut h = Sha256::new();
+            h.update(chain);
+            h.update(
+                format!(
+                    "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}",
+                    m.id,
+                    m.file.display(),
+                    m.transactions,
+                    m.blocked,
+                    m.batches
+                )
+                .as_bytes(),
+            );
+            h.update(m.text.as_bytes());
+            chain = h.finalize().into();
+            hex(&chain)
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why `set` is never cached, when it is not: its SQL changes what a database snapshot does not
+/// hold (roles, databases, tablespaces, server settings).
+pub fn uncacheable(set: &MigrationSet) -> Option<String> {
+    let without_schemas = MigrationSet {
+        schemas: Vec::new(),
+        ..set.clone()
+    };
+    if !crate::environment::roles::created_by_set(&without_schemas).is_empty() {
+        return Some("its SQL creates roles, which live outside the database".into());
+    }
+    let texts = set
+        .preludes
+        .iter()
+        .map(|p| &*p.text)
+        .chain(set.migrations.iter().map(|m| &*m.text));
+    for text in texts {
+        if let Some(what) = cluster_wide(text) {
+            return Some(format!(
+                "its SQL changes {what}, which lives outside the database"
+            ));
+        }
+    }
+    None
+}
+
+/// What cluster-wide (or database-level) state `text` changes, if any.
+fn cluster_wide(text: &str) -> Option<&'static str> {
+    use pgrehearse_sql as sql;
+    let tokens = sql::significant_tokens(text, sql::Span::new(0, text.len()));
+    for w in tokens.windows(2) {
+        let verb = ["ALTER", "CREATE", "DROP", "ON", "RENAME", "REASSIGN"]
+            .iter()
+            .any(|v| w[0].is_word(text, v));
+        if !verb {
+            continue;
+        }
+        for (word, what) in [
+            ("ROLE", "roles"),
+            ("USER", "roles"),
+            ("GROUP", "roles"),
+            ("DATABASE", "a database's settings"),
+            ("TABLESPACE", "tablespaces"),
+            ("SYSTEM", "server settings"),
+            ("SUBSCRIPTION", "subscriptions"),
+        ] {
+            if w[1].is_word(text, word) {
+                return Some(what);
+            }
+        }
+        if w[0].is_word(text, "REASSIGN") {
+            return Some("roles");
+        }
+    }
+    None
+}
+
+/// Whether a failed or stopped resumed replay of `set` must be replayed again from scratch: its
+/// runner applies every pending migration in one transaction, which a failure rolls back whole.
+pub fn cold_on_failure(set: &MigrationSet) -> bool {
+    set.runner.default_transactions() == Transactions::AllPendingInOne
+}
+
+/// An entry for the prefix of `set` that a replay which applied every migration produced.
+pub fn entry(
+    set: &MigrationSet,
+    key: &str,
+    findings: &[Finding],
+    statements: usize,
+    checkpoint: Checkpoint,
+) -> Entry {
+    Entry {
+        key: key.to_string(),
+        database: database_name(key),
+        set: set.dir.clone(),
+        migrations: set.migrations.len(),
+        bytes: 0,
+        created: now(),
+        used: now(),
+        statements,
+        findings: findings.to_vec(),
+        checkpoint,
+    }
+}
+
+/// Why a cached replay could not be done (exit code 2, as without the cache).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayFailure {
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Replay(#[from] crate::apply::ReplayError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+}
+
+/// What [`replay_set`] needs besides the set.
+pub struct Replay<'a> {
+    pub cleanup: &'a crate::engine::Cleanup,
+    pub server: &'a Server,
+    pub engine: &'a EngineContext,
+    pub options: &'a ReplayOptions,
+    pub snapshot: &'a crate::catalog::SnapshotOptions,
+    /// Whether drift needs the catalog the migrations built.
+    pub catalog: bool,
+    pub verbose: bool,
+}
+
+/// Replays `set` from its longest cached prefix and keeps a snapshot when every migration applied;
+/// `None` when the set is never cached (the caller replays it as usual).
+pub async fn replay_set(
+    cache: &Cache,
+    set: &MigrationSet,
+    r: &Replay<'_>,
+) -> Result<Option<(crate::replay::ReplayLog, Option<crate::catalog::Catalog>)>, ReplayFailure> {
+    let say = |what: String| {
+        if r.verbose {
+            eprintln!("pgrehearse: cache: {}: {what}", set.dir.display());
+        }
+    };
+    if set.migrations.is_empty() {
+        return Ok(None);
+    }
+    if let Some(reason) = uncacheable(set) {
+        say(format!("not cached: {reason}"));
+        return Ok(None);
+    }
+    let keys = keys(
+        set,
+        &KeyContext {
+            engine: r.engine,
+            server: r.server,
+            options: r.options,
+        },
+    );
+    let n = set.migrations.len();
+    let hit = cache.longest(&keys);
+    if let Some((k, entry)) = &hit {
+        cache.touch(entry);
+        say(format!("{k} of {n} migrations cached"));
+        if *k == n {
+            // Nothing to replay: the snapshot is only read.
+            let log = crate::replay::prefix_log(set, n, entry.findings.clone(), entry.statements);
+            let built = if r.catalog {
+                let client = r.server.connect(&entry.database).await?;
+                Some(crate::catalog::snapshot(&client, r.snapshot).await?)
+            } else {
+                None
+            };
+            return Ok(Some((log, built)));
+        }
+    } else {
+        say(format!("no cached prefix of its {n} migrations"));
+    }
+    let (log, built, db, kept) = match replay_from(set, r, hit.as_ref()).await? {
+        // One transaction around every migration: a failure rolls back the cached ones too.
+        (log, _, db, _) if hit.is_some() && (log.failed || log.partial) && cold_on_failure(set) => {
+            r.server.drop_scratch(r.cleanup, db).await;
+            say("the one transaction failed: replayed again from scratch".into());
+            replay_from(set, r, None).await?
+        }
+        other => other,
+    };
+    match kept {
+        Ok(checkpoint) if !log.failed && !log.partial && log.applied == n => {
+            let key = &keys[n - 1];
+            r.server
+                .keep_scratch(r.cleanup, db, &database_name(key))
+                .await?;
+            let e = entry(set, key, &log.findings, log.statements, checkpoint);
+            if let Err(err) = cache.insert(r.server, e).await {
+                say(format!("could not record the snapshot: {err}"));
+            }
+        }
+        kept => {
+            if let Err(reason) = kept {
+                say(format!("no snapshot kept: {reason}"));
+            }
+            r.server.drop_scratch(r.cleanup, db).await;
+        }
+    }
+    Ok(Some((log, built)))
+}
+
+type Replayed = (
+    crate::replay::ReplayLog,
+    Option<crate::catalog::Catalog>,
+    crate::engine::ScratchDb,
+    Result<Checkpoint, String>,
+);
+
+/// Replays `set` into a scratch database: a copy of the cached prefix `from`, or empty.
+async fn replay_from(
+    set: &MigrationSet,
+    r: &Replay<'_>,
+    from: Option<&(usize, Entry)>,
+) -> Result<Replayed, ReplayFailure> {
+    let db = match from {
+        Some((_, entry)) => r.server.copy_snapshot(r.cleanup, &entry.database).await?,
+        None => r.server.create_scratch(r.cleanup, "replay").await?,
+    };
+    let resume = from.map(|(k, entry)| crate::replay::Resume {
+        start: *k,
+        findings: entry.findings.clone(),
+        statements: entry.statements,
+        checkpoint: entry.checkpoint.clone(),
+    });
+    let result = async {
+        let client = r.server.connect(&db.name).await?;
+        let (log, kept) = crate::replay::run_resumable(
+            crate::replay::Sessions::on(r.server, &db.name, &client),
+            set,
+            r.engine,
+            r.options,
+            resume,
+        )
+        .await?;
+        let built = if r.catalog {
+            Some(crate::catalog::snapshot(&client, r.snapshot).await?)
+        } else {
+            None
+        };
+        Ok::<_, ReplayFailure>((log, built, kept))
+    }
+    .await;
+    match result {
+        Ok((log, built, kept)) => Ok((log, built, db, kept)),
+        Err(e) => {
+            r.server.drop_scratch(r.cleanup, db).await;
+            Err(e)
+        }
+    }
+}
+
+/// `pgrehearse cache status`: where the cache is and what it holds.
+pub fn status(out: &mut impl Write) -> Result<(), CacheError> {
+    let dir = dir().ok_or(CacheError::NoDirectory)?;
+    let entries = entries_in(&dir.join("entries"));
+    let total: u64 = entries.iter().map(|e| e.bytes).sum();
+    let w = |e: std::io::Error| CacheError::Io {
+        path: PathBuf::from("<stdout>"),
+        reason: e.to_string(),
+    };
+    writeln!(out, "replay cache: {}", dir.display()).map_err(w)?;
+    let (cluster, _) = crate::engine::local::persistent_dir(&dir).map_err(|e| CacheError::Io {
+        path: dir.clone(),
+        reason: e.to_string(),
+    })?;
+    writeln!(out, "cluster: {}", cluster.display()).map_err(w)?;
+    writeln!(
+        out,
+        "{} snapshot(s), {} MiB of {} MiB",
+        entries.len(),
+        total.div_ceil(1024 * 1024),
+        max_bytes() / (1024 * 1024)
+    )
+    .map_err(w)?;
+    let mut by_set: BTreeMap<&Path, Vec<&Entry>> = BTreeMap::new();
+    for e in &entries {
+        by_set.entry(&e.set).or_default().push(e);
+    }
+    for (set, list) in by_set {
+        let prefixes: Vec<String> = list.iter().map(|e| e.migrations.to_string()).collect();
+        writeln!(
+            out,
+            "  {}: prefixes of {} migration(s)",
+            set.display(),
+            prefixes.join(", ")
+        )
+        .map_err(w)?;
+    }
+    Ok(())
+}
+
+/// `pgrehearse cache clear`: removes every snapshot and the cache's cluster. Waits for a run using
+/// the cache to finish.
+pub fn clear() -> Result<usize, CacheError> {
+    let dir = dir().ok_or(CacheError::NoDirectory)?;
+    if !dir.is_dir() {
+        return Ok(0);
+    }
+    let lock = lock_file(&dir, true)?;
+    let entries = entries_in(&dir.join("entries"));
+    let (cluster, _) = crate::engine::local::persistent_dir(&dir).map_err(|e| CacheError::Io {
+        path: dir.clone(),
+        reason: e.to_string(),
+    })?;
+    if cluster.exists() {
+        std::fs::remove_dir_all(&cluster).map_err(io(&cluster))?;
+    }
+    let entries_dir = dir.join("entries");
+    if entries_dir.exists() {
+        std::fs::remove_dir_all(&entries_dir).map_err(io(&entries_dir))?;
+    }
+    drop(lock);
+    Ok(entries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_wide_statements_are_recognised() {
+        assert_eq!(cluster_wide("CREATE ROLE app;"), Some("roles"));
+        assert_eq!(
+            cluster_wide("alter database current set search_path = app;"),
+            Some("a database's settings")
+        );
+        assert_eq!(
+            cluster_wide("GRANT CONNECT ON DATABASE x TO y;"),
+            Some("a database's settings")
+        );
+        assert_eq!(
+            cluster_wide("ALTER SYSTEM SET work_mem = '1MB';"),
+            Some("server settings")
+        );
+        assert_eq!(cluster_wide("CREATE TABLE users (id int);"), None);
+        assert_eq!(
+            cluster_wide("-- create role app\nSELECT 'drop role';"),
+            None
+        );
+    }
+}
