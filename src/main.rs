@@ -249,7 +249,7 @@ struct CheckArgs {
     no_lock_trace: bool,
 
     /// Replay every migration from scratch: do not start from a cached prefix, keep no snapshot.
-    #[arg(long)]
+    #[arg(long, env = "PGREHEARSE_NO_CACHE")]
     no_cache: bool,
 
     /// Create (NOLOGIN, for the replay only) the roles the migrations reference in GRANT, OWNER TO,

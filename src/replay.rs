@@ -577,6 +577,10 @@ pub struct Checkpoint {
     pub settings: Vec<(String, String)>,
     /// The role a `SET ROLE` left the session in, when not the login role.
     pub role: Option<String>,
+    /// One transaction around every migration: the table locks it held after the last one
+    /// (qualified name, mode), taken again when a replay resumes inside a new transaction.
+    #[serde(default)]
+    pub locks: Vec<(String, String)>,
 }
 
 /// [`run_with`] from a cached prefix (`resume`). Also returns, when every migration was applied and
@@ -654,11 +658,16 @@ async fn checkpoint(
     let (current, login) = (text(row, 4), text(row, 5));
     let settings = session_settings(client).await?;
     if in_transaction {
-        // Enum values added (unusable until COMMIT) and deferred constraint checks last until the
-        // transaction ends (`SET LOCAL` is compared after the COMMIT, see `replay`).
+        // Values added to an enum type made before the transaction (by a prelude: unusable until
+        // COMMIT, where a resumed replay would find them committed) and deferred constraint checks
+        // last until the transaction ends (`SET LOCAL` is compared after the COMMIT, see `replay`).
+        // Types the migrations create in the transaction are safe to extend and use in it, cold
+        // or resumed: a resumed replay that fails on such a use is replayed again from scratch.
         let local = rows(
             "SELECT (SELECT count(*) FROM pg_catalog.pg_enum e \
-                     WHERE e.xmin::text = (pg_catalog.txid_current() % 4294967296)::text) + \
+                     JOIN pg_catalog.pg_type t ON t.oid = e.enumtypid \
+                     WHERE e.xmin::text = (pg_catalog.txid_current() % 4294967296)::text \
+                     AND t.xmin::text <> e.xmin::text) + \
                     (SELECT count(*) FROM pg_catalog.pg_constraint WHERE condeferrable) + \
                     (SELECT count(*) FROM pg_catalog.pg_trigger WHERE tgdeferrable)",
         )
@@ -676,11 +685,49 @@ async fn checkpoint(
             );
         }
     }
+    let locks = if in_transaction {
+        rows(
+            "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), l.mode \
+             FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
+             AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             ORDER BY l.relation, l.mode",
+        )
+        .await?
+        .iter()
+        .map(|r| (text(r, 0), text(r, 1)))
+        .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Checkpoint {
         tracker: tracker.clone(),
         settings,
         role: (current != login).then_some(current),
+        locks,
     })
+}
+
+/// Takes again, in a resumed replay's new transaction, the table locks the prefix's transaction held.
+async fn relock(client: &Client, checkpoint: &Checkpoint) -> Result<(), String> {
+    let sql: String = checkpoint
+        .locks
+        .iter()
+        .map(|(table, mode)| {
+            format!(
+                "LOCK TABLE ONLY {table} IN {} MODE;\n",
+                crate::locks::mode_name(mode)
+            )
+        })
+        .collect();
+    if sql.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| crate::engine::db_error_text(&e))
 }
 
 /// The settings the session's own `SET`s gave it.
@@ -823,6 +870,7 @@ async fn replay(
     // File nodes are remembered across migrations; held locks per transaction.
     let mut tracker = crate::locks::Tracker::default();
     let mut start = 0;
+    let relocks = resume.as_ref().map(|r| r.checkpoint.clone());
     if let Some(resume) = resume {
         start = resume.start.min(set.migrations.len());
         log = prefix_log(set, start, resume.findings, resume.statements);
@@ -834,13 +882,21 @@ async fn replay(
             .await
             .map_err(|reason| ReplayError {
                 file: set.dir.display().to_string(),
-                reason: format!("resuming from the cached prefix: {reason}"),
+                reason: format!("{RESUME_FAILED}: {reason}"),
             })?;
     }
     // Whether the lock probe is prepared in this session.
     let mut probe_ready = false;
     if all_in_one {
         control(client, "BEGIN", set.migrations.get(start)).await?;
+        if let Some(checkpoint) = &relocks {
+            relock(client, checkpoint)
+                .await
+                .map_err(|reason| ReplayError {
+                    file: set.dir.display().to_string(),
+                    reason: format!("{RESUME_FAILED}: {reason}"),
+                })?;
+        }
     }
     for (index, migration) in set.migrations.iter().enumerate().skip(start) {
         if let Some(blocked) = &migration.blocked {
@@ -1076,6 +1132,9 @@ async fn replay(
     }
     Ok((log, kept))
 }
+
+/// How an error resuming from a cached prefix begins (the caller replays from scratch instead).
+pub const RESUME_FAILED: &str = "resuming from the cached prefix";
 
 /// Why a replay that stopped early leaves nothing to cache.
 const NOT_APPLIED: &str = "not every migration was applied";

@@ -299,14 +299,42 @@ pub fn database_name(key: &str) -> String {
 }
 
 /// What besides the set determines a replay (see the module documentation).
-pub struct KeyContext<'a> {
-    pub engine: &'a EngineContext,
-    pub server: &'a Server,
-    pub options: &'a ReplayOptions,
+#[derive(Clone, Debug)]
+pub struct KeyContext {
+    /// pgrehearse's version.
+    pub version: String,
+    /// The engine, its server (`local PostgreSQL 15 (/usr/lib/postgresql/15/bin)`), the server's
+    /// version and image.
+    pub engine: String,
+    pub server: String,
+    pub server_version: String,
+    pub image: Option<String>,
+    /// Who the SQL runs as.
+    pub replay_user: String,
+    pub isolated: bool,
+    pub lock_trace: bool,
+    pub privileged_extensions: Vec<String>,
 }
 
-/// The key of every prefix of `set`: `keys[i]` is the key of migrations 1..=i+1.
-pub fn keys(set: &MigrationSet, ctx: &KeyContext<'_>) -> Vec<String> {
+impl KeyContext {
+    pub fn new(server: &Server, engine: &EngineContext, options: &ReplayOptions) -> KeyContext {
+        KeyContext {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            engine: server.kind.as_str().to_string(),
+            server: engine.description.clone(),
+            server_version: engine.version.clone(),
+            image: server.image.clone(),
+            replay_user: server.replay_user().to_string(),
+            isolated: engine.isolated,
+            lock_trace: options.lock_trace,
+            privileged_extensions: options.privileged_extensions.clone(),
+        }
+    }
+}
+
+/// The key of every prefix of `set`: `keys[i]` is the key of migrations 1..=i+1, a hash chained
+/// over the context, the set's runner, folder and preludes, then each migration in order.
+pub fn keys(set: &MigrationSet, ctx: &KeyContext) -> Vec<String> {
     let mut base = Sha256::new();
     let preludes: Vec<String> = set
         .preludes
@@ -315,19 +343,10 @@ pub fn keys(set: &MigrationSet, ctx: &KeyContext<'_>) -> Vec<String> {
         .collect();
     base.update(
         format!(
-            "pgrehearse {}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
-            env!("CARGO_PKG_VERSION"),
-            ctx.server.kind,
-            ctx.engine.description,
-            ctx.engine.version,
-            ctx.server.image,
-            ctx.server.replay_user(),
-            ctx.engine.isolated,
-            ctx.options.lock_trace,
-            ctx.options.privileged_extensions,
+            "{ctx:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
             set.dir,
             set.runner,
-            (preludes, &set.generated_for, &set.journal_when),
+            (preludes, &set.generated_for),
         )
         .as_bytes(),
     );
@@ -339,12 +358,13 @@ pub fn keys(set: &MigrationSet, ctx: &KeyContext<'_>) -> Vec<String> {
             h.update(chain);
             h.update(
                 format!(
-                    "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}",
+                    "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}",
                     m.id,
                     m.file.display(),
                     m.transactions,
                     m.blocked,
-                    m.batches
+                    m.batches,
+                    set.journal_when.get(&m.id),
                 )
                 .as_bytes(),
             );
@@ -353,6 +373,15 @@ pub fn keys(set: &MigrationSet, ctx: &KeyContext<'_>) -> Vec<String> {
             hex(&chain)
         })
         .collect()
+}
+
+/// A set's folder for messages (`.` for the repository's root).
+fn shown(dir: &Path) -> String {
+    if dir.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        dir.display().to_string()
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -475,7 +504,7 @@ pub async fn replay_set(
 ) -> Result<Option<(crate::replay::ReplayLog, Option<crate::catalog::Catalog>)>, ReplayFailure> {
     let say = |what: String| {
         if r.verbose {
-            eprintln!("pgrehearse: cache: {}: {what}", set.dir.display());
+            eprintln!("pgrehearse: cache: {}: {what}", shown(&set.dir));
         }
     };
     if set.migrations.is_empty() {
@@ -485,14 +514,7 @@ pub async fn replay_set(
         say(format!("not cached: {reason}"));
         return Ok(None);
     }
-    let keys = keys(
-        set,
-        &KeyContext {
-            engine: r.engine,
-            server: r.server,
-            options: r.options,
-        },
-    );
+    let keys = keys(set, &KeyContext::new(r.server, r.engine, r.options));
     let n = set.migrations.len();
     let hit = cache.longest(&keys);
     if let Some((k, entry)) = &hit {
@@ -512,7 +534,17 @@ pub async fn replay_set(
     } else {
         say(format!("no cached prefix of its {n} migrations"));
     }
-    let (log, built, db, kept) = match replay_from(set, r, hit.as_ref()).await? {
+    let first = match replay_from(set, r, hit.as_ref()).await {
+        // The prefix's session could not be restored (a lock its transaction held): from scratch.
+        Err(ReplayFailure::Replay(e))
+            if hit.is_some() && e.reason.starts_with(crate::replay::RESUME_FAILED) =>
+        {
+            say(format!("{}; replayed from scratch", e.reason));
+            replay_from(set, r, None).await?
+        }
+        other => other?,
+    };
+    let (log, built, db, kept) = match first {
         // One transaction around every migration: a failure rolls back the cached ones too.
         (log, _, db, _) if hit.is_some() && (log.failed || log.partial) && cold_on_failure(set) => {
             r.server.drop_scratch(r.cleanup, db).await;
@@ -624,7 +656,7 @@ pub fn status(out: &mut impl Write) -> Result<(), CacheError> {
         writeln!(
             out,
             "  {}: prefixes of {} migration(s)",
-            set.display(),
+            shown(set),
             prefixes.join(", ")
         )
         .map_err(w)?;
@@ -659,6 +691,111 @@ pub fn clear() -> Result<usize, CacheError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn context() -> KeyContext {
+        KeyContext {
+            version: "1.0.0".into(),
+            engine: "local".into(),
+            server: "local PostgreSQL 15 (/usr/lib/postgresql/15/bin)".into(),
+            server_version: "15.18".into(),
+            image: None,
+            replay_user: "postgres".into(),
+            isolated: true,
+            lock_trace: true,
+            privileged_extensions: Vec::new(),
+        }
+    }
+
+    /// The set of numbered SQL files `files` (name, text) in a temporary repository.
+    fn set(files: &[(&str, &str)]) -> MigrationSet {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        for (name, text) in files {
+            std::fs::write(migrations.join(name), text).unwrap();
+        }
+        let mut discovery = crate::discover::find(dir.path(), None).unwrap();
+        discovery.sets.remove(0)
+    }
+
+    const A: (&str, &str) = ("001_a.sql", "CREATE TABLE a (id int);");
+    const B: (&str, &str) = ("002_b.sql", "CREATE TABLE b (id int);");
+    const C: (&str, &str) = ("003_c.sql", "CREATE TABLE c (id int);");
+
+    #[test]
+    fn a_prefix_key_depends_on_its_migrations_in_order_and_on_nothing_after_them() {
+        let base = keys(&set(&[A, B, C]), &context());
+        assert_eq!(base.len(), 3);
+        // Appending keeps every earlier key.
+        assert_eq!(keys(&set(&[A, B]), &context())[..], base[..2]);
+        // Editing the second changes its key and every later one, not the first.
+        let edited = keys(
+            &set(&[A, ("002_b.sql", "CREATE TABLE b (id bigint);"), C]),
+            &context(),
+        );
+        assert_eq!(edited[0], base[0]);
+        assert_ne!(edited[1], base[1]);
+        assert_ne!(edited[2], base[2]);
+        // Same texts under other names (a reordering) share no key past the first.
+        let reordered = keys(
+            &set(&[A, ("002_b.sql", C.1), ("003_c.sql", B.1)]),
+            &context(),
+        );
+        assert_ne!(reordered[1], base[1]);
+        // Deleting one: the key of the two left differs from the first two before.
+        let deleted = keys(&set(&[A, C]), &context());
+        assert_ne!(deleted[1], base[1]);
+    }
+
+    #[test]
+    fn every_part_of_the_context_changes_every_key() {
+        let set = set(&[A, B]);
+        let base = keys(&set, &context());
+        let changes: Vec<Box<dyn Fn(&mut KeyContext)>> = vec![
+            Box::new(|c| c.version = "1.0.1".into()),
+            Box::new(|c| c.server_version = "15.19".into()),
+            Box::new(|c| c.server = "local PostgreSQL 16 (/usr/lib/postgresql/16/bin)".into()),
+            Box::new(|c| c.image = Some("postgres:17".into())),
+            Box::new(|c| c.replay_user = "pgrehearse".into()),
+            Box::new(|c| c.isolated = false),
+            Box::new(|c| c.lock_trace = false),
+            Box::new(|c| c.privileged_extensions = vec!["postgis".into()]),
+        ];
+        for change in changes {
+            let mut ctx = context();
+            change(&mut ctx);
+            let other = keys(&set, &ctx);
+            assert_ne!(other[0], base[0], "{ctx:?}");
+            assert_ne!(other[1], base[1], "{ctx:?}");
+        }
+    }
+
+    #[test]
+    fn findings_and_checkpoints_round_trip_through_an_entry() {
+        let finding = crate::registry::finding("lock-without-timeout", "takes a lock").at(
+            "migrations/001_a.sql",
+            Some(pgrehearse_sql::Span::new(3, 9)),
+        );
+        let mut bare = finding.clone();
+        bare.help = None;
+        let e = entry(
+            &set(&[A]),
+            &"ab".repeat(32),
+            &[finding, bare],
+            7,
+            Checkpoint {
+                settings: vec![("search_path".into(), "app, public".into())],
+                role: Some("app_owner".into()),
+                ..Checkpoint::default()
+            },
+        );
+        let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back.findings, e.findings);
+        assert_eq!(back.checkpoint.settings, e.checkpoint.settings);
+        assert_eq!(back.checkpoint.role, e.checkpoint.role);
+        assert_eq!(back.database, database_name(&e.key));
+        assert!(back.database.len() < 64);
+    }
 
     #[test]
     fn cluster_wide_statements_are_recognised() {

@@ -5,6 +5,7 @@
 //! that cannot get its engine fails; deselect the Docker ones explicitly with `-- --skip docker`.
 
 mod action;
+mod cache;
 mod cleanup;
 mod cli;
 mod ddl_rules;
