@@ -751,15 +751,15 @@ mod tests {
     fn every_part_of_the_context_changes_every_key() {
         let set = set(&[A, B]);
         let base = keys(&set, &context());
-        let changes: Vec<Box<dyn Fn(&mut KeyContext)>> = vec![
-            Box::new(|c| c.version = "1.0.1".into()),
-            Box::new(|c| c.server_version = "15.19".into()),
-            Box::new(|c| c.server = "local PostgreSQL 16 (/usr/lib/postgresql/16/bin)".into()),
-            Box::new(|c| c.image = Some("postgres:17".into())),
-            Box::new(|c| c.replay_user = "pgrehearse".into()),
-            Box::new(|c| c.isolated = false),
-            Box::new(|c| c.lock_trace = false),
-            Box::new(|c| c.privileged_extensions = vec!["postgis".into()]),
+        let changes: [fn(&mut KeyContext); 8] = [
+            |c| c.version = "1.0.1".into(),
+            |c| c.server_version = "15.19".into(),
+            |c| c.server = "local PostgreSQL 16 (/usr/lib/postgresql/16/bin)".into(),
+            |c| c.image = Some("postgres:17".into()),
+            |c| c.replay_user = "pgrehearse".into(),
+            |c| c.isolated = false,
+            |c| c.lock_trace = false,
+            |c| c.privileged_extensions = vec!["postgis".into()],
         ];
         for change in changes {
             let mut ctx = context();
