@@ -55,6 +55,8 @@ pub struct CheckOptions {
     /// Start each replay from its longest cached prefix (see [`crate::cache`]); `--no-cache` turns
     /// it off.
     pub cache: bool,
+    /// How many migration sets replay at once (`--jobs`, default: the available cores).
+    pub jobs: usize,
 }
 
 /// Why a check could not be done (exit code 2).
@@ -341,29 +343,61 @@ async fn replay_sets(
         version: server.version.clone(),
         isolated: access.engine != engine::ReplayAccess::Superuser,
     };
-    let mut live = Vec::new();
-    for set in &discovery.sets {
-        if set.refused.is_some()
-            || (set.migrations.is_empty() && !crate::environment::has_baseline(set))
-        {
-            report.sets.push(skipped(set));
-            live.push(None);
-            continue;
+    // Sets replay concurrently (`--jobs`), each in its own database; roles are cluster-wide, so a
+    // set whose SQL creates roles runs alone, after the others. Reported in the sets' order.
+    let replayable = |set: &MigrationSet| {
+        set.refused.is_none()
+            && (!set.migrations.is_empty() || crate::environment::has_baseline(set))
+    };
+    let (alone, together): (Vec<usize>, Vec<usize>) = (0..discovery.sets.len())
+        .filter(|&i| replayable(&discovery.sets[i]))
+        .partition(|&i| !crate::environment::roles::created_by_set(&discovery.sets[i]).is_empty());
+    let one = |i: usize| {
+        let (server, context, cache) = (&server, &context, cache.as_ref());
+        async move {
+            let mut own = Report::default();
+            let (summary, applied) = check_set(
+                options,
+                cleanup,
+                server,
+                context,
+                &discovery.sets[i],
+                drift,
+                access,
+                &mut own,
+                cache,
+            )
+            .await?;
+            Ok::<_, CheckError>((i, summary, applied, own.findings))
         }
-        let (summary, applied) = check_set(
-            options,
-            cleanup,
-            &server,
-            &context,
-            set,
-            drift,
-            access,
-            report,
-            cache.as_ref(),
-        )
-        .await?;
-        report.sets.push(summary);
-        live.push(applied);
+    };
+    let mut done = BTreeMap::new();
+    {
+        use futures_util::StreamExt as _;
+        let mut concurrent = futures_util::stream::iter(together.into_iter().map(one))
+            .buffer_unordered(options.jobs.max(1));
+        while let Some(result) = concurrent.next().await {
+            let (i, summary, applied, findings) = result?;
+            done.insert(i, (summary, applied, findings));
+        }
+    }
+    for i in alone {
+        let (i, summary, applied, findings) = one(i).await?;
+        done.insert(i, (summary, applied, findings));
+    }
+    let mut live = Vec::new();
+    for (i, set) in discovery.sets.iter().enumerate() {
+        match done.remove(&i) {
+            Some((summary, applied, findings)) => {
+                report.findings.extend(findings);
+                report.sets.push(summary);
+                live.push(applied);
+            }
+            None => {
+                report.sets.push(skipped(set));
+                live.push(None);
+            }
+        }
     }
     Ok(live)
 }

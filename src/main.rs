@@ -249,8 +249,17 @@ struct CheckArgs {
     no_lock_trace: bool,
 
     /// Replay every migration from scratch: do not start from a cached prefix, keep no snapshot.
-    #[arg(long, env = "PGREHEARSE_NO_CACHE")]
+    #[arg(
+        long,
+        env = "PGREHEARSE_NO_CACHE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     no_cache: bool,
+
+    /// How many migration sets (a monorepo's) replay at once, each in its own database (default: the
+    /// available cores). The report lists them in the same order whatever N is.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
 
     /// Create (NOLOGIN, for the replay only) the roles the migrations reference in GRANT, OWNER TO,
     /// CREATE POLICY … TO, … but never create; same as `create-roles: true` in the configuration.
@@ -353,6 +362,11 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
         create_roles: args.create_roles,
         history: args.report.history_choice(),
         cache: !args.no_cache,
+        jobs: args.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(std::num::NonZeroUsize::get)
+                .unwrap_or(1)
+        }),
     }
 }
 
@@ -689,6 +703,22 @@ mod tests {
         assert_eq!(args.engine, EngineKind::Auto);
         assert_eq!(args.fail_on, FailOn::Error);
         assert_eq!(args.format, Format::Human);
+    }
+
+    #[test]
+    fn no_cache_and_jobs_parse() {
+        let parsed = |args: &[&str]| {
+            let Command::Check(args) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("parsed as check")
+            };
+            args
+        };
+        let args = parsed(&["pgrehearse", "check", "--no-cache", "-j", "3"]);
+        assert!(args.no_cache);
+        assert_eq!(args.jobs, Some(3));
+        assert!(Cli::try_parse_from(["pgrehearse", "check", "--jobs", "0"]).is_err());
+        // PGREHEARSE_NO_CACHE=1 (what the integration tests' harness sets) is read by every
+        // check the integration tests run.
     }
 
     #[test]

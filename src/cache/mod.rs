@@ -668,9 +668,7 @@ pub fn status(out: &mut impl Write) -> Result<(), CacheError> {
 /// the cache to finish.
 pub fn clear() -> Result<usize, CacheError> {
     let dir = dir().ok_or(CacheError::NoDirectory)?;
-    if !dir.is_dir() {
-        return Ok(0);
-    }
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let lock = lock_file(&dir, true)?;
     let entries = entries_in(&dir.join("entries"));
     let (cluster, _) = crate::engine::local::persistent_dir(&dir).map_err(|e| CacheError::Io {

@@ -17,6 +17,7 @@ mod forging;
 mod github_api;
 mod harness;
 mod history;
+mod jobs;
 mod layers;
 mod live;
 mod live_read_only;
