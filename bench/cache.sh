@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Replay cache benchmark (local engine): a check of N migrations plus one new one, from the cached
+# prefix of N ("warm +1"), against the same check from scratch ("cold", --no-cache) and against
+# `pgrehearse lint` of the same repository, in one run; plus a check with every migration cached
+# ("warm, all cached": a commit that changes no migration) and the pre-commit hook's command.
+#
+#   bash bench/cache.sh [N_FILES] [SEED] [ROUNDS]      # default: 2000 42 3
+#
+# Each round's warm +1 adds a different new migration, so that every round starts from the prefix of
+# N (and not from the snapshot the previous round kept). Medians are reported. The cache lives in a
+# directory of the benchmark's own (PGREHEARSE_CACHE_DIR), cleared at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-2000}"
+SEED="${2:-42}"
+ROUNDS="${3:-3}"
+GEN="${PGREHEARSE_CORPUS_GEN:-../shared/bench/gen_corpus.py}"
+OUT="bench/out"
+CORPUS="$OUT/corpus-$N-$SEED"
+mkdir -p "$OUT"
+[ -f "$CORPUS/manifest.json" ] || python3 "$GEN" "$CORPUS" "$N" "$SEED" >/dev/null
+
+cargo build --release --quiet --bin pgrehearse
+BIN="$PWD/target/release/pgrehearse"
+
+WORK="$(mktemp -d)"
+export PGREHEARSE_CACHE_DIR="$WORK/cache"
+cleanup() { "$BIN" cache clear >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+REPO="$WORK/repo"
+mkdir -p "$REPO/migrations"
+cp "$CORPUS"/*.sql "$REPO/migrations/"
+NEXT=$(printf '%04d' $((N + 1)))
+
+now() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+check() { "$BIN" check "$REPO" --engine local --fail-on never --format json "$@"; }
+
+# The prefix of N, cached once (a cold replay plus keeping the snapshot).
+t0=$(now); check -v >/dev/null 2>"$WORK/fill.err"; t1=$(now)
+FILL=$(elapsed "$t0" "$t1")
+grep -q "no cached prefix of its $N migrations" "$WORK/fill.err"
+
+COLD_T=(); WARM_T=(); HIT_T=(); LINT_T=()
+for round in $(seq "$ROUNDS"); do
+  rm -f "$REPO"/migrations/"$NEXT"_*.sql
+  printf -- '-- round %s\nCREATE TABLE bench_new_%s (id bigint PRIMARY KEY, note text);\nCREATE INDEX bench_new_%s_note_idx ON bench_new_%s (note);\n' \
+    "$round" "$round" "$round" "$round" > "$REPO/migrations/${NEXT}_bench_new.sql"
+  t0=$(now); check -v >"$WORK/warm.json" 2>"$WORK/warm.err"; t1=$(now)
+  grep -q "$N of $((N + 1)) migrations cached" "$WORK/warm.err" || { cat "$WORK/warm.err"; exit 1; }
+  t2=$(now); check -v >"$WORK/hit.json" 2>"$WORK/hit.err"; t3=$(now)
+  grep -q "$((N + 1)) of $((N + 1)) migrations cached" "$WORK/hit.err" || { cat "$WORK/hit.err"; exit 1; }
+  t4=$(now); check --no-cache >"$WORK/cold.json"; t5=$(now)
+  t6=$(now); "$BIN" lint "$REPO" -q --fail-on never >/dev/null; t7=$(now)
+  cmp -s "$WORK/warm.json" "$WORK/cold.json" || { echo "warm and cold reports differ" >&2; exit 1; }
+  cmp -s "$WORK/hit.json" "$WORK/cold.json" || { echo "all-cached and cold reports differ" >&2; exit 1; }
+  WARM_T+=("$(elapsed "$t0" "$t1")"); HIT_T+=("$(elapsed "$t2" "$t3")")
+  COLD_T+=("$(elapsed "$t4" "$t5")"); LINT_T+=("$(elapsed "$t6" "$t7")")
+done
+grep -E "discovered|engine|replayed|done" "$WORK/warm.err" | sed 's/^/  warm +1: /'
+python3 - "$N" "$FILL" "${COLD_T[*]}" "${WARM_T[*]}" "${HIT_T[*]}" "${LINT_T[*]}" <<'PY'
+import statistics, sys
+n, fill = sys.argv[1], float(sys.argv[2])
+cold, warm, hit, lint = ([float(x) for x in a.split()] for a in sys.argv[3:7])
+m = statistics.median
+print(f"{n} migrations + 1 new, local engine, medians of {len(cold)} rounds:")
+print(f"  cold (--no-cache)          {m(cold):7.3f} s")
+print(f"  warm +1 (prefix of {n})   {m(warm):7.3f} s   cold/warm {m(cold)/m(warm):5.1f}x")
+print(f"  warm, all cached           {m(hit):7.3f} s   cold/warm {m(cold)/m(hit):5.1f}x")
+print(f"  pgrehearse lint            {m(lint):7.3f} s   warm +1/lint {m(warm)/m(lint):5.2f}x")
+print(f"  first fill of the cache    {fill:7.3f} s")
+PY
