@@ -86,6 +86,14 @@ enum HookCommand {
         #[arg(long)]
         force: bool,
     },
+    /// What the hooks run: `check` (replay, from the replay cache) when an engine is available (a
+    /// database URL, a Docker daemon, or local PostgreSQL server binaries), else `lint`, saying which
+    /// and why on stderr.
+    Run {
+        /// Repository root to check.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
 }
 
 /// Where the report goes besides stdout, and which findings it keeps (shared by `check` and `lint`).
@@ -613,8 +621,30 @@ async fn run_lint(args: LintArgs) -> ExitCode {
     ExitCode::from(deliver::finish(outcome, &options, None).await)
 }
 
-fn run_hook(command: HookCommand) -> ExitCode {
+async fn run_hook(command: HookCommand) -> ExitCode {
     match command {
+        HookCommand::Run { path } => {
+            let path = path.to_string_lossy().into_owned();
+            let parsed = match pgrehearse::hook::engine_available().await {
+                Ok(engine) => {
+                    eprintln!(
+                        "pgrehearse hook: replaying the migrations ({engine}; the replay cache replays only what changed since the last check); PGREHEARSE_HOOK=lint for static checks only"
+                    );
+                    Cli::try_parse_from(["pgrehearse", "check", path.as_str()])
+                }
+                Err(why) => {
+                    eprintln!(
+                        "pgrehearse hook: no engine to replay on ({why}): static checks only (`pgrehearse lint`); start Docker, install PostgreSQL server binaries or set PGREHEARSE_DATABASE_URL to replay"
+                    );
+                    Cli::try_parse_from(["pgrehearse", "lint", path.as_str()])
+                }
+            };
+            match parsed.map(|c| c.command) {
+                Ok(Command::Check(args)) => run_check(args).await,
+                Ok(Command::Lint(args)) => run_lint(args).await,
+                Ok(_) | Err(_) => ExitCode::from(2),
+            }
+        }
         HookCommand::Install { path, force } => match pgrehearse::hook::install(&path, force) {
             Ok(installed) => {
                 outln!(
@@ -680,7 +710,7 @@ fn main() -> ExitCode {
             Command::Baseline(args) => run_baseline(args).await,
             Command::Explain { rule } => run_explain(&rule),
             Command::Rules { format } => run_rules(&format),
-            Command::Hook(command) => run_hook(command),
+            Command::Hook(command) => run_hook(command).await,
             Command::Cache(command) => run_cache(command),
         }
     });
