@@ -53,7 +53,9 @@ pub fn dir() -> Option<PathBuf> {
     crate::engine::local::cache_root().map(|r| r.join("replay"))
 }
 
-/// One cached prefix: its database and what its replay reported.
+/// One cached prefix in the index (`entries/<key>.json`): its database, size and last use. What
+/// its replay reported is read only when it is used ([`Payload`], `entries/<key>.data.json`): a long
+/// history's findings run to megabytes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Entry {
     pub key: String,
@@ -64,6 +66,11 @@ pub struct Entry {
     pub bytes: u64,
     pub created: u64,
     pub used: u64,
+}
+
+/// What the replay of a cached prefix reported and left in its session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Payload {
     pub statements: usize,
     pub findings: Vec<Finding>,
     pub checkpoint: Checkpoint,
@@ -164,21 +171,43 @@ impl Cache {
         self.entries.join(format!("{key}.json"))
     }
 
+    fn payload_path(&self, key: &str) -> PathBuf {
+        self.entries.join(format!("{key}.data"))
+    }
+
     fn read(&self, key: &str) -> Option<Entry> {
         let text = std::fs::read_to_string(self.entry_path(key)).ok()?;
         serde_json::from_str(&text).ok()
     }
 
+    /// What the replay of the prefix `entry` reported.
+    pub fn payload(&self, entry: &Entry) -> Option<Payload> {
+        let text = std::fs::read(self.payload_path(&entry.key)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
     fn write(&self, entry: &Entry) -> Result<(), CacheError> {
-        let path = self.entry_path(&entry.key);
-        let tmp = self.entries.join(format!(".{}.tmp", entry.key));
-        let text = serde_json::to_vec(entry).map_err(|e| CacheError::Io {
-            path: path.clone(),
+        self.write_file(&self.entry_path(&entry.key), entry)
+    }
+
+    /// Writes `value` as JSON to `path` atomically (a rename).
+    fn write_file(&self, path: &Path, value: &impl Serialize) -> Result<(), CacheError> {
+        let tmp = self.entries.join(format!(
+            ".{}.tmp",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")
+        ));
+        let text = serde_json::to_vec(value).map_err(|e| CacheError::Io {
+            path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(&text).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))
+        std::fs::rename(&tmp, path).map_err(io(path))
+    }
+
+    fn forget(&self, key: &str) {
+        let _ = std::fs::remove_file(self.entry_path(key));
+        let _ = std::fs::remove_file(self.payload_path(key));
     }
 
     fn all(&self) -> Vec<Entry> {
@@ -203,7 +232,7 @@ impl Cache {
         let entries = self.all();
         for e in &entries {
             if fresh || !databases.contains(&e.database) {
-                let _ = std::fs::remove_file(self.entry_path(&e.key));
+                self.forget(&e.key);
             }
         }
         for db in &databases {
@@ -235,7 +264,12 @@ impl Cache {
 
     /// Records the snapshot kept as `database` and evicts the least recently used ones beyond the
     /// size bound.
-    pub async fn insert(&self, server: &Server, mut entry: Entry) -> Result<(), CacheError> {
+    pub async fn insert(
+        &self,
+        server: &Server,
+        mut entry: Entry,
+        payload: &Payload,
+    ) -> Result<(), CacheError> {
         if let Ok(admin) = server.connect(&server.admin_db).await {
             entry.bytes = admin
                 .query_one("SELECT pg_database_size($1)::int8", &[&entry.database])
@@ -243,6 +277,8 @@ impl Cache {
                 .map(|r| r.get::<_, i64>(0).max(0) as u64)
                 .unwrap_or(0);
         }
+        // The payload first: an index entry is never without it.
+        self.write_file(&self.payload_path(&entry.key), payload)?;
         self.write(&entry)?;
         let mut all = self.all();
         all.sort_by_key(|e| std::cmp::Reverse(e.used));
@@ -266,7 +302,7 @@ impl Cache {
                 reason: e.to_string(),
             })?;
         for e in evict {
-            let _ = std::fs::remove_file(self.entry_path(&e.key));
+            self.forget(&e.key);
             let _ = admin
                 .batch_execute(&format!(
                     "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -451,13 +487,7 @@ pub fn cold_on_failure(set: &MigrationSet) -> bool {
 }
 
 /// An entry for the prefix of `set` that a replay which applied every migration produced.
-pub fn entry(
-    set: &MigrationSet,
-    key: &str,
-    findings: &[Finding],
-    statements: usize,
-    checkpoint: Checkpoint,
-) -> Entry {
+pub fn entry(set: &MigrationSet, key: &str) -> Entry {
     Entry {
         key: key.to_string(),
         database: database_name(key),
@@ -466,9 +496,6 @@ pub fn entry(
         bytes: 0,
         created: now(),
         used: now(),
-        statements,
-        findings: findings.to_vec(),
-        checkpoint,
     }
 }
 
@@ -516,13 +543,22 @@ pub async fn replay_set(
     }
     let keys = keys(set, &KeyContext::new(r.server, r.engine, r.options));
     let n = set.migrations.len();
-    let hit = cache.longest(&keys);
-    if let Some((k, entry)) = &hit {
+    let hit = cache
+        .longest(&keys)
+        .and_then(|(k, entry)| match cache.payload(&entry) {
+            Some(payload) => Some((k, entry, payload)),
+            None => {
+                cache.forget(&entry.key);
+                None
+            }
+        });
+    if let Some((k, entry, payload)) = &hit {
         cache.touch(entry);
         say(format!("{k} of {n} migrations cached"));
         if *k == n {
             // Nothing to replay: the snapshot is only read.
-            let log = crate::replay::prefix_log(set, n, entry.findings.clone(), entry.statements);
+            let log =
+                crate::replay::prefix_log(set, n, payload.findings.clone(), payload.statements);
             let built = if r.catalog {
                 let client = r.server.connect(&entry.database).await?;
                 Some(crate::catalog::snapshot(&client, r.snapshot).await?)
@@ -559,8 +595,12 @@ pub async fn replay_set(
             r.server
                 .keep_scratch(r.cleanup, db, &database_name(key))
                 .await?;
-            let e = entry(set, key, &log.findings, log.statements, checkpoint);
-            if let Err(err) = cache.insert(r.server, e).await {
+            let payload = Payload {
+                statements: log.statements,
+                findings: log.findings.clone(),
+                checkpoint,
+            };
+            if let Err(err) = cache.insert(r.server, entry(set, key), &payload).await {
                 say(format!("could not record the snapshot: {err}"));
             }
         }
@@ -585,17 +625,17 @@ type Replayed = (
 async fn replay_from(
     set: &MigrationSet,
     r: &Replay<'_>,
-    from: Option<&(usize, Entry)>,
+    from: Option<&(usize, Entry, Payload)>,
 ) -> Result<Replayed, ReplayFailure> {
     let db = match from {
-        Some((_, entry)) => r.server.copy_snapshot(r.cleanup, &entry.database).await?,
+        Some((_, entry, _)) => r.server.copy_snapshot(r.cleanup, &entry.database).await?,
         None => r.server.create_scratch(r.cleanup, "replay").await?,
     };
-    let resume = from.map(|(k, entry)| crate::replay::Resume {
+    let resume = from.map(|(k, _, payload)| crate::replay::Resume {
         start: *k,
-        findings: entry.findings.clone(),
-        statements: entry.statements,
-        checkpoint: entry.checkpoint.clone(),
+        findings: payload.findings.clone(),
+        statements: payload.statements,
+        checkpoint: payload.checkpoint.clone(),
     });
     let result = async {
         let client = r.server.connect(&db.name).await?;
@@ -776,21 +816,23 @@ mod tests {
         );
         let mut bare = finding.clone();
         bare.help = None;
-        let e = entry(
-            &set(&[A]),
-            &"ab".repeat(32),
-            &[finding, bare],
-            7,
-            Checkpoint {
+        let e = entry(&set(&[A]), &"ab".repeat(32));
+        let p = Payload {
+            statements: 7,
+            findings: vec![finding, bare],
+            checkpoint: Checkpoint {
                 settings: vec![("search_path".into(), "app, public".into())],
                 role: Some("app_owner".into()),
+                locks: vec![("public.t".into(), "AccessExclusiveLock".into())],
                 ..Checkpoint::default()
             },
-        );
+        };
+        let back: Payload = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back.findings, p.findings);
+        assert_eq!(back.checkpoint.settings, p.checkpoint.settings);
+        assert_eq!(back.checkpoint.role, p.checkpoint.role);
+        assert_eq!(back.checkpoint.locks, p.checkpoint.locks);
         let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
-        assert_eq!(back.findings, e.findings);
-        assert_eq!(back.checkpoint.settings, e.checkpoint.settings);
-        assert_eq!(back.checkpoint.role, e.checkpoint.role);
         assert_eq!(back.database, database_name(&e.key));
         assert!(back.database.len() < 64);
     }
