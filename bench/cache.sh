@@ -52,8 +52,24 @@ for round in $(seq "$ROUNDS"); do
   grep -q "$((N + 1)) of $((N + 1)) migrations cached" "$WORK/hit.err" || { cat "$WORK/hit.err"; exit 1; }
   t4=$(now); check --no-cache >"$WORK/cold.json"; t5=$(now)
   t6=$(now); "$BIN" lint "$REPO" -q --fail-on never >/dev/null; t7=$(now)
-  cmp -s "$WORK/warm.json" "$WORK/cold.json" || { echo "warm and cold reports differ" >&2; exit 1; }
-  cmp -s "$WORK/hit.json" "$WORK/cold.json" || { echo "all-cached and cold reports differ" >&2; exit 1; }
+  cmp -s "$WORK/hit.json" "$WORK/warm.json" || { echo "all-cached and warm +1 reports differ" >&2; exit 1; }
+  # Cold and warm agree but for the `scan` evidence of some validation findings: lock tracing reads
+  # per-backend scan counters that PostgreSQL flushes when the session has been idle for a second, at
+  # moments that differ from one replay to the next (two cold replays of this corpus differ the same
+  # way). Everything else must be equal.
+  python3 - "$WORK/cold.json" "$WORK/warm.json" <<'PY' | tee -a "$WORK/scan-differences"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+def strip(r):
+    for f in r["findings"]:
+        f["evidence"].get("extra", {}).pop("scan", None)
+    return r
+scan = sum(1 for x, y in zip(a["findings"], b["findings"])
+           if x["evidence"].get("extra", {}).get("scan") != y["evidence"].get("extra", {}).get("scan"))
+if strip(a) != strip(b):
+    sys.exit("cold and warm reports differ beyond scan evidence")
+print(f"{scan} of {len(a['findings'])} findings differ in their scan evidence only")
+PY
   WARM_T+=("$(elapsed "$t0" "$t1")"); HIT_T+=("$(elapsed "$t2" "$t3")")
   COLD_T+=("$(elapsed "$t4" "$t5")"); LINT_T+=("$(elapsed "$t6" "$t7")")
 done
