@@ -592,16 +592,24 @@ pub async fn replay_set(
     match kept {
         Ok(checkpoint) if !log.failed && !log.partial && log.applied == n => {
             let key = &keys[n - 1];
-            r.server
+            // Not keeping it is no reason to fail the check (the database is then dropped at
+            // cleanup).
+            match r
+                .server
                 .keep_scratch(r.cleanup, db, &database_name(key))
-                .await?;
-            let payload = Payload {
-                statements: log.statements,
-                findings: log.findings.clone(),
-                checkpoint,
-            };
-            if let Err(err) = cache.insert(r.server, entry(set, key), &payload).await {
-                say(format!("could not record the snapshot: {err}"));
+                .await
+            {
+                Ok(()) => {
+                    let payload = Payload {
+                        statements: log.statements,
+                        findings: log.findings.clone(),
+                        checkpoint,
+                    };
+                    if let Err(err) = cache.insert(r.server, entry(set, key), &payload).await {
+                        say(format!("could not record the snapshot: {err}"));
+                    }
+                }
+                Err(err) => say(format!("could not keep the snapshot: {err}")),
             }
         }
         kept => {
