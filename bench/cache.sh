@@ -8,7 +8,8 @@
 #
 # Each round's warm +1 adds a different new migration, so that every round starts from the prefix of
 # N (and not from the snapshot the previous round kept). Medians are reported. The cache lives in a
-# directory of the benchmark's own (PGREHEARSE_CACHE_DIR), cleared at the end.
+# directory of the benchmark's own (PGREHEARSE_CACHE_DIR), cleared at the end. PGREHEARSE_BENCH_BIN
+# names a binary to measure instead of building target/release/pgrehearse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-2000}"
@@ -20,8 +21,8 @@ CORPUS="$OUT/corpus-$N-$SEED"
 mkdir -p "$OUT"
 [ -f "$CORPUS/manifest.json" ] || python3 "$GEN" "$CORPUS" "$N" "$SEED" >/dev/null
 
-cargo build --release --quiet --bin pgrehearse
-BIN="$PWD/target/release/pgrehearse"
+[ -n "${PGREHEARSE_BENCH_BIN:-}" ] || cargo build --release --quiet --bin pgrehearse
+BIN="${PGREHEARSE_BENCH_BIN:-$PWD/target/release/pgrehearse}"
 
 WORK="$(mktemp -d)"
 export PGREHEARSE_CACHE_DIR="$WORK/cache"
