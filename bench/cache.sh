@@ -8,7 +8,7 @@
 #
 # Each round's warm +1 adds a different new migration, so that every round starts from the prefix of
 # N (and not from the snapshot the previous round kept). Medians are reported. The cache lives in a
-# directory of the benchmark's own (PGREHEARSE_CACHE_DIR), cleared at the end. PGREHEARSE_BENCH_BIN
+# directory of the benchmark's own (XDG_CACHE_HOME), cleared at the end. PGREHEARSE_BENCH_BIN
 # names a binary to measure instead of building target/release/pgrehearse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,9 @@ mkdir -p "$OUT"
 BIN="${PGREHEARSE_BENCH_BIN:-$PWD/target/release/pgrehearse}"
 
 WORK="$(mktemp -d)"
-export PGREHEARSE_CACHE_DIR="$WORK/cache"
+# The default cache location (the cluster on /dev/shm when present), under a home of the benchmark's.
+unset PGREHEARSE_CACHE_DIR
+export XDG_CACHE_HOME="$WORK/cache"
 cleanup() { "$BIN" cache clear >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 REPO="$WORK/repo"

@@ -420,10 +420,13 @@ async fn start_engine(
     {
         match crate::cache::open(&dir) {
             Ok(Some((cache, lock, cluster))) => {
-                let (server, fresh) =
-                    engine::start_persistent(engine_options, cleanup, &cluster, lock).await?;
-                cache.reconcile(&server, fresh).await;
-                return Ok((server, Some(cache)));
+                match engine::start_persistent(engine_options, cleanup, &cluster, lock).await {
+                    Ok((server, fresh)) => {
+                        cache.reconcile(&server, fresh).await;
+                        return Ok((server, Some(cache)));
+                    }
+                    Err(e) => progress!(options, "replay cache not used: {e}"),
+                }
             }
             Ok(None) => progress!(
                 options,

@@ -24,7 +24,7 @@
 //! snapshot does not hold) are never cached. The snapshots live in one persistent local cluster
 //! under the user's cache directory, used by one run at a time (an exclusive `flock`): a run that
 //! finds it busy replays from scratch in a temporary cluster, as without the cache. The snapshots
-//! are bounded in total size (`PGREHEARSE_CACHE_MAX_MB`, default 4096), least recently used first
+//! are bounded in total size (`PGREHEARSE_CACHE_MAX_MB`, default 2048), least recently used first
 //! out. Only the local engine caches.
 
 use std::collections::BTreeMap;
@@ -42,8 +42,8 @@ use crate::model::Finding;
 use crate::replay::{Checkpoint, ReplayOptions};
 use crate::runner::{MigrationSet, Transactions};
 
-/// Default bound of the snapshots' total size, in MiB.
-pub const DEFAULT_MAX_MB: u64 = 4096;
+/// Default bound of the snapshots' total size, in MiB (they may live in RAM-backed `/dev/shm`).
+pub const DEFAULT_MAX_MB: u64 = 2048;
 
 /// The name prefix of snapshot databases (never swept as scratch databases: see `engine::scratch`).
 const DB_PREFIX: &str = "pgrehearse_prefix_";

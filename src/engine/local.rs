@@ -531,23 +531,35 @@ impl Engine for LocalEngine {
     }
 }
 
-/// Where the cluster of the replay cache lives for this user (see `crate::cache`), and the uid its
-/// server runs as. As root the server runs as an unprivileged user that cannot reach root's home,
-/// so it lives in the system temporary directory, private to that user.
+/// Where the cluster of the replay cache in `cache` lives (see `crate::cache`), and the uid its server
+/// runs as. With the default cache directory, on RAM-backed `/dev/shm` when present (or in
+/// `PGREHEARSE_TMPDIR`): copying a long history's snapshot there is several times faster than on
+/// disk, and a cache lost at reboot is only a cold check. With `PGREHEARSE_CACHE_DIR` set (CI caches
+/// that directory whole), inside it. As root the server runs as an unprivileged user that cannot
+/// reach root's home, so it lives in a temporary directory, private to that user.
 pub fn persistent_dir(cache: &Path) -> Result<(PathBuf, Option<u32>), EngineError> {
     let who = run_as()?;
-    Ok(match who {
-        None => (cache.join("cluster"), None),
-        Some(w) => {
-            let tag = cache
-                .to_string_lossy()
-                .bytes()
-                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-            (
-                std::env::temp_dir().join(format!("pgrehearse-replay-cache-{}-{tag:08x}", w.uid)),
-                Some(w.uid),
-            )
-        }
+    // SAFETY: geteuid has no preconditions.
+    let uid = who
+        .map(|w| w.uid)
+        .unwrap_or_else(|| unsafe { libc::geteuid() });
+    let tag = cache
+        .to_string_lossy()
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let name = format!("pgrehearse-replay-cache-{uid}-{tag:08x}");
+    let explicit = std::env::var_os("PGREHEARSE_CACHE_DIR").is_some();
+    Ok(match (explicit, who) {
+        (true, None) => (cache.join("cluster"), None),
+        (true, Some(w)) => (std::env::temp_dir().join(name), Some(w.uid)),
+        (false, _) => (
+            cluster_parents()
+                .into_iter()
+                .next()
+                .unwrap_or_else(std::env::temp_dir)
+                .join(name),
+            who.map(|w| w.uid),
+        ),
     })
 }
 
@@ -569,11 +581,30 @@ pub async fn start_persistent(
     let owner = who
         .map(|w| w.uid)
         .unwrap_or_else(|| unsafe { libc::geteuid() });
-    std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| failed(format!("{}: {e}", dir.display())))?;
-    if let Some(w) = who {
-        chown(dir, w)?;
+    // Named predictably in a shared directory: used only when it is a real directory (never a
+    // symlink) of the user the cluster runs as, private to it; else made here.
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => {
+            if !meta.is_dir() || meta.uid() != owner || meta.mode() & 0o077 != 0 {
+                return Err(failed(format!(
+                    "{} is not a private directory of uid {owner}; remove it, or set PGREHEARSE_CACHE_DIR",
+                    dir.display()
+                )));
+            }
+        }
+        Err(_) => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| failed(format!("{}: {e}", parent.display())))?;
+            }
+            std::fs::create_dir(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+            if let Some(w) = who {
+                chown(dir, w)?;
+            }
+        }
     }
     let data = dir.join("data");
     if let Some(pm) = own_postmaster(&data, owner) {
