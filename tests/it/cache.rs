@@ -556,3 +556,53 @@ fn concurrent_checks_neither_block_nor_corrupt() {
     );
     assert_eq!(after.json, reference.json);
 }
+
+/// With the default cache directory the cluster lives in a shared temporary directory (`/dev/shm`)
+/// under a predictable name: something else at that name (a symlink planted by another user) is never
+/// used or changed; the check replays from scratch.
+#[test]
+fn a_planted_cluster_directory_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        command()
+            .env_remove("PGREHEARSE_NO_CACHE")
+            .env_remove("PGREHEARSE_CACHE_DIR")
+            .env("XDG_CACHE_HOME", home.path())
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    };
+    let status = String::from_utf8_lossy(&run(&["cache", "status"]).stdout).into_owned();
+    let cluster = status
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster: "))
+        .expect("status names the cluster")
+        .to_string();
+    let target = home.path().join("elsewhere");
+    std::fs::create_dir_all(&target).unwrap();
+    let _ = std::fs::remove_file(&cluster);
+    std::os::unix::fs::symlink(&target, &cluster).unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1, M2]);
+    let out = run(&[
+        "check",
+        &repo.path().to_string_lossy(),
+        "--engine",
+        "local",
+        "-v",
+    ]);
+    let _ = std::fs::remove_file(&cluster);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("replay cache not used") && stderr.contains("is not a private directory"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().uid(),
+        // SAFETY: getuid has no preconditions.
+        unsafe { libc::getuid() }
+    );
+}
