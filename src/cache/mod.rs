@@ -76,10 +76,11 @@ pub struct Payload {
     pub checkpoint: Checkpoint,
 }
 
+/// Milliseconds since the epoch (`created`, `used`): checks a second apart must not tie in LRU order.
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
@@ -281,7 +282,8 @@ impl Cache {
         self.write_file(&self.payload_path(&entry.key), payload)?;
         self.write(&entry)?;
         let mut all = self.all();
-        all.sort_by_key(|e| std::cmp::Reverse(e.used));
+        // Most recently used first; on a tie, the longer prefix.
+        all.sort_by_key(|e| std::cmp::Reverse((e.used, e.migrations)));
         let mut total = 0u64;
         let mut evict = Vec::new();
         for e in all {
