@@ -409,15 +409,14 @@ async fn start_engine(
     engine_options: &EngineOptions,
     cleanup: &Cleanup,
 ) -> Result<(Server, Option<crate::cache::Cache>), CheckError> {
-    let local = engine_options.kind == engine::EngineKind::Local
-        || (engine_options.kind == engine::EngineKind::Auto
-            && engine_options.database_url.is_none()
-            && engine::local::find_bindir(engine_options.pg_version).is_ok()
-            && engine::docker::daemon().await.is_err());
-    if options.cache
-        && local
-        && let Some(dir) = crate::cache::dir()
-    {
+    // Only the local engine caches (`auto` picks it when no URL is given and Docker does not answer).
+    let local = options.cache
+        && (engine_options.kind == engine::EngineKind::Local
+            || (engine_options.kind == engine::EngineKind::Auto
+                && engine_options.database_url.is_none()
+                && engine::local::find_bindir(engine_options.pg_version).is_ok()
+                && engine::docker::daemon().await.is_err()));
+    if local && let Some(dir) = crate::cache::dir() {
         match crate::cache::open(&dir) {
             Ok(Some((cache, lock, cluster))) => {
                 match engine::start_persistent(engine_options, cleanup, &cluster, lock).await {
