@@ -22,7 +22,8 @@
 //!
 //! Sets whose SQL creates or alters roles, databases or tablespaces (cluster-wide state a database
 //! snapshot does not hold) are never cached. The snapshots live in one persistent local cluster
-//! under the user's cache directory, used by one run at a time (an exclusive `flock`): a run that
+//! (on `/dev/shm` when present, see [`crate::engine::local::persistent_dir`]) indexed in the user's
+//! cache directory, used by one run at a time (an exclusive `flock`): a run that
 //! finds it busy replays from scratch in a temporary cluster, as without the cache. The snapshots
 //! are bounded in total size (`PGREHEARSE_CACHE_MAX_MB`, default 2048), least recently used first
 //! out. Only the local engine caches.
