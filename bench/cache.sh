@@ -77,15 +77,26 @@ PY
   COLD_T+=("$(elapsed "$t4" "$t5")"); LINT_T+=("$(elapsed "$t6" "$t7")")
 done
 grep -E "discovered|engine|replayed|done" "$WORK/warm.err" | sed 's/^/  warm +1: /'
-python3 - "$N" "$FILL" "${COLD_T[*]}" "${WARM_T[*]}" "${HIT_T[*]}" "${LINT_T[*]}" <<'PY'
+# What the pre-commit hooks run (human output, engine detection), with one more new migration.
+HOOK_T=()
+for round in $(seq "$ROUNDS"); do
+  rm -f "$REPO"/migrations/"$NEXT"_*.sql
+  printf -- '-- hook round %s\nCREATE TABLE bench_hook_%s (id bigint PRIMARY KEY);\n' "$round" "$round" \
+    > "$REPO/migrations/${NEXT}_bench_hook.sql"
+  t0=$(now); (cd "$REPO" && "$BIN" hook run . >/dev/null 2>"$WORK/hook.err") || true; t1=$(now)
+  grep -q "replaying the migrations (local engine" "$WORK/hook.err" || { cat "$WORK/hook.err"; exit 1; }
+  HOOK_T+=("$(elapsed "$t0" "$t1")")
+done
+python3 - "$N" "$FILL" "${COLD_T[*]}" "${WARM_T[*]}" "${HIT_T[*]}" "${LINT_T[*]}" "${HOOK_T[*]}" <<'PY'
 import statistics, sys
 n, fill = sys.argv[1], float(sys.argv[2])
-cold, warm, hit, lint = ([float(x) for x in a.split()] for a in sys.argv[3:7])
+cold, warm, hit, lint, hook = ([float(x) for x in a.split()] for a in sys.argv[3:8])
 m = statistics.median
 print(f"{n} migrations + 1 new, local engine, medians of {len(cold)} rounds:")
 print(f"  cold (--no-cache)          {m(cold):7.3f} s")
 print(f"  warm +1 (prefix of {n})   {m(warm):7.3f} s   cold/warm {m(cold)/m(warm):5.1f}x")
 print(f"  warm, all cached           {m(hit):7.3f} s   cold/warm {m(cold)/m(hit):5.1f}x")
 print(f"  pgrehearse lint            {m(lint):7.3f} s   warm +1/lint {m(warm)/m(lint):5.2f}x")
+print(f"  hook run, warm +1 (human)  {m(hook):7.3f} s   cold/hook {m(cold)/m(hook):5.1f}x, hook/lint {m(hook)/m(lint):5.2f}x")
 print(f"  first fill of the cache    {fill:7.3f} s")
 PY
