@@ -52,6 +52,11 @@ pub struct CheckOptions {
     /// Which migrations count as shipped: their lock, rewrite, destructive, partial-failure and
     /// data-dependent findings are held back (`--since REF`, `--all-history`).
     pub history: crate::history::Choice,
+    /// Start each replay from its longest cached prefix (see [`crate::cache`]); `--no-cache` turns
+    /// it off.
+    pub cache: bool,
+    /// How many migration sets replay at once (`--jobs`, default: the available cores).
+    pub jobs: usize,
 }
 
 /// Why a check could not be done (exit code 2).
@@ -77,6 +82,8 @@ pub enum CheckError {
     Baseline(#[from] crate::policy::BaselineError),
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
+    #[error(transparent)]
+    Cached(#[from] crate::cache::ReplayFailure),
     #[error(
         "--against compares one migration set with a live database, but {0} sets were found; name the set with `sets:` in .pgrehearse.yaml"
     )]
@@ -323,7 +330,7 @@ async fn replay_sets(
         replay: access.engine,
         ..options.engine.clone()
     };
-    let server = engine::start(&engine_options, cleanup).await?;
+    let (server, cache) = start_engine(options, &engine_options, cleanup).await?;
     progress!(
         options,
         "engine {} ready in {:.3}s: {} (PostgreSQL {})",
@@ -343,23 +350,98 @@ async fn replay_sets(
         version: server.version.clone(),
         isolated: access.engine != engine::ReplayAccess::Superuser,
     };
-    let mut live = Vec::new();
-    for set in &discovery.sets {
-        if set.refused.is_some()
-            || (set.migrations.is_empty() && !crate::environment::has_baseline(set))
-        {
-            report.sets.push(skipped(set));
-            live.push(None);
-            continue;
+    // Sets replay concurrently (`--jobs`), each in its own database; roles are cluster-wide, so a
+    // set whose SQL creates roles runs alone, after the others. Reported in the sets' order.
+    let replayable = |set: &MigrationSet| {
+        set.refused.is_none()
+            && (!set.migrations.is_empty() || crate::environment::has_baseline(set))
+    };
+    let (alone, together): (Vec<usize>, Vec<usize>) = (0..discovery.sets.len())
+        .filter(|&i| replayable(&discovery.sets[i]))
+        .partition(|&i| !crate::environment::roles::created_by_set(&discovery.sets[i]).is_empty());
+    let one = |i: usize| {
+        let (server, context, cache) = (&server, &context, cache.as_ref());
+        async move {
+            let mut own = Report::default();
+            let (summary, applied) = check_set(
+                options,
+                cleanup,
+                server,
+                context,
+                &discovery.sets[i],
+                drift,
+                access,
+                &mut own,
+                cache,
+            )
+            .await?;
+            Ok::<_, CheckError>((i, summary, applied, own.findings))
         }
-        let (summary, applied) = check_set(
-            options, cleanup, &server, &context, set, drift, access, report,
-        )
-        .await?;
-        report.sets.push(summary);
-        live.push(applied);
+    };
+    let mut done = BTreeMap::new();
+    {
+        use futures_util::StreamExt as _;
+        let mut concurrent = futures_util::stream::iter(together.into_iter().map(one))
+            .buffer_unordered(options.jobs.max(1));
+        while let Some(result) = concurrent.next().await {
+            let (i, summary, applied, findings) = result?;
+            done.insert(i, (summary, applied, findings));
+        }
+    }
+    for i in alone {
+        let (i, summary, applied, findings) = one(i).await?;
+        done.insert(i, (summary, applied, findings));
+    }
+    let mut live = Vec::new();
+    for (i, set) in discovery.sets.iter().enumerate() {
+        match done.remove(&i) {
+            Some((summary, applied, findings)) => {
+                report.findings.extend(findings);
+                report.sets.push(summary);
+                live.push(applied);
+            }
+            None => {
+                report.sets.push(skipped(set));
+                live.push(None);
+            }
+        }
     }
     Ok(live)
+}
+
+/// Starts the engine: on the replay cache's cluster when the cache is on, the engine is local and no
+/// other run holds the cache (see [`crate::cache`]).
+async fn start_engine(
+    options: &CheckOptions,
+    engine_options: &EngineOptions,
+    cleanup: &Cleanup,
+) -> Result<(Server, Option<crate::cache::Cache>), CheckError> {
+    // Only the local engine caches (`auto` picks it when no URL is given and Docker does not answer).
+    let local = options.cache
+        && (engine_options.kind == engine::EngineKind::Local
+            || (engine_options.kind == engine::EngineKind::Auto
+                && engine_options.database_url.is_none()
+                && engine::local::find_bindir(engine_options.pg_version).is_ok()
+                && engine::docker::daemon().await.is_err()));
+    if local && let Some(dir) = crate::cache::dir() {
+        match crate::cache::open(&dir) {
+            Ok(Some((cache, lock, cluster))) => {
+                match engine::start_persistent(engine_options, cleanup, &cluster, lock).await {
+                    Ok((server, fresh)) => {
+                        cache.reconcile(&server, fresh).await;
+                        return Ok((server, Some(cache)));
+                    }
+                    Err(e) => progress!(options, "replay cache not used: {e}"),
+                }
+            }
+            Ok(None) => progress!(
+                options,
+                "the replay cache is in use by another run: replaying from scratch"
+            ),
+            Err(e) => progress!(options, "replay cache not used: {e}"),
+        }
+    }
+    Ok((engine::start(engine_options, cleanup).await?, None))
 }
 
 /// One set: replay, fault injection, drift from the live database and from each declared schema.
@@ -374,6 +456,7 @@ async fn check_set(
     drift: &DriftSettings,
     access: &Access,
     report: &mut Report,
+    cache: Option<&crate::cache::Cache>,
 ) -> Result<(SetSummary, Option<BTreeSet<String>>), CheckError> {
     // What the set's environment (a platform preset) provides is left out of drift.
     let snapshot_options = SnapshotOptions {
@@ -390,16 +473,36 @@ async fn check_set(
         lock_trace: options.lock_trace,
         privileged_extensions: access.extensions.clone(),
     };
-    let (log, built) = replay_set(
-        options,
-        cleanup,
-        server,
-        context,
-        set,
-        &replay_options,
-        &snapshot_options,
-    )
-    .await?;
+    let cached = match cache {
+        Some(cache) => {
+            let r = crate::cache::Replay {
+                cleanup,
+                server,
+                engine: context,
+                options: &replay_options,
+                snapshot: &snapshot_options,
+                catalog: !set.schemas.is_empty() || options.against.is_some(),
+                verbose: options.verbose,
+            };
+            crate::cache::replay_set(cache, set, &r).await?
+        }
+        None => None,
+    };
+    let (log, built) = match cached {
+        Some(done) => done,
+        None => {
+            replay_set(
+                options,
+                cleanup,
+                server,
+                context,
+                set,
+                &replay_options,
+                &snapshot_options,
+            )
+            .await?
+        }
+    };
     if options.fault_injection {
         let fault_started = Instant::now();
         report

@@ -1,6 +1,7 @@
 //! `pgrehearse hook install`: writes the plain git pre-commit hook (`hooks/pre-commit` in this
 //! repository, embedded in the binary) into the repository's hooks folder, for people who do not use
-//! the pre-commit framework. The folder is asked of git (`git rev-parse --git-path hooks`), so
+//! the pre-commit framework. `pgrehearse hook run` (what both hooks run) replays when an engine is
+//! available ([`engine_available`]) and falls back to the static checks otherwise. The folder is asked of git (`git rev-parse --git-path hooks`), so
 //! worktrees and `core.hooksPath` are honoured. An existing hook that pgrehearse did not write is
 //! kept unless `force` is set.
 
@@ -26,6 +27,27 @@ pub enum HookError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// Which engine a hook's check would replay on (`auto`: a database URL, else a Docker daemon that
+/// answers, else local PostgreSQL server binaries), described for the hook's output; `Err` says why
+/// there is none (the hook then runs `lint`).
+pub async fn engine_available() -> Result<String, String> {
+    if std::env::var_os("PGREHEARSE_DATABASE_URL").is_some_and(|u| !u.is_empty()) {
+        return Ok("url engine, PGREHEARSE_DATABASE_URL".into());
+    }
+    let docker = match crate::engine::docker::daemon().await {
+        Ok(_) => return Ok("docker engine".into()),
+        Err(e) => e,
+    };
+    match crate::engine::local::find_bindir(None) {
+        Ok(bin) => Ok(format!(
+            "local engine, PostgreSQL {} in {}",
+            bin.major,
+            bin.path.display()
+        )),
+        Err(local) => Err(format!("docker: {docker}; local: {local}")),
+    }
 }
 
 /// Installs the hook into the repository at `repo`; returns the hook's path.

@@ -4,7 +4,7 @@
 //! [`discover`] (the migration sets, in the order and with the runner that applies them) →
 //! [`declared`] (the declared schemas found beside them) → [`rules`] (static checks) → [`engine`] (an
 //! ephemeral PostgreSQL: docker, local or url, with guaranteed cleanup) → [`replay`] (each set applied
-//! the way its runner does, with [`locks`] traced) → [`catalog`] (what the replay built) → [`diff`] and
+//! the way its runner does, with [`locks`] traced, from the longest prefix in the [`cache`]) → [`catalog`] (what the replay built) → [`diff`] and
 //! [`rules::drift`] (drift from the declared schema, and from a [`live`] database on request) →
 //! [`policy`] (levels, suppressions, baseline) → [`history`] (findings that judge
 //! migrations already shipped held back) → [`report`] (human, JSON, GitHub, SARIF) → [`deliver`]
@@ -23,11 +23,12 @@
 //! | 2 | [`runner`], [`config`], [`engine`], [`catalog`] | what each runner is and how it batches and groups statements, and the migration-set model; `.pgrehearse.yaml` parsing; servers to replay on; `pg_catalog` introspection |
 //! | 3 | [`apply`] | sending statements to a database with the error located in the file |
 //! | 4 | [`discover`], [`declared`], [`environment`], [`replay`], [`locks`], [`history`] | finding sets and declared files; loading declared schemas; presets, roles and environment findings; replaying a set; lock tracing; which migrations already shipped (git, a pull request's base) |
-//! | 5 | [`diff`], [`rules`], [`live`], [`faults`] | catalog comparison; static checks and drift findings; live bookkeeping; fault injection |
+//! | 5 | [`diff`], [`rules`], [`live`], [`faults`], [`cache`] | catalog comparison; static checks and drift findings; live bookkeeping; fault injection; replays that start from a cached prefix |
 //! | 6 | [`check`], [`fixdrift`], [`policy`], [`report`], [`github`] | the pipeline; the migration that resolves drift (`fix-drift`); levels, suppressions, baseline; output formats; the GitHub API |
 //! | 7 | [`lint`], [`deliver`], [`hook`], [`fix`] | the entry points the binary (`main.rs`) calls; `--fix` applying the safe fixes of a report |
 
 pub mod apply;
+pub mod cache;
 pub mod cap;
 pub mod catalog;
 pub mod check;

@@ -66,6 +66,17 @@ enum Command {
     /// Git hooks for repositories that do not use the pre-commit framework.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// The replay cache: snapshots of replayed migration prefixes that later checks start from.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheCommand {
+    /// Where the cache is, its size and the prefixes it holds.
+    Status,
+    /// Remove every snapshot (waits for a check using the cache to finish).
+    Clear,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,6 +89,14 @@ enum HookCommand {
         /// Replace a pre-commit hook that pgrehearse did not write.
         #[arg(long)]
         force: bool,
+    },
+    /// What the hooks run: `check` (replay, from the replay cache) when an engine is available (a
+    /// database URL, a Docker daemon, or local PostgreSQL server binaries), else `lint`, saying which
+    /// and why on stderr.
+    Run {
+        /// Repository root to check.
+        #[arg(default_value = ".")]
+        path: PathBuf,
     },
 }
 
@@ -245,6 +264,19 @@ struct CheckArgs {
     #[arg(long)]
     no_lock_trace: bool,
 
+    /// Replay every migration from scratch: do not start from a cached prefix, keep no snapshot.
+    #[arg(
+        long,
+        env = "PGREHEARSE_NO_CACHE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    no_cache: bool,
+
+    /// How many migration sets (a monorepo's) replay at once, each in its own database (default: the
+    /// available cores). The report lists them in the same order whatever N is.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+
     /// Create (NOLOGIN, for the replay only) the roles the migrations reference in GRANT, OWNER TO,
     /// CREATE POLICY … TO, … but never create; same as `create-roles: true` in the configuration.
     #[arg(long)]
@@ -406,6 +438,12 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
         baseline: args.report.baseline_choice(),
         create_roles: args.create_roles,
         history: args.report.history_choice(),
+        cache: !args.no_cache,
+        jobs: args.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(std::num::NonZeroUsize::get)
+                .unwrap_or(1)
+        }),
     }
 }
 
@@ -514,6 +552,9 @@ async fn run_fix_drift(args: FixDriftArgs) -> ExitCode {
             baseline: BaselineChoice::Off,
             create_roles: args.create_roles,
             history: HistoryChoice::All,
+            // fix-drift replays each set from scratch, one at a time.
+            cache: false,
+            jobs: 1,
         },
         direction: args.direction,
         dry_run: args.dry_run,
@@ -747,8 +788,30 @@ async fn run_lint(args: LintArgs) -> ExitCode {
     ExitCode::from(deliver::finish(outcome, &options, None).await)
 }
 
-fn run_hook(command: HookCommand) -> ExitCode {
+async fn run_hook(command: HookCommand) -> ExitCode {
     match command {
+        HookCommand::Run { path } => {
+            let path = path.to_string_lossy().into_owned();
+            let parsed = match pgrehearse::hook::engine_available().await {
+                Ok(engine) => {
+                    eprintln!(
+                        "pgrehearse hook: replaying the migrations ({engine}; the replay cache replays only what changed since the last check); PGREHEARSE_HOOK=lint for static checks only"
+                    );
+                    Cli::try_parse_from(["pgrehearse", "check", path.as_str()])
+                }
+                Err(why) => {
+                    eprintln!(
+                        "pgrehearse hook: no engine to replay on ({why}): static checks only (`pgrehearse lint`); start Docker, install PostgreSQL server binaries or set PGREHEARSE_DATABASE_URL to replay"
+                    );
+                    Cli::try_parse_from(["pgrehearse", "lint", path.as_str()])
+                }
+            };
+            match parsed.map(|c| c.command) {
+                Ok(Command::Check(args)) => run_check(args).await,
+                Ok(Command::Lint(args)) => run_lint(args).await,
+                Ok(_) | Err(_) => ExitCode::from(2),
+            }
+        }
         HookCommand::Install { path, force } => match pgrehearse::hook::install(&path, force) {
             Ok(installed) => {
                 outln!(
@@ -762,6 +825,23 @@ fn run_hook(command: HookCommand) -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+/// `pgrehearse cache status|clear`.
+fn run_cache(command: CacheCommand) -> ExitCode {
+    let result = match command {
+        CacheCommand::Status => pgrehearse::cache::status(&mut std::io::stdout().lock()),
+        CacheCommand::Clear => pgrehearse::cache::clear().map(|n| {
+            println!("pgrehearse: removed {n} cached replay prefix(es)");
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pgrehearse: error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -798,7 +878,8 @@ fn main() -> ExitCode {
             Command::FixDrift(args) => run_fix_drift(args).await,
             Command::Explain { rule } => run_explain(&rule),
             Command::Rules { format } => run_rules(&format),
-            Command::Hook(command) => run_hook(command),
+            Command::Hook(command) => run_hook(command).await,
+            Command::Cache(command) => run_cache(command),
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
@@ -849,6 +930,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`declared`"), "{err}");
+    }
+
+    #[test]
+    fn no_cache_and_jobs_parse() {
+        let parsed = |args: &[&str]| {
+            let Command::Check(args) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("parsed as check")
+            };
+            args
+        };
+        let args = parsed(&["pgrehearse", "check", "--no-cache", "-j", "3"]);
+        assert!(args.no_cache);
+        assert_eq!(args.jobs, Some(3));
+        assert!(Cli::try_parse_from(["pgrehearse", "check", "--jobs", "0"]).is_err());
+        // PGREHEARSE_NO_CACHE=1 (what the integration tests' harness sets) is read by every
+        // check the integration tests run.
     }
 
     #[test]

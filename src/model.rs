@@ -137,8 +137,10 @@ mod opt_span {
     }
 }
 
-/// Facts observed while producing a finding. Every field is optional; absent ones are not serialized.
+/// Facts observed while producing a finding. Every field is optional; absent ones are not serialized
+/// (and read back as absent: findings are cached with replay snapshots, see `crate::cache`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Evidence {
     /// PostgreSQL SQLSTATE of the error that was observed.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -529,11 +529,253 @@ pub async fn run_with(
         }
         _ => false,
     };
-    let replayed = replay(sessions, set, engine, options).await;
+    let replayed = replay(sessions, set, engine, options, None).await;
+    if privileged {
+        crate::environment::privileged::uninstall(sessions.admin).await?;
+    }
+    replayed.map(|(log, _)| log)
+}
+
+/// The log of a replay that applied the first `start` migrations of `set` and reported `findings`
+/// (a cached prefix): their provenance is recorded from the set, whose text is the prefix's.
+pub fn prefix_log(
+    set: &MigrationSet,
+    start: usize,
+    findings: Vec<Finding>,
+    statements: usize,
+) -> ReplayLog {
+    let mut log = ReplayLog {
+        applied: start,
+        findings,
+        statements,
+        ..ReplayLog::default()
+    };
+    for migration in set.migrations.iter().take(start) {
+        record(&mut log, migration, None);
+    }
+    log
+}
+
+/// Where a replay resumes: after the first `start` migrations of the set, already applied to the
+/// database (a cached prefix, see `crate::cache`), with what their replay left behind.
+#[derive(Debug)]
+pub struct Resume {
+    pub start: usize,
+    /// Findings and statement count of the prefix (its provenance is recorded again from the set).
+    pub findings: Vec<Finding>,
+    pub statements: usize,
+    pub checkpoint: Checkpoint,
+}
+
+/// What a replay that applied every migration of its set leaves in its session, kept with a snapshot
+/// so that a later replay can resume from it exactly.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// Lock tracing's memory of file nodes, scan counts and (one-transaction runners) locks held.
+    pub tracker: crate::locks::Tracker,
+    /// Settings the migrations set for the session (`SET search_path …`): in force for later ones.
+    pub settings: Vec<(String, String)>,
+    /// The role a `SET ROLE` left the session in, when not the login role.
+    pub role: Option<String>,
+    /// One transaction around every migration: the table locks it held after the last one
+    /// (qualified name, mode), taken again when a replay resumes inside a new transaction.
+    #[serde(default)]
+    pub locks: Vec<(String, String)>,
+}
+
+/// [`run_with`] from a cached prefix (`resume`). Also returns, when every migration was applied and
+/// what the session holds can be carried over to a later replay, the [`Checkpoint`] to cache with a
+/// snapshot of the database; `Err(reason)` says why it cannot.
+pub async fn run_resumable(
+    sessions: Sessions<'_>,
+    set: &MigrationSet,
+    engine: &EngineContext,
+    options: &ReplayOptions,
+    resume: Option<Resume>,
+) -> Result<(ReplayLog, Result<Checkpoint, String>), ReplayError> {
+    let privileged = match sessions.replay_role() {
+        Some(role) if !options.privileged_extensions.is_empty() => {
+            crate::environment::privileged::install(
+                sessions.admin,
+                role,
+                &options.privileged_extensions,
+            )
+            .await?;
+            true
+        }
+        _ => false,
+    };
+    let replayed = replay(sessions, set, engine, options, resume).await;
     if privileged {
         crate::environment::privileged::uninstall(sessions.admin).await?;
     }
     replayed
+}
+
+/// What the replay session holds that a snapshot of the database does not: the settings and role
+/// it set, and (one transaction around every migration, read before its COMMIT) what lasts only
+/// until the transaction ends. `Err(reason)` when something cannot be carried over.
+async fn checkpoint(
+    client: &Client,
+    tracker: &crate::locks::Tracker,
+    in_transaction: bool,
+    probe_ready: bool,
+) -> Result<Checkpoint, String> {
+    let text =
+        |row: &tokio_postgres::SimpleQueryRow, i: usize| row.get(i).unwrap_or("").to_string();
+    let rows = |q: &'static str| async move {
+        match execute_grouped(client, q).await {
+            (groups, None) => Ok(groups.into_iter().flatten().collect::<Vec<_>>()),
+            (_, Some((_, reason))) => Err(reason),
+        }
+    };
+    // Temporary objects, cursors, prepared statements (but lock tracing's probe) and advisory locks
+    // live in the session; a snapshot cannot carry them.
+    let held = rows(
+        "SELECT (SELECT count(*) FROM pg_catalog.pg_class c \
+                 WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()), \
+                (SELECT count(*) FROM pg_catalog.pg_cursors), \
+                (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql), \
+                (SELECT count(*) FROM pg_catalog.pg_locks \
+                 WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()), \
+                current_user::text, session_user::text",
+    )
+    .await?;
+    let row = held.first().ok_or("no answer")?;
+    let count = |i: usize| row.get(i).and_then(|v| v.parse::<i64>().ok()).unwrap_or(1);
+    if count(0) > 0 {
+        return Err("a migration left temporary objects in the session".into());
+    }
+    if count(1) > 0 {
+        return Err("a migration left a cursor open".into());
+    }
+    if count(2) > i64::from(probe_ready) {
+        return Err("a migration prepared a statement".into());
+    }
+    if count(3) > 0 {
+        return Err("a migration holds an advisory lock".into());
+    }
+    let (current, login) = (text(row, 4), text(row, 5));
+    let settings = session_settings(client).await?;
+    if in_transaction {
+        // Values added to an enum type made before the transaction (by a prelude: unusable until
+        // COMMIT, where a resumed replay would find them committed) and deferred constraint checks
+        // last until the transaction ends (`SET LOCAL` is compared after the COMMIT, see `replay`).
+        // Types the migrations create in the transaction are safe to extend and use in it, cold
+        // or resumed: a resumed replay that fails on such a use is replayed again from scratch.
+        let local = rows(
+            "SELECT (SELECT count(*) FROM pg_catalog.pg_enum e \
+                     JOIN pg_catalog.pg_type t ON t.oid = e.enumtypid \
+                     WHERE e.xmin::text = (pg_catalog.txid_current() % 4294967296)::text \
+                     AND t.xmin::text <> e.xmin::text) + \
+                    (SELECT count(*) FROM pg_catalog.pg_constraint WHERE condeferrable) + \
+                    (SELECT count(*) FROM pg_catalog.pg_trigger WHERE tgdeferrable)",
+        )
+        .await?;
+        if local
+            .first()
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(1)
+            > 0
+        {
+            return Err(
+                "the transaction around every migration holds an enum value or a deferrable check that lasts until its COMMIT"
+                    .into(),
+            );
+        }
+    }
+    let locks = if in_transaction {
+        rows(
+            "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), l.mode \
+             FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
+             AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             ORDER BY l.relation, l.mode",
+        )
+        .await?
+        .iter()
+        .map(|r| (text(r, 0), text(r, 1)))
+        .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Checkpoint {
+        tracker: tracker.clone(),
+        settings,
+        role: (current != login).then_some(current),
+        locks,
+    })
+}
+
+/// Takes again, in a resumed replay's new transaction, the table locks the prefix's transaction held.
+async fn relock(client: &Client, checkpoint: &Checkpoint) -> Result<(), String> {
+    let sql: String = checkpoint
+        .locks
+        .iter()
+        .map(|(table, mode)| {
+            format!(
+                "LOCK TABLE ONLY {table} IN {} MODE;\n",
+                crate::locks::mode_name(mode)
+            )
+        })
+        .collect();
+    if sql.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| crate::engine::db_error_text(&e))
+}
+
+/// The settings the session's own `SET`s gave it.
+async fn session_settings(client: &Client) -> Result<Vec<(String, String)>, String> {
+    match execute_grouped(
+        client,
+        "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session' ORDER BY name",
+    )
+    .await
+    {
+        (groups, None) => Ok(groups
+            .iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r.get(0).unwrap_or("").to_string(),
+                    r.get(1).unwrap_or("").to_string(),
+                )
+            })
+            .collect()),
+        (_, Some((_, reason))) => Err(reason),
+    }
+}
+
+/// Puts a resumed replay's session where the prefix's left it (settings, role).
+async fn restore(client: &Client, checkpoint: &Checkpoint) -> Result<(), String> {
+    let mut sql = String::new();
+    for (name, value) in &checkpoint.settings {
+        sql.push_str(&format!(
+            "SELECT pg_catalog.set_config({}, {}, false);\n",
+            literal(name),
+            literal(value)
+        ));
+    }
+    if let Some(role) = &checkpoint.role {
+        sql.push_str(&format!("SET ROLE {};\n", crate::engine::quote_ident(role)));
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| crate::engine::db_error_text(&e))
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 async fn replay(
@@ -541,21 +783,24 @@ async fn replay(
     set: &MigrationSet,
     engine: &EngineContext,
     options: &ReplayOptions,
-) -> Result<ReplayLog, ReplayError> {
+    resume: Option<Resume>,
+) -> Result<(ReplayLog, Result<Checkpoint, String>), ReplayError> {
     let mut log = ReplayLog::default();
     let admin = sessions.admin;
+    // A cached prefix ran the preludes, the baseline and the runner's table already.
+    let resumed = resume.is_some();
     let roles_before = match sessions.replay {
-        Replayer::Same => None,
-        Replayer::Connect { .. } => {
+        Replayer::Connect { .. } if !resumed => {
             Some(crate::environment::privileged::RolesBefore::read(admin).await?)
         }
+        _ => None,
     };
     // Preludes, and the environment the set needs (see `crate::environment`): the repository's
     // configuration, run as the engine's own role.
     for prelude in set
         .preludes
         .iter()
-        .filter(|p| p.kind != PreludeKind::Baseline)
+        .filter(|p| p.kind != PreludeKind::Baseline && !resumed)
     {
         let outcome = match &prelude.kind {
             PreludeKind::File => run_prelude(admin, prelude, engine)
@@ -582,7 +827,7 @@ async fn replay(
             log.findings.extend(findings);
             // Nothing was applied: drift sums up what could not be compared.
             log.stopped_at = set.migrations.first().map(|m| m.id.clone());
-            return Ok(log);
+            return Ok((log, Err(NOT_APPLIED.into())));
         }
     }
     // The replay role's session starts now, as the runner's would on a prepared database (settings the
@@ -605,30 +850,55 @@ async fn replay(
     for prelude in set
         .preludes
         .iter()
-        .filter(|p| p.kind == PreludeKind::Baseline)
+        .filter(|p| p.kind == PreludeKind::Baseline && !resumed)
     {
         if let Err(findings) = run_baseline(client, set, prelude, engine, &mut log).await? {
             log.failed = true;
             log.findings.extend(findings);
             log.stopped_at = set.migrations.first().map(|m| m.id.clone());
-            return Ok(log);
+            return Ok((log, Err(NOT_APPLIED.into())));
         }
     }
     // The runner's own table exists before its first migration, as on a real database.
     if let Some(ddl) = set.runner.bookkeeping_ddl()
         && !set.migrations.is_empty()
+        && !resumed
     {
         control(client, ddl, set.migrations.first()).await?;
     }
     let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
     // File nodes are remembered across migrations; held locks per transaction.
     let mut tracker = crate::locks::Tracker::default();
+    let mut start = 0;
+    let relocks = resume.as_ref().map(|r| r.checkpoint.clone());
+    if let Some(resume) = resume {
+        start = resume.start.min(set.migrations.len());
+        log = prefix_log(set, start, resume.findings, resume.statements);
+        tracker = resume.checkpoint.tracker.clone();
+        if all_in_one {
+            tracker.continue_transaction();
+        }
+        restore(client, &resume.checkpoint)
+            .await
+            .map_err(|reason| ReplayError {
+                file: set.dir.display().to_string(),
+                reason: format!("{RESUME_FAILED}: {reason}"),
+            })?;
+    }
     // Whether the lock probe is prepared in this session.
     let mut probe_ready = false;
     if all_in_one {
-        control(client, "BEGIN", set.migrations.first()).await?;
+        control(client, "BEGIN", set.migrations.get(start)).await?;
+        if let Some(checkpoint) = &relocks {
+            relock(client, checkpoint)
+                .await
+                .map_err(|reason| ReplayError {
+                    file: set.dir.display().to_string(),
+                    reason: format!("{RESUME_FAILED}: {reason}"),
+                })?;
+        }
     }
-    for (index, migration) in set.migrations.iter().enumerate() {
+    for (index, migration) in set.migrations.iter().enumerate().skip(start) {
         if let Some(blocked) = &migration.blocked {
             if all_in_one {
                 rollback(client, migration).await?;
@@ -657,7 +927,7 @@ async fn replay(
                 log.provenance.clear();
             }
             log.stopped_at = Some(migration.id.clone());
-            return Ok(log);
+            return Ok((log, Err(NOT_APPLIED.into())));
         }
         let explicit = migration.transactions == Transactions::Explicit;
         if explicit {
@@ -842,15 +1112,32 @@ async fn replay(
                 } else if migration.transactions == Transactions::Autocommit {
                     record(&mut log, migration, Some(failure.batch));
                 }
-                return Ok(log);
+                return Ok((log, Err(NOT_APPLIED.into())));
             }
         }
     }
+    let mut kept = checkpoint(client, &tracker, all_in_one, probe_ready).await;
     if all_in_one && let Some(last) = set.migrations.last() {
         commit(client, last).await?;
+        // A `SET LOCAL` ended with the transaction, and the migrations after a prefix would run
+        // without it.
+        if let Ok(k) = &kept
+            && session_settings(client).await.as_ref() != Ok(&k.settings)
+        {
+            kept = Err(
+                "a `SET LOCAL` lasts until the COMMIT of the transaction around every migration"
+                    .into(),
+            );
+        }
     }
-    Ok(log)
+    Ok((log, kept))
 }
+
+/// How an error resuming from a cached prefix begins (the caller replays from scratch instead).
+pub const RESUME_FAILED: &str = "resuming from the cached prefix";
+
+/// Why a replay that stopped early leaves nothing to cache.
+const NOT_APPLIED: &str = "not every migration was applied";
 
 async fn control(
     client: &Client,

@@ -196,13 +196,20 @@ fn command(program: PathBuf, who: Option<RunAs>) -> Command {
     cmd
 }
 
-fn cache_root() -> Option<PathBuf> {
+/// pgrehearse's directory in the user's cache directory: `PGREHEARSE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/pgrehearse` or `~/.cache/pgrehearse` (`~/Library/Caches/pgrehearse` on macOS).
+pub fn cache_root() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("PGREHEARSE_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let base = if cfg!(target_os = "macos") {
+        home?.join("Library").join("Caches")
+    } else {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| home.map(|h| h.join(".cache")))?
+    };
     Some(base.join("pgrehearse"))
 }
 
@@ -474,20 +481,7 @@ impl Engine for LocalEngine {
             .arg(dir.path())
             .arg("-p")
             .arg(port.to_string())
-            .args([
-                "-c",
-                "listen_addresses=",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=40",
-                "-c",
-                "shared_buffers=64MB",
-            ])
+            .args(SERVER_SETTINGS)
             .stdout(log)
             .stderr(log_err)
             .kill_on_drop(false)
@@ -535,6 +529,255 @@ impl Engine for LocalEngine {
             replay: None,
         })
     }
+}
+
+/// Where the cluster of the replay cache in `cache` lives (see `crate::cache`), and the uid its server
+/// runs as. With the default cache directory, on RAM-backed `/dev/shm` when present (or in
+/// `PGREHEARSE_TMPDIR`): copying a long history's snapshot there is several times faster than on
+/// disk, and a cache lost at reboot is only a cold check. With `PGREHEARSE_CACHE_DIR` set (CI caches
+/// that directory whole), inside it. As root the server runs as an unprivileged user that cannot
+/// reach root's home, so it lives in a temporary directory, private to that user.
+pub fn persistent_dir(cache: &Path) -> Result<(PathBuf, Option<u32>), EngineError> {
+    let who = run_as()?;
+    // SAFETY: geteuid has no preconditions.
+    let uid = who
+        .map(|w| w.uid)
+        .unwrap_or_else(|| unsafe { libc::geteuid() });
+    let tag = cache
+        .to_string_lossy()
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let name = format!("pgrehearse-replay-cache-{uid}-{tag:08x}");
+    let explicit = std::env::var_os("PGREHEARSE_CACHE_DIR").is_some();
+    Ok(match (explicit, who) {
+        (true, None) => (cache.join("cluster"), None),
+        (true, Some(w)) => (std::env::temp_dir().join(name), Some(w.uid)),
+        (false, _) => (
+            cluster_parents()
+                .into_iter()
+                .next()
+                .unwrap_or_else(std::env::temp_dir)
+                .join(name),
+            who.map(|w| w.uid),
+        ),
+    })
+}
+
+/// Starts the persistent cluster of the replay cache in `dir` (made from the template when missing;
+/// made again when it does not start), whose lock `lock` the caller holds. A postmaster left running
+/// on it by a run that was killed outright is stopped first. Stopped with a fast shutdown at cleanup;
+/// the directory stays.
+pub async fn start_persistent(
+    options: &EngineOptions,
+    cleanup: &Cleanup,
+    dir: &Path,
+    lock: std::fs::File,
+) -> Result<(Server, bool), EngineError> {
+    use std::os::unix::fs::PermissionsExt;
+    let started = Instant::now();
+    let bindir = find_bindir(options.pg_version)?;
+    let who = run_as()?;
+    // SAFETY: geteuid has no preconditions.
+    let owner = who
+        .map(|w| w.uid)
+        .unwrap_or_else(|| unsafe { libc::geteuid() });
+    // Named predictably in a shared directory: used only when it is a real directory (never a
+    // symlink) of the user the cluster runs as, private to it; else made here.
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => {
+            if !meta.is_dir() || meta.uid() != owner || meta.mode() & 0o077 != 0 {
+                return Err(failed(format!(
+                    "{} is not a private directory of uid {owner}; remove it, or set PGREHEARSE_CACHE_DIR",
+                    dir.display()
+                )));
+            }
+        }
+        Err(_) => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| failed(format!("{}: {e}", parent.display())))?;
+            }
+            std::fs::create_dir(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+            if let Some(w) = who {
+                chown(dir, w)?;
+            }
+        }
+    }
+    let data = dir.join("data");
+    if let Some(pm) = own_postmaster(&data, owner) {
+        // SAFETY: pm is a postgres owned by `owner` running on this very data directory, left by a
+        // run that held the cache's lock and is gone (we hold it now).
+        unsafe {
+            libc::kill(pm, libc::SIGQUIT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_alive(pm as u32) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let mut fresh = false;
+    for attempt in 0..2 {
+        if attempt == 1 || !data.join("PG_VERSION").is_file() {
+            let _ = std::fs::remove_dir_all(&data);
+            match template(&bindir, who).await {
+                Some(t) => copy_dir(&t, &data).await?,
+                None => initdb(&bindir, &data, who).await?,
+            }
+            fresh = true;
+        }
+        match spawn_on(&bindir, who, dir, &data, &[]).await {
+            Ok((pid, config, version)) => {
+                cleanup.register(Resource::PersistentCluster { pid, lock });
+                return Ok((
+                    Server {
+                        kind: EngineKind::Local,
+                        config,
+                        admin_db: "postgres".into(),
+                        version,
+                        description: format!(
+                            "local PostgreSQL {} ({})",
+                            bindir.major,
+                            bindir.path.display()
+                        ),
+                        image: None,
+                        startup: started.elapsed(),
+                        replay: None,
+                    },
+                    fresh,
+                ));
+            }
+            Err((pid, e)) => {
+                if pid != 0 {
+                    let _ = stop_quietly(pid).await;
+                }
+                if attempt == 1 {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Err(failed("the replay cache's cluster did not start"))
+}
+
+/// Starts postgres on `data` with its socket in `dir`; its pid, connection settings and version.
+async fn spawn_on(
+    bindir: &BinDir,
+    who: Option<RunAs>,
+    dir: &Path,
+    data: &Path,
+    extra: &[String],
+) -> Result<(u32, tokio_postgres::Config, String), (u32, EngineError)> {
+    let port = free_port();
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| (0, failed(format!("could not create the server log: {e}"))))?;
+    if let Some(w) = who {
+        chown(&log_path, w).map_err(|e| (0, e))?;
+    }
+    let log_err = log
+        .try_clone()
+        .map_err(|e| (0, failed(format!("could not open the server log: {e}"))))?;
+    let mut child = command(bindir.path.join("postgres"), who)
+        .arg("-D")
+        .arg(data)
+        .arg("-k")
+        .arg(dir)
+        .arg("-p")
+        .arg(port.to_string())
+        .args(SERVER_SETTINGS)
+        .args(extra)
+        .stdout(log)
+        .stderr(log_err)
+        .kill_on_drop(false)
+        .spawn()
+        .map_err(|e| (0, failed(format!("could not start postgres: {e}"))))?;
+    let pid = child.id().unwrap_or(0);
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host_path(dir)
+        .port(port)
+        .user(super::ADMIN_ROLE)
+        .dbname("postgres");
+    let version = super::wait_ready(&config, Duration::from_secs(30), || {
+        match child.try_wait() {
+            Ok(Some(status)) => Err(format!(
+                "postgres exited ({status}): {}",
+                std::fs::read_to_string(&log_path)
+                    .unwrap_or_default()
+                    .trim()
+            )),
+            _ => Ok(()),
+        }
+    })
+    .await
+    .map_err(|e| (pid, failed(e)))?;
+    drop(child);
+    Ok((pid, config, version))
+}
+
+/// Settings of every cluster the local engine runs: no durability (a replay is thrown away, and the
+/// replay cache's cluster is made again when it does not start), a unix socket only.
+const SERVER_SETTINGS: &[&str] = &[
+    "-c",
+    "listen_addresses=",
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+    "-c",
+    "max_connections=40",
+    "-c",
+    "shared_buffers=64MB",
+];
+
+async fn stop_quietly(pid: u32) -> Result<(), String> {
+    if process_alive(pid) {
+        // SAFETY: pid is the postmaster we spawned.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGQUIT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_alive(pid) && Instant::now() < deadline {
+            // SAFETY: waitpid with WNOHANG on our own child pid.
+            unsafe {
+                libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Stops the replay cache's cluster with a fast shutdown (a checkpoint: the next start needs no
+/// recovery), then releases the cache's lock (`lock` is dropped).
+pub async fn stop_persistent(pid: u32, lock: std::fs::File) -> Result<(), String> {
+    if pid != 0 && process_alive(pid) {
+        // SAFETY: pid is the postmaster we spawned.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while process_alive(pid) && Instant::now() < deadline {
+            // SAFETY: waitpid with WNOHANG on our own child pid.
+            unsafe {
+                libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if process_alive(pid) {
+            // SAFETY: as above; the server did not stop in time (the next start recovers).
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGQUIT);
+            }
+        }
+    }
+    drop(lock);
+    Ok(())
 }
 
 /// Stops a temporary cluster (immediate shutdown: the data is thrown away) and removes its directory.

@@ -248,14 +248,15 @@ impl Server {
         label: &str,
         template: &str,
     ) -> Result<ScratchDb, EngineError> {
-        self.create_database(cleanup, label, Some(template)).await
+        self.create_database(cleanup, label, Some((template, "")))
+            .await
     }
 
     async fn create_database(
         &self,
         cleanup: &Cleanup,
         label: &str,
-        template: Option<&str>,
+        template: Option<(&str, &str)>,
     ) -> Result<ScratchDb, EngineError> {
         let name = scratch::new_name(label);
         let admin = self.connect(&self.admin_db).await?;
@@ -280,11 +281,14 @@ impl Server {
                         "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
                         quote_ident(&name)
                     ),
-                    Some(t) => format!(
-                        "CREATE DATABASE {} TEMPLATE {}",
-                        quote_ident(&name),
-                        quote_ident(t)
-                    ),
+                    // The template, and how to copy it (` STRATEGY …`).
+                    Some((t, strategy)) => {
+                        format!(
+                            "CREATE DATABASE {} TEMPLATE {}{strategy}",
+                            quote_ident(&name),
+                            quote_ident(t)
+                        )
+                    }
                 },
                 // The replay role owns it: it creates schemas, and `public` is the owner's.
                 match &self.replay {
@@ -302,6 +306,75 @@ impl Server {
             token,
             roles_token,
         })
+    }
+
+    /// Creates a scratch database as a copy of the cached snapshot `template` (see `crate::cache`):
+    /// a file copy, faster than the WAL-logged copy for the large databases long histories build.
+    pub async fn copy_snapshot(
+        &self,
+        cleanup: &Cleanup,
+        template: &str,
+    ) -> Result<ScratchDb, EngineError> {
+        let admin = self.connect(&self.admin_db).await?;
+        let file_copy = admin
+            .query_one(
+                "SELECT current_setting('server_version_num')::int >= 150000",
+                &[],
+            )
+            .await
+            .map(|r| r.get::<_, bool>(0))
+            .unwrap_or(false);
+        let suffix = if file_copy { " STRATEGY FILE_COPY" } else { "" };
+        self.create_database(cleanup, "replay", Some((template, suffix)))
+            .await
+    }
+
+    /// Keeps scratch database `db` under the name `name` (a cached snapshot, see `crate::cache`):
+    /// its sessions are ended, it is renamed, and it is no longer dropped at cleanup.
+    pub async fn keep_scratch(
+        &self,
+        cleanup: &Cleanup,
+        db: ScratchDb,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        let admin = self.connect(&self.admin_db).await?;
+        let failed = |e: tokio_postgres::Error| EngineError::ScratchDatabase {
+            target: self.description.clone(),
+            reason: db_error_text(&e),
+        };
+        let mut tries = 0;
+        loop {
+            admin
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&db.name],
+                )
+                .await
+                .map_err(failed)?;
+            match admin
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} RENAME TO {}",
+                    quote_ident(&db.name),
+                    quote_ident(name)
+                ))
+                .await
+            {
+                Ok(()) => break,
+                // A session that was ending still counted.
+                Err(e)
+                    if tries < 50
+                        && e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        cleanup.take(Some(db.token));
+        cleanup.run_one(db.roles_token).await;
+        Ok(())
     }
 
     /// Drops a scratch database and the roles created while it existed.
@@ -333,6 +406,24 @@ pub async fn start(options: &EngineOptions, cleanup: &Cleanup) -> Result<Server,
     let mut server = start_engine(options, cleanup).await?;
     server.replay = replay_role(&server, options.replay, cleanup).await?;
     Ok(server)
+}
+
+/// Starts the local engine on the replay cache's persistent cluster in `dir` (see `crate::cache`),
+/// whose lock `lock` the caller holds, and prepares the role the replayed SQL runs as. Also says
+/// whether the cluster was made anew (what the cache listed in it is gone).
+pub async fn start_persistent(
+    options: &EngineOptions,
+    cleanup: &Cleanup,
+    dir: &std::path::Path,
+    lock: std::fs::File,
+) -> Result<(Server, bool), EngineError> {
+    let (mut server, fresh) = local::start_persistent(options, cleanup, dir, lock).await?;
+    // Scratch databases of runs that were killed outright.
+    if let Ok(admin) = server.connect(&server.admin_db).await {
+        scratch::sweep(&admin).await;
+    }
+    server.replay = replay_role(&server, options.replay, cleanup).await?;
+    Ok((server, fresh))
 }
 
 /// Creates the role replayed SQL runs as (see [`ReplayAccess`]); `None` replays as the engine's own role.
@@ -382,9 +473,17 @@ async fn replay_role(
     }
     // BYPASSRLS as a superuser had it: loading rows into a table under row-level security (a platform's
     // `storage.buckets`) works as it did, and the replay's data is its own.
+    // The replay cache's cluster keeps its replay role (it owns the cached databases).
+    let exists = own_server
+        && admin
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
+            .await
+            .map_err(failed)?
+            .is_some();
     admin
         .batch_execute(&format!(
-            "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB {} NOREPLICATION {} PASSWORD '{}'",
+            "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB {} NOREPLICATION {} PASSWORD '{}'",
+            if exists { "ALTER" } else { "CREATE" },
             quote_ident(&name),
             if create_role {
                 "CREATEROLE"
@@ -535,6 +634,8 @@ pub enum Resource {
     Directory { dir: tempfile::TempDir },
     /// A temporary cluster: the postmaster's pid and its directory.
     LocalCluster { pid: u32, dir: tempfile::TempDir },
+    /// The replay cache's cluster (see `crate::cache`): stopped, kept, and its lock released.
+    PersistentCluster { pid: u32, lock: std::fs::File },
     /// A scratch database on a server reached with `config` (connected to the admin database).
     Database { config: Config, name: String },
     /// The role a url engine's replay ran as (see [`ReplayRole`]), dropped after every scratch database.
@@ -644,6 +745,7 @@ async fn release(resource: Resource) {
                 .map_err(|e| format!("could not remove {path}: {e}"))
         }
         Resource::LocalCluster { pid, dir } => local::stop_cluster(pid, dir).await,
+        Resource::PersistentCluster { pid, lock } => local::stop_persistent(pid, lock).await,
         Resource::Database { config, name } => drop_database(&config, &name).await,
         Resource::Role { config, name } => drop_role(&config, &name).await,
         Resource::NewRoles {

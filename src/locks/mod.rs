@@ -252,7 +252,9 @@ pub struct Effect {
 }
 
 /// Tracks probes within one migration to attribute locks, rewrites and scans to statements.
-#[derive(Default)]
+/// Serializable: a cached replay prefix keeps it, so that the migrations replayed after the prefix see
+/// what a replay from scratch would have remembered (see `crate::cache`).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Tracker {
     /// Per table: the strongest lock held so far in the transaction, the file node and scan count seen.
     held: BTreeMap<i64, (String, i64, i64)>,
@@ -268,6 +270,9 @@ pub struct Tracker {
     /// Per table: its indexes with their storage just before the statement running now, when that
     /// statement [`lists_indexes`].
     indexes: BTreeMap<i64, Vec<String>>,
+    /// The next probe's transaction continues the one remembered (see [`Tracker::continue_transaction`]).
+    #[serde(default)]
+    adopt: bool,
 }
 
 impl Tracker {
@@ -276,6 +281,13 @@ impl Tracker {
     /// transaction across statements the runner sends one by one).
     pub fn new_transaction(&mut self) {
         self.reset = true;
+    }
+
+    /// The transaction the next probe sees continues the one remembered, although its id differs: a
+    /// replay resumed from a cached prefix of a runner that applies every pending migration in one
+    /// transaction, whose earlier part was committed into the cache.
+    pub fn continue_transaction(&mut self) {
+        self.adopt = true;
     }
 
     /// Scan counts `(oid, count)` read before a migration: the base its statements' scans count from.
@@ -312,7 +324,11 @@ impl Tracker {
     /// Effects of the statement whose probe returned `seen`.
     pub fn observe(&mut self, seen: &[Seen]) -> Vec<Effect> {
         if let Some(s) = seen.first() {
-            if self.reset && (s.vxid.is_empty() || self.vxid.as_deref() != Some(s.vxid.as_str())) {
+            if self.adopt {
+                self.adopt = false;
+            } else if self.reset
+                && (s.vxid.is_empty() || self.vxid.as_deref() != Some(s.vxid.as_str()))
+            {
                 self.held.clear();
             }
             self.reset = false;

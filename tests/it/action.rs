@@ -626,6 +626,9 @@ impl Runner {
             let default = spec["default"].as_str().unwrap_or("");
             inputs.insert(name.clone(), self.eval(default));
         }
+        // `uses:` steps are not emulated, so the replay cache would only be filled, never restored:
+        // off unless a test asks for it.
+        inputs.insert("replay-cache".into(), "false".into());
         for (k, v) in given {
             assert!(inputs.contains_key(*k), "action.yml has no input {k}");
             inputs.insert(k.to_string(), v.to_string());
@@ -641,7 +644,9 @@ impl Runner {
         for step in action["runs"]["steps"].as_array().unwrap() {
             if let Some(uses) = step["uses"].as_str() {
                 assert!(
-                    uses.starts_with("actions/cache@"),
+                    uses.starts_with("actions/cache@")
+                        || uses.starts_with("actions/cache/restore@")
+                        || uses.starts_with("actions/cache/save@"),
                     "unexpected uses: {uses}"
                 );
                 continue;
@@ -1228,4 +1233,33 @@ async fn action_refuses_an_option_as_the_changed_since_revision() {
     assert!(!stdout.contains("upload-pack"), "{stdout}");
     assert!(!marker.exists());
     assert!(!r.outputs["since"].contains_key("revision"));
+}
+
+/// The replay cache is restored before the check (from the newest cache of the same binary when the
+/// commit has none: on a pull request, its base branch's) and saved after it, also when findings
+/// failed the check step, under a key of its own per commit.
+#[test]
+fn replay_cache_is_restored_before_the_check_and_saved_after_it() {
+    let a = action();
+    let steps = a["runs"]["steps"].as_array().unwrap();
+    let position = |pred: &dyn Fn(&Value) -> bool| steps.iter().position(pred).unwrap();
+    let uses = |prefix: &'static str| {
+        move |s: &Value| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix))
+    };
+    let restore = position(&uses("actions/cache/restore@"));
+    let check = position(&|s: &Value| s["id"] == "check");
+    let save = position(&uses("actions/cache/save@"));
+    assert!(restore < check && check < save);
+    let (restore, check, save) = (&steps[restore], &steps[check], &steps[save]);
+    assert_eq!(restore["with"]["key"], save["with"]["key"]);
+    assert_eq!(restore["with"]["path"], save["with"]["path"]);
+    assert_eq!(
+        check["env"]["PGREHEARSE_CACHE_DIR"],
+        restore["with"]["path"]
+    );
+    let key = restore["with"]["key"].as_str().unwrap();
+    let fallback = restore["with"]["restore-keys"].as_str().unwrap().trim();
+    assert!(key.ends_with("-${{ github.sha }}"), "{key}");
+    assert_eq!(format!("{fallback}${{{{ github.sha }}}}"), key);
+    assert!(save["if"].as_str().unwrap().contains("!cancelled()"));
 }

@@ -112,7 +112,10 @@ pub fn command() -> Command {
             "GIT_CEILING_DIRECTORIES",
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
         )
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // Each check replays from scratch and leaves the user's cache alone (`cache` tests the
+        // replay cache with a cache directory of its own).
+        .env("PGREHEARSE_NO_CACHE", "1");
     cmd
 }
 

@@ -5,6 +5,7 @@
 //! that cannot get its engine fails; deselect the Docker ones explicitly with `-- --skip docker`.
 
 mod action;
+mod cache;
 mod cleanup;
 mod cli;
 mod ddl_rules;
@@ -18,6 +19,7 @@ mod forging;
 mod github_api;
 mod harness;
 mod history;
+mod jobs;
 mod layers;
 mod live;
 mod live_read_only;

@@ -189,11 +189,13 @@ fn pre_commit_try_repo_runs_both_hooks_docker() {
     );
 }
 
-/// `pgrehearse hook install` writes the plain git hook; `git commit` then runs `pgrehearse lint` and
-/// is blocked by a bad migration, and goes through once it is fixed.
+/// `pgrehearse hook install` writes the plain git hook; `git commit` then replays the migrations (the
+/// local engine is available), is blocked by a bad migration, and goes through once it is fixed,
+/// leaving its replay in the replay cache for the next commit.
 #[test]
 fn installed_git_hook_blocks_a_bad_commit() {
     let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
     let repo = dir.path().join("repo");
     sample_repo(&repo, true);
     let out = command()
@@ -222,6 +224,8 @@ fn installed_git_hook_blocks_a_bad_commit() {
                 msg,
             ])
             .env("PGREHEARSE_BIN", bin())
+            .env("PGREHEARSE_CACHE_DIR", &cache)
+            .env_remove("PGREHEARSE_NO_CACHE")
             .env_remove("GITHUB_ACTIONS")
             .env("NO_COLOR", "1")
             .output()
@@ -229,6 +233,13 @@ fn installed_git_hook_blocks_a_bad_commit() {
     };
     let out = commit("bad");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("pgrehearse hook: replaying the migrations (local engine"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr.contains("(engine: local)"), "{}", text(&out));
     // git sends a hook's output to stderr.
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(" --> db/migrations/002_add.sql:1:24"),
@@ -256,6 +267,23 @@ fn installed_git_hook_blocks_a_bad_commit() {
             .success()
     );
 
+    // The passing commit's replay is cached (the failing one kept nothing).
+    let status = command()
+        .args(["cache", "status"])
+        .env_remove("PGREHEARSE_NO_CACHE")
+        .env("PGREHEARSE_CACHE_DIR", &cache)
+        .output()
+        .expect("runs");
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("1 snapshot(s)"),
+        "{}",
+        text(&status)
+    );
+    let _ = command()
+        .args(["cache", "clear"])
+        .env("PGREHEARSE_CACHE_DIR", &cache)
+        .output();
+
     // A foreign hook is kept.
     write(&repo, ".git/hooks/pre-commit", "#!/bin/sh\nexit 0\n");
     let out = command()
@@ -269,4 +297,39 @@ fn installed_git_hook_blocks_a_bad_commit() {
         "{}",
         text(&out)
     );
+}
+
+/// Without any engine (no Docker daemon, no PostgreSQL server binaries, no database URL) the hook runs
+/// the static checks, and says so and why.
+#[test]
+fn hook_falls_back_to_lint_without_an_engine_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    sample_repo(&repo, true);
+    let out = command()
+        .args(["hook", "run"])
+        .arg(&repo)
+        .env("PGREHEARSE_PG_BINDIR", dir.path().join("no-postgres-here"))
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}", dir.path().join("no-docker.sock").display()),
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pgrehearse hook: no engine to replay on (docker: ")
+            && stderr.contains("static checks only (`pgrehearse lint`)"),
+        "{}",
+        text(&out)
+    );
+    // lint's report: the MySQL finding, no replay.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(" --> db/migrations/002_add.sql:1:24"),
+        "{}",
+        text(&out)
+    );
+    assert!(!stdout.contains("migration-failed"), "{}", text(&out));
 }

@@ -1,0 +1,872 @@
+//! The replay cache: replays start from the longest prefix of a migration set already replayed.
+//!
+//! After a replay that applied every migration of a set, the database it built is kept as a
+//! *snapshot* with what the replay reported about those migrations (findings, statement count) and
+//! what its session held that later migrations depend on (lock tracing's memory, settings and role
+//! the migrations set: [`crate::replay::Checkpoint`]). A snapshot is keyed by everything that
+//! determines it ([`keys`]): pgrehearse's version, the engine and server version, who the SQL runs
+//! as and the `privileged:` extensions, lock tracing, the set's runner and folder, its preludes,
+//! presets and created roles, and the content (text, batches, transaction mode) of migrations
+//! 1..k in order. A later replay of the same set starts from the longest prefix whose key is cached:
+//! a copy of that snapshot (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`), with the cached
+//! findings and the provenance of the prefix recorded again, so its report is the one a replay from
+//! scratch gives. When every migration is cached, the snapshot is only read (drift), never copied.
+//!
+//! Where a prefix may be cut is decided by what the replay observed, not guessed: a snapshot is kept
+//! only when the session carries nothing a snapshot cannot (temporary objects, open cursors,
+//! prepared statements, advisory locks) and, for runners that apply every pending migration in one
+//! transaction (drizzle-kit), nothing that lasts only until that transaction's COMMIT: a `SET
+//! LOCAL`, an enum value added in it (unusable until COMMIT), a deferrable constraint or trigger.
+//! A resumed one-transaction replay that fails is replayed again from scratch, because there a
+//! failure rolls every migration back, the cached ones included.
+//!
+//! Sets whose SQL creates or alters roles, databases or tablespaces (cluster-wide state a database
+//! snapshot does not hold) are never cached. The snapshots live in one persistent local cluster
+//! (on `/dev/shm` when present, see [`crate::engine::local::persistent_dir`]) indexed in the user's
+//! cache directory, used by one run at a time (an exclusive `flock`): a run that
+//! finds it busy replays from scratch in a temporary cluster, as without the cache. The snapshots
+//! are bounded in total size (`PGREHEARSE_CACHE_MAX_MB`, default 2048), least recently used first
+//! out. Only the local engine caches.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::apply::EngineContext;
+use crate::engine::Server;
+use crate::model::Finding;
+use crate::replay::{Checkpoint, ReplayOptions};
+use crate::runner::{MigrationSet, Transactions};
+
+/// Default bound of the snapshots' total size, in MiB (they may live in RAM-backed `/dev/shm`).
+pub const DEFAULT_MAX_MB: u64 = 2048;
+
+/// The name prefix of snapshot databases (never swept as scratch databases: see `engine::scratch`).
+const DB_PREFIX: &str = "pgrehearse_prefix_";
+
+/// The cache's directory: `<user cache dir>/pgrehearse/replay`.
+pub fn dir() -> Option<PathBuf> {
+    crate::engine::local::cache_root().map(|r| r.join("replay"))
+}
+
+/// One cached prefix in the index (`entries/<key>.json`): its database, size and last use. What
+/// its replay reported is read only when it is used ([`Payload`], `entries/<key>.data.json`): a long
+/// history's findings run to megabytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: String,
+    pub database: String,
+    /// The set's folder and how many of its migrations the snapshot holds.
+    pub set: PathBuf,
+    pub migrations: usize,
+    pub bytes: u64,
+    pub created: u64,
+    pub used: u64,
+}
+
+/// What the replay of a cached prefix reported and left in its session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Payload {
+    pub statements: usize,
+    pub findings: Vec<Finding>,
+    pub checkpoint: Checkpoint,
+}
+
+/// Milliseconds since the epoch (`created`, `used`): checks a second apart must not tie in LRU order.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Why the cache could not be used or changed (`pgrehearse cache …`).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("no cache directory: set XDG_CACHE_HOME, HOME or PGREHEARSE_CACHE_DIR")]
+    NoDirectory,
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error(
+        "the replay cache in {0} is in use by another pgrehearse run; try again when it has finished"
+    )]
+    Busy(PathBuf),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CacheError + '_ {
+    move |e| CacheError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// The cache of one run: its index, under an exclusive lock held until the run's cleanup stops the
+/// cluster.
+pub struct Cache {
+    entries: PathBuf,
+    max_bytes: u64,
+}
+
+/// Opens the cache directory `dir` and takes its lock without waiting: `Ok(None)` when another
+/// run holds it. Returns the cache, the lock (handed to the engine's cleanup) and where its
+/// cluster lives.
+pub fn open(dir: &Path) -> Result<Option<(Cache, std::fs::File, PathBuf)>, CacheError> {
+    std::fs::create_dir_all(dir.join("entries")).map_err(io(dir))?;
+    let lock = lock_file(dir, false)?;
+    let Some(lock) = lock else {
+        return Ok(None);
+    };
+    let (cluster, _) = crate::engine::local::persistent_dir(dir).map_err(|e| CacheError::Io {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(Some((
+        Cache {
+            entries: dir.join("entries"),
+            max_bytes: max_bytes(),
+        },
+        lock,
+        cluster,
+    )))
+}
+
+fn max_bytes() -> u64 {
+    std::env::var("PGREHEARSE_CACHE_MAX_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_MAX_MB)
+        .saturating_mul(1024 * 1024)
+}
+
+/// The cache's lock file, locked exclusively (`wait`: until it is free; else `None` when busy).
+fn lock_file(dir: &Path, wait: bool) -> Result<Option<std::fs::File>, CacheError> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    let flags = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    // SAFETY: flock on a file descriptor we own; the lock lives as long as the file.
+    if unsafe { libc::flock(file.as_raw_fd(), flags) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Ok(None);
+        }
+        return Err(io(&path)(e));
+    }
+    Ok(Some(file))
+}
+
+impl Cache {
+    fn entry_path(&self, key: &str) -> PathBuf {
+        self.entries.join(format!("{key}.json"))
+    }
+
+    fn payload_path(&self, key: &str) -> PathBuf {
+        self.entries.join(format!("{key}.data"))
+    }
+
+    fn read(&self, key: &str) -> Option<Entry> {
+        let text = std::fs::read_to_string(self.entry_path(key)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// What the replay of the prefix `entry` reported.
+    pub fn payload(&self, entry: &Entry) -> Option<Payload> {
+        let text = std::fs::read(self.payload_path(&entry.key)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    fn write(&self, entry: &Entry) -> Result<(), CacheError> {
+        self.write_file(&self.entry_path(&entry.key), entry)
+    }
+
+    /// Writes `value` as JSON to `path` atomically (a rename).
+    fn write_file(&self, path: &Path, value: &impl Serialize) -> Result<(), CacheError> {
+        let tmp = self.entries.join(format!(
+            ".{}.tmp",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")
+        ));
+        let text = serde_json::to_vec(value).map_err(|e| CacheError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(io(path))
+    }
+
+    fn forget(&self, key: &str) {
+        let _ = std::fs::remove_file(self.entry_path(key));
+        let _ = std::fs::remove_file(self.payload_path(key));
+    }
+
+    fn all(&self) -> Vec<Entry> {
+        entries_in(&self.entries)
+    }
+
+    /// Makes the index and the cluster agree: entries whose database is gone are forgotten and
+    /// snapshot databases no entry lists are dropped (a run killed between the two steps). With a
+    /// cluster made anew, every entry is forgotten.
+    pub async fn reconcile(&self, server: &Server, fresh: bool) {
+        let Ok(admin) = server.connect(&server.admin_db).await else {
+            return;
+        };
+        let databases: Vec<String> = admin
+            .query(
+                "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
+                &[],
+            )
+            .await
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        let entries = self.all();
+        for e in &entries {
+            if fresh || !databases.contains(&e.database) {
+                self.forget(&e.key);
+            }
+        }
+        for db in &databases {
+            if fresh || !entries.iter().any(|e| &e.database == db) {
+                let _ = admin
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        crate::engine::quote_ident(db)
+                    ))
+                    .await;
+            }
+        }
+    }
+
+    /// The longest cached prefix among `keys` (key of prefix i+1 at i): its length and entry.
+    pub fn longest(&self, keys: &[String]) -> Option<(usize, Entry)> {
+        keys.iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, k)| self.read(k).map(|e| (i + 1, e)))
+    }
+
+    /// Marks `entry` as just used (LRU).
+    pub fn touch(&self, entry: &Entry) {
+        let mut e = entry.clone();
+        e.used = now();
+        let _ = self.write(&e);
+    }
+
+    /// Records the snapshot kept as `database` and evicts the least recently used ones beyond the
+    /// size bound.
+    pub async fn insert(
+        &self,
+        server: &Server,
+        mut entry: Entry,
+        payload: &Payload,
+    ) -> Result<(), CacheError> {
+        if let Ok(admin) = server.connect(&server.admin_db).await {
+            entry.bytes = admin
+                .query_one("SELECT pg_database_size($1)::int8", &[&entry.database])
+                .await
+                .map(|r| r.get::<_, i64>(0).max(0) as u64)
+                .unwrap_or(0);
+        }
+        // The payload first: an index entry is never without it.
+        self.write_file(&self.payload_path(&entry.key), payload)?;
+        self.write(&entry)?;
+        let mut all = self.all();
+        // Most recently used first; on a tie, the longer prefix.
+        all.sort_by_key(|e| std::cmp::Reverse((e.used, e.migrations)));
+        let mut total = 0u64;
+        let mut evict = Vec::new();
+        for e in all {
+            total = total.saturating_add(e.bytes);
+            // The entry just written is kept even when it alone exceeds the bound.
+            if total > self.max_bytes && e.key != entry.key {
+                evict.push(e);
+            }
+        }
+        if evict.is_empty() {
+            return Ok(());
+        }
+        let admin = server
+            .connect(&server.admin_db)
+            .await
+            .map_err(|e| CacheError::Io {
+                path: self.entries.clone(),
+                reason: e.to_string(),
+            })?;
+        for e in evict {
+            self.forget(&e.key);
+            let _ = admin
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    crate::engine::quote_ident(&e.database)
+                ))
+                .await;
+        }
+        Ok(())
+    }
+}
+
+fn entries_in(dir: &Path) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "json")
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(entry) = serde_json::from_str::<Entry>(&text)
+        {
+            out.push(entry);
+        }
+    }
+    out.sort_by(|a, b| a.set.cmp(&b.set).then(a.migrations.cmp(&b.migrations)));
+    out
+}
+
+/// The database name of the snapshot with key `key`.
+pub fn database_name(key: &str) -> String {
+    format!("{DB_PREFIX}{}", &key[..key.len().min(40)])
+}
+
+/// What besides the set determines a replay (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct KeyContext {
+    /// pgrehearse's version.
+    pub version: String,
+    /// The engine, its server (`local PostgreSQL 15 (/usr/lib/postgresql/15/bin)`), the server's
+    /// version and image.
+    pub engine: String,
+    pub server: String,
+    pub server_version: String,
+    pub image: Option<String>,
+    /// Who the SQL runs as.
+    pub replay_user: String,
+    pub isolated: bool,
+    pub lock_trace: bool,
+    pub privileged_extensions: Vec<String>,
+}
+
+impl KeyContext {
+    pub fn new(server: &Server, engine: &EngineContext, options: &ReplayOptions) -> KeyContext {
+        KeyContext {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            engine: server.kind.as_str().to_string(),
+            server: engine.description.clone(),
+            server_version: engine.version.clone(),
+            image: server.image.clone(),
+            replay_user: server.replay_user().to_string(),
+            isolated: engine.isolated,
+            lock_trace: options.lock_trace,
+            privileged_extensions: options.privileged_extensions.clone(),
+        }
+    }
+}
+
+/// The key of every prefix of `set`: `keys[i]` is the key of migrations 1..=i+1, a hash chained
+/// over the context, the set's runner, folder and preludes, then each migration in order.
+pub fn keys(set: &MigrationSet, ctx: &KeyContext) -> Vec<String> {
+    let mut base = Sha256::new();
+    let preludes: Vec<String> = set
+        .preludes
+        .iter()
+        .map(|p| format!("{:?}\u{0}{}\u{0}{}", p.kind, p.file.display(), p.text))
+        .collect();
+    base.update(
+        format!(
+            "{ctx:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
+            set.dir,
+            set.runner,
+            (preludes, &set.generated_for),
+        )
+        .as_bytes(),
+    );
+    let mut chain: [u8; 32] = base.finalize().into();
+    set.migrations
+        .iter()
+        .map(|m| {
+            let mut h = Sha256::new();
+            h.update(chain);
+            h.update(
+                format!(
+                    "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}",
+                    m.id,
+                    m.file.display(),
+                    m.transactions,
+                    m.blocked,
+                    m.batches,
+                    set.journal_when.get(&m.id),
+                )
+                .as_bytes(),
+            );
+            h.update(m.text.as_bytes());
+            chain = h.finalize().into();
+            hex(&chain)
+        })
+        .collect()
+}
+
+/// A set's folder for messages (`.` for the repository's root).
+fn shown(dir: &Path) -> String {
+    if dir.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        dir.display().to_string()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why `set` is never cached, when it is not: its SQL changes what a database snapshot does not
+/// hold (roles, databases, tablespaces, server settings).
+pub fn uncacheable(set: &MigrationSet) -> Option<String> {
+    let without_schemas = MigrationSet {
+        schemas: Vec::new(),
+        ..set.clone()
+    };
+    if !crate::environment::roles::created_by_set(&without_schemas).is_empty() {
+        return Some("its SQL creates roles, which live outside the database".into());
+    }
+    let texts = set
+        .preludes
+        .iter()
+        .map(|p| &*p.text)
+        .chain(set.migrations.iter().map(|m| &*m.text));
+    for text in texts {
+        if let Some(what) = cluster_wide(text) {
+            return Some(format!(
+                "its SQL changes {what}, which lives outside the database"
+            ));
+        }
+    }
+    None
+}
+
+/// What cluster-wide (or database-level) state `text` changes, if any.
+fn cluster_wide(text: &str) -> Option<&'static str> {
+    use pgrehearse_sql as sql;
+    let tokens = sql::significant_tokens(text, sql::Span::new(0, text.len()));
+    for w in tokens.windows(2) {
+        let verb = ["ALTER", "CREATE", "DROP", "ON", "RENAME", "REASSIGN"]
+            .iter()
+            .any(|v| w[0].is_word(text, v));
+        if !verb {
+            continue;
+        }
+        for (word, what) in [
+            ("ROLE", "roles"),
+            ("USER", "roles"),
+            ("GROUP", "roles"),
+            ("DATABASE", "a database's settings"),
+            ("TABLESPACE", "tablespaces"),
+            ("SYSTEM", "server settings"),
+            ("SUBSCRIPTION", "subscriptions"),
+        ] {
+            if w[1].is_word(text, word) {
+                return Some(what);
+            }
+        }
+        if w[0].is_word(text, "REASSIGN") {
+            return Some("roles");
+        }
+    }
+    None
+}
+
+/// Whether a failed or stopped resumed replay of `set` must be replayed again from scratch: its
+/// runner applies every pending migration in one transaction, which a failure rolls back whole.
+pub fn cold_on_failure(set: &MigrationSet) -> bool {
+    set.runner.default_transactions() == Transactions::AllPendingInOne
+}
+
+/// An entry for the prefix of `set` that a replay which applied every migration produced.
+pub fn entry(set: &MigrationSet, key: &str) -> Entry {
+    Entry {
+        key: key.to_string(),
+        database: database_name(key),
+        set: set.dir.clone(),
+        migrations: set.migrations.len(),
+        bytes: 0,
+        created: now(),
+        used: now(),
+    }
+}
+
+/// Why a cached replay could not be done (exit code 2, as without the cache).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayFailure {
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Replay(#[from] crate::apply::ReplayError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+}
+
+/// What [`replay_set`] needs besides the set.
+pub struct Replay<'a> {
+    pub cleanup: &'a crate::engine::Cleanup,
+    pub server: &'a Server,
+    pub engine: &'a EngineContext,
+    pub options: &'a ReplayOptions,
+    pub snapshot: &'a crate::catalog::SnapshotOptions,
+    /// Whether drift needs the catalog the migrations built.
+    pub catalog: bool,
+    pub verbose: bool,
+}
+
+/// Replays `set` from its longest cached prefix and keeps a snapshot when every migration applied;
+/// `None` when the set is never cached (the caller replays it as usual).
+pub async fn replay_set(
+    cache: &Cache,
+    set: &MigrationSet,
+    r: &Replay<'_>,
+) -> Result<Option<(crate::replay::ReplayLog, Option<crate::catalog::Catalog>)>, ReplayFailure> {
+    let say = |what: String| {
+        if r.verbose {
+            eprintln!("pgrehearse: cache: {}: {what}", shown(&set.dir));
+        }
+    };
+    if set.migrations.is_empty() {
+        return Ok(None);
+    }
+    if let Some(reason) = uncacheable(set) {
+        say(format!("not cached: {reason}"));
+        return Ok(None);
+    }
+    let keys = keys(set, &KeyContext::new(r.server, r.engine, r.options));
+    let n = set.migrations.len();
+    let hit = cache
+        .longest(&keys)
+        .and_then(|(k, entry)| match cache.payload(&entry) {
+            Some(payload) => Some((k, entry, payload)),
+            None => {
+                cache.forget(&entry.key);
+                None
+            }
+        });
+    if let Some((k, entry, payload)) = &hit {
+        cache.touch(entry);
+        say(format!("{k} of {n} migrations cached"));
+        if *k == n {
+            // Nothing to replay: the snapshot is only read.
+            let log =
+                crate::replay::prefix_log(set, n, payload.findings.clone(), payload.statements);
+            let built = if r.catalog {
+                let client = r.server.connect(&entry.database).await?;
+                Some(crate::catalog::snapshot(&client, r.snapshot).await?)
+            } else {
+                None
+            };
+            return Ok(Some((log, built)));
+        }
+    } else {
+        say(format!("no cached prefix of its {n} migrations"));
+    }
+    let first = match replay_from(set, r, hit.as_ref()).await {
+        // The prefix's session could not be restored (a lock its transaction held): from scratch.
+        Err(ReplayFailure::Replay(e))
+            if hit.is_some() && e.reason.starts_with(crate::replay::RESUME_FAILED) =>
+        {
+            say(format!("{}; replayed from scratch", e.reason));
+            replay_from(set, r, None).await?
+        }
+        other => other?,
+    };
+    let (log, built, db, kept) = match first {
+        // One transaction around every migration: a failure rolls back the cached ones too.
+        (log, _, db, _) if hit.is_some() && (log.failed || log.partial) && cold_on_failure(set) => {
+            r.server.drop_scratch(r.cleanup, db).await;
+            say("the one transaction failed: replayed again from scratch".into());
+            replay_from(set, r, None).await?
+        }
+        other => other,
+    };
+    match kept {
+        Ok(checkpoint) if !log.failed && !log.partial && log.applied == n => {
+            let key = &keys[n - 1];
+            // Not keeping it is no reason to fail the check (the database is then dropped at
+            // cleanup).
+            match r
+                .server
+                .keep_scratch(r.cleanup, db, &database_name(key))
+                .await
+            {
+                Ok(()) => {
+                    let payload = Payload {
+                        statements: log.statements,
+                        findings: log.findings.clone(),
+                        checkpoint,
+                    };
+                    if let Err(err) = cache.insert(r.server, entry(set, key), &payload).await {
+                        say(format!("could not record the snapshot: {err}"));
+                    }
+                }
+                Err(err) => say(format!("could not keep the snapshot: {err}")),
+            }
+        }
+        kept => {
+            if let Err(reason) = kept {
+                say(format!("no snapshot kept: {reason}"));
+            }
+            r.server.drop_scratch(r.cleanup, db).await;
+        }
+    }
+    Ok(Some((log, built)))
+}
+
+type Replayed = (
+    crate::replay::ReplayLog,
+    Option<crate::catalog::Catalog>,
+    crate::engine::ScratchDb,
+    Result<Checkpoint, String>,
+);
+
+/// Replays `set` into a scratch database: a copy of the cached prefix `from`, or empty.
+async fn replay_from(
+    set: &MigrationSet,
+    r: &Replay<'_>,
+    from: Option<&(usize, Entry, Payload)>,
+) -> Result<Replayed, ReplayFailure> {
+    let db = match from {
+        Some((_, entry, _)) => r.server.copy_snapshot(r.cleanup, &entry.database).await?,
+        None => r.server.create_scratch(r.cleanup, "replay").await?,
+    };
+    let resume = from.map(|(k, _, payload)| crate::replay::Resume {
+        start: *k,
+        findings: payload.findings.clone(),
+        statements: payload.statements,
+        checkpoint: payload.checkpoint.clone(),
+    });
+    let result = async {
+        let client = r.server.connect(&db.name).await?;
+        let (log, kept) = crate::replay::run_resumable(
+            crate::replay::Sessions::on(r.server, &db.name, &client),
+            set,
+            r.engine,
+            r.options,
+            resume,
+        )
+        .await?;
+        let built = if r.catalog {
+            Some(crate::catalog::snapshot(&client, r.snapshot).await?)
+        } else {
+            None
+        };
+        Ok::<_, ReplayFailure>((log, built, kept))
+    }
+    .await;
+    match result {
+        Ok((log, built, kept)) => Ok((log, built, db, kept)),
+        Err(e) => {
+            r.server.drop_scratch(r.cleanup, db).await;
+            Err(e)
+        }
+    }
+}
+
+/// `pgrehearse cache status`: where the cache is and what it holds.
+pub fn status(out: &mut impl Write) -> Result<(), CacheError> {
+    let dir = dir().ok_or(CacheError::NoDirectory)?;
+    let entries = entries_in(&dir.join("entries"));
+    let total: u64 = entries.iter().map(|e| e.bytes).sum();
+    let w = |e: std::io::Error| CacheError::Io {
+        path: PathBuf::from("<stdout>"),
+        reason: e.to_string(),
+    };
+    writeln!(out, "replay cache: {}", dir.display()).map_err(w)?;
+    let (cluster, _) = crate::engine::local::persistent_dir(&dir).map_err(|e| CacheError::Io {
+        path: dir.clone(),
+        reason: e.to_string(),
+    })?;
+    writeln!(out, "cluster: {}", cluster.display()).map_err(w)?;
+    writeln!(
+        out,
+        "{} snapshot(s), {} MiB of {} MiB",
+        entries.len(),
+        total.div_ceil(1024 * 1024),
+        max_bytes() / (1024 * 1024)
+    )
+    .map_err(w)?;
+    let mut by_set: BTreeMap<&Path, Vec<&Entry>> = BTreeMap::new();
+    for e in &entries {
+        by_set.entry(&e.set).or_default().push(e);
+    }
+    for (set, list) in by_set {
+        let prefixes: Vec<String> = list.iter().map(|e| e.migrations.to_string()).collect();
+        writeln!(
+            out,
+            "  {}: prefixes of {} migration(s)",
+            shown(set),
+            prefixes.join(", ")
+        )
+        .map_err(w)?;
+    }
+    Ok(())
+}
+
+/// `pgrehearse cache clear`: removes every snapshot and the cache's cluster. Waits for a run using
+/// the cache to finish.
+pub fn clear() -> Result<usize, CacheError> {
+    let dir = dir().ok_or(CacheError::NoDirectory)?;
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let lock = lock_file(&dir, true)?;
+    let entries = entries_in(&dir.join("entries"));
+    let (cluster, _) = crate::engine::local::persistent_dir(&dir).map_err(|e| CacheError::Io {
+        path: dir.clone(),
+        reason: e.to_string(),
+    })?;
+    if cluster.exists() {
+        std::fs::remove_dir_all(&cluster).map_err(io(&cluster))?;
+    }
+    let entries_dir = dir.join("entries");
+    if entries_dir.exists() {
+        std::fs::remove_dir_all(&entries_dir).map_err(io(&entries_dir))?;
+    }
+    drop(lock);
+    Ok(entries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> KeyContext {
+        KeyContext {
+            version: "1.0.0".into(),
+            engine: "local".into(),
+            server: "local PostgreSQL 15 (/usr/lib/postgresql/15/bin)".into(),
+            server_version: "15.18".into(),
+            image: None,
+            replay_user: "postgres".into(),
+            isolated: true,
+            lock_trace: true,
+            privileged_extensions: Vec::new(),
+        }
+    }
+
+    /// The set of numbered SQL files `files` (name, text) in a temporary repository.
+    fn set(files: &[(&str, &str)]) -> MigrationSet {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        for (name, text) in files {
+            std::fs::write(migrations.join(name), text).unwrap();
+        }
+        let mut discovery = crate::discover::find(dir.path(), None).unwrap();
+        discovery.sets.remove(0)
+    }
+
+    const A: (&str, &str) = ("001_a.sql", "CREATE TABLE a (id int);");
+    const B: (&str, &str) = ("002_b.sql", "CREATE TABLE b (id int);");
+    const C: (&str, &str) = ("003_c.sql", "CREATE TABLE c (id int);");
+
+    #[test]
+    fn a_prefix_key_depends_on_its_migrations_in_order_and_on_nothing_after_them() {
+        let base = keys(&set(&[A, B, C]), &context());
+        assert_eq!(base.len(), 3);
+        // Appending keeps every earlier key.
+        assert_eq!(keys(&set(&[A, B]), &context())[..], base[..2]);
+        // Editing the second changes its key and every later one, not the first.
+        let edited = keys(
+            &set(&[A, ("002_b.sql", "CREATE TABLE b (id bigint);"), C]),
+            &context(),
+        );
+        assert_eq!(edited[0], base[0]);
+        assert_ne!(edited[1], base[1]);
+        assert_ne!(edited[2], base[2]);
+        // Same texts under other names (a reordering) share no key past the first.
+        let reordered = keys(
+            &set(&[A, ("002_b.sql", C.1), ("003_c.sql", B.1)]),
+            &context(),
+        );
+        assert_ne!(reordered[1], base[1]);
+        // Deleting one: the key of the two left differs from the first two before.
+        let deleted = keys(&set(&[A, C]), &context());
+        assert_ne!(deleted[1], base[1]);
+    }
+
+    #[test]
+    fn every_part_of_the_context_changes_every_key() {
+        let set = set(&[A, B]);
+        let base = keys(&set, &context());
+        let changes: [fn(&mut KeyContext); 8] = [
+            |c| c.version = "1.0.1".into(),
+            |c| c.server_version = "15.19".into(),
+            |c| c.server = "local PostgreSQL 16 (/usr/lib/postgresql/16/bin)".into(),
+            |c| c.image = Some("postgres:17".into()),
+            |c| c.replay_user = "pgrehearse".into(),
+            |c| c.isolated = false,
+            |c| c.lock_trace = false,
+            |c| c.privileged_extensions = vec!["postgis".into()],
+        ];
+        for change in changes {
+            let mut ctx = context();
+            change(&mut ctx);
+            let other = keys(&set, &ctx);
+            assert_ne!(other[0], base[0], "{ctx:?}");
+            assert_ne!(other[1], base[1], "{ctx:?}");
+        }
+    }
+
+    #[test]
+    fn findings_and_checkpoints_round_trip_through_an_entry() {
+        let finding = crate::registry::finding("lock-without-timeout", "takes a lock").at(
+            "migrations/001_a.sql",
+            Some(pgrehearse_sql::Span::new(3, 9)),
+        );
+        let mut bare = finding.clone();
+        bare.help = None;
+        let e = entry(&set(&[A]), &"ab".repeat(32));
+        let p = Payload {
+            statements: 7,
+            findings: vec![finding, bare],
+            checkpoint: Checkpoint {
+                settings: vec![("search_path".into(), "app, public".into())],
+                role: Some("app_owner".into()),
+                locks: vec![("public.t".into(), "AccessExclusiveLock".into())],
+                ..Checkpoint::default()
+            },
+        };
+        let back: Payload = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back.findings, p.findings);
+        assert_eq!(back.checkpoint.settings, p.checkpoint.settings);
+        assert_eq!(back.checkpoint.role, p.checkpoint.role);
+        assert_eq!(back.checkpoint.locks, p.checkpoint.locks);
+        let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back.database, database_name(&e.key));
+        assert!(back.database.len() < 64);
+    }
+
+    #[test]
+    fn cluster_wide_statements_are_recognised() {
+        assert_eq!(cluster_wide("CREATE ROLE app;"), Some("roles"));
+        assert_eq!(
+            cluster_wide("alter database current set search_path = app;"),
+            Some("a database's settings")
+        );
+        assert_eq!(
+            cluster_wide("GRANT CONNECT ON DATABASE x TO y;"),
+            Some("a database's settings")
+        );
+        assert_eq!(
+            cluster_wide("ALTER SYSTEM SET work_mem = '1MB';"),
+            Some("server settings")
+        );
+        assert_eq!(cluster_wide("CREATE TABLE users (id int);"), None);
+        assert_eq!(
+            cluster_wide("-- create role app\nSELECT 'drop role';"),
+            None
+        );
+    }
+}

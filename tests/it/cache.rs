@@ -1,0 +1,608 @@
+//! The replay cache (`crate::cache`): a check that starts from a cached prefix reports exactly what a
+//! check from scratch reports, and a prefix is used only while everything that determines it is
+//! unchanged. Each test has a cache directory (and so a cache cluster) of its own, cleared at its end.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::harness::{command, fixture};
+
+/// A cache directory of the test's own; its cluster is removed (`pgrehearse cache clear`) on drop.
+struct Cache {
+    dir: tempfile::TempDir,
+}
+
+/// One check: its exit code, JSON report (stdout) and stderr.
+struct Checked {
+    code: i32,
+    json: String,
+    stderr: String,
+}
+
+impl Cache {
+    fn new() -> Cache {
+        Cache {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let mut cmd = command();
+        cmd.env_remove("PGREHEARSE_NO_CACHE")
+            .env("PGREHEARSE_CACHE_DIR", self.dir.path())
+            .args(args);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("the binary runs")
+    }
+
+    /// `check REPO --engine local --format json -v`, with the cache unless `extra` says `--no-cache`.
+    fn check_env(&self, repo: &Path, extra: &[&str], env: &[(&str, &str)]) -> Checked {
+        let repo = repo.to_string_lossy().into_owned();
+        let mut args = vec![
+            "check",
+            repo.as_str(),
+            "--engine",
+            "local",
+            "--format",
+            "json",
+            "-v",
+            "--fail-on",
+            "never",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.run(&args, env);
+        let checked = Checked {
+            code: out.status.code().unwrap_or(-1),
+            json: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_eq!(checked.code, 0, "{}", checked.stderr);
+        checked
+    }
+
+    fn check(&self, repo: &Path, extra: &[&str]) -> Checked {
+        self.check_env(repo, extra, &[])
+    }
+
+    fn status(&self) -> String {
+        let out = self.run(&["cache", "status"], &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        let _ = self.run(&["cache", "clear"], &[]);
+    }
+}
+
+/// The lines of stderr the cache wrote.
+fn cache_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("pgrehearse: cache: "))
+        .collect()
+}
+
+/// A copy of `from` in a temporary directory.
+fn copy(from: &Path) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let to = tmp.path().join("repo");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(&to)
+        .status()
+        .expect("cp runs");
+    assert!(status.success());
+    (tmp, to)
+}
+
+/// Checks `repo` with its last migrations (`held_back`, paths in the repository) missing, then whole
+/// from that cached prefix, then whole from scratch, then whole from the complete cached set: the three
+/// reports of the whole repository are the same, byte for byte. Returns the cache's lines of the last
+/// two runs with the cache.
+fn cold_equals_warm(repo: &Path, held_back: &[&str]) -> String {
+    let cache = Cache::new();
+    let (_tmp, copy) = copy(repo);
+    let aside = copy.with_file_name("aside");
+    std::fs::create_dir_all(&aside).unwrap();
+    for (i, path) in held_back.iter().enumerate() {
+        std::fs::rename(copy.join(path), aside.join(i.to_string())).unwrap();
+    }
+    if !held_back.is_empty() {
+        cache.check(&copy, &[]);
+    }
+    for (i, path) in held_back.iter().enumerate() {
+        std::fs::rename(aside.join(i.to_string()), copy.join(path)).unwrap();
+    }
+    let warm = cache.check(&copy, &[]);
+    let cold = cache.check(&copy, &["--no-cache"]);
+    let hit = cache.check(&copy, &[]);
+    assert!(
+        cache_lines(&cold.stderr).is_empty(),
+        "--no-cache used the cache: {}",
+        cold.stderr
+    );
+    assert_eq!(
+        warm.json, cold.json,
+        "warm (from a prefix) vs cold\n{}",
+        warm.stderr
+    );
+    assert_eq!(
+        hit.json, cold.json,
+        "warm (all cached) vs cold\n{}",
+        hit.stderr
+    );
+    let mut lines = cache_lines(&warm.stderr);
+    lines.extend(cache_lines(&hit.stderr));
+    lines.join("\n")
+}
+
+fn fixture_path(name: &str) -> PathBuf {
+    if name == "examples/shop" {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+    } else if let Some(rest) = name.strip_prefix("fixtures/") {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(rest)
+    } else {
+        fixture(name)
+    }
+}
+
+/// One test per runner fixture: `(test, fixture, held back, what the cache says on the warm run)`.
+macro_rules! cold_equals_warm {
+    ($($test:ident: $fixture:expr, $held:expr, $says:expr;)*) => {$(
+        #[test]
+        fn $test() {
+            let says = cold_equals_warm(&fixture_path($fixture), $held);
+            assert!(says.contains($says), "expected `{}` in:\n{says}", $says);
+        }
+    )*};
+}
+
+cold_equals_warm! {
+    cold_equals_warm_dbmate: "runners/dbmate", &["db/migrations/20240103000000_refunds.sql"],
+        "2 of 3 migrations cached";
+    cold_equals_warm_diesel: "runners/diesel", &["migrations/2024-01-03-000000_posts_title_idx"],
+        "2 of 3 migrations cached";
+    // Repeatable migrations run after every versioned one: held back too, so that the versioned
+    // prefix is what was cached.
+    cold_equals_warm_flyway: "runners/flyway",
+        &["db/migration/V3__plan.sql", "db/migration/R__accounts_view.sql"],
+        "3 of 5 migrations cached";
+    cold_equals_warm_goose_resumed_failure: "runners/goose-broken", &["db/migrations/00002_touch.sql"],
+        "1 of 2 migrations cached";
+    cold_equals_warm_goose_resumed_code_migration: "runners/goose-ok", &["db/migrations/00004_backfill.go"],
+        "3 of 4 migrations cached";
+    cold_equals_warm_sqlx: "runners/sqlx", &["migrations/20240103000000_events_created_idx.sql"],
+        "2 of 3 migrations cached";
+    cold_equals_warm_supabase_preset_not_cached: "runners/supabase", &[],
+        "not cached: its SQL creates roles";
+    cold_equals_warm_golang_migrate_resumed_failure: "golang-enum",
+        &[
+            "db/migrations/000002_archive.up.sql",
+            "db/migrations/000002_archive.down.sql",
+            "db/migrations/000003_add_priority.up.sql",
+        ],
+        "1 of 3 migrations cached";
+    cold_equals_warm_lock_tracing: "locks", &["migrations/002_risky.sql", "migrations/003_safe.sql"],
+        "1 of 3 migrations cached";
+    cold_equals_warm_psql_copy_failure_not_cached: "psql-copy", &[],
+        "no snapshot kept: not every migration was applied";
+    cold_equals_warm_baseline_snapshot: "baseline-snapshot", &[], "1 of 1 migrations cached";
+    cold_equals_warm_prisma: "fixtures/prisma/extensions-enum-order",
+        &["prisma/migrations/20240201000000_moderator"], "1 of 2 migrations cached";
+    cold_equals_warm_prisma_drift: "fixtures/prisma/ahead", &[], "1 of 1 migrations cached";
+    cold_equals_warm_drizzle_drift: "fixtures/drizzle/drift-project", &[], "1 of 1 migrations cached";
+    cold_equals_warm_drizzle_failing_transaction: "examples/shop", &[], "no cached prefix";
+    cold_equals_warm_monorepo_roles_not_cached: "monorepo", &[], "not cached: its SQL creates roles";
+}
+
+/// A Drizzle project with `migrations` (tag, SQL) listed in its journal.
+fn drizzle(root: &Path, migrations: &[(&str, &str)]) {
+    let dir = root.join("drizzle");
+    std::fs::create_dir_all(dir.join("meta")).unwrap();
+    std::fs::write(
+        root.join("drizzle.config.ts"),
+        "import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'postgresql', out: './drizzle' });\n",
+    )
+    .unwrap();
+    let mut entries = Vec::new();
+    for (i, (tag, sql)) in migrations.iter().enumerate() {
+        std::fs::write(dir.join(format!("{tag}.sql")), sql).unwrap();
+        entries.push(format!(
+            "{{ \"idx\": {i}, \"version\": \"7\", \"when\": {}, \"tag\": \"{tag}\", \"breakpoints\": true }}",
+            1_717_000_000_000i64 + i as i64
+        ));
+    }
+    std::fs::write(
+        dir.join("meta/_journal.json"),
+        format!(
+            "{{ \"version\": \"7\", \"dialect\": \"postgresql\", \"entries\": [{}] }}",
+            entries.join(", ")
+        ),
+    )
+    .unwrap();
+}
+
+const USERS: (&str, &str) = (
+    "0000_users",
+    "CREATE TABLE \"users\" (\"id\" serial PRIMARY KEY, \"email\" text);",
+);
+const ORDERS: (&str, &str) = (
+    "0001_orders",
+    "CREATE TABLE \"orders\" (\"id\" serial PRIMARY KEY, \"user_id\" integer);\n--> statement-breakpoint\nALTER TABLE \"users\" ADD COLUMN \"name\" text;",
+);
+const LOCKING: (&str, &str) = (
+    "0002_locking",
+    "ALTER TABLE \"users\" ALTER COLUMN \"email\" SET NOT NULL;\n--> statement-breakpoint\nALTER TABLE \"orders\" ADD CONSTRAINT \"orders_user_fk\" FOREIGN KEY (\"user_id\") REFERENCES \"users\"(\"id\");",
+);
+const CONCURRENTLY: (&str, &str) = (
+    "0003_search",
+    "CREATE INDEX CONCURRENTLY \"users_email_idx\" ON \"users\" (\"email\");",
+);
+
+/// Drizzle applies every pending migration in one transaction: a prefix resumes inside a new one,
+/// with the locks its migrations took remembered, and the report is the cold one.
+#[test]
+fn drizzle_resumes_inside_its_one_transaction() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    drizzle(repo.path(), &[USERS, ORDERS]);
+    cache.check(repo.path(), &[]);
+    drizzle(repo.path(), &[USERS, ORDERS, LOCKING]);
+    let warm = cache.check(repo.path(), &[]);
+    assert!(
+        warm.stderr.contains("2 of 3 migrations cached"),
+        "{}",
+        warm.stderr
+    );
+    let cold = cache.check(repo.path(), &["--no-cache"]);
+    assert_eq!(warm.json, cold.json);
+    // The lock findings of the new migration (tables of cached migrations count as existing).
+    assert!(cold.json.contains("0002_locking.sql"), "{}", cold.json);
+}
+
+/// A failure in Drizzle's one transaction rolls back the cached migrations too: the set is
+/// replayed again from scratch, and reports what a cold check reports.
+#[test]
+fn drizzle_failure_after_a_prefix_is_replayed_from_scratch() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    drizzle(repo.path(), &[USERS, ORDERS]);
+    cache.check(repo.path(), &[]);
+    drizzle(repo.path(), &[USERS, ORDERS, CONCURRENTLY]);
+    let warm = cache.check(repo.path(), &[]);
+    assert!(
+        warm.stderr.contains("replayed again from scratch"),
+        "{}",
+        warm.stderr
+    );
+    let cold = cache.check(repo.path(), &["--no-cache"]);
+    assert_eq!(warm.json, cold.json);
+    assert!(
+        cold.json.contains("none of the 3 migrations were applied"),
+        "{}",
+        cold.json
+    );
+}
+
+/// What lasts only until the COMMIT of Drizzle's transaction (`SET LOCAL`, a deferred constraint
+/// check) cannot be carried by a snapshot: no prefix ending after it is kept.
+#[test]
+fn drizzle_prefix_is_not_cut_inside_transaction_state() {
+    for (first, why) in [
+        (
+            "SET LOCAL search_path = public;\n--> statement-breakpoint\nCREATE TABLE \"a\" (\"id\" int);",
+            "SET LOCAL",
+        ),
+        (
+            "CREATE TABLE \"a\" (\"id\" int UNIQUE DEFERRABLE INITIALLY DEFERRED);\n--> statement-breakpoint\nINSERT INTO \"a\" VALUES (1);",
+            "deferrable check",
+        ),
+    ] {
+        let cache = Cache::new();
+        let repo = tempfile::tempdir().unwrap();
+        drizzle(repo.path(), &[("0000_first", first)]);
+        let run = cache.check(repo.path(), &[]);
+        assert!(
+            run.stderr.contains("no snapshot kept") && run.stderr.contains(why),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            cache.status().contains("0 snapshot(s)"),
+            "{}",
+            cache.status()
+        );
+    }
+}
+
+/// A repository of numbered SQL files (psql runner).
+fn psql_repo(root: &Path, files: &[(&str, &str)]) {
+    let dir = root.join("migrations");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+const M1: (&str, &str) = (
+    "001_schema.sql",
+    "CREATE SCHEMA app;\nSET search_path = app, public;\n",
+);
+const M2: (&str, &str) = ("002_table.sql", "CREATE TABLE t (id int PRIMARY KEY);\n");
+const M3: (&str, &str) = (
+    "003_use.sql",
+    "INSERT INTO app.t VALUES (1);\nALTER TABLE app.t ADD COLUMN note text NOT NULL DEFAULT '';\n",
+);
+const M4: (&str, &str) = ("004_more.sql", "CREATE TABLE u (id int);\n");
+
+/// Fills the cache with the prefixes 1, 1..2 and 1..3 of [M1, M2, M3].
+fn three_prefixes(cache: &Cache, repo: &Path) {
+    for n in 1..=3 {
+        psql_repo(repo, &[M1, M2, M3][..n]);
+        cache.check(repo, &[]);
+    }
+    let status = cache.status();
+    assert!(status.contains("3 snapshot(s)"), "{status}");
+    assert!(
+        status.contains("prefixes of 1, 2, 3 migration(s)"),
+        "{status}"
+    );
+}
+
+/// The session settings a cached migration made (`SET search_path`) are in force for the migrations
+/// replayed after it, as in one replay from scratch.
+#[test]
+fn session_settings_of_a_cached_prefix_carry_over() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1]);
+    cache.check(repo.path(), &[]);
+    psql_repo(repo.path(), &[M1, M2, M3]);
+    let warm = cache.check(repo.path(), &[]);
+    assert!(
+        warm.stderr.contains("1 of 3 migrations cached"),
+        "{}",
+        warm.stderr
+    );
+    let cold = cache.check(repo.path(), &["--no-cache"]);
+    assert_eq!(warm.json, cold.json);
+    assert!(!cold.json.contains("migration-failed"), "{}", cold.json);
+}
+
+/// Editing, inserting, reordering or deleting a migration falls back to the longest prefix still
+/// valid; every fallback reports what a cold check reports.
+#[test]
+fn invalidation_falls_back_to_the_longest_valid_prefix() {
+    let edited2 = ("002_table.sql", "CREATE TABLE t (id bigint PRIMARY KEY);\n");
+    let inserted = ("002_between.sql", "CREATE TABLE between_them (id int);\n");
+    type Files<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Files, &str)> = vec![
+        (
+            "unchanged, one added",
+            vec![M1, M2, M3, M4],
+            "3 of 4 migrations cached",
+        ),
+        (
+            "the second edited",
+            vec![M1, edited2, M3],
+            "1 of 3 migrations cached",
+        ),
+        (
+            "one inserted after the first",
+            vec![M1, inserted, ("003_table.sql", M2.1), ("004_use.sql", M3.1)],
+            "1 of 4 migrations cached",
+        ),
+        (
+            "the last two reordered",
+            vec![M1, ("002_table.sql", M3.1), ("003_use.sql", M2.1)],
+            "1 of 3 migrations cached",
+        ),
+        (
+            "the third deleted",
+            vec![M1, M2],
+            "2 of 2 migrations cached",
+        ),
+        ("the first deleted", vec![M2, M3], "no cached prefix"),
+    ];
+    for (what, files, says) in cases {
+        let cache = Cache::new();
+        let repo = tempfile::tempdir().unwrap();
+        three_prefixes(&cache, repo.path());
+        psql_repo(repo.path(), &files);
+        let warm = cache.check(repo.path(), &[]);
+        assert!(
+            cache_lines(&warm.stderr).iter().any(|l| l.contains(says)),
+            "{what}: expected `{says}` in\n{}",
+            warm.stderr
+        );
+        let cold = cache.check(repo.path(), &["--no-cache"]);
+        assert_eq!(warm.json, cold.json, "{what}");
+    }
+}
+
+/// A change of prelude, preset or of the configuration the replay depends on invalidates every
+/// prefix; a change of what only judges the result (a drift severity) does not.
+#[test]
+fn configuration_that_affects_replay_invalidates_and_other_configuration_does_not() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1, M2]);
+    std::fs::write(repo.path().join("prelude.sql"), "CREATE SCHEMA platform;\n").unwrap();
+    let config = |extra: &str| {
+        format!(
+            "sets:\n  - path: migrations\n    runner: psql\n    prelude: [prelude.sql]\n{extra}"
+        )
+    };
+    std::fs::write(repo.path().join(".pgrehearse.yaml"), config("")).unwrap();
+    cache.check(repo.path(), &[]);
+    let again = cache.check(repo.path(), &[]);
+    assert!(
+        again.stderr.contains("2 of 2 migrations cached"),
+        "{}",
+        again.stderr
+    );
+
+    // Only how drift is judged: still cached.
+    std::fs::write(
+        repo.path().join(".pgrehearse.yaml"),
+        config("drift:\n  severity:\n    index: error\n"),
+    )
+    .unwrap();
+    let judged = cache.check(repo.path(), &[]);
+    assert!(
+        judged.stderr.contains("2 of 2 migrations cached"),
+        "{}",
+        judged.stderr
+    );
+
+    // The prelude's text.
+    std::fs::write(
+        repo.path().join("prelude.sql"),
+        "CREATE SCHEMA platform2;\n",
+    )
+    .unwrap();
+    let prelude = cache.check(repo.path(), &[]);
+    assert!(
+        prelude.stderr.contains("no cached prefix"),
+        "{}",
+        prelude.stderr
+    );
+
+    // Lock tracing off changes what the replay records.
+    let untraced = cache.check(repo.path(), &["--no-lock-trace"]);
+    assert!(
+        untraced.stderr.contains("no cached prefix"),
+        "{}",
+        untraced.stderr
+    );
+
+    // `privileged:` extensions are created on the replay's behalf.
+    std::fs::write(
+        repo.path().join(".pgrehearse.yaml"),
+        config("privileged:\n  - {extension: pgcrypto}\n"),
+    )
+    .unwrap();
+    let privileged = cache.check(repo.path(), &[]);
+    assert!(
+        privileged.stderr.contains("no cached prefix"),
+        "{}",
+        privileged.stderr
+    );
+}
+
+/// `cache status` lists what is cached and `cache clear` removes it; the size bound evicts the
+/// least recently used snapshots.
+#[test]
+fn status_clear_and_the_size_bound() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    let bounded = [("PGREHEARSE_CACHE_MAX_MB", "20")];
+    for n in 1..=3 {
+        psql_repo(repo.path(), &[M1, M2, M3][..n]);
+        cache.check_env(repo.path(), &[], &bounded);
+    }
+    // An empty database is about 7.5 MiB: two fit in 20 MiB, the oldest went.
+    let status = cache.status();
+    assert!(status.contains("2 snapshot(s)"), "{status}");
+    assert!(status.contains("prefixes of 2, 3 migration(s)"), "{status}");
+    let out = cache.run(&["cache", "clear"], &[]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(cache.status().contains("0 snapshot(s)"));
+    let cold = cache.check(repo.path(), &[]);
+    assert!(cold.stderr.contains("no cached prefix"), "{}", cold.stderr);
+}
+
+/// Two checks at once: one uses the cache, the other replays from scratch in a temporary cluster;
+/// both finish with the same report.
+#[test]
+fn concurrent_checks_neither_block_nor_corrupt() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1, M2, M3]);
+    let reference = cache.check(repo.path(), &["--no-cache"]);
+    let runs: Vec<Checked> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| cache.check(repo.path(), &[])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        assert_eq!(run.json, reference.json, "{}", run.stderr);
+    }
+    // And the cache is intact afterwards.
+    let after = cache.check(repo.path(), &[]);
+    assert!(
+        after.stderr.contains("3 of 3 migrations cached"),
+        "{}",
+        after.stderr
+    );
+    assert_eq!(after.json, reference.json);
+}
+
+/// With the default cache directory the cluster lives in a shared temporary directory (`/dev/shm`)
+/// under a predictable name: something else at that name (a symlink planted by another user) is never
+/// used or changed; the check replays from scratch.
+#[test]
+fn a_planted_cluster_directory_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        command()
+            .env_remove("PGREHEARSE_NO_CACHE")
+            .env_remove("PGREHEARSE_CACHE_DIR")
+            .env("XDG_CACHE_HOME", home.path())
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    };
+    let status = String::from_utf8_lossy(&run(&["cache", "status"]).stdout).into_owned();
+    let cluster = status
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster: "))
+        .expect("status names the cluster")
+        .to_string();
+    let target = home.path().join("elsewhere");
+    std::fs::create_dir_all(&target).unwrap();
+    let _ = std::fs::remove_file(&cluster);
+    std::os::unix::fs::symlink(&target, &cluster).unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1, M2]);
+    let out = run(&[
+        "check",
+        &repo.path().to_string_lossy(),
+        "--engine",
+        "local",
+        "-v",
+    ]);
+    let _ = std::fs::remove_file(&cluster);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("replay cache not used") && stderr.contains("is not a private directory"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().uid(),
+        // SAFETY: getuid has no preconditions.
+        unsafe { libc::getuid() }
+    );
+}
