@@ -239,6 +239,20 @@ struct DriftSettings {
 }
 
 impl DriftSettings {
+    /// What a snapshot of `set`'s database leaves out: the configured exclusions and what the set's
+    /// environment (a platform preset) provides.
+    fn snapshot_for(&self, set: &MigrationSet) -> SnapshotOptions {
+        SnapshotOptions {
+            exclude: self
+                .snapshot
+                .exclude
+                .iter()
+                .cloned()
+                .chain(crate::environment::exclusions(set))
+                .collect(),
+        }
+    }
+
     fn new(config: Option<&config::ConfigFile>) -> DriftSettings {
         DriftSettings {
             severities: config
@@ -458,16 +472,7 @@ async fn check_set(
     report: &mut Report,
     cache: Option<&crate::cache::Cache>,
 ) -> Result<(SetSummary, Option<BTreeSet<String>>), CheckError> {
-    // What the set's environment (a platform preset) provides is left out of drift.
-    let snapshot_options = SnapshotOptions {
-        exclude: drift
-            .snapshot
-            .exclude
-            .iter()
-            .cloned()
-            .chain(crate::environment::exclusions(set))
-            .collect(),
-    };
+    let snapshot_options = drift.snapshot_for(set);
     let set_started = Instant::now();
     let replay_options = replay::ReplayOptions {
         lock_trace: options.lock_trace,
@@ -793,15 +798,7 @@ async fn catalogs_inner(
     };
     let mut out = Vec::new();
     for set in wanted {
-        let snapshot_options = SnapshotOptions {
-            exclude: drift
-                .snapshot
-                .exclude
-                .iter()
-                .cloned()
-                .chain(crate::environment::exclusions(set))
-                .collect(),
-        };
+        let snapshot_options = drift.snapshot_for(set);
         let (log, built) = replay_set(
             options,
             cleanup,

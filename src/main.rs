@@ -216,16 +216,9 @@ impl FailOn {
     }
 }
 
+/// Which server replays the migrations (shared by `check`, `drift`, `baseline` and `fix-drift`).
 #[derive(clap::Args, Debug)]
-struct CheckArgs {
-    /// Repository root to check.
-    #[arg(default_value = ".")]
-    path: PathBuf,
-
-    /// Configuration file [default: PATH/.pgrehearse.yaml when present].
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-
+struct ServerArgs {
     /// Where to replay: a Docker container, a temporary local cluster, or scratch databases on a server.
     /// `auto` uses --database-url if given, else Docker if a daemon answers, else local binaries.
     #[arg(long, default_value = "auto", value_parser = parse_engine)]
@@ -247,6 +240,32 @@ struct CheckArgs {
     /// PostgreSQL major version: the official image's tag (default 17), or the local installation to use.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(9..100))]
     pg_version: Option<u32>,
+}
+
+impl ServerArgs {
+    fn engine_options(&self) -> EngineOptions {
+        EngineOptions {
+            kind: self.engine,
+            database_url: self.database_url.clone(),
+            image: self.image.clone(),
+            pg_version: self.pg_version,
+            replay: Default::default(),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// Repository root to check.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+
+    /// Configuration file [default: PATH/.pgrehearse.yaml when present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(flatten)]
+    server: ServerArgs,
 
     /// Declared schema file (relative to PATH) to compare with what the migrations build; repeatable.
     /// Default: `schema:` in the configuration, else db/schema.sql, db/structure.sql, schema.sql or
@@ -338,26 +357,8 @@ struct FixDriftArgs {
     #[arg(long, visible_alias = "stdout")]
     dry_run: bool,
 
-    /// Where to replay (as for `check`).
-    #[arg(long, default_value = "auto", value_parser = parse_engine)]
-    engine: EngineKind,
-
-    /// Server for `--engine url`.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "PGREHEARSE_DATABASE_URL",
-        hide_env_values = true
-    )]
-    database_url: Option<String>,
-
-    /// Docker image for `--engine docker` [default: postgres:<pg-version>].
-    #[arg(long, value_name = "IMAGE", env = "PGREHEARSE_IMAGE")]
-    image: Option<String>,
-
-    /// PostgreSQL major version (as for `check`).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(9..100))]
-    pg_version: Option<u32>,
+    #[command(flatten)]
+    server: ServerArgs,
 
     /// Declared schema file (relative to PATH) to follow; default as for `check`.
     #[arg(long = "schema", value_name = "FILE")]
@@ -423,13 +424,7 @@ fn check_options(args: &CheckArgs) -> CheckOptions {
     CheckOptions {
         root: args.path.clone(),
         config: args.config.clone(),
-        engine: EngineOptions {
-            kind: args.engine,
-            database_url: args.database_url.clone(),
-            image: args.image.clone(),
-            pg_version: args.pg_version,
-            replay: Default::default(),
-        },
+        engine: args.server.engine_options(),
         schemas: args.schemas.clone(),
         against: args.against.clone(),
         fault_injection: args.fault_injection,
@@ -537,13 +532,7 @@ async fn run_fix_drift(args: FixDriftArgs) -> ExitCode {
         check: CheckOptions {
             root: args.path.clone(),
             config: args.config.clone(),
-            engine: EngineOptions {
-                kind: args.engine,
-                database_url: args.database_url.clone(),
-                image: args.image.clone(),
-                pg_version: args.pg_version,
-                replay: Default::default(),
-            },
+            engine: args.server.engine_options(),
             schemas: args.schemas.clone(),
             against: None,
             fault_injection: false,
@@ -898,7 +887,7 @@ mod tests {
             panic!("parsed as check")
         };
         assert_eq!(args.path, PathBuf::from("."));
-        assert_eq!(args.engine, EngineKind::Auto);
+        assert_eq!(args.server.engine, EngineKind::Auto);
         assert_eq!(args.fail_on, FailOn::Error);
         assert_eq!(args.format, Format::Human);
     }
@@ -972,7 +961,7 @@ mod tests {
         let Command::Check(args) = cli.command else {
             panic!("parsed as check")
         };
-        assert_eq!(args.pg_version, Some(16));
+        assert_eq!(args.server.pg_version, Some(16));
     }
 
     #[test]

@@ -756,53 +756,46 @@ async fn stop_quietly(pid: u32) -> Result<(), String> {
 /// Stops the replay cache's cluster with a fast shutdown (a checkpoint: the next start needs no
 /// recovery), then releases the cache's lock (`lock` is dropped).
 pub async fn stop_persistent(pid: u32, lock: std::fs::File) -> Result<(), String> {
-    if pid != 0 && process_alive(pid) {
-        // SAFETY: pid is the postmaster we spawned.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGINT);
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while process_alive(pid) && Instant::now() < deadline {
-            // SAFETY: waitpid with WNOHANG on our own child pid.
-            unsafe {
-                libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG);
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        if process_alive(pid) {
-            // SAFETY: as above; the server did not stop in time (the next start recovers).
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGQUIT);
-            }
-        }
-    }
+    // SIGQUIT when it does not stop in time: the next start recovers.
+    stop_postmaster(pid, libc::SIGINT, Duration::from_secs(30), libc::SIGQUIT).await;
     drop(lock);
     Ok(())
 }
 
-/// Stops a temporary cluster (immediate shutdown: the data is thrown away) and removes its directory.
-pub async fn stop_cluster(pid: u32, dir: tempfile::TempDir) -> Result<(), String> {
-    if pid != 0 && process_alive(pid) {
-        // SAFETY: pid is the postmaster we spawned.
+/// Sends `signal` to the postmaster `pid`, waits up to `patience` for it to exit (reaping it if it
+/// is our child, so it does not linger as a zombie), then sends `last_resort`.
+async fn stop_postmaster(
+    pid: u32,
+    signal: libc::c_int,
+    patience: Duration,
+    last_resort: libc::c_int,
+) {
+    if pid == 0 || !process_alive(pid) {
+        return;
+    }
+    // SAFETY: pid is the postmaster we spawned.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+    let deadline = Instant::now() + patience;
+    while process_alive(pid) && Instant::now() < deadline {
+        // SAFETY: waitpid with WNOHANG on our own child pid.
         unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGQUIT);
+            libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG);
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while process_alive(pid) && Instant::now() < deadline {
-            // Reap it if it is our child so it does not linger as a zombie.
-            // SAFETY: waitpid with WNOHANG on our own child pid.
-            unsafe {
-                libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        if process_alive(pid) {
-            // SAFETY: as above; the server did not stop in time.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if process_alive(pid) {
+        // SAFETY: as above; the server did not stop in time.
+        unsafe {
+            libc::kill(pid as libc::pid_t, last_resort);
         }
     }
+}
+
+/// Stops a temporary cluster (immediate shutdown: the data is thrown away) and removes its directory.
+pub async fn stop_cluster(pid: u32, dir: tempfile::TempDir) -> Result<(), String> {
+    stop_postmaster(pid, libc::SIGQUIT, Duration::from_secs(10), libc::SIGKILL).await;
     let path = dir.path().to_path_buf();
     dir.close()
         .map_err(|e| format!("could not remove {}: {e}", path.display()))
