@@ -29,24 +29,30 @@ pub enum HookError {
     },
 }
 
-/// Which engine a hook's check would replay on (`auto`: a database URL, else a Docker daemon that
-/// answers, else local PostgreSQL server binaries), described for the hook's output; `Err` says why
-/// there is none (the hook then runs `lint`).
-pub async fn engine_available() -> Result<String, String> {
+/// Which engine a hook's check replays on, as `(--engine value, description for the hook's output)`:
+/// a database URL when one is set, else local PostgreSQL server binaries (the replay cache keeps the
+/// prefixes there, so a commit replays only what changed), else a Docker daemon that answers. `Err`
+/// says why there is none (the hook then runs `lint`).
+pub async fn engine_available() -> Result<(&'static str, String), String> {
     if std::env::var_os("PGREHEARSE_DATABASE_URL").is_some_and(|u| !u.is_empty()) {
-        return Ok("url engine, PGREHEARSE_DATABASE_URL".into());
+        return Ok(("url", "url engine, PGREHEARSE_DATABASE_URL".into()));
     }
-    let docker = match crate::engine::docker::daemon().await {
-        Ok(_) => return Ok("docker engine".into()),
+    let local = match crate::engine::local::find_bindir(None) {
+        Ok(bin) => {
+            return Ok((
+                "local",
+                format!(
+                    "local engine, PostgreSQL {} in {}; the replay cache replays only what changed since the last check",
+                    bin.major,
+                    bin.path.display()
+                ),
+            ));
+        }
         Err(e) => e,
     };
-    match crate::engine::local::find_bindir(None) {
-        Ok(bin) => Ok(format!(
-            "local engine, PostgreSQL {} in {}",
-            bin.major,
-            bin.path.display()
-        )),
-        Err(local) => Err(format!("docker: {docker}; local: {local}")),
+    match crate::engine::docker::daemon().await {
+        Ok(_) => Ok(("docker", "docker engine".into())),
+        Err(docker) => Err(format!("local: {local}; docker: {docker}")),
     }
 }
 

@@ -782,15 +782,15 @@ async fn run_hook(command: HookCommand) -> ExitCode {
         HookCommand::Run { path } => {
             let path = path.to_string_lossy().into_owned();
             let parsed = match pgrehearse::hook::engine_available().await {
-                Ok(engine) => {
+                Ok((engine, description)) => {
                     eprintln!(
-                        "pgrehearse hook: replaying the migrations ({engine}; the replay cache replays only what changed since the last check); PGREHEARSE_HOOK=lint for static checks only"
+                        "pgrehearse hook: replaying the migrations ({description}); PGREHEARSE_HOOK=lint for static checks only"
                     );
-                    Cli::try_parse_from(["pgrehearse", "check", path.as_str()])
+                    Cli::try_parse_from(["pgrehearse", "check", path.as_str(), "--engine", engine])
                 }
                 Err(why) => {
                     eprintln!(
-                        "pgrehearse hook: no engine to replay on ({why}): static checks only (`pgrehearse lint`); start Docker, install PostgreSQL server binaries or set PGREHEARSE_DATABASE_URL to replay"
+                        "pgrehearse hook: no engine to replay on ({why}): static checks only (`pgrehearse lint`); install PostgreSQL server binaries, start Docker or set PGREHEARSE_DATABASE_URL to replay"
                     );
                     Cli::try_parse_from(["pgrehearse", "lint", path.as_str()])
                 }

@@ -319,7 +319,7 @@ fn hook_falls_back_to_lint_without_an_engine_and_says_why() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("pgrehearse hook: no engine to replay on (docker: ")
+        stderr.contains("pgrehearse hook: no engine to replay on (local: ")
             && stderr.contains("static checks only (`pgrehearse lint`)"),
         "{}",
         text(&out)
