@@ -167,7 +167,8 @@ async fn declared_wins(options: &FixOptions, cleanup: &Cleanup) -> Result<FixOut
         let plan = plan::plan(&declared, &built, write::plan_options(sc.set.runner));
         if !plan.is_empty() {
             let source = schema.file.display().to_string();
-            fix.files = write::render(root, &sc.set, &plan, &source, now)?;
+            let down = plan::reverse(&declared, &built, &plan);
+            fix.files = write::render(root, &sc.set, &plan, &down, &source, now)?;
             if !options.dry_run {
                 let previous = write_files(root, &fix.files)?;
                 verify_last(options, &sc.set.dir, &fix.files, &previous)?;

@@ -238,6 +238,92 @@ pub fn plan_changes(
     }
 }
 
+/// The statements that undo what `up` (planned from `declared` over `migrations`) applies: the plan
+/// that turns `declared` back into `migrations`, restricted to the objects the applied steps of
+/// `up` touch (a commented-out step was never applied: nothing of it is undone). Dropping what the
+/// up created is the point of a down: those drops, and the narrowing back of a type the up widened,
+/// are applied; what cannot be undone in place (an enum value, a column order) stays a comment.
+pub fn reverse(declared: &Catalog, migrations: &Catalog, up: &Plan) -> Plan {
+    let touched: BTreeSet<&str> = up.applied().map(|s| s.object.as_str()).collect();
+    let back = plan(migrations, declared, PlanOptions::default());
+    Plan {
+        steps: back
+            .steps
+            .into_iter()
+            .filter(|s| touched.contains(s.object.as_str()))
+            .map(|mut s| {
+                if s.commented
+                    .as_deref()
+                    .is_some_and(|why| why.starts_with("destructive"))
+                    && !s.sql.starts_with("--")
+                {
+                    s.commented = None;
+                    s.sql = if_exists(&s.sql);
+                }
+                s
+            })
+            .collect(),
+    }
+    .drops_last()
+}
+
+/// The drop of `sql` made tolerant of an object a drop before it already took with it (a
+/// sequence owned by a dropped table, a constraint of a dropped column).
+fn if_exists(sql: &str) -> String {
+    for what in [
+        "DROP CONSTRAINT ",
+        "DROP COLUMN ",
+        "DROP TABLE ",
+        "DROP SEQUENCE ",
+        "DROP INDEX ",
+        "DROP TYPE ",
+        "DROP DOMAIN ",
+        "DROP ATTRIBUTE ",
+        "DROP SCHEMA ",
+        "DROP EXTENSION ",
+    ] {
+        if let Some(at) = sql.find(what)
+            && !sql[at + what.len()..].starts_with("IF EXISTS")
+        {
+            return format!(
+                "{}IF EXISTS {}",
+                &sql[..at + what.len()],
+                &sql[at + what.len()..]
+            );
+        }
+    }
+    sql.to_string()
+}
+
+impl Plan {
+    /// The applied drops of the destructive phase ordered so that what depends on an object goes
+    /// before it: constraints and indexes, columns, tables, then sequences, types, schemas.
+    fn drops_last(mut self) -> Plan {
+        let rank = |s: &Step| -> u32 {
+            if s.phase != Phase::Destructive || s.commented.is_some() {
+                return 0;
+            }
+            [
+                "DROP CONSTRAINT",
+                "DROP INDEX",
+                "DROP ATTRIBUTE",
+                "DROP COLUMN",
+                "DROP TABLE",
+                "DROP SEQUENCE",
+                "DROP DOMAIN",
+                "DROP TYPE",
+                "DROP EXTENSION",
+                "DROP SCHEMA",
+            ]
+            .iter()
+            .position(|w| s.sql.contains(w))
+            .map_or(1, |i| i as u32 + 1)
+        };
+        self.steps.sort_by_key(|s| (s.phase, rank(s)));
+        self
+    }
+}
+
 fn object(kind: ObjectKind, name: &QualifiedName, member: Option<&str>) -> String {
     ObjectRef {
         kind,
@@ -2549,6 +2635,59 @@ fn comment_change(p: &mut Planner, c: &Change) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drops_in_a_down_tolerate_what_an_earlier_drop_took() {
+        assert_eq!(
+            if_exists("ALTER TABLE public.t DROP COLUMN b"),
+            "ALTER TABLE public.t DROP COLUMN IF EXISTS b"
+        );
+        assert_eq!(
+            if_exists("DROP TABLE IF EXISTS public.u"),
+            "DROP TABLE IF EXISTS public.u"
+        );
+        assert_eq!(if_exists("DROP VIEW public.v"), "DROP VIEW public.v");
+    }
+
+    #[test]
+    fn the_reverse_of_a_plan_undoes_only_its_applied_steps() {
+        let table = Table {
+            persistence: Persistence::Permanent,
+            partition_key: None,
+            partition_of: None,
+            partition_bound: None,
+            inherits: Vec::new(),
+            options: Vec::new(),
+            row_security: false,
+            force_row_security: false,
+            comment: None,
+            columns: BTreeMap::new(),
+            constraints: BTreeMap::new(),
+            indexes: BTreeMap::new(),
+            triggers: BTreeMap::new(),
+            policies: BTreeMap::new(),
+        };
+        let mut declared = Catalog::default();
+        let mut migrations = Catalog::default();
+        declared
+            .tables
+            .insert(QualifiedName::new("public", "u"), table.clone());
+        migrations
+            .tables
+            .insert(QualifiedName::new("public", "old"), table);
+        let up = plan(&declared, &migrations, PlanOptions::default());
+        assert_eq!(up.applied().count(), 1, "{up:?}");
+        assert_eq!(up.commented().count(), 1, "{up:?}");
+        // The up creates u (undone: dropped, applied) and leaves the drop of old commented out
+        // (never applied: not undone).
+        let down = reverse(&declared, &migrations, &up);
+        let sql: Vec<(&str, bool)> = down
+            .steps
+            .iter()
+            .map(|s| (s.sql.as_str(), s.commented.is_none()))
+            .collect();
+        assert_eq!(sql, [("DROP TABLE IF EXISTS public.u", true)]);
+    }
 
     #[test]
     fn widening_type_changes_are_told_apart_from_narrowing_ones() {

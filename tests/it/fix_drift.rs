@@ -842,3 +842,167 @@ fn psql_single_transaction_gets_numbered_files_without_concurrently() {
     );
     assert!(!texts.concat().contains("CONCURRENTLY"));
 }
+
+/// The up and down sections of a written migration (a file of its own for golang-migrate, a
+/// section of the file for goose and dbmate).
+fn up_down(dir: &Path, written: &[String]) -> Vec<(String, String)> {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("written file");
+    let mut out = Vec::new();
+    for f in written {
+        if f.ends_with(".down.sql") {
+            continue;
+        }
+        if let Some(stem) = f.strip_suffix(".up.sql") {
+            out.push((read(f), read(&format!("{stem}.down.sql"))));
+            continue;
+        }
+        let text = read(f);
+        let marker = [
+            "-- +goose Down\n",
+            "-- migrate:down transaction:false\n",
+            "-- migrate:down\n",
+        ]
+        .into_iter()
+        .find(|m| text.contains(m))
+        .unwrap_or_else(|| panic!("{f} has no down section:\n{text}"));
+        let (up, down) = text.split_once(marker).expect("marker");
+        out.push((up.to_string(), down.to_string()));
+    }
+    out
+}
+
+/// Replays, as plain psql migrations, the original ones, the generated ups and then their downs in
+/// reverse order, and returns the objects drifting from the original migrations' schema (they are
+/// the declared schema): rolling every generated migration back restores what was there before.
+fn drift_after_rollback(original: &[&str], parts: &[(String, String)]) -> BTreeSet<String> {
+    let mut texts: Vec<String> = original.iter().map(|s| s.to_string()).collect();
+    texts.extend(parts.iter().map(|(up, _)| up.clone()));
+    texts.extend(parts.iter().rev().map(|(_, down)| down.clone()));
+    let names: Vec<String> = (1..=texts.len())
+        .map(|i| format!("migrations/{i:03}_step.sql"))
+        .collect();
+    let schema = original.concat();
+    let mut files: Vec<(&str, &str)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(texts.iter().map(String::as_str))
+        .collect();
+    files.push(("schema.sql", &schema));
+    files.push((
+        ".pgrehearse.yaml",
+        "sets:\n  - path: migrations\n    runner: psql\n    schema: [schema.sql]\n",
+    ));
+    let dir = repo(&files);
+    drift_after(dir.path())
+}
+
+const DOWN_INIT: &str = "CREATE TYPE plan AS ENUM ('free', 'pro');\nCREATE TABLE t (id int PRIMARY KEY, a text, n int DEFAULT 1, p plan);\nCREATE TABLE old (id int);\nCREATE VIEW v AS SELECT id, a FROM t;\n";
+const DOWN_SCHEMA: &str = "CREATE TYPE plan AS ENUM ('free', 'pro', 'team');\nCREATE TABLE t (\n    id int PRIMARY KEY,\n    a text NOT NULL,\n    n bigint DEFAULT 2,\n    p plan DEFAULT 'team',\n    b int,\n    CONSTRAINT t_b_check CHECK (b > 0)\n);\nCREATE INDEX t_a_idx ON t (a);\nCREATE TABLE u (id serial PRIMARY KEY, t_id int REFERENCES t (id));\nCREATE INDEX u_t_id_idx ON u (t_id);\nCREATE VIEW v AS SELECT id, a, b FROM t;\nCREATE VIEW w AS SELECT id FROM u;\n";
+
+/// Runs fix-drift on a repository of `files` (whose migrations are `DOWN_INIT`) declaring
+/// `DOWN_SCHEMA`; the up leaves no drift but the commented-out drop of `old`; rolling back every
+/// generated migration leaves no drift from the original migrations but the enum value, which
+/// PostgreSQL cannot remove (the down says so).
+fn downs_roll_back(files: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut all = files.to_vec();
+    all.push(("schema.sql", DOWN_SCHEMA));
+    let dir = repo(&all);
+    let out = fix_drift(dir.path(), &[]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(commented(&text), set(&["public.old"]), "{text}");
+    assert_eq!(drift_after(dir.path()), set(&["public.old"]), "{text}");
+    let parts = up_down(dir.path(), &written(&text));
+    let downs: String = parts.iter().map(|(_, d)| d.as_str()).collect();
+    assert!(downs.contains("DROP TABLE IF EXISTS public.u"), "{downs}");
+    assert!(downs.contains("cannot drop an enum value"), "{downs}");
+    assert!(!downs.contains("public.old"), "{downs}");
+    assert_eq!(
+        drift_after_rollback(&[DOWN_INIT], &parts),
+        set(&["'team' of public.plan"]),
+        "{downs}"
+    );
+    parts
+}
+
+#[test]
+fn golang_migrate_downs_roll_the_fix_back() {
+    let parts = downs_roll_back(&[
+        ("db/migrations/1_init.up.sql", DOWN_INIT),
+        ("db/migrations/1_init.down.sql", "DROP TABLE t;\n"),
+    ]);
+    assert!(parts.len() >= 3, "{parts:?}");
+}
+
+#[test]
+fn goose_downs_roll_the_fix_back() {
+    let init = format!("-- +goose Up\n{DOWN_INIT}\n-- +goose Down\nDROP TABLE t;\n");
+    downs_roll_back(&[("migrations/00001_init.sql", &init)]);
+}
+
+#[test]
+fn dbmate_downs_roll_the_fix_back() {
+    let init = format!("-- migrate:up\n{DOWN_INIT}\n-- migrate:down\nDROP TABLE t;\n");
+    downs_roll_back(&[("db/migrations/20240101000000_init.sql", &init)]);
+}
+
+/// Every drift-matrix case as a golang-migrate set: rolling back the generated migrations (downs in
+/// reverse order) leaves no drift from the original migrations, but the enum value PostgreSQL
+/// cannot remove.
+#[test]
+fn drift_matrix_downs_restore_the_migrations_schema() {
+    let root = fixtures("drift-matrix");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("matrix folder")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !p.ends_with("same-auto-names"))
+        .collect();
+    cases.sort();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        if name.starts_with("same-") {
+            continue;
+        }
+        let original = std::fs::read_to_string(case.join("migrations/001_m.sql")).expect("m");
+        let dir = repo(&[
+            ("migrations/1_m.up.sql", &original),
+            ("migrations/1_m.down.sql", ""),
+            (
+                "schema.sql",
+                &std::fs::read_to_string(case.join("schema.sql")).expect("schema"),
+            ),
+        ]);
+        let out = fix_drift(dir.path(), &[]);
+        let text = stdout(&out);
+        if out.status.code() != Some(0) {
+            failures.push(format!("{name}: exit {:?}\n{text}", out.status.code()));
+            continue;
+        }
+        let parts = up_down(dir.path(), &written(&text));
+        if parts.is_empty() {
+            failures.push(format!("{name}: no migration written\n{text}"));
+            continue;
+        }
+        let left = drift_after_rollback(&[&original], &parts);
+        let expected = if name == "enum-value" {
+            left.iter()
+                .filter(|o| o.contains(" of "))
+                .cloned()
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        if left != expected || (name == "enum-value" && left.is_empty()) {
+            let downs: String = parts.iter().map(|(_, d)| d.as_str()).collect();
+            failures.push(format!("{name}: drift after rollback {left:?}\n{downs}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
