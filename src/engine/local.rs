@@ -514,20 +514,7 @@ impl Engine for LocalEngine {
         .map_err(failed)?;
         // The child is reaped by stop_cluster; detach the handle so tokio does not wait on it.
         drop(child);
-        Ok(Server {
-            kind: EngineKind::Local,
-            config,
-            admin_db: "postgres".into(),
-            version,
-            description: format!(
-                "local PostgreSQL {} ({})",
-                bindir.major,
-                bindir.path.display()
-            ),
-            image: None,
-            startup: started.elapsed(),
-            replay: None,
-        })
+        Ok(local_server(&bindir, config, version, started))
     }
 }
 
@@ -631,23 +618,7 @@ pub async fn start_persistent(
         match spawn_on(&bindir, who, dir, &data, &[]).await {
             Ok((pid, config, version)) => {
                 cleanup.register(Resource::PersistentCluster { pid, lock });
-                return Ok((
-                    Server {
-                        kind: EngineKind::Local,
-                        config,
-                        admin_db: "postgres".into(),
-                        version,
-                        description: format!(
-                            "local PostgreSQL {} ({})",
-                            bindir.major,
-                            bindir.path.display()
-                        ),
-                        image: None,
-                        startup: started.elapsed(),
-                        replay: None,
-                    },
-                    fresh,
-                ));
+                return Ok((local_server(&bindir, config, version, started), fresh));
             }
             Err((pid, e)) => {
                 if pid != 0 {
@@ -799,4 +770,27 @@ pub async fn stop_cluster(pid: u32, dir: tempfile::TempDir) -> Result<(), String
     let path = dir.path().to_path_buf();
     dir.close()
         .map_err(|e| format!("could not remove {}: {e}", path.display()))
+}
+
+/// The [`Server`] a local cluster of `bindir`'s binaries answers as, started at `started`.
+fn local_server(
+    bindir: &BinDir,
+    config: tokio_postgres::Config,
+    version: String,
+    started: Instant,
+) -> Server {
+    Server {
+        kind: EngineKind::Local,
+        config,
+        admin_db: "postgres".into(),
+        version,
+        description: format!(
+            "local PostgreSQL {} ({})",
+            bindir.major,
+            bindir.path.display()
+        ),
+        image: None,
+        startup: started.elapsed(),
+        replay: None,
+    }
 }
