@@ -380,8 +380,26 @@ fn change(p: &mut Planner, c: &Change) {
         }
         ObjectKind::Constraint => constraint_change(p, c, name, &label),
         ObjectKind::Index => index_change(p, c, name, &label),
-        ObjectKind::Trigger => trigger_change(p, c, name, &label),
-        ObjectKind::Policy => policy_change(p, c, name, &label),
+        ObjectKind::Trigger => table_member_change(
+            p,
+            c,
+            name,
+            &label,
+            "TRIGGER",
+            Phase::Triggers,
+            |t| &t.triggers,
+            create_trigger,
+        ),
+        ObjectKind::Policy => table_member_change(
+            p,
+            c,
+            name,
+            &label,
+            "POLICY",
+            Phase::Policies,
+            |t| &t.policies,
+            create_policy,
+        ),
         ObjectKind::View => view_change(p, c, name, &label),
         ObjectKind::MaterializedView => matview_change(p, c, name, &label),
         ObjectKind::Sequence => sequence_change(p, c, name, &label),
@@ -1550,18 +1568,32 @@ fn create_trigger(p: &mut Planner, table: &QualifiedName, name: &str, t: &Trigge
     }
 }
 
-fn trigger_change(p: &mut Planner, c: &Change, table: &QualifiedName, label: &str) {
+/// A trigger or a policy (`keyword`, planned in `phase`) of an existing table: created, dropped,
+/// renamed, or dropped and created again from its declared definition (`members` finds it in the
+/// declared table, `create` writes it).
+#[allow(clippy::too_many_arguments)]
+fn table_member_change<T: Clone>(
+    p: &mut Planner,
+    c: &Change,
+    table: &QualifiedName,
+    label: &str,
+    keyword: &str,
+    phase: Phase,
+    members: fn(&Table) -> &BTreeMap<String, T>,
+    create: fn(&mut Planner, &QualifiedName, &str, &T),
+) {
     if p.new_tables.contains(table) {
         return;
     }
     let Some(n) = c.object.member.clone() else {
         return;
     };
-    let drop = format!("DROP TRIGGER {} ON {}", ident(&n), qualified(table));
+    let declared = p.table(table).and_then(|t| members(t).get(&n)).cloned();
+    let drop = format!("DROP {keyword} {} ON {}", ident(&n), qualified(table));
     match &c.diff {
         Diff::OnlyDeclared => {
-            if let Some(t) = p.table(table).and_then(|t| t.triggers.get(&n)).cloned() {
-                create_trigger(p, table, &n, &t);
+            if let Some(d) = declared {
+                create(p, table, &n, &d);
             }
         }
         Diff::OnlyMigrations => p.push(Phase::Drops, 0, label, drop),
@@ -1569,20 +1601,20 @@ fn trigger_change(p: &mut Planner, c: &Change, table: &QualifiedName, label: &st
             declared,
             migrations,
         } => p.push(
-            Phase::Triggers,
+            phase,
             0,
             label,
             format!(
-                "ALTER TRIGGER {} ON {} RENAME TO {}",
+                "ALTER {keyword} {} ON {} RENAME TO {}",
                 ident(migrations),
                 qualified(table),
                 ident(declared)
             ),
         ),
         Diff::Differs { .. } => {
-            if let Some(t) = p.table(table).and_then(|t| t.triggers.get(&n)).cloned() {
-                p.push(Phase::Triggers, 0, label, drop);
-                create_trigger(p, table, &n, &t);
+            if let Some(d) = declared {
+                p.push(phase, 0, label, drop);
+                create(p, table, &n, &d);
             }
         }
     }
@@ -1631,44 +1663,6 @@ fn create_policy(p: &mut Planner, table: &QualifiedName, name: &str, pol: &Polic
         sql.push_str(&format!(" WITH CHECK ({w})"));
     }
     p.push(Phase::Policies, 1, &label, sql);
-}
-
-fn policy_change(p: &mut Planner, c: &Change, table: &QualifiedName, label: &str) {
-    if p.new_tables.contains(table) {
-        return;
-    }
-    let Some(n) = c.object.member.clone() else {
-        return;
-    };
-    let drop = format!("DROP POLICY {} ON {}", ident(&n), qualified(table));
-    match &c.diff {
-        Diff::OnlyDeclared => {
-            if let Some(pol) = p.table(table).and_then(|t| t.policies.get(&n)).cloned() {
-                create_policy(p, table, &n, &pol);
-            }
-        }
-        Diff::OnlyMigrations => p.push(Phase::Drops, 0, label, drop),
-        Diff::Renamed {
-            declared,
-            migrations,
-        } => p.push(
-            Phase::Policies,
-            0,
-            label,
-            format!(
-                "ALTER POLICY {} ON {} RENAME TO {}",
-                ident(migrations),
-                qualified(table),
-                ident(declared)
-            ),
-        ),
-        Diff::Differs { .. } => {
-            if let Some(pol) = p.table(table).and_then(|t| t.policies.get(&n)).cloned() {
-                p.push(Phase::Policies, 0, label, drop);
-                create_policy(p, table, &n, &pol);
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------- views
