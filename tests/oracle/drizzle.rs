@@ -9,10 +9,10 @@ use std::sync::Arc;
 use pgrehearse::catalog::{self, SnapshotOptions};
 use pgrehearse::declared::{self, drizzle};
 use pgrehearse::diff;
-use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions};
+use pgrehearse::engine::Cleanup;
 use pgrehearse::runner::DeclaredSchema;
 
-use super::{oracle, url};
+use super::{local_server, oracle, url};
 
 /// The schema files of a case: one `.ts` file, or every `.ts` file of a folder (a multi-file schema).
 fn case_files(case: &Path) -> Vec<PathBuf> {
@@ -34,22 +34,8 @@ fn case_files(case: &Path) -> Vec<PathBuf> {
 fn drizzle_translation_matches_drizzle_kit_export() {
     let drizzle_sql = oracle("drizzle-sql.sh");
     let migra = oracle("migra.sh");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
-    let server = rt
-        .block_on(engine::start(&options, &cleanup))
-        .expect("local server");
+    let (rt, server) = local_server(&cleanup);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oracle-drizzle");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("corpus")

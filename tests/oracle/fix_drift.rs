@@ -10,10 +10,10 @@ use std::process::Command;
 use pgrehearse::apply::EngineContext;
 use pgrehearse::declared::{self};
 use pgrehearse::discover;
-use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions};
+use pgrehearse::engine::Cleanup;
 use pgrehearse::replay::{self};
 
-use super::{oracle, url};
+use super::{local_server, oracle, url};
 
 /// A copy of the folder `src` in a new temporary directory.
 fn copy(src: &Path) -> tempfile::TempDir {
@@ -36,22 +36,8 @@ fn copy(src: &Path) -> tempfile::TempDir {
 #[test]
 fn migra_finds_no_difference_after_fix_drift() {
     let migra = oracle("migra.sh");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
-    let server = rt
-        .block_on(engine::start(&options, &cleanup))
-        .expect("local server");
+    let (rt, server) = local_server(&cleanup);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(fixtures.join("drift-matrix"))
         .expect("matrix")

@@ -21,6 +21,26 @@ mod drizzle;
 mod fix_drift;
 mod prisma;
 
+/// A runtime and a local PostgreSQL server (registered with `cleanup`) for one oracle test.
+fn local_server(cleanup: &Cleanup) -> (tokio::runtime::Runtime, Server) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let options = EngineOptions {
+        kind: EngineKind::Local,
+        database_url: None,
+        image: None,
+        pg_version: None,
+        replay: Default::default(),
+    };
+    let server = rt
+        .block_on(engine::start(&options, cleanup))
+        .expect("local server");
+    (rt, server)
+}
+
 /// Cases where migra and pgrehearse legitimately disagree, with the reason.
 const EXCEPTIONS: &[(&str, &str)] = &[
     ("comment-table", "migra does not compare comments"),
@@ -73,22 +93,8 @@ fn url(server: &Server, db: &str) -> String {
 #[test]
 fn migra_agrees_with_the_drift_matrix() {
     let migra = oracle("migra.sh");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
-    let server = rt
-        .block_on(engine::start(&options, &cleanup))
-        .expect("local server");
+    let (rt, server) = local_server(&cleanup);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drift-matrix");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("matrix")

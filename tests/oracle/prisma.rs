@@ -10,10 +10,10 @@ use std::sync::Arc;
 use pgrehearse::catalog::{self, SnapshotOptions};
 use pgrehearse::declared::{self, prisma};
 use pgrehearse::diff;
-use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions};
+use pgrehearse::engine::Cleanup;
 use pgrehearse::runner::DeclaredSchema;
 
-use super::{oracle, url};
+use super::{local_server, oracle, url};
 
 /// The `.prisma` files of a case, in name order.
 fn case_files(case: &Path) -> Vec<PathBuf> {
@@ -35,22 +35,8 @@ fn case_files(case: &Path) -> Vec<PathBuf> {
 fn prisma_translation_matches_prisma_schema_engine() {
     let prisma_sql = oracle("prisma-sql.sh");
     let migra = oracle("migra.sh");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
-    let server = rt
-        .block_on(engine::start(&options, &cleanup))
-        .expect("local server");
+    let (rt, server) = local_server(&cleanup);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oracle-prisma");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("corpus")
