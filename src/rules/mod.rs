@@ -5,12 +5,16 @@
 //! [`crate::diff`] found into findings at the statement that built each object. Dialect findings
 //! carry their PostgreSQL rewrite as a fix; [`fixes`] adds the `CONCURRENTLY` and `NOT VALID` fixes
 //! of the lock findings once it knows how the runner groups each statement into transactions.
+//! [`static_checks_from`] resumes the static checks after the migrations a cache already checked,
+//! from the small [`StaticState`] they leave.
 
 pub mod confirm;
 pub mod ddl;
 pub mod drift;
 pub mod fixes;
 pub mod partial;
+#[cfg(test)]
+mod resume_tests;
 
 use pgrehearse_sql::{self as sql, Dialect, Span};
 
@@ -31,15 +35,53 @@ fn dialect_rule(d: Dialect) -> &'static str {
 
 /// Checks that need only the files: every non-PostgreSQL construct in every migration of the set.
 pub fn static_checks(set: &MigrationSet) -> Vec<Finding> {
-    let mut findings = crate::cap::Bounded::new();
-    findings.extend(dialect_checks(set));
-    findings.extend(partial::findings(set));
-    findings.extend(ddl::findings(set));
-    findings.finish()
+    static_checks_from(set, 0, None).0
 }
 
-/// Every non-PostgreSQL construct in the `.sql` migrations of `set`, in the part its runner sends.
-fn dialect_checks(set: &MigrationSet) -> Vec<Finding> {
+/// What the static checks carry from migrations `..k` of a set to migration `k`, so that
+/// [`static_checks_from`] can go on from `k` without reading the earlier files. Deterministic and
+/// small (serde JSON), so the replay cache can store it with the findings of migrations `..k`.
+///
+/// Today only the DDL rules carry anything: the `CHECK (col IS NOT NULL)` constraints proven or still
+/// `NOT VALID`, and the routines whose search_path is fixed. The dialect rules read each file alone,
+/// and the partial-failure rules each transaction, which never spans migrations outside Drizzle.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StaticState {
+    ddl: ddl::Carried,
+}
+
+/// The static checks of migrations `start..` of `set`, continuing from `state` (what
+/// [`static_checks_from`] returned for the set's migrations `..start`; `None`: the state before the
+/// first migration), and the state after the set's last migration.
+///
+/// The findings are exactly those of [`static_checks`] located in the files of migrations `start..`,
+/// in the same order (each rule and file is bounded alone, so the caps are the same too), and no
+/// earlier migration is read. A later migration never changes an earlier one's findings.
+///
+/// The state is `None` when the set cannot be cut after its last migration: its runner applies every
+/// pending migration in one transaction (Drizzle), so what runs after the cut shares a transaction
+/// with what ran before it, and which migrations are pending together decides the findings. (A
+/// transaction block a file leaves open does not cross: each file is a session or runner transaction
+/// of its own.) Resuming such a set from `start` > 0 is still correct, but walks the whole set.
+pub fn static_checks_from(
+    set: &MigrationSet,
+    start: usize,
+    state: Option<&StaticState>,
+) -> (Vec<Finding>, Option<StaticState>) {
+    let mut findings = crate::cap::Bounded::new();
+    findings.extend(dialect_checks(set, start));
+    findings.extend(partial::findings_from(set, start));
+    let carried = state.map(|s| s.ddl.clone()).unwrap_or_default();
+    let (ddl_findings, ddl) = ddl::findings_from(set, start, carried);
+    findings.extend(ddl_findings);
+    let state =
+        (!crate::runner::transactions::spans_migrations(set)).then_some(StaticState { ddl });
+    (findings.finish(), state)
+}
+
+/// Every non-PostgreSQL construct in the `.sql` migrations `start..` of `set`, in the part its runner
+/// sends (each file is read alone).
+fn dialect_checks(set: &MigrationSet, start: usize) -> Vec<Finding> {
     let mut findings = Vec::new();
     let generated_for = match set.generated_for.as_deref() {
         Some("sqlite") => Some(sql::Dialect::Sqlite),
@@ -47,7 +89,7 @@ fn dialect_checks(set: &MigrationSet) -> Vec<Finding> {
         Some("sqlserver") => Some(sql::Dialect::TSql),
         _ => None,
     };
-    for m in &set.migrations {
+    for m in set.migrations.iter().skip(start) {
         let is_sql = m
             .file
             .extension()
@@ -158,7 +200,7 @@ pub fn unapplied_dialect_checks(
             journal_when: Default::default(),
             generated_for: set.generated_for.clone(),
         };
-        for mut finding in dialect_checks(&unapplied) {
+        for mut finding in dialect_checks(&unapplied, 0) {
             finding.message.push_str(&format!(
                 " (`{}` is never applied today; registering it as it is would fail)",
                 file.display()

@@ -27,7 +27,7 @@ use pgrehearse_sql::{self as sql, Guard, LineIndex, Retry, Span, TxControl};
 use crate::cap::Bounded;
 use crate::model::{Evidence, Finding, Severity};
 use crate::registry::finding;
-use crate::runner::transactions::{Block, TxStatement, by_migration, mode, walk};
+use crate::runner::transactions::{Block, TxStatement, by_migration, mode, walk_from};
 use crate::runner::{Migration, MigrationSet, Runner, Transactions};
 
 /// A non-atomic migration with more statements than this is `large-non-atomic-migration`.
@@ -62,17 +62,28 @@ fn line_of(text: &str, offset: usize) -> u32 {
 
 /// Every static partial-failure finding of `set`.
 pub fn findings(set: &MigrationSet) -> Vec<Finding> {
-    let stmts = walk(set);
+    findings_from(set, 0)
+}
+
+/// The static partial-failure findings located in migrations `start..` of `set`: exactly those of
+/// [`findings`] in those files. Every rule here looks only at the transactions a statement shares,
+/// and only Drizzle's transaction spans migrations: other sets are walked from `start` alone
+/// (nothing earlier is read); a Drizzle set is walked whole.
+pub fn findings_from(set: &MigrationSet, start: usize) -> Vec<Finding> {
+    let stmts = walk_from(set, start);
     let mut out = Bounded::new();
-    for (mi, m) in set.migrations.iter().enumerate() {
+    for (mi, m) in set.migrations.iter().enumerate().skip(start) {
         if m.blocked.is_some() {
             continue;
         }
-        non_atomic(set, m, mi, &stmts, &mut out);
+        // The walk is in migration order: this migration's statements are one run of it.
+        let from = stmts.partition_point(|s| s.migration < mi);
+        let to = stmts.partition_point(|s| s.migration <= mi);
+        non_atomic(set, m, mi, &stmts[from..to], &mut out);
     }
-    transaction_control(set, &stmts, &mut out);
-    not_allowed_in_transaction(set, &stmts, &mut out);
-    enum_values(set, &stmts, &mut out);
+    transaction_control(set, &stmts, start, &mut out);
+    not_allowed_in_transaction(set, &stmts, start, &mut out);
+    enum_values(set, &stmts, start, &mut out);
     out.finish()
 }
 
@@ -352,10 +363,12 @@ fn hazard_help(h: &sql::RerunHazard) -> String {
     }
 }
 
-/// `transaction-control-in-migration`.
-fn transaction_control(set: &MigrationSet, stmts: &[TxStatement], out: &mut Bounded) {
+/// `transaction-control-in-migration` in migrations `start..`.
+fn transaction_control(set: &MigrationSet, stmts: &[TxStatement], start: usize, out: &mut Bounded) {
     for (i, s) in stmts.iter().enumerate() {
-        let Some(control) = s.control else { continue };
+        let Some(control) = s.control.filter(|_| s.migration >= start) else {
+            continue;
+        };
         let m = &set.migrations[s.migration];
         let mode = mode(set, m);
         let how = set.runner.describe(mode);
@@ -501,10 +514,15 @@ fn runner_switch(runner: Runner) -> &'static str {
     }
 }
 
-/// `not-allowed-in-transaction`.
-fn not_allowed_in_transaction(set: &MigrationSet, stmts: &[TxStatement], out: &mut Bounded) {
+/// `not-allowed-in-transaction` in migrations `start..`.
+fn not_allowed_in_transaction(
+    set: &MigrationSet,
+    stmts: &[TxStatement],
+    start: usize,
+    out: &mut Bounded,
+) {
     for s in stmts {
-        if s.block == Block::None || s.control.is_some() {
+        if s.block == Block::None || s.control.is_some() || s.migration < start {
             continue;
         }
         let m = &set.migrations[s.migration];
@@ -571,8 +589,9 @@ fn not_allowed_in_transaction(set: &MigrationSet, stmts: &[TxStatement], out: &m
     }
 }
 
-/// `enum-value-used-in-same-transaction`.
-fn enum_values(set: &MigrationSet, stmts: &[TxStatement], out: &mut Bounded) {
+/// `enum-value-used-in-same-transaction`, at uses in migrations `start..` (the value may be added in
+/// an earlier migration of the same transaction).
+fn enum_values(set: &MigrationSet, stmts: &[TxStatement], start: usize, out: &mut Bounded) {
     for (i, add_stmt) in stmts.iter().enumerate() {
         let am = &set.migrations[add_stmt.migration];
         let Some(add) = sql::enum_add_value(&am.text, add_stmt.span) else {
@@ -592,7 +611,10 @@ fn enum_values(set: &MigrationSet, stmts: &[TxStatement], out: &mut Bounded) {
                     == Some(add.type_name.as_str())
         });
         let add_line = line_of(&am.text, add_stmt.span.start);
-        for use_stmt in stmts[i + 1..].iter().filter(|o| o.txn == add_stmt.txn) {
+        for use_stmt in stmts[i + 1..]
+            .iter()
+            .filter(|o| o.txn == add_stmt.txn && o.migration >= start)
+        {
             let um = &set.migrations[use_stmt.migration];
             let text = &*um.text;
             if use_stmt.control.is_some()

@@ -48,7 +48,24 @@ pub fn mode(set: &MigrationSet, m: &Migration) -> Transactions {
 
 /// Walks the set's statements in the order the runner sends them, numbering transactions.
 pub fn walk(set: &MigrationSet) -> Vec<TxStatement> {
-    let all_in_one = set.runner.default_transactions() == Transactions::AllPendingInOne;
+    walk_from(set, 0)
+}
+
+/// Whether the set's runner applies every pending migration in one transaction (Drizzle): then a
+/// transaction spans migrations, and no walk can start midway through the set.
+pub fn spans_migrations(set: &MigrationSet) -> bool {
+    set.runner.default_transactions() == Transactions::AllPendingInOne
+}
+
+/// [`walk`] of migrations `start..` only, reading none of the earlier ones: each file is a session
+/// (or runner transaction) of its own, so nothing of an earlier file is open when migration `start`
+/// begins. Statements keep their index in the set (`migration`) and their position in their file;
+/// only the transaction ids differ from [`walk`]'s, and only in their absolute value (statements
+/// share an id here exactly when they share one there). A set whose transaction spans migrations
+/// ([`spans_migrations`]) is walked whole whatever `start` is.
+pub fn walk_from(set: &MigrationSet, start: usize) -> Vec<TxStatement> {
+    let all_in_one = spans_migrations(set);
+    let start = if all_in_one { 0 } else { start };
     let mut out = Vec::new();
     let mut next = 0usize;
     let mut new_txn = || {
@@ -62,7 +79,7 @@ pub fn walk(set: &MigrationSet) -> Vec<TxStatement> {
         block = Block::Runner;
         txn = new_txn();
     }
-    for (mi, m) in set.migrations.iter().enumerate() {
+    for (mi, m) in set.migrations.iter().enumerate().skip(start) {
         if m.blocked.is_some() {
             continue;
         }

@@ -70,13 +70,36 @@ const MAX_IDENTIFIER: usize = 63;
 
 /// Findings of every static DDL rule on every migration of the set.
 pub fn findings(set: &MigrationSet) -> Vec<Finding> {
-    findings_in(&set.migrations)
+    findings_from(set, 0, Carried::default()).0
+}
+
+/// What the DDL rules carry from one migration of a set to the next (and nothing else reaches a
+/// later migration): what the migrations so far prove about the data. Serializable, so a cache can
+/// keep it with the findings of the migrations it follows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Carried(Proven);
+
+/// Findings of every static DDL rule on migrations `start..` of the set, continuing from `carried`
+/// (what migrations `..start` left), and what the set's last migration leaves. With
+/// [`Carried::default`] and `start` 0, [`findings`].
+pub fn findings_from(
+    set: &MigrationSet,
+    start: usize,
+    carried: Carried,
+) -> (Vec<Finding>, Carried) {
+    let rest = set.migrations.get(start..).unwrap_or_default();
+    let (found, proven) = findings_in_from(rest, carried.0);
+    (found, Carried(proven))
 }
 
 /// Findings of the migrations of one set, in order: what an earlier one proves carries to the later.
+#[cfg(test)]
 fn findings_in(migrations: &[Migration]) -> Vec<Finding> {
+    findings_in_from(migrations, Proven::default()).0
+}
+
+fn findings_in_from(migrations: &[Migration], mut proven: Proven) -> (Vec<Finding>, Proven) {
     let mut out = Bounded::new();
-    let mut proven = Proven::default();
     for m in migrations {
         if m.blocked.is_some() {
             // A code migration, or one the runner refuses: none of it runs.
@@ -84,11 +107,11 @@ fn findings_in(migrations: &[Migration]) -> Vec<Finding> {
         }
         migration_findings(m, &mut proven, &mut out);
     }
-    out.finish()
+    (out.finish(), proven)
 }
 
 /// What the migrations so far prove about the data, carried from one migration to the next.
-#[derive(Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Proven {
     /// `CHECK (col IS NOT NULL) NOT VALID` constraints not validated yet: table, constraint, column.
     pending: Vec<(Name, String, String)>,

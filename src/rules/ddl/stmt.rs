@@ -3,7 +3,7 @@
 use super::*;
 
 /// A possibly schema-qualified, normalised name (unquoted identifiers fold to lower case).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Name {
     pub(super) schema: Option<String>,
     pub(super) name: String,
