@@ -51,8 +51,9 @@ pub struct StaticState {
 }
 
 /// The static checks of migrations `start..` of `set`, continuing from `state` (what
-/// [`static_checks_from`] returned for the set's migrations `..start`; `None`: the state before the
-/// first migration), and the state after the set's last migration.
+/// [`static_checks_from`] returned for the set's migrations `..start`; `None`: nothing carried, the
+/// state before the first migration, so only right with `start` 0), and the state after the set's
+/// last migration.
 ///
 /// The findings are exactly those of [`static_checks`] located in the files of migrations `start..`,
 /// in the same order (each rule and file is bounded alone, so the caps are the same too), and no
@@ -62,7 +63,7 @@ pub struct StaticState {
 /// pending migration in one transaction (Drizzle), so what runs after the cut shares a transaction
 /// with what ran before it, and which migrations are pending together decides the findings. (A
 /// transaction block a file leaves open does not cross: each file is a session or runner transaction
-/// of its own.) Resuming such a set from `start` > 0 is still correct, but walks the whole set.
+/// of its own.) Such a set is checked from its first migration.
 pub fn static_checks_from(
     set: &MigrationSet,
     start: usize,

@@ -287,7 +287,8 @@ fn drizzle_sets_cannot_be_cut_yet_resume_correctly() {
             "cut after {k}"
         );
     }
-    // Resuming without a state still finds the finding whose addition came before the cut.
+    // The partial-failure rules walk a Drizzle set whole even from a later start: the use after
+    // the start is found with its addition before it.
     let (rest, end) = static_checks_from(&set, 2, None);
     assert_eq!(
         rules_of(&rest),
