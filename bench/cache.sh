@@ -6,10 +6,16 @@
 #
 #   bash bench/cache.sh [N_FILES] [SEED] [ROUNDS]      # default: 2000 42 3
 #
-# Each round's warm +1 adds a different new migration, so that every round starts from the prefix of
-# N (and not from the snapshot the previous round kept). Medians are reported. The cache lives in a
-# directory of the benchmark's own (XDG_CACHE_HOME), cleared at the end. PGREHEARSE_BENCH_BIN
-# names a binary to measure instead of building target/release/pgrehearse.
+# The repository is a git repository with the N migrations committed and the new one staged, as the
+# pre-commit hook sees it. The checks compared with each other run with `--all-history` (every finding
+# of every migration, the most work); the hook runs as the hook does (findings of the committed
+# migrations' risks held back). Each round's warm +1 adds a different new migration, so that every
+# round starts from the prefix of N (and not from the snapshot the previous round kept). After a check,
+# a background process makes spare copies of the prefixes it used (docs/cache.md); every timed command
+# starts once it has finished (a developer commits seconds apart, not milliseconds), and how long it
+# took after the check answered is reported apart. Medians are reported. The cache lives in a
+# directory of the benchmark's own (XDG_CACHE_HOME), cleared at the end. PGREHEARSE_BENCH_BIN names a
+# binary to measure instead of building target/release/pgrehearse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-2000}"
@@ -33,15 +39,23 @@ trap cleanup EXIT
 REPO="$WORK/repo"
 mkdir -p "$REPO/migrations"
 cp "$CORPUS"/*.sql "$REPO/migrations/"
+git -C "$REPO" init -q
+git -C "$REPO" add -A
+git -C "$REPO" -c user.name=bench -c user.email=bench@example.com commit -qm "$N migrations"
 NEXT=$(printf '%04d' $((N + 1)))
+LOCK="$XDG_CACHE_HOME/pgrehearse/replay/lock"
 
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
-check() { "$BIN" check "$REPO" --engine local --fail-on never --format json "$@"; }
+check() { "$BIN" check "$REPO" --engine local --fail-on never --format json --all-history "$@"; }
+# Waits for the background copy of spares a check left; prints how long it ran after the check.
+REFILL_T=()
+settle() { local t0 t1; t0=$(now); mkdir -p "$(dirname "$LOCK")"; flock "$LOCK" true; t1=$(now); REFILL_T+=("$(elapsed "$t0" "$t1")"); }
 
 # The prefix of N, cached once (a cold replay plus keeping the snapshot).
 t0=$(now); check -v >/dev/null 2>"$WORK/fill.err"; t1=$(now)
 FILL=$(elapsed "$t0" "$t1")
+settle; REFILL_T=()
 grep -q "no cached prefix of its $N migrations" "$WORK/fill.err"
 
 COLD_T=(); WARM_T=(); HIT_T=(); LINT_T=()
@@ -49,10 +63,13 @@ for round in $(seq "$ROUNDS"); do
   rm -f "$REPO"/migrations/"$NEXT"_*.sql
   printf -- '-- round %s\nCREATE TABLE bench_new_%s (id bigint PRIMARY KEY, note text);\nCREATE INDEX bench_new_%s_note_idx ON bench_new_%s (note);\n' \
     "$round" "$round" "$round" "$round" > "$REPO/migrations/${NEXT}_bench_new.sql"
+  git -C "$REPO" add migrations
   t0=$(now); check -v >"$WORK/warm.json" 2>"$WORK/warm.err"; t1=$(now)
   grep -q "$N of $((N + 1)) migrations cached" "$WORK/warm.err" || { cat "$WORK/warm.err"; exit 1; }
+  settle
   t2=$(now); check -v >"$WORK/hit.json" 2>"$WORK/hit.err"; t3=$(now)
   grep -q "$((N + 1)) of $((N + 1)) migrations cached" "$WORK/hit.err" || { cat "$WORK/hit.err"; exit 1; }
+  settle
   t4=$(now); check --no-cache >"$WORK/cold.json"; t5=$(now)
   t6=$(now); "$BIN" lint "$REPO" -q --fail-on never >/dev/null; t7=$(now)
   cmp -s "$WORK/hit.json" "$WORK/warm.json" || { echo "all-cached and warm +1 reports differ" >&2; exit 1; }
@@ -76,21 +93,25 @@ PY
   WARM_T+=("$(elapsed "$t0" "$t1")"); HIT_T+=("$(elapsed "$t2" "$t3")")
   COLD_T+=("$(elapsed "$t4" "$t5")"); LINT_T+=("$(elapsed "$t6" "$t7")")
 done
-grep -E "discovered|engine|replayed|done" "$WORK/warm.err" | sed 's/^/  warm +1: /'
+grep -E "discovered|engine|spare|replayed|done" "$WORK/warm.err" | sed 's/^/  warm +1: /'
 # What the pre-commit hooks run (human output, engine detection), with one more new migration.
 HOOK_T=()
 for round in $(seq "$ROUNDS"); do
   rm -f "$REPO"/migrations/"$NEXT"_*.sql
   printf -- '-- hook round %s\nCREATE TABLE bench_hook_%s (id bigint PRIMARY KEY);\n' "$round" "$round" \
     > "$REPO/migrations/${NEXT}_bench_hook.sql"
-  t0=$(now); (cd "$REPO" && "$BIN" hook run . >/dev/null 2>"$WORK/hook.err") || true; t1=$(now)
+  git -C "$REPO" add migrations
+  settle
+  t0=$(now); (cd "$REPO" && "$BIN" hook run . >"$WORK/hook.out" 2>"$WORK/hook.err") || true; t1=$(now)
   grep -q "replaying the migrations (local engine" "$WORK/hook.err" || { cat "$WORK/hook.err"; exit 1; }
   HOOK_T+=("$(elapsed "$t0" "$t1")")
 done
-python3 - "$N" "$FILL" "${COLD_T[*]}" "${WARM_T[*]}" "${HIT_T[*]}" "${LINT_T[*]}" "${HOOK_T[*]}" <<'PY'
+settle
+sed 's/^/  hook output: /' "$WORK/hook.err" "$WORK/hook.out" | head -8
+python3 - "$N" "$FILL" "${COLD_T[*]}" "${WARM_T[*]}" "${HIT_T[*]}" "${LINT_T[*]}" "${HOOK_T[*]}" "${REFILL_T[*]}" <<'PY'
 import statistics, sys
 n, fill = sys.argv[1], float(sys.argv[2])
-cold, warm, hit, lint, hook = ([float(x) for x in a.split()] for a in sys.argv[3:8])
+cold, warm, hit, lint, hook, refill = ([float(x) for x in a.split()] for a in sys.argv[3:9])
 m = statistics.median
 print(f"{n} migrations + 1 new, local engine, medians of {len(cold)} rounds:")
 print(f"  cold (--no-cache)          {m(cold):7.3f} s")
@@ -99,4 +120,5 @@ print(f"  warm, all cached           {m(hit):7.3f} s   cold/warm {m(cold)/m(hit)
 print(f"  pgrehearse lint            {m(lint):7.3f} s   warm +1/lint {m(warm)/m(lint):5.2f}x")
 print(f"  hook run, warm +1 (human)  {m(hook):7.3f} s   cold/hook {m(cold)/m(hook):5.1f}x, hook/lint {m(hook)/m(lint):5.2f}x")
 print(f"  first fill of the cache    {fill:7.3f} s")
+print(f"  spare copies, in the background after a check: {m(refill):.3f} s (median), {max(refill):.3f} s (max)")
 PY

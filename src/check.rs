@@ -129,10 +129,8 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
     // Before the replay, so that a wrong `--since` fails at once.
     let mut shipped = crate::history::shipped(&options.root, &discovery.sets, &options.history)?;
     let mut report = Report::default();
-    static_findings(options, &discovery, &mut report);
-    let needs_db = discovery.sets.iter().any(|s| {
-        s.refused.is_none() && (!s.migrations.is_empty() || crate::environment::has_baseline(s))
-    });
+    let needs_db = discovery.sets.iter().any(replayable);
+    static_findings(options, &discovery, needs_db, &mut report);
     if options.against.is_some() {
         let replayable = discovery
             .sets
@@ -159,9 +157,10 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
         report.sets.extend(discovery.sets.iter().map(skipped));
     }
     report.findings.extend(shipped.notice.take());
-    crate::rules::fixes::attach(&mut report.findings, &discovery.sets);
     apply_policy(options, config.as_ref(), &discovery, needs_db, &mut report)?;
     crate::history::hold_back(&mut report, &shipped);
+    // Fixes only for what is reported: a long history's held-back findings need none.
+    crate::rules::fixes::attach(&mut report.findings, &discovery.sets);
     rules::confirm::merge_confirmed(&mut report.findings);
     progress!(
         options,
@@ -206,10 +205,19 @@ fn discover_sets(
 }
 
 /// Discovery's findings and the static rules of every set (no database).
-fn static_findings(options: &CheckOptions, discovery: &discover::Discovery, report: &mut Report) {
+/// The findings that need only the files. The static checks of a set that is replayed are made with
+/// its replay (`check_set`): resumed after the cached prefix when the replay is (see [`crate::cache`]).
+fn static_findings(
+    options: &CheckOptions,
+    discovery: &discover::Discovery,
+    needs_db: bool,
+    report: &mut Report,
+) {
     report.findings.extend(discovery.findings.iter().cloned());
     for set in &discovery.sets {
-        report.findings.extend(rules::static_checks(set));
+        if !(needs_db && replayable(set)) {
+            report.findings.extend(rules::static_checks(set));
+        }
     }
     report.findings.extend(rules::unapplied_dialect_checks(
         &discovery.sets,
@@ -330,6 +338,11 @@ fn skipped(set: &MigrationSet) -> SetSummary {
     }
 }
 
+/// Whether `set` is replayed: it is not refused and has migrations (or a baseline to load).
+fn replayable(set: &MigrationSet) -> bool {
+    set.refused.is_none() && (!set.migrations.is_empty() || crate::environment::has_baseline(set))
+}
+
 /// Starts the engine and checks every set on it, each in its own scratch database. For each set (in
 /// order), the migrations the live database's bookkeeping lists as applied, when it was read.
 async fn replay_sets(
@@ -366,10 +379,6 @@ async fn replay_sets(
     };
     // Sets replay concurrently (`--jobs`), each in its own database; roles are cluster-wide, so a
     // set whose SQL creates roles runs alone, after the others. Reported in the sets' order.
-    let replayable = |set: &MigrationSet| {
-        set.refused.is_none()
-            && (!set.migrations.is_empty() || crate::environment::has_baseline(set))
-    };
     let (alone, together): (Vec<usize>, Vec<usize>) = (0..discovery.sets.len())
         .filter(|&i| replayable(&discovery.sets[i]))
         .partition(|&i| !crate::environment::roles::created_by_set(&discovery.sets[i]).is_empty());
@@ -494,8 +503,12 @@ async fn check_set(
         None => None,
     };
     let (log, built) = match cached {
-        Some(done) => done,
+        Some(done) => {
+            report.findings.extend(done.statics);
+            (done.log, done.built)
+        }
         None => {
+            report.findings.extend(rules::static_checks(set));
             replay_set(
                 options,
                 cleanup,
@@ -530,7 +543,7 @@ async fn check_set(
             declared_file: None,
             declared_label: "the live database".to_string(),
             declared: &[],
-            migrations: &log.provenance,
+            migrations: &log.provenance(set),
             stopped_at: log.stopped_at.as_deref(),
             severities: &drift.severities,
         };
@@ -668,7 +681,7 @@ async fn compare_declared(
             declared_file: Some(&schema.file),
             declared_label: schema.file.display().to_string(),
             declared: &loaded.provenance,
-            migrations: &log.provenance,
+            migrations: &log.provenance(set),
             stopped_at: log.stopped_at.as_deref(),
             severities,
         };

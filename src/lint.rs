@@ -77,7 +77,6 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
             .help("name the folder and its runner in .pgrehearse.yaml (`sets: [{path: db/migrations, runner: psql}]`)"),
         );
     }
-    rules::fixes::attach(&mut report.findings, &discovery.sets);
     let baseline = policy::baseline_path(&options.root, config.as_ref(), &options.baseline)?;
     policy::apply(
         &mut report,
@@ -88,6 +87,8 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
         &policy::Coverage::static_only(),
     )?;
     history::hold_back(&mut report, &shipped);
+    // Fixes only for what is reported.
+    rules::fixes::attach(&mut report.findings, &discovery.sets);
     Ok(Outcome {
         report,
         sources: discovery.sources,

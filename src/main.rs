@@ -77,6 +77,9 @@ enum CacheCommand {
     Status,
     /// Remove every snapshot (waits for a check using the cache to finish).
     Clear,
+    /// Make the spare copies a finished check asked for (started by the check itself).
+    #[command(hide = true)]
+    Refill,
 }
 
 #[derive(Subcommand, Debug)]
@@ -818,12 +821,21 @@ async fn run_hook(command: HookCommand) -> ExitCode {
 }
 
 /// `pgrehearse cache status|clear`.
-fn run_cache(command: CacheCommand) -> ExitCode {
+async fn run_cache(command: CacheCommand) -> ExitCode {
     let result = match command {
         CacheCommand::Status => pgrehearse::cache::status(&mut std::io::stdout().lock()),
         CacheCommand::Clear => pgrehearse::cache::clear().map(|n| {
             println!("pgrehearse: removed {n} cached replay prefix(es)");
         }),
+        CacheCommand::Refill => {
+            return match pgrehearse::engine::local::refill().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pgrehearse: error: cache refill: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -868,7 +880,7 @@ fn main() -> ExitCode {
             Command::Explain { rule } => run_explain(&rule),
             Command::Rules { format } => run_rules(&format),
             Command::Hook(command) => run_hook(command).await,
-            Command::Cache(command) => run_cache(command),
+            Command::Cache(command) => run_cache(command).await,
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -44,31 +44,48 @@ pub struct ReplayLog {
     pub findings: Vec<Finding>,
     /// Statements executed (for benchmarks and summaries).
     pub statements: usize,
-    /// Every committed DDL statement with the object it acts on, in the order applied: the last entry
-    /// for an object is the statement that last created or altered it.
-    pub provenance: Vec<Provenance>,
+    /// The migrations (index in the set) whose statements committed, in the order applied, each up to
+    /// the batch it failed at when only part of it committed: [`ReplayLog::provenance`] reads the
+    /// statements from them when drift needs it (a long history's thousands are not parsed otherwise).
+    committed: Vec<(usize, Option<Span>)>,
     /// Where the replay stopped early (migration id), when it did.
     pub stopped_at: Option<String>,
 }
 
-/// Records the targets of the statements of `migration` that lie in `batches` (all, or those before
-/// a failing batch under autocommit).
-fn record(log: &mut ReplayLog, migration: &Migration, until: Option<Span>) {
-    for batch in &migration.batches {
-        if until.is_some_and(|u| batch.span.start >= u.start) {
-            break;
-        }
-        for stmt in statements_in(&migration.text, batch.span) {
-            if let Some(target) = sql::target(&migration.text, stmt) {
-                log.provenance.push(Provenance {
-                    target,
-                    file: migration.file.clone(),
-                    text: migration.text.clone(),
-                    span: stmt,
-                });
+impl ReplayLog {
+    /// Every committed DDL statement of `set` (the set this log replayed) with the object it acts on,
+    /// in the order applied: the last entry for an object is the statement that last created or
+    /// altered it.
+    pub fn provenance(&self, set: &MigrationSet) -> Vec<Provenance> {
+        let mut out = Vec::new();
+        for &(index, until) in &self.committed {
+            let Some(migration) = set.migrations.get(index) else {
+                continue;
+            };
+            for batch in &migration.batches {
+                if until.is_some_and(|u| batch.span.start >= u.start) {
+                    break;
+                }
+                for stmt in statements_in(&migration.text, batch.span) {
+                    if let Some(target) = sql::target(&migration.text, stmt) {
+                        out.push(Provenance {
+                            target,
+                            file: migration.file.clone(),
+                            text: migration.text.clone(),
+                            span: stmt,
+                        });
+                    }
+                }
             }
         }
+        out
     }
+}
+
+/// Records that the statements of migration `index` committed: all, or those before a failing batch
+/// `until` under autocommit.
+fn record(log: &mut ReplayLog, index: usize, until: Option<Span>) {
+    log.committed.push((index, until));
 }
 
 /// How to replay.
@@ -550,8 +567,8 @@ pub fn prefix_log(
         statements,
         ..ReplayLog::default()
     };
-    for migration in set.migrations.iter().take(start) {
-        record(&mut log, migration, None);
+    for index in 0..start.min(set.migrations.len()) {
+        record(&mut log, index, None);
     }
     log
 }
@@ -924,7 +941,7 @@ async fn replay(
             }
             if all_in_one {
                 log.applied = 0;
-                log.provenance.clear();
+                log.committed.clear();
             }
             log.stopped_at = Some(migration.id.clone());
             return Ok((log, Err(NOT_APPLIED.into())));
@@ -1090,7 +1107,7 @@ async fn replay(
                     commit(client, migration).await?;
                 }
                 log.applied += 1;
-                record(&mut log, migration, None);
+                record(&mut log, index, None);
             }
             Some(failure) => {
                 // Also for a file that opened its own transaction block: the runner's session would
@@ -1108,9 +1125,9 @@ async fn replay(
                 log.applied = if all_in_one { 0 } else { index };
                 log.stopped_at = Some(migration.id.clone());
                 if all_in_one {
-                    log.provenance.clear();
+                    log.committed.clear();
                 } else if migration.transactions == Transactions::Autocommit {
-                    record(&mut log, migration, Some(failure.batch));
+                    record(&mut log, index, Some(failure.batch));
                 }
                 return Ok((log, Err(NOT_APPLIED.into())));
             }

@@ -11,6 +11,13 @@
 //! a copy of that snapshot (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`), with the cached
 //! findings and the provenance of the prefix recorded again, so its report is the one a replay from
 //! scratch gives. When every migration is cached, the snapshot is only read (drift), never copied.
+//! The static checks' findings of the prefix are kept with it too, with the state they resume from
+//! ([`crate::rules::static_checks_from`]), so only the new migrations are checked statically.
+//!
+//! The copy is what a resumed check spends most time on. After a check, once it has exited, a
+//! background process it hands the cluster and the lock to makes spare copies of the prefix it
+//! resumed from and of the snapshot it kept ([`spare_name`], [`crate::engine::Cleanup::copy_after`]);
+//! the next check renames a spare instead of copying.
 //!
 //! Where a prefix may be cut is decided by what the replay observed, not guessed: a snapshot is kept
 //! only when the session carries nothing a snapshot cannot (temporary objects, open cursors,
@@ -75,6 +82,41 @@ pub struct Payload {
     pub statements: usize,
     pub findings: Vec<Finding>,
     pub checkpoint: Checkpoint,
+    /// What the static checks found in the prefix and carry past it (none for a set whose static
+    /// checks cannot be cut, see [`crate::rules::static_checks_from`]).
+    #[serde(default)]
+    pub statics: Option<Statics>,
+}
+
+/// The static checks of a cached prefix: its findings and the state they resume from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Statics {
+    pub findings: Vec<Finding>,
+    pub state: crate::rules::StaticState,
+}
+
+/// What a replay from the cache gives: the replay's log, the catalog it built (when asked for) and
+/// the set's static findings (those of the cached prefix, and the checks of the migrations after it).
+pub struct Cached {
+    pub log: crate::replay::ReplayLog,
+    pub built: Option<crate::catalog::Catalog>,
+    pub statics: Vec<Finding>,
+}
+
+/// The static checks of `set`, resumed after the cached prefix `hit` when its payload has them.
+fn static_checks(
+    set: &MigrationSet,
+    hit: Option<&(usize, Entry, Payload)>,
+) -> (Vec<Finding>, Option<crate::rules::StaticState>) {
+    match hit.and_then(|(k, _, p)| p.statics.as_ref().map(|s| (*k, s))) {
+        Some((k, statics)) => {
+            let (more, state) = crate::rules::static_checks_from(set, k, Some(&statics.state));
+            let mut all = statics.findings.clone();
+            all.extend(more);
+            (all, state)
+        }
+        None => crate::rules::static_checks_from(set, 0, None),
+    }
 }
 
 /// Milliseconds since the epoch (`created`, `used`): checks a second apart must not tie in LRU order.
@@ -117,14 +159,22 @@ pub struct Cache {
 /// cluster lives.
 pub fn open(dir: &Path) -> Result<Option<(Cache, std::fs::File, PathBuf)>, CacheError> {
     std::fs::create_dir_all(dir.join("entries")).map_err(io(dir))?;
-    let lock = lock_file(dir, false)?;
-    let Some(lock) = lock else {
-        return Ok(None);
-    };
     let (cluster, _) = crate::engine::local::persistent_dir(dir).map_err(|e| CacheError::Io {
         path: dir.to_path_buf(),
         reason: e.to_string(),
     })?;
+    // The background copy of spares a finished run left holds the lock for a second or two: wait
+    // for it (another check may hold it for minutes, and is not waited for).
+    let deadline = std::time::Instant::now() + REFILL_PATIENCE;
+    let lock = loop {
+        match lock_file(dir, false)? {
+            Some(lock) => break lock,
+            None if refilling(&cluster) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            None => return Ok(None),
+        }
+    };
     Ok(Some((
         Cache {
             entries: dir.join("entries"),
@@ -133,6 +183,26 @@ pub fn open(dir: &Path) -> Result<Option<(Cache, std::fs::File, PathBuf)>, Cache
         lock,
         cluster,
     )))
+}
+
+/// How long a run waits for the background copy of spares before replaying from scratch.
+const REFILL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether the cache's lock is held by the background copy of spares (its marker names a live
+/// process), rather than by another check.
+fn refilling(cluster: &Path) -> bool {
+    std::fs::read_to_string(cluster.join(crate::engine::local::REFILL_MARKER))
+        .ok()
+        .and_then(|pid| pid.trim().parse::<i32>().ok())
+        .filter(|&pid| pid > 1)
+        // SAFETY: kill with signal 0 only checks for existence.
+        .is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0)
+}
+
+/// Whether spare copies of the prefixes a run used are made after it (`PGREHEARSE_CACHE_SPARES=0`
+/// turns it off: half the memory, and the next run copies its prefix itself).
+fn spares_on() -> bool {
+    std::env::var("PGREHEARSE_CACHE_SPARES").map_or(true, |v| v != "0")
 }
 
 fn max_bytes() -> u64 {
@@ -264,15 +334,18 @@ impl Cache {
         let _ = self.write(&e);
     }
 
-    /// Records the snapshot kept as `database` and evicts the least recently used ones beyond the
-    /// size bound.
+    /// Records the snapshot kept as `database` (of `bytes`, else measured) and evicts the least
+    /// recently used ones beyond the size bound.
     pub async fn insert(
         &self,
         server: &Server,
         mut entry: Entry,
         payload: &Payload,
+        bytes: Option<u64>,
     ) -> Result<(), CacheError> {
-        if let Ok(admin) = server.connect(&server.admin_db).await {
+        if let Some(bytes) = bytes {
+            entry.bytes = bytes;
+        } else if let Ok(admin) = server.connect(&server.admin_db).await {
             entry.bytes = admin
                 .query_one("SELECT pg_database_size($1)::int8", &[&entry.database])
                 .await
@@ -308,8 +381,9 @@ impl Cache {
             self.forget(&e.key);
             let _ = admin
                 .batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    crate::engine::quote_ident(&e.database)
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE); DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    crate::engine::quote_ident(&e.database),
+                    crate::engine::quote_ident(&spare_name(&e.key))
                 ))
                 .await;
         }
@@ -330,6 +404,17 @@ fn entries_in(dir: &Path) -> Vec<Entry> {
     }
     out.sort_by(|a, b| a.set.cmp(&b.set).then(a.migrations.cmp(&b.migrations)));
     out
+}
+
+/// The name of the spare copy of the snapshot with key `key`: made in the background after a run
+/// ([`crate::engine::Cleanup::copy_after`]) and renamed, not copied, by the next run that resumes
+/// from that snapshot.
+pub fn spare_name(key: &str) -> String {
+    format!(
+        "{}{}",
+        crate::engine::local::SPARE_PREFIX,
+        &key[..key.len().min(40)]
+    )
 }
 
 /// The database name of the snapshot with key `key`.
@@ -531,7 +616,7 @@ pub async fn replay_set(
     cache: &Cache,
     set: &MigrationSet,
     r: &Replay<'_>,
-) -> Result<Option<(crate::replay::ReplayLog, Option<crate::catalog::Catalog>)>, ReplayFailure> {
+) -> Result<Option<Cached>, ReplayFailure> {
     let say = |what: String| {
         if r.verbose {
             eprintln!("pgrehearse: cache: {}: {what}", shown(&set.dir));
@@ -555,10 +640,13 @@ pub async fn replay_set(
                 None
             }
         });
+    let (mut statics, static_state) = static_checks(set, hit.as_ref());
     if let Some((k, entry, payload)) = &hit {
         cache.touch(entry);
         say(format!("{k} of {n} migrations cached"));
         if *k == n {
+            // The next run most likely adds a migration to these.
+            want_spare(r, entry);
             // Nothing to replay: the snapshot is only read.
             let log =
                 crate::replay::prefix_log(set, n, payload.findings.clone(), payload.statements);
@@ -568,7 +656,11 @@ pub async fn replay_set(
             } else {
                 None
             };
-            return Ok(Some((log, built)));
+            return Ok(Some(Cached {
+                log,
+                built,
+                statics,
+            }));
         }
     } else {
         say(format!("no cached prefix of its {n} migrations"));
@@ -583,7 +675,7 @@ pub async fn replay_set(
         }
         other => other?,
     };
-    let (log, built, db, kept) = match first {
+    let (mut log, built, db, kept) = match first {
         // One transaction around every migration: a failure rolls back the cached ones too.
         (log, _, db, _) if hit.is_some() && (log.failed || log.partial) && cold_on_failure(set) => {
             r.server.drop_scratch(r.cleanup, db).await;
@@ -603,13 +695,36 @@ pub async fn replay_set(
                 .await
             {
                 Ok(()) => {
-                    let payload = Payload {
+                    // Moved into the payload and back: a long history's findings are not copied.
+                    let mut payload = Payload {
                         statements: log.statements,
-                        findings: log.findings.clone(),
+                        findings: std::mem::take(&mut log.findings),
                         checkpoint,
+                        statics: static_state.map(|state| Statics {
+                            findings: std::mem::take(&mut statics),
+                            state,
+                        }),
                     };
-                    if let Err(err) = cache.insert(r.server, entry(set, key), &payload).await {
-                        say(format!("could not record the snapshot: {err}"));
+                    let kept = entry(set, key);
+                    // A snapshot resumed from another has about its size (the migrations after a
+                    // prefix add little): not measured again, which would read every file of it.
+                    let bytes = hit.as_ref().map(|(_, base, _)| base.bytes);
+                    let inserted = cache.insert(r.server, kept.clone(), &payload, bytes).await;
+                    log.findings = std::mem::take(&mut payload.findings);
+                    if let Some(kept_statics) = payload.statics.take() {
+                        statics = kept_statics.findings;
+                    }
+                    match inserted {
+                        Ok(()) => {
+                            // The next run either adds a migration to these, or changes the new
+                            // ones (amending the commit the hook refused) and resumes where this
+                            // run did.
+                            want_spare(r, &kept);
+                            if let Some((_, base, _)) = &hit {
+                                want_spare(r, base);
+                            }
+                        }
+                        Err(err) => say(format!("could not record the snapshot: {err}")),
                     }
                 }
                 Err(err) => say(format!("could not keep the snapshot: {err}")),
@@ -622,7 +737,21 @@ pub async fn replay_set(
             r.server.drop_scratch(r.cleanup, db).await;
         }
     }
-    Ok(Some((log, built)))
+    Ok(Some(Cached {
+        log,
+        built,
+        statics,
+    }))
+}
+
+/// Asks for a spare copy of the snapshot `entry`, made after the run (see [`spare_name`]).
+fn want_spare(r: &Replay<'_>, entry: &Entry) {
+    if spares_on() {
+        r.cleanup.copy_after(crate::engine::DatabaseCopy {
+            template: entry.database.clone(),
+            name: spare_name(&entry.key),
+        });
+    }
 }
 
 type Replayed = (
@@ -639,7 +768,22 @@ async fn replay_from(
     from: Option<&(usize, Entry, Payload)>,
 ) -> Result<Replayed, ReplayFailure> {
     let db = match from {
-        Some((_, entry, _)) => r.server.copy_snapshot(r.cleanup, &entry.database).await?,
+        Some((k, entry, _)) => match r
+            .server
+            .take_spare(r.cleanup, &spare_name(&entry.key))
+            .await?
+        {
+            Some(db) => {
+                if r.verbose {
+                    eprintln!(
+                        "pgrehearse: cache: {}: the prefix of {k} taken from its spare copy",
+                        shown(&set.dir)
+                    );
+                }
+                db
+            }
+            None => r.server.copy_snapshot(r.cleanup, &entry.database).await?,
+        },
         None => r.server.create_scratch(r.cleanup, "replay").await?,
     };
     let resume = from.map(|(k, _, payload)| crate::replay::Resume {
@@ -828,6 +972,7 @@ mod tests {
         let mut bare = finding.clone();
         bare.help = None;
         let e = entry(&set(&[A]), &"ab".repeat(32));
+        let p_static = bare.clone();
         let p = Payload {
             statements: 7,
             findings: vec![finding, bare],
@@ -837,9 +982,21 @@ mod tests {
                 locks: vec![("public.t".into(), "AccessExclusiveLock".into())],
                 ..Checkpoint::default()
             },
+            statics: Some(Statics {
+                findings: vec![p_static.clone()],
+                state: crate::rules::StaticState::default(),
+            }),
         };
         let back: Payload = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back.findings, p.findings);
+        assert_eq!(
+            back.statics.map(|s| (s.findings, s.state)),
+            Some((vec![p_static], crate::rules::StaticState::default()))
+        );
+        // A payload written before static findings were kept reads as having none.
+        let mut old = serde_json::to_value(&p).unwrap();
+        old.as_object_mut().unwrap().remove("statics");
+        assert!(serde_json::from_value::<Payload>(old).is_ok_and(|p| p.statics.is_none()));
         assert_eq!(back.checkpoint.settings, p.checkpoint.settings);
         assert_eq!(back.checkpoint.role, p.checkpoint.role);
         assert_eq!(back.checkpoint.locks, p.checkpoint.locks);

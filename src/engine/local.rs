@@ -617,7 +617,11 @@ pub async fn start_persistent(
         }
         match spawn_on(&bindir, who, dir, &data, &[]).await {
             Ok((pid, config, version)) => {
-                cleanup.register(Resource::PersistentCluster { pid, lock });
+                cleanup.register(Resource::PersistentCluster {
+                    pid,
+                    lock,
+                    config: config.clone(),
+                });
                 return Ok((local_server(&bindir, config, version, started), fresh));
             }
             Err((pid, e)) => {
@@ -792,5 +796,199 @@ fn local_server(
         image: None,
         startup: started.elapsed(),
         replay: None,
+    }
+}
+
+/// What the background copy of the replay cache's cluster is handed ([`hand_over`], [`refill`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RefillSpec {
+    /// The postmaster, the directory of its socket (the cluster's directory) and its port.
+    pid: u32,
+    socket: PathBuf,
+    port: u16,
+    /// The process that handed the cluster over: the copies wait until it has exited.
+    parent: u32,
+    copies: Vec<super::DatabaseCopy>,
+}
+
+/// The environment variable that hands a cluster to `pgrehearse cache refill`.
+pub const REFILL_ENV: &str = "PGREHEARSE_REFILL";
+/// The file descriptor the cache's lock is handed over on.
+const REFILL_LOCK_FD: i32 = 3;
+/// Names of spare copies of cached prefixes: the background copy drops every other one.
+pub const SPARE_PREFIX: &str = "pgrehearse_spare_";
+/// The file in the cache cluster's directory naming the background copy's process, so that a run
+/// that finds the cache's lock held by it waits for it instead of replaying from scratch.
+pub const REFILL_MARKER: &str = "refill.pid";
+
+/// Hands the replay cache's cluster `pid` (reached with `config`) and the cache's `lock` over to a
+/// detached `pgrehearse cache refill` process that makes `copies` once this process has exited,
+/// then stops the cluster and releases the lock. The run answers without waiting for the copies.
+/// On failure the lock comes back, for the caller to stop the cluster.
+pub fn hand_over(
+    pid: u32,
+    lock: std::fs::File,
+    config: &tokio_postgres::Config,
+    copies: &[super::DatabaseCopy],
+) -> Result<(), (std::fs::File, String)> {
+    use std::os::unix::io::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let socket = config.get_hosts().iter().find_map(|h| match h {
+        tokio_postgres::config::Host::Unix(p) => Some(p.clone()),
+        _ => None,
+    });
+    let (Some(socket), Some(&port)) = (socket, config.get_ports().first()) else {
+        return Err((lock, "the replay cache's cluster has no socket".into()));
+    };
+    let spec = RefillSpec {
+        pid,
+        socket: socket.clone(),
+        port,
+        parent: std::process::id(),
+        copies: copies.to_vec(),
+    };
+    let spec = match serde_json::to_string(&spec) {
+        Ok(s) => s,
+        Err(e) => return Err((lock, e.to_string())),
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return Err((lock, format!("could not find pgrehearse's binary: {e}"))),
+    };
+    let fd = lock.as_raw_fd();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["cache", "refill"])
+        .env_clear()
+        .env(REFILL_ENV, spec)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec: the lock's descriptor becomes
+    // descriptor 3 (dup2 clears close-on-exec), and the child leaves the terminal's session so that
+    // neither Ctrl-C nor the terminal closing reaches it.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, REFILL_LOCK_FD) < 0 || libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    match cmd.spawn() {
+        Ok(child) => {
+            let _ = std::fs::write(socket.join(REFILL_MARKER), child.id().to_string());
+            // The child holds the lock now (the same open file); it is reaped by init.
+            drop(lock);
+            Ok(())
+        }
+        Err(e) => Err((lock, format!("could not start the background copy: {e}"))),
+    }
+}
+
+/// `pgrehearse cache refill` (started by [`hand_over`] only): waits for the run that handed the
+/// cluster over to exit, makes the copies it asked for (dropping older spare copies), stops the
+/// cluster with a fast shutdown and exits, which releases the cache's lock.
+pub async fn refill() -> Result<(), String> {
+    use std::os::unix::io::FromRawFd;
+    let spec: RefillSpec = std::env::var(REFILL_ENV)
+        .map_err(|_| {
+            format!("{REFILL_ENV} is not set: `cache refill` is started by pgrehearse itself")
+        })
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))?;
+    // SAFETY: descriptor 3 is the cache's lock, handed over by `hand_over` (checked with fstat).
+    let lock = unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        if libc::fstat(REFILL_LOCK_FD, &mut stat) != 0 {
+            return Err("no lock handed over".into());
+        }
+        std::fs::File::from_raw_fd(REFILL_LOCK_FD)
+    };
+    // SAFETY: getppid has no preconditions.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while unsafe { libc::getppid() } as u32 == spec.parent && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host_path(&spec.socket)
+        .port(spec.port)
+        .user(super::ADMIN_ROLE)
+        .dbname("postgres");
+    if let Ok((client, connection)) = config.connect(tokio_postgres::NoTls).await {
+        tokio::spawn(connection);
+        make_copies(&client, &spec.copies).await;
+    }
+    stop_postmaster(
+        spec.pid,
+        libc::SIGINT,
+        Duration::from_secs(30),
+        libc::SIGQUIT,
+    )
+    .await;
+    let _ = std::fs::remove_file(spec.socket.join(REFILL_MARKER));
+    drop(lock);
+    Ok(())
+}
+
+/// How many spare copies are kept: those asked for, then the newest others up to this many.
+const MAX_SPARES: usize = 2;
+
+/// Makes each copy that is missing (with its template's owner) and drops the oldest spare copies not
+/// asked for beyond [`MAX_SPARES`].
+async fn make_copies(client: &tokio_postgres::Client, copies: &[super::DatabaseCopy]) {
+    // Newest first (a database made later has a larger oid).
+    let existing: Vec<String> = client
+        .query(
+            "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) ORDER BY oid DESC",
+            &[&SPARE_PREFIX],
+        )
+        .await
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default();
+    let others = MAX_SPARES.saturating_sub(copies.len());
+    let unasked = existing
+        .iter()
+        .filter(|name| !copies.iter().any(|c| &c.name == *name));
+    for name in unasked.skip(others) {
+        {
+            let _ = client
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    super::quote_ident(name)
+                ))
+                .await;
+        }
+    }
+    let file_copy = client
+        .query_one(
+            "SELECT current_setting('server_version_num')::int >= 150000",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
+    for copy in copies {
+        if existing.contains(&copy.name) {
+            continue;
+        }
+        let Ok(Some(owner)) = client
+            .query_opt(
+                "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+                &[&copy.template],
+            )
+            .await
+            .map(|row| row.map(|r| r.get::<_, String>(0)))
+        else {
+            continue;
+        };
+        let _ = client
+            .batch_execute(&format!(
+                "CREATE DATABASE {} TEMPLATE {} OWNER {}{}",
+                super::quote_ident(&copy.name),
+                super::quote_ident(&copy.template),
+                super::quote_ident(&owner),
+                if file_copy { " STRATEGY FILE_COPY" } else { "" }
+            ))
+            .await;
     }
 }

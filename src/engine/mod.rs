@@ -260,19 +260,7 @@ impl Server {
     ) -> Result<ScratchDb, EngineError> {
         let name = scratch::new_name(label);
         let admin = self.connect(&self.admin_db).await?;
-        // Roles are cluster-wide: remember which exist (and how) so that the roles the replay creates
-        // are dropped after the database (registered later, so released first), later sets never see
-        // them, and a migration that renames or alters a role that existed is caught.
-        let roles = role_states(&admin).await.unwrap_or_default();
-        let roles_token = cleanup.register(Resource::NewRoles {
-            config: self.config_for(&self.admin_db),
-            baseline: roles,
-            names: cleanup.role_names.clone(),
-        });
-        let token = cleanup.register(Resource::Database {
-            config: self.config_for(&self.admin_db),
-            name: name.clone(),
-        });
+        let (token, roles_token) = self.register_scratch(cleanup, &admin, &name).await;
         admin
             .batch_execute(&format!(
                 "{}{}",
@@ -306,6 +294,63 @@ impl Server {
             token,
             roles_token,
         })
+    }
+
+    /// Registers scratch database `name` for cleanup: it, then the roles created while it exists.
+    async fn register_scratch(&self, cleanup: &Cleanup, admin: &Client, name: &str) -> (u64, u64) {
+        // Roles are cluster-wide: remember which exist (and how) so that the roles the replay creates
+        // are dropped after the database (registered later, so released first), later sets never see
+        // them, and a migration that renames or alters a role that existed is caught.
+        let roles = role_states(admin).await.unwrap_or_default();
+        let roles_token = cleanup.register(Resource::NewRoles {
+            config: self.config_for(&self.admin_db),
+            baseline: roles,
+            names: cleanup.role_names.clone(),
+        });
+        let token = cleanup.register(Resource::Database {
+            config: self.config_for(&self.admin_db),
+            name: name.to_string(),
+        });
+        (token, roles_token)
+    }
+
+    /// Takes the database `spare` (a ready copy of a cached snapshot, see [`Cleanup::copy_after`]) as
+    /// a scratch database: renamed, so nothing is copied. `None` when there is no such database.
+    pub async fn take_spare(
+        &self,
+        cleanup: &Cleanup,
+        spare: &str,
+    ) -> Result<Option<ScratchDb>, EngineError> {
+        let admin = self.connect(&self.admin_db).await?;
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&spare])
+            .await
+            .map(|r| r.is_some())
+            .unwrap_or(false);
+        if !exists {
+            return Ok(None);
+        }
+        let name = scratch::new_name("replay");
+        let (token, roles_token) = self.register_scratch(cleanup, &admin, &name).await;
+        match admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote_ident(spare),
+                quote_ident(&name)
+            ))
+            .await
+        {
+            Ok(()) => Ok(Some(ScratchDb {
+                name,
+                token,
+                roles_token,
+            })),
+            Err(_) => {
+                cleanup.take(Some(token));
+                cleanup.take(Some(roles_token));
+                Ok(None)
+            }
+        }
     }
 
     /// Creates a scratch database as a copy of the cached snapshot `template` (see `crate::cache`):
@@ -634,8 +679,14 @@ pub enum Resource {
     Directory { dir: tempfile::TempDir },
     /// A temporary cluster: the postmaster's pid and its directory.
     LocalCluster { pid: u32, dir: tempfile::TempDir },
-    /// The replay cache's cluster (see `crate::cache`): stopped, kept, and its lock released.
-    PersistentCluster { pid: u32, lock: std::fs::File },
+    /// The replay cache's cluster (see `crate::cache`), reached with `config`: stopped, kept, and its
+    /// lock released; or, when copies were asked for ([`Cleanup::copy_after`]), handed over with its
+    /// lock to a process that makes them in the background and then stops it.
+    PersistentCluster {
+        pid: u32,
+        lock: std::fs::File,
+        config: Config,
+    },
     /// A scratch database on a server reached with `config` (connected to the admin database).
     Database { config: Config, name: String },
     /// The role a url engine's replay ran as (see [`ReplayRole`]), dropped after every scratch database.
@@ -660,6 +711,16 @@ pub struct Cleanup {
     docker_used: std::sync::atomic::AtomicBool,
     /// The names of the roles the replayed SQL may create (see [`Cleanup::expect_roles`]).
     role_names: Arc<Mutex<BTreeSet<String>>>,
+    /// Databases of the replay cache's cluster to copy once the run is over ([`Cleanup::copy_after`]).
+    copies: Mutex<Vec<DatabaseCopy>>,
+}
+
+/// A database of the replay cache's cluster to copy after the run: `name` as a copy of `template`
+/// (with its owner). Every other database named like the copies (`keep_like`) is dropped.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DatabaseCopy {
+    pub template: String,
+    pub name: String,
 }
 
 impl Cleanup {
@@ -716,6 +777,17 @@ impl Cleanup {
         }
     }
 
+    /// Asks for `copy.name` to be made as a copy of `copy.template` on the replay cache's cluster once
+    /// the run is over, in the background (see `crate::cache`: a spare copy of a cached prefix that
+    /// the next run renames instead of copying). Without a cache cluster, nothing happens.
+    pub fn copy_after(&self, copy: DatabaseCopy) {
+        if let Ok(mut copies) = self.copies.lock()
+            && !copies.contains(&copy)
+        {
+            copies.push(copy);
+        }
+    }
+
     /// Records that the docker engine may create containers.
     pub fn docker_used(&self) {
         self.docker_used.store(true, Ordering::SeqCst);
@@ -723,8 +795,21 @@ impl Cleanup {
 
     /// Removes everything still registered, newest first. Safe to call more than once.
     pub async fn run_all(&self) {
+        let copies = self
+            .copies
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
         for r in self.take(None) {
-            release(r).await;
+            match r {
+                Resource::PersistentCluster { pid, lock, config } if !copies.is_empty() => {
+                    if let Err((lock, e)) = local::hand_over(pid, lock, &config, &copies) {
+                        eprintln!("pgrehearse: warning: {e}");
+                        let _ = local::stop_persistent(pid, lock).await;
+                    }
+                }
+                r => release(r).await,
+            }
         }
         if self.docker_used.load(Ordering::SeqCst) {
             docker::remove_own_containers().await;
@@ -745,7 +830,7 @@ async fn release(resource: Resource) {
                 .map_err(|e| format!("could not remove {path}: {e}"))
         }
         Resource::LocalCluster { pid, dir } => local::stop_cluster(pid, dir).await,
-        Resource::PersistentCluster { pid, lock } => local::stop_persistent(pid, lock).await,
+        Resource::PersistentCluster { pid, lock, .. } => local::stop_persistent(pid, lock).await,
         Resource::Database { config, name } => drop_database(&config, &name).await,
         Resource::Role { config, name } => drop_role(&config, &name).await,
         Resource::NewRoles {

@@ -382,6 +382,49 @@ fn session_settings_of_a_cached_prefix_carry_over() {
     assert!(!cold.json.contains("migration-failed"), "{}", cold.json);
 }
 
+/// After a check, spare copies of the prefixes it used are made in the background: the next check,
+/// which adds a migration, and the one after it, which changes that migration again (amending the
+/// commit a hook refused), each rename a spare instead of copying the snapshot, and report what a
+/// check from scratch reports. `PGREHEARSE_CACHE_SPARES=0` makes none.
+#[test]
+fn spare_copies_save_the_next_checks_the_copy() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1, M2]);
+    let fill = cache.check(repo.path(), &[]);
+    assert!(!fill.stderr.contains("spare copy"), "{}", fill.stderr);
+    psql_repo(repo.path(), &[M1, M2, M3]);
+    let added = cache.check(repo.path(), &[]);
+    let spare = "the prefix of 2 taken from its spare copy";
+    assert!(
+        added.stderr.contains("2 of 3 migrations cached") && added.stderr.contains(spare),
+        "{}",
+        added.stderr
+    );
+    let amended = ("003_use.sql", "INSERT INTO app.t VALUES (2);\n");
+    psql_repo(repo.path(), &[M1, M2, amended]);
+    let again = cache.check(repo.path(), &[]);
+    assert!(
+        again.stderr.contains("2 of 3 migrations cached") && again.stderr.contains(spare),
+        "{}",
+        again.stderr
+    );
+    let cold = cache.check(repo.path(), &["--no-cache"]);
+    assert_eq!(again.json, cold.json);
+
+    let off = [("PGREHEARSE_CACHE_SPARES", "0")];
+    let cache = Cache::new();
+    psql_repo(repo.path(), &[M1, M2]);
+    cache.check_env(repo.path(), &[], &off);
+    psql_repo(repo.path(), &[M1, M2, M3]);
+    let copied = cache.check_env(repo.path(), &[], &off);
+    assert!(
+        copied.stderr.contains("2 of 3 migrations cached") && !copied.stderr.contains("spare"),
+        "{}",
+        copied.stderr
+    );
+}
+
 /// Editing, inserting, reordering or deleting a migration falls back to the longest prefix still
 /// valid; every fallback reports what a cold check reports.
 #[test]
