@@ -106,12 +106,13 @@ pub struct Cached {
 /// The static checks of `set`, resumed after the cached prefix `hit` when its payload has them.
 fn static_checks(
     set: &MigrationSet,
-    hit: Option<&(usize, Entry, Payload)>,
+    hit: Option<&mut (usize, Entry, Payload)>,
 ) -> (Vec<Finding>, Option<crate::rules::StaticState>) {
-    match hit.and_then(|(k, _, p)| p.statics.as_ref().map(|s| (*k, s))) {
+    match hit.and_then(|(k, _, p)| p.statics.as_mut().map(|s| (*k, s))) {
         Some((k, statics)) => {
             let (more, state) = crate::rules::static_checks_from(set, k, Some(&statics.state));
-            let mut all = statics.findings.clone();
+            // Taken, not copied: a long history's findings run to tens of thousands.
+            let mut all = std::mem::take(&mut statics.findings);
             all.extend(more);
             (all, state)
         }
@@ -515,11 +516,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Why `set` is never cached, when it is not: its SQL changes what a database snapshot does not
 /// hold (roles, databases, tablespaces, server settings).
 pub fn uncacheable(set: &MigrationSet) -> Option<String> {
-    let without_schemas = MigrationSet {
-        schemas: Vec::new(),
-        ..set.clone()
-    };
-    if !crate::environment::roles::created_by_set(&without_schemas).is_empty() {
+    if !crate::environment::roles::created_by_migrations(set).is_empty() {
         return Some("its SQL creates roles, which live outside the database".into());
     }
     let texts = set
@@ -540,6 +537,28 @@ pub fn uncacheable(set: &MigrationSet) -> Option<String> {
 /// What cluster-wide (or database-level) state `text` changes, if any.
 fn cluster_wide(text: &str) -> Option<&'static str> {
     use pgrehearse_sql as sql;
+    // Most files change nothing of the kind: not tokenized.
+    let reassign = text
+        .as_bytes()
+        .windows(8)
+        .any(|w| w.eq_ignore_ascii_case(b"reassign"));
+    if !reassign
+        && !sql::may_hold_word_pair(
+            text,
+            &["alter", "create", "drop", "on", "rename"],
+            &[
+                "role",
+                "user",
+                "group",
+                "database",
+                "tablespace",
+                "system",
+                "subscription",
+            ],
+        )
+    {
+        return None;
+    }
     let tokens = sql::significant_tokens(text, sql::Span::new(0, text.len()));
     for w in tokens.windows(2) {
         let verb = ["ALTER", "CREATE", "DROP", "ON", "RENAME", "REASSIGN"]
@@ -631,7 +650,7 @@ pub async fn replay_set(
     }
     let keys = keys(set, &KeyContext::new(r.server, r.engine, r.options));
     let n = set.migrations.len();
-    let hit = cache
+    let mut hit = cache
         .longest(&keys)
         .and_then(|(k, entry)| match cache.payload(&entry) {
             Some(payload) => Some((k, entry, payload)),
@@ -640,16 +659,20 @@ pub async fn replay_set(
                 None
             }
         });
-    let (mut statics, static_state) = static_checks(set, hit.as_ref());
-    if let Some((k, entry, payload)) = &hit {
+    let (mut statics, static_state) = static_checks(set, hit.as_mut());
+    if let Some((k, entry, payload)) = &mut hit {
         cache.touch(entry);
         say(format!("{k} of {n} migrations cached"));
         if *k == n {
             // The next run most likely adds a migration to these.
             want_spare(r, entry);
             // Nothing to replay: the snapshot is only read.
-            let log =
-                crate::replay::prefix_log(set, n, payload.findings.clone(), payload.statements);
+            let log = crate::replay::prefix_log(
+                set,
+                n,
+                std::mem::take(&mut payload.findings),
+                payload.statements,
+            );
             let built = if r.catalog {
                 let client = r.server.connect(&entry.database).await?;
                 Some(crate::catalog::snapshot(&client, r.snapshot).await?)
@@ -665,7 +688,7 @@ pub async fn replay_set(
     } else {
         say(format!("no cached prefix of its {n} migrations"));
     }
-    let first = match replay_from(set, r, hit.as_ref()).await {
+    let first = match replay_from(set, r, hit.as_mut()).await {
         // The prefix's session could not be restored (a lock its transaction held): from scratch.
         Err(ReplayFailure::Replay(e))
             if hit.is_some() && e.reason.starts_with(crate::replay::RESUME_FAILED) =>
@@ -765,9 +788,9 @@ type Replayed = (
 async fn replay_from(
     set: &MigrationSet,
     r: &Replay<'_>,
-    from: Option<&(usize, Entry, Payload)>,
+    from: Option<&mut (usize, Entry, Payload)>,
 ) -> Result<Replayed, ReplayFailure> {
-    let db = match from {
+    let db = match from.as_deref() {
         Some((k, entry, _)) => match r
             .server
             .take_spare(r.cleanup, &spare_name(&entry.key))
@@ -788,9 +811,9 @@ async fn replay_from(
     };
     let resume = from.map(|(k, _, payload)| crate::replay::Resume {
         start: *k,
-        findings: payload.findings.clone(),
+        findings: std::mem::take(&mut payload.findings),
         statements: payload.statements,
-        checkpoint: payload.checkpoint.clone(),
+        checkpoint: std::mem::take(&mut payload.checkpoint),
     });
     let result = async {
         let client = r.server.connect(&db.name).await?;

@@ -448,16 +448,16 @@ impl Walker<'_> {
         {
             return Ok(Some(Runner::Flyway));
         }
-        if numbered
-            .iter()
-            .any(|f| self.head(f).contains("-- +goose up"))
-        {
-            return Ok(Some(Runner::Goose));
+        // Goose annotations win over dbmate's: one read of each file's head for both.
+        let mut dbmate = false;
+        for f in &numbered {
+            let head = self.head(f);
+            if head.contains("-- +goose up") {
+                return Ok(Some(Runner::Goose));
+            }
+            dbmate = dbmate || head.contains("-- migrate:up");
         }
-        if numbered
-            .iter()
-            .any(|f| self.head(f).contains("-- migrate:up"))
-        {
+        if dbmate {
             return Ok(Some(Runner::Dbmate));
         }
         if !numbered.is_empty() && self.uses_sqlx(rel) {

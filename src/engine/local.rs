@@ -959,14 +959,7 @@ async fn make_copies(client: &tokio_postgres::Client, copies: &[super::DatabaseC
                 .await;
         }
     }
-    let file_copy = client
-        .query_one(
-            "SELECT current_setting('server_version_num')::int >= 150000",
-            &[],
-        )
-        .await
-        .map(|r| r.get::<_, bool>(0))
-        .unwrap_or(false);
+    let strategy = super::file_copy_strategy(client).await;
     for copy in copies {
         if existing.contains(&copy.name) {
             continue;
@@ -983,11 +976,10 @@ async fn make_copies(client: &tokio_postgres::Client, copies: &[super::DatabaseC
         };
         let _ = client
             .batch_execute(&format!(
-                "CREATE DATABASE {} TEMPLATE {} OWNER {}{}",
+                "CREATE DATABASE {} TEMPLATE {} OWNER {}{strategy}",
                 super::quote_ident(&copy.name),
                 super::quote_ident(&copy.template),
                 super::quote_ident(&owner),
-                if file_copy { " STRATEGY FILE_COPY" } else { "" }
             ))
             .await;
     }

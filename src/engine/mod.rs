@@ -361,15 +361,7 @@ impl Server {
         template: &str,
     ) -> Result<ScratchDb, EngineError> {
         let admin = self.connect(&self.admin_db).await?;
-        let file_copy = admin
-            .query_one(
-                "SELECT current_setting('server_version_num')::int >= 150000",
-                &[],
-            )
-            .await
-            .map(|r| r.get::<_, bool>(0))
-            .unwrap_or(false);
-        let suffix = if file_copy { " STRATEGY FILE_COPY" } else { "" };
+        let suffix = file_copy_strategy(&admin).await;
         self.create_database(cleanup, "replay", Some((template, suffix)))
             .await
     }
@@ -669,6 +661,21 @@ async fn role_states(client: &Client) -> Result<Vec<RoleState>, tokio_postgres::
             attributes: r.get(2),
         })
         .collect())
+}
+
+/// How `CREATE DATABASE … TEMPLATE` copies a large template fastest on the server `admin` is
+/// connected to: ` STRATEGY FILE_COPY` from PostgreSQL 15 on (which copies WAL-logged by default),
+/// nothing before (file copy is all there is).
+pub async fn file_copy_strategy(admin: &Client) -> &'static str {
+    let file_copy = admin
+        .query_one(
+            "SELECT current_setting('server_version_num')::int >= 150000",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
+    if file_copy { " STRATEGY FILE_COPY" } else { "" }
 }
 
 /// Something that must not outlive the run.

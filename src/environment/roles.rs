@@ -254,7 +254,14 @@ pub fn referenced(text: &str, stmt: Span) -> Vec<Named> {
 /// bodies such as `DO $$ … $$`, and the new name of `ALTER ROLE … RENAME TO`).
 pub fn created(text: &str, stmt: Span) -> Vec<String> {
     let mut out = Vec::new();
-    scan_created(text, stmt, &mut out, 0);
+    // Most statements name no role: not tokenized (a long history's thousands add up).
+    if pgrehearse_sql::may_hold_word_pair(
+        stmt.slice(text),
+        &["create", "alter"],
+        &["role", "user", "group"],
+    ) {
+        scan_created(text, stmt, &mut out, 0);
+    }
     out
 }
 
@@ -296,6 +303,22 @@ fn scan_created(text: &str, span: Span, out: &mut Vec<String>, nesting: usize) {
 /// `create-roles` creates. The url engine drops only roles of these names that did not exist before
 /// the run, so a role another session creates meanwhile is never touched.
 pub fn created_by_set(set: &crate::runner::MigrationSet) -> std::collections::BTreeSet<String> {
+    let mut names = created_by_migrations(set);
+    let mut scan = |text: &str| names.extend(created(text, Span::new(0, text.len())));
+    for s in &set.schemas {
+        scan(&s.text);
+        for g in s.generated.iter().flat_map(|g| g.iter()) {
+            scan(&g.sql);
+        }
+    }
+    names
+}
+
+/// The roles the migrations and preludes of `set` may create ([`created_by_set`] without its
+/// declared schemas).
+pub fn created_by_migrations(
+    set: &crate::runner::MigrationSet,
+) -> std::collections::BTreeSet<String> {
     use crate::runner::PreludeKind;
     let mut names = std::collections::BTreeSet::new();
     let mut scan = |text: &str| names.extend(created(text, Span::new(0, text.len())));
@@ -304,12 +327,6 @@ pub fn created_by_set(set: &crate::runner::MigrationSet) -> std::collections::BT
     }
     for p in &set.preludes {
         scan(&p.text);
-    }
-    for s in &set.schemas {
-        scan(&s.text);
-        for g in s.generated.iter().flat_map(|g| g.iter()) {
-            scan(&g.sql);
-        }
     }
     for p in &set.preludes {
         match &p.kind {

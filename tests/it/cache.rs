@@ -425,6 +425,38 @@ fn spare_copies_save_the_next_checks_the_copy() {
     );
 }
 
+/// The processes whose command line names `dir` (the cache cluster's postmaster runs on the data
+/// directory inside it).
+fn processes_in(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&needle))
+        .collect()
+}
+
+/// The background copy a check leaves behind ends by itself: once `cache clear` (which waits for it)
+/// returns, neither it nor the cache's cluster runs any more.
+#[test]
+fn nothing_runs_after_the_background_copy() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1, M2]);
+    cache.check(repo.path(), &[]);
+    let status = cache.status();
+    let cluster = status
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster: "))
+        .expect("status names the cluster");
+    let out = cache.run(&["cache", "clear"], &[]);
+    assert!(out.status.success());
+    assert_eq!(processes_in(Path::new(cluster)), Vec::<String>::new());
+}
+
 /// Editing, inserting, reordering or deleting a migration falls back to the longest prefix still
 /// valid; every fallback reports what a cold check reports.
 #[test]

@@ -595,3 +595,65 @@ mod tests {
         assert_eq!(toks[0].span, Span::new(7, 10));
     }
 }
+
+/// Whether `text` may hold one of the words `firsts` directly followed by one of `seconds` (ASCII
+/// case ignored): a cheap test before tokenizing, that never says no when the tokens hold such a
+/// pair. Whitespace between the two is skipped; a comment there (or anything else that is not a
+/// word) makes it say yes, as does a pair inside a string or a quoted identifier. Every word must be
+/// lowercase ASCII.
+pub fn may_hold_word_pair(text: &str, firsts: &[&str], seconds: &[&str]) -> bool {
+    let b = text.as_bytes();
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    let word_at = |at: usize, w: &str| {
+        b.len() >= at + w.len()
+            && b[at..at + w.len()].eq_ignore_ascii_case(w.as_bytes())
+            && b.get(at + w.len()).is_none_or(|&c| !is_ident(c))
+    };
+    let mut i = 0;
+    while i < b.len() {
+        if !is_ident(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_ident(b[i]) {
+            i += 1;
+        }
+        if !firsts.iter().any(|w| word_at(start, w)) {
+            continue;
+        }
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        match b.get(j) {
+            Some(c) if is_ident(*c) && seconds.iter().any(|w| word_at(j, w)) => return true,
+            Some(c) if is_ident(*c) => {}
+            // A comment, a quote or anything else that is not a word: maybe.
+            Some(_) => return true,
+            None => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod word_pair_tests {
+    use super::*;
+
+    /// The prefilter says yes wherever the tokens hold the pair, and no on text that plainly lacks it.
+    #[test]
+    fn word_pairs_are_never_missed() {
+        let pair = |t: &str| may_hold_word_pair(t, &["create", "alter"], &["role", "user"]);
+        assert!(pair("CREATE ROLE app;"));
+        assert!(pair("create\n\t user app;"));
+        assert!(pair("CREATE /* x */ ROLE app;"));
+        assert!(pair("ALTER -- x\nROLE app RENAME TO b;"));
+        assert!(pair("DO $$ BEGIN CREATE ROLE app; END $$;"));
+        assert!(!pair("CREATE TABLE user_roles (id int);"));
+        assert!(!pair("RECREATE ROLE x; CREATE TABLE roles (u int);"));
+        assert!(!pair("SELECT 1; CREATE"));
+        assert!(!pair("CREATE TABLE t (role text, \"user\" text);"));
+        assert!(!pair("CREATE INDEX ON users (id);"));
+    }
+}

@@ -40,7 +40,7 @@ pub use classify::{
 };
 pub use dialect::{CONSTRUCTS, Dialect, DialectHit, attribute_datetime, detect_dialect};
 pub use dialect_fix::DialectFix;
-pub use lex::{Lexer, Token, TokenKind, describe_unterminated, tokenize};
+pub use lex::{Lexer, Token, TokenKind, describe_unterminated, may_hold_word_pair, tokenize};
 pub use span::{LineIndex, Span, char_pos_to_byte, floor_char_boundary};
 pub use split::{
     DRIZZLE_BREAKPOINT, Statement, copy_data, leading_keywords, significant_tokens, split,
