@@ -458,6 +458,8 @@ async fn run_check_task(options: CheckOptions) -> Result<check::Outcome, String>
         why = interrupted() => {
             task.abort();
             let _ = task.await;
+            // Interrupted: nothing keeps running after this process, spare copies included.
+            cleanup.forget_copies();
             cleanup.run_all().await;
             eprintln!("pgrehearse: {why}; everything the replay created was removed");
             None
@@ -467,6 +469,7 @@ async fn run_check_task(options: CheckOptions) -> Result<check::Outcome, String>
         None => Err("interrupted".to_string()),
         Some(Err(_panic)) => {
             // The panic hook already explained; remove what the replay created.
+            cleanup.forget_copies();
             cleanup.run_all().await;
             Err("internal error (see the log)".to_string())
         }
@@ -562,6 +565,8 @@ async fn run_fix_drift(args: FixDriftArgs) -> ExitCode {
         why = interrupted() => {
             task.abort();
             let _ = task.await;
+            // Interrupted: nothing keeps running after this process, spare copies included.
+            cleanup.forget_copies();
             cleanup.run_all().await;
             eprintln!("pgrehearse: {why}; everything the replay created was removed");
             return ExitCode::from(2);

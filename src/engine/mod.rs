@@ -664,8 +664,8 @@ async fn role_states(client: &Client) -> Result<Vec<RoleState>, tokio_postgres::
 }
 
 /// How `CREATE DATABASE … TEMPLATE` copies a large template fastest on the server `admin` is
-/// connected to: ` STRATEGY FILE_COPY` from PostgreSQL 15 on (which copies WAL-logged by default),
-/// nothing before (file copy is all there is).
+/// connected to: ` STRATEGY FILE_COPY` from PostgreSQL 15 on (whose default is the WAL-logged copy),
+/// nothing before (a file copy is all there is).
 pub async fn file_copy_strategy(admin: &Client) -> &'static str {
     let file_copy = admin
         .query_one(
@@ -722,8 +722,8 @@ pub struct Cleanup {
     copies: Mutex<Vec<DatabaseCopy>>,
 }
 
-/// A database of the replay cache's cluster to copy after the run: `name` as a copy of `template`
-/// (with its owner). Every other database named like the copies (`keep_like`) is dropped.
+/// A database of the replay cache's cluster to copy after the run: `name` as a copy of `template`,
+/// with its owner (see `local::refill`, which also drops the oldest spare copies not asked for).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseCopy {
     pub template: String,
@@ -792,6 +792,14 @@ impl Cleanup {
             && !copies.contains(&copy)
         {
             copies.push(copy);
+        }
+    }
+
+    /// Drops the copies asked for with [`Cleanup::copy_after`]: the run was interrupted, and nothing
+    /// of it may keep running after it.
+    pub fn forget_copies(&self) {
+        if let Ok(mut copies) = self.copies.lock() {
+            copies.clear();
         }
     }
 
