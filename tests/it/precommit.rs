@@ -114,6 +114,8 @@ fn try_repo(hook_repo: &Path, sample: &Path, home: &Path) -> Output {
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
         .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "true")
         .env("PGREHEARSE_IMAGE", image())
+        // The user's replay cache stays untouched (the git hook test below uses one of its own).
+        .env("PGREHEARSE_NO_CACHE", "1")
         .env_remove("PGREHEARSE_DATABASE_URL")
         .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1")
