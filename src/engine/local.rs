@@ -925,8 +925,16 @@ pub async fn refill() -> Result<(), String> {
         libc::SIGQUIT,
     )
     .await;
-    let _ = std::fs::remove_file(spec.socket.join(REFILL_MARKER));
+    // The marker outlives the lock: a check that finds the lock held always finds the marker and
+    // waits, rather than replaying from scratch. Removed only while it still names this process (a
+    // later check may have handed the cluster to a refill of its own meanwhile).
     drop(lock);
+    let marker = spec.socket.join(REFILL_MARKER);
+    if std::fs::read_to_string(&marker)
+        .is_ok_and(|pid| pid.trim() == std::process::id().to_string())
+    {
+        let _ = std::fs::remove_file(marker);
+    }
     Ok(())
 }
 
