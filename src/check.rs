@@ -204,8 +204,7 @@ fn discover_sets(
     Ok(discovery)
 }
 
-/// Discovery's findings and the static rules of every set (no database).
-/// The findings that need only the files. The static checks of a set that is replayed are made with
+/// The findings that need only the files: discovery's, and the static rules of every set not replayed. The static checks of a set that is replayed are made with
 /// its replay (`check_set`): resumed after the cached prefix when the replay is (see [`crate::cache`]).
 fn static_findings(
     options: &CheckOptions,
