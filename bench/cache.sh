@@ -4,7 +4,7 @@
 # `pgrehearse lint` of the same repository, in one run; plus a check with every migration cached
 # ("warm, all cached": a commit that changes no migration) and the pre-commit hook's command.
 #
-#   bash bench/cache.sh [N_FILES] [SEED] [ROUNDS]      # default: 2000 42 3
+#   bash bench/cache.sh [N_FILES] [SEED] [ROUNDS] [HOOK_ROUNDS]   # default: 2000 42 3 9
 #
 # The repository is a git repository with the N migrations committed and the new one staged, as the
 # pre-commit hook sees it. The checks compared with each other run with `--all-history` (every finding
@@ -13,7 +13,9 @@
 # round starts from the prefix of N (and not from the snapshot the previous round kept). After a check,
 # a background process makes spare copies of the prefixes it used (docs/cache.md); every timed command
 # starts once it has finished (a developer commits seconds apart, not milliseconds), and how long it
-# took after the check answered is reported apart. Medians are reported. The cache lives in a
+# took after the check answered is reported apart. The cache's cluster keeps running between checks
+# (PGREHEARSE_CACHE_LINGER, default 300 s), so the hook is measured both reusing it and, with
+# PGREHEARSE_CACHE_LINGER=0, starting it. Medians are reported. The cache lives in a
 # directory of the benchmark's own (XDG_CACHE_HOME), cleared at the end. PGREHEARSE_BENCH_BIN names a
 # binary to measure instead of building target/release/pgrehearse.
 set -euo pipefail
@@ -21,6 +23,7 @@ cd "$(dirname "$0")/.."
 N="${1:-2000}"
 SEED="${2:-42}"
 ROUNDS="${3:-3}"
+HOOK_ROUNDS="${4:-9}"
 GEN="${PGREHEARSE_CORPUS_GEN:-../shared/bench/gen_corpus.py}"
 OUT="bench/out"
 CORPUS="$OUT/corpus-$N-$SEED"
@@ -96,7 +99,7 @@ done
 grep -E "discovered|engine|spare|replayed|done" "$WORK/warm.err" | sed 's/^/  warm +1: /'
 # What the pre-commit hooks run (human output, engine detection), with one more new migration.
 HOOK_T=()
-for round in $(seq "$ROUNDS"); do
+for round in $(seq "$HOOK_ROUNDS"); do
   rm -f "$REPO"/migrations/"$NEXT"_*.sql
   printf -- '-- hook round %s\nCREATE TABLE bench_hook_%s (id bigint PRIMARY KEY);\n' "$round" "$round" \
     > "$REPO/migrations/${NEXT}_bench_hook.sql"
@@ -108,17 +111,35 @@ for round in $(seq "$ROUNDS"); do
 done
 settle
 sed 's/^/  hook output: /' "$WORK/hook.err" "$WORK/hook.out" | head -8
-python3 - "$N" "$FILL" "${COLD_T[*]}" "${WARM_T[*]}" "${HIT_T[*]}" "${LINT_T[*]}" "${HOOK_T[*]}" "${REFILL_T[*]}" <<'PY'
+# The same with the cluster stopped after every check (PGREHEARSE_CACHE_LINGER=0): each hook starts it.
+HOOK0_T=()
+hook_round() {
+  rm -f "$REPO"/migrations/"$NEXT"_*.sql
+  printf -- '-- hook round %s\nCREATE TABLE bench_hook_%s (id bigint PRIMARY KEY);\n' "$1" "$1" \
+    > "$REPO/migrations/${NEXT}_bench_hook.sql"
+  git -C "$REPO" add migrations
+  settle
+}
+hook_round stopped
+(cd "$REPO" && PGREHEARSE_CACHE_LINGER=0 "$BIN" hook run . >/dev/null 2>&1) || true
+for round in $(seq "$HOOK_ROUNDS"); do
+  hook_round "stopped_$round"
+  t0=$(now); (cd "$REPO" && PGREHEARSE_CACHE_LINGER=0 "$BIN" hook run . >/dev/null 2>"$WORK/hook0.err") || true; t1=$(now)
+  HOOK0_T+=("$(elapsed "$t0" "$t1")")
+done
+settle
+python3 - "$N" "$FILL" "${COLD_T[*]}" "${WARM_T[*]}" "${HIT_T[*]}" "${LINT_T[*]}" "${HOOK_T[*]}" "${REFILL_T[*]}" "${HOOK0_T[*]}" <<'PY'
 import statistics, sys
 n, fill = sys.argv[1], float(sys.argv[2])
-cold, warm, hit, lint, hook, refill = ([float(x) for x in a.split()] for a in sys.argv[3:9])
+cold, warm, hit, lint, hook, refill, hook0 = ([float(x) for x in a.split()] for a in sys.argv[3:10])
 m = statistics.median
 print(f"{n} migrations + 1 new, local engine, medians of {len(cold)} rounds:")
 print(f"  cold (--no-cache)          {m(cold):7.3f} s")
 print(f"  warm +1 (prefix of {n})   {m(warm):7.3f} s   cold/warm {m(cold)/m(warm):5.1f}x")
 print(f"  warm, all cached           {m(hit):7.3f} s   cold/warm {m(cold)/m(hit):5.1f}x")
 print(f"  pgrehearse lint            {m(lint):7.3f} s   warm +1/lint {m(warm)/m(lint):5.2f}x")
-print(f"  hook run, warm +1 (human)  {m(hook):7.3f} s   cold/hook {m(cold)/m(hook):5.1f}x, hook/lint {m(hook)/m(lint):5.2f}x")
+print(f"  hook run, warm +1 (human)  {m(hook):7.3f} s   cold/hook {m(cold)/m(hook):5.1f}x, hook/lint {m(hook)/m(lint):5.2f}x  (runs: {' '.join(f'{x:.3f}' for x in sorted(hook))})")
+print(f"  hook run, cluster stopped  {m(hook0):7.3f} s   cold/hook {m(cold)/m(hook0):5.1f}x, hook/lint {m(hook0)/m(lint):5.2f}x  (PGREHEARSE_CACHE_LINGER=0)")
 print(f"  first fill of the cache    {fill:7.3f} s")
 print(f"  spare copies, in the background after a check: {m(refill):.3f} s (median), {max(refill):.3f} s (max)")
 PY

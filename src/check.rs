@@ -119,15 +119,46 @@ pub async fn run(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, C
 async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome, CheckError> {
     let started = Instant::now();
     let config = config::load(&options.root, options.config.as_deref())?;
-    let discovery = discover_sets(options, config.as_ref())?;
+    let access = Access::new(options, config.as_ref());
+    // Reading the repository (discovery and its git history) and starting the replay cache's
+    // cluster take about as long as each other: they run at the same time.
+    let read = {
+        let (options, config) = (options.clone(), config.clone());
+        tokio::task::spawn_blocking(move || {
+            let discovery = discover_sets(&options, config.as_ref())?;
+            let found = started.elapsed();
+            // Before the replay, so that a wrong `--since` fails at once.
+            let shipped =
+                crate::history::shipped(&options.root, &discovery.sets, &options.history)?;
+            Ok::<_, CheckError>((discovery, found, shipped))
+        })
+    };
+    let early = async {
+        match &access {
+            Ok((access, _)) if early_start(options) => {
+                // And the findings of the prefix the next replay most likely resumes from are
+                // parsed meanwhile (megabytes for a long history).
+                let prefetch = std::thread::spawn(crate::cache::prefetch);
+                let engine_options = engine_options(options, access);
+                Some(start_cached(options, &engine_options, cleanup, Some(prefetch)).await)
+            }
+            _ => None,
+        }
+    };
+    let (read, early) = tokio::join!(read, early);
+    let (discovery, found, mut shipped) = match read {
+        Ok(read) => read?,
+        Err(e) => std::panic::resume_unwind(
+            e.try_into_panic()
+                .unwrap_or_else(|e| Box::new(e.to_string())),
+        ),
+    };
     progress!(
         options,
         "discovered {} migration set(s) in {:.0?}",
         discovery.sets.len(),
-        started.elapsed()
+        found
     );
-    // Before the replay, so that a wrong `--since` fails at once.
-    let mut shipped = crate::history::shipped(&options.root, &discovery.sets, &options.history)?;
     let mut report = Report::default();
     let needs_db = discovery.sets.iter().any(replayable);
     static_findings(options, &discovery, needs_db, &mut report);
@@ -143,8 +174,18 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
     }
     if needs_db {
         let drift = DriftSettings::new(config.as_ref());
-        let access = Access::new(options, config.as_ref(), &mut report)?;
-        let live = replay_sets(options, cleanup, &discovery, &drift, &access, &mut report).await?;
+        let (access, notices) = access?;
+        report.findings.extend(notices);
+        let live = replay_sets(
+            options,
+            cleanup,
+            &discovery,
+            &drift,
+            &access,
+            &mut report,
+            early,
+        )
+        .await?;
         // The live bookkeeping says what shipped, unless `--since` or `--all-history` says otherwise.
         if options.history == crate::history::Choice::Context {
             for (set, applied) in discovery.sets.iter().zip(live) {
@@ -159,6 +200,8 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
     report.findings.extend(shipped.notice.take());
     apply_policy(options, config.as_ref(), &discovery, needs_db, &mut report)?;
     crate::history::hold_back(&mut report, &shipped);
+    // Sorted once the history's findings are held back: a long history's tens of thousands are not.
+    report.sort();
     // Fixes only for what is reported: a long history's held-back findings need none.
     crate::rules::fixes::attach(&mut report.findings, &discovery.sets);
     rules::confirm::merge_confirmed(&mut report.findings);
@@ -286,12 +329,13 @@ struct Access {
 }
 
 impl Access {
+    /// Who replays, with the finding that says so when it is a superuser.
     fn new(
         options: &CheckOptions,
         config: Option<&config::ConfigFile>,
-        report: &mut Report,
-    ) -> Result<Access, CheckError> {
+    ) -> Result<(Access, Option<Finding>), CheckError> {
         let superuser = config.and_then(|c| c.replay_as) == Some(config::ReplayAs::Superuser);
+        let mut notice = None;
         if superuser {
             if let Some(reason) = crate::github::untrusted_event() {
                 return Err(CheckError::SuperuserRefused(reason));
@@ -300,7 +344,7 @@ impl Access {
                 .config
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(config::FILE_NAME));
-            report.findings.push(
+            notice = Some(
                 crate::registry::finding(
                     "replay-as-superuser",
                     "the migrations were replayed as a PostgreSQL superuser (`replay-as: superuser`): their SQL could run programs and read files on the machine running the check",
@@ -311,7 +355,7 @@ impl Access {
         }
         let create_role =
             config.is_some_and(|c| c.privileges(config::PrivilegedStatement::CreateRole));
-        Ok(Access {
+        let access = Access {
             engine: if superuser {
                 engine::ReplayAccess::Superuser
             } else if create_role {
@@ -322,7 +366,8 @@ impl Access {
             extensions: config
                 .map(config::ConfigFile::privileged_extensions)
                 .unwrap_or_default(),
-        })
+        };
+        Ok((access, notice))
     }
 }
 
@@ -351,12 +396,15 @@ async fn replay_sets(
     drift: &DriftSettings,
     access: &Access,
     report: &mut Report,
+    early: Option<Early>,
 ) -> Result<Vec<Option<BTreeSet<String>>>, CheckError> {
-    let engine_options = EngineOptions {
-        replay: access.engine,
-        ..options.engine.clone()
+    let engine_options = engine_options(options, access);
+    let (server, cache) = match early {
+        Some(Some((server, cache))) => (server, Some(cache)),
+        // Tried early and unusable: not again.
+        Some(None) => (engine::start(&engine_options, cleanup).await?, None),
+        None => start_engine(options, &engine_options, cleanup).await?,
     };
-    let (server, cache) = start_engine(options, &engine_options, cleanup).await?;
     progress!(
         options,
         "engine {} ready in {:.3}s: {} (PostgreSQL {})",
@@ -378,9 +426,16 @@ async fn replay_sets(
     };
     // Sets replay concurrently (`--jobs`), each in its own database; roles are cluster-wide, so a
     // set whose SQL creates roles runs alone, after the others. Reported in the sets' order.
-    let (alone, together): (Vec<usize>, Vec<usize>) = (0..discovery.sets.len())
+    let replayed: Vec<usize> = (0..discovery.sets.len())
         .filter(|&i| replayable(&discovery.sets[i]))
-        .partition(|&i| !crate::environment::roles::created_by_set(&discovery.sets[i]).is_empty());
+        .collect();
+    let (alone, together): (Vec<usize>, Vec<usize>) = if replayed.len() < 2 {
+        (Vec::new(), replayed)
+    } else {
+        replayed.into_iter().partition(|&i| {
+            !crate::environment::roles::created_by_set(&discovery.sets[i]).is_empty()
+        })
+    };
     let one = |i: usize| {
         let (server, context, cache) = (&server, &context, cache.as_ref());
         async move {
@@ -431,6 +486,28 @@ async fn replay_sets(
     Ok(live)
 }
 
+/// The engine's options for replaying as `access` says.
+fn engine_options(options: &CheckOptions, access: &Access) -> EngineOptions {
+    EngineOptions {
+        replay: access.engine,
+        ..options.engine.clone()
+    }
+}
+
+/// Whether the engine starts while the repository is read, before it is known that a set needs it:
+/// when it is the replay cache's cluster (`--engine local`), made by an earlier check (a repository
+/// without migrations then only stops it again). Anything slower (a new cluster, a container, or
+/// `auto`'s look for Docker) waits until a set needs it.
+fn early_start(options: &CheckOptions) -> bool {
+    options.cache
+        && options.engine.kind == engine::EngineKind::Local
+        && crate::cache::cluster_made()
+}
+
+/// What starting the engine early ([`early_start`]) gave: the replay cache's cluster, or nothing,
+/// the cache being unusable (then the engine starts without it once a set needs it).
+type Early = Option<(Server, crate::cache::Cache)>;
+
 /// Starts the engine: on the replay cache's cluster when the cache is on, the engine is local and no
 /// other run holds the cache (see [`crate::cache`]).
 async fn start_engine(
@@ -445,25 +522,56 @@ async fn start_engine(
                 && engine_options.database_url.is_none()
                 && engine::local::find_bindir(engine_options.pg_version).is_ok()
                 && engine::docker::daemon().await.is_err()));
-    if local && let Some(dir) = crate::cache::dir() {
-        match crate::cache::open(&dir) {
-            Ok(Some((cache, lock, cluster))) => {
-                match engine::start_persistent(engine_options, cleanup, &cluster, lock).await {
-                    Ok((server, fresh)) => {
-                        cache.reconcile(&server, fresh).await;
-                        return Ok((server, Some(cache)));
-                    }
-                    Err(e) => progress!(options, "replay cache not used: {e}"),
-                }
-            }
-            Ok(None) => progress!(
-                options,
-                "the replay cache is in use by another run: replaying from scratch"
-            ),
-            Err(e) => progress!(options, "replay cache not used: {e}"),
-        }
+    if local
+        && let Some((server, cache)) = start_cached(options, engine_options, cleanup, None).await
+    {
+        return Ok((server, Some(cache)));
     }
     Ok((engine::start(engine_options, cleanup).await?, None))
+}
+
+/// Starts the replay cache's cluster, unless another run holds the cache or it does not start (said
+/// with `-v`). `prefetch` parses the payload the replay most likely needs ([`crate::cache::prefetch`]).
+async fn start_cached(
+    options: &CheckOptions,
+    engine_options: &EngineOptions,
+    cleanup: &Cleanup,
+    prefetch: Option<std::thread::JoinHandle<Option<crate::cache::Prefetched>>>,
+) -> Early {
+    let dir = crate::cache::dir()?;
+    match crate::cache::open(&dir) {
+        Ok(Some((cache, lock, cluster))) => {
+            match engine::start_persistent(engine_options, cleanup, &cluster, lock).await {
+                Ok((server, how)) => {
+                    if how == engine::local::PersistentStart::Adopted {
+                        progress!(
+                            options,
+                            "cache: reused the cluster the previous check left running"
+                        );
+                    }
+                    let fresh = how == engine::local::PersistentStart::Made;
+                    let dropped = cache.reconcile(&server, fresh).await;
+                    if let Some(prefetch) = prefetch {
+                        cache.with_prefetched(prefetch);
+                    }
+                    if dropped > 0 {
+                        progress!(
+                            options,
+                            "cache: dropped {dropped} snapshot(s) that no cache entry lists (left by an interrupted run)"
+                        );
+                    }
+                    return Some((server, cache));
+                }
+                Err(e) => progress!(options, "replay cache not used: {e}"),
+            }
+        }
+        Ok(None) => progress!(
+            options,
+            "the replay cache is in use by another run: replaying from scratch"
+        ),
+        Err(e) => progress!(options, "replay cache not used: {e}"),
+    }
+    None
 }
 
 /// One set: replay, fault injection, drift from the live database and from each declared schema.
@@ -503,7 +611,12 @@ async fn check_set(
     };
     let (log, built) = match cached {
         Some(done) => {
-            report.findings.extend(done.statics);
+            // Moved, not copied, when nothing came before (a long history's tens of thousands).
+            if report.findings.is_empty() {
+                report.findings = done.statics;
+            } else {
+                report.findings.extend(done.statics);
+            }
             (done.log, done.built)
         }
         None => {
@@ -793,12 +906,8 @@ async fn catalogs_inner(
         return Ok(Vec::new());
     }
     let drift = DriftSettings::new(config.as_ref());
-    let access = Access::new(options, config.as_ref(), &mut Report::default())?;
-    let engine_options = EngineOptions {
-        replay: access.engine,
-        ..options.engine.clone()
-    };
-    let server = engine::start(&engine_options, cleanup).await?;
+    let (access, _) = Access::new(options, config.as_ref())?;
+    let server = engine::start(&engine_options(options, &access), cleanup).await?;
     let context = EngineContext {
         description: server.description.clone(),
         version: server.version.clone(),

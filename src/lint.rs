@@ -87,6 +87,7 @@ pub fn run(options: &LintOptions) -> Result<Outcome, CheckError> {
         &policy::Coverage::static_only(),
     )?;
     history::hold_back(&mut report, &shipped);
+    report.sort();
     // Fixes only for what is reported.
     rules::fixes::attach(&mut report.findings, &discovery.sets);
     Ok(Outcome {

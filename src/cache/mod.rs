@@ -74,6 +74,9 @@ pub struct Entry {
     pub bytes: u64,
     pub created: u64,
     pub used: u64,
+    /// The payload file this entry's payload continues (see [`PayloadBase`]): kept while it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 /// What the replay of a cached prefix reported and left in its session.
@@ -86,6 +89,62 @@ pub struct Payload {
     /// checks cannot be cut, see [`crate::rules::static_checks_from`]).
     #[serde(default)]
     pub statics: Option<Statics>,
+    /// On disk, a payload that continues another (a *delta*): its findings and static findings are
+    /// those after the ones of the complete payload `base` names. A hook's check adds one migration
+    /// to a long history: it writes the new migration's findings, not the history's tens of
+    /// thousands again. Read back, every payload is complete, and this names the complete payload
+    /// file its first findings came from (its own, when it is complete on disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<PayloadBase>,
+}
+
+/// A complete payload file (by its entry's key) and how many findings and static findings it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadBase {
+    pub key: String,
+    pub findings: usize,
+    pub statics: usize,
+}
+
+impl Payload {
+    fn statics_len(&self) -> usize {
+        self.statics.as_ref().map_or(0, |s| s.findings.len())
+    }
+}
+
+/// A payload file parsed ahead, while the repository is read (see [`prefetch`]), with the identity of
+/// the file it was parsed from.
+pub struct Prefetched {
+    key: String,
+    stamp: (u64, u64, i64, i64),
+    payload: Payload,
+}
+
+/// The identity of a file's contents as far as the cache needs it: payload files are written once
+/// (a rename), so inode, size and modification time tell a rewritten one apart.
+fn stamp(path: &Path) -> Option<(u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+}
+
+/// Parses the complete payload the most recently used snapshot's findings start with: a check that
+/// follows another (the next commit of a hook, or the same commit amended) resumes from that
+/// snapshot or from the one it resumed from, which share it. Run while the repository is read,
+/// before the cache's lock is taken: payload files are never changed in place, and what it read is
+/// used only when the file is still the same ([`Cache::with_prefetched`]).
+pub fn prefetch() -> Option<Prefetched> {
+    let entries = dir()?.join("entries");
+    let latest = entries_in(&entries).into_iter().max_by_key(|e| e.used)?;
+    let key = latest.base.unwrap_or(latest.key);
+    let path = entries.join(format!("{key}.data"));
+    let stamp = stamp(&path)?;
+    let payload: Payload = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    payload.base.is_none().then_some(Prefetched {
+        key,
+        stamp,
+        payload,
+    })
 }
 
 /// The static checks of a cached prefix: its findings and the state they resume from.
@@ -153,6 +212,8 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> CacheError + '_ {
 pub struct Cache {
     entries: PathBuf,
     max_bytes: u64,
+    /// A payload being parsed ahead ([`prefetch`]).
+    prefetched: std::sync::Mutex<Option<std::thread::JoinHandle<Option<Prefetched>>>>,
 }
 
 /// Opens the cache directory `dir` and takes its lock without waiting: `Ok(None)` when another
@@ -180,10 +241,19 @@ pub fn open(dir: &Path) -> Result<Option<(Cache, std::fs::File, PathBuf)>, Cache
         Cache {
             entries: dir.join("entries"),
             max_bytes: max_bytes(),
+            prefetched: std::sync::Mutex::new(None),
         },
         lock,
         cluster,
     )))
+}
+
+/// Whether the cache's cluster has been made (by an earlier check): a check then starts it while it
+/// reads the repository, before it knows a set needs it.
+pub fn cluster_made() -> bool {
+    dir()
+        .and_then(|d| crate::engine::local::persistent_dir(&d).ok())
+        .is_some_and(|(cluster, _)| cluster.join("data").join("PG_VERSION").is_file())
 }
 
 /// How long a run waits for the background copy of spares before replaying from scratch.
@@ -253,10 +323,61 @@ impl Cache {
         serde_json::from_str(&text).ok()
     }
 
-    /// What the replay of the prefix `entry` reported.
-    pub fn payload(&self, entry: &Entry) -> Option<Payload> {
-        let text = std::fs::read(self.payload_path(&entry.key)).ok()?;
+    /// Uses the payload being parsed by `prefetch` (a [`prefetch`] thread) where it is the file
+    /// asked for.
+    pub fn with_prefetched(&self, prefetch: std::thread::JoinHandle<Option<Prefetched>>) {
+        if let Ok(mut slot) = self.prefetched.lock() {
+            *slot = Some(prefetch);
+        }
+    }
+
+    /// The payload file of `key` as it is on disk: complete, or a delta.
+    fn payload_file(&self, key: &str) -> Option<Payload> {
+        let path = self.payload_path(key);
+        let prefetched = self
+            .prefetched
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .and_then(|thread| thread.join().ok().flatten());
+        if let Some(p) = prefetched
+            && p.key == key
+            && stamp(&path) == Some(p.stamp)
+        {
+            return Some(p.payload);
+        }
+        let text = std::fs::read(path).ok()?;
         serde_json::from_slice(&text).ok()
+    }
+
+    /// What the replay of the prefix `entry` reported: complete, its `base` naming the complete
+    /// payload file its first findings came from.
+    pub fn payload(&self, entry: &Entry) -> Option<Payload> {
+        let mut payload = self.payload_file(&entry.key)?;
+        let Some(base) = payload.base.take() else {
+            payload.base = Some(PayloadBase {
+                key: entry.key.clone(),
+                findings: payload.findings.len(),
+                statics: payload.statics_len(),
+            });
+            return Some(payload);
+        };
+        let mut full = self.payload_file(&base.key)?;
+        if full.base.is_some()
+            || full.findings.len() != base.findings
+            || full.statics_len() != base.statics
+        {
+            return None;
+        }
+        full.findings.append(&mut payload.findings);
+        payload.findings = full.findings;
+        if let (Some(statics), Some(full)) = (&mut payload.statics, full.statics) {
+            let mut all = full.findings;
+            all.append(&mut statics.findings);
+            statics.findings = all;
+        }
+        payload.base = Some(base);
+        Some(payload)
     }
 
     fn write(&self, entry: &Entry) -> Result<(), CacheError> {
@@ -278,9 +399,33 @@ impl Cache {
         std::fs::rename(&tmp, path).map_err(io(path))
     }
 
+    /// Removes `key` from the index, and every payload file no entry needs any more.
     fn forget(&self, key: &str) {
         let _ = std::fs::remove_file(self.entry_path(key));
-        let _ = std::fs::remove_file(self.payload_path(key));
+        self.sweep_payloads();
+    }
+
+    /// Removes the payload files that no entry is, or continues (an entry's `base`).
+    fn sweep_payloads(&self) {
+        let entries = self.all();
+        let needed = |key: &str| {
+            entries
+                .iter()
+                .any(|e| e.key == key || e.base.as_deref() == Some(key))
+        };
+        for file in std::fs::read_dir(&self.entries)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = file.path();
+            if path.extension().is_some_and(|x| x == "data")
+                && let Some(key) = path.file_stem().and_then(|k| k.to_str())
+                && !needed(key)
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 
     fn all(&self) -> Vec<Entry> {
@@ -289,10 +434,10 @@ impl Cache {
 
     /// Makes the index and the cluster agree: entries whose database is gone are forgotten and
     /// snapshot databases no entry lists are dropped (a run killed between the two steps). With a
-    /// cluster made anew, every entry is forgotten.
-    pub async fn reconcile(&self, server: &Server, fresh: bool) {
+    /// cluster made anew, every entry is forgotten. Returns how many snapshots were dropped.
+    pub async fn reconcile(&self, server: &Server, fresh: bool) -> usize {
         let Ok(admin) = server.connect(&server.admin_db).await else {
-            return;
+            return 0;
         };
         let databases: Vec<String> = admin
             .query(
@@ -308,6 +453,7 @@ impl Cache {
                 self.forget(&e.key);
             }
         }
+        let mut dropped = 0;
         for db in &databases {
             if fresh || !entries.iter().any(|e| &e.database == db) {
                 let _ = admin
@@ -316,8 +462,10 @@ impl Cache {
                         crate::engine::quote_ident(db)
                     ))
                     .await;
+                dropped += 1;
             }
         }
+        dropped
     }
 
     /// The longest cached prefix among `keys` (key of prefix i+1 at i): its length and entry.
@@ -340,6 +488,7 @@ impl Cache {
     pub async fn insert(
         &self,
         server: &Server,
+        cleanup: &crate::engine::Cleanup,
         mut entry: Entry,
         payload: &Payload,
         bytes: Option<u64>,
@@ -355,6 +504,7 @@ impl Cache {
         }
         // The payload first: an index entry is never without it.
         self.write_file(&self.payload_path(&entry.key), payload)?;
+        entry.base = payload.base.as_ref().map(|b| b.key.clone());
         self.write(&entry)?;
         let mut all = self.all();
         // Most recently used first; on a tie, the longer prefix.
@@ -371,6 +521,19 @@ impl Cache {
         if evict.is_empty() {
             return Ok(());
         }
+        for e in &evict {
+            let _ = std::fs::remove_file(self.entry_path(&e.key));
+        }
+        self.sweep_payloads();
+        // The databases go after the run, with the spare copies (a snapshot the index no longer
+        // lists is never used); without spare copies, now.
+        let names = evict
+            .iter()
+            .flat_map(|e| [e.database.clone(), spare_name(&e.key)]);
+        if spares_on() {
+            names.for_each(|name| cleanup.drop_after(name));
+            return Ok(());
+        }
         let admin = server
             .connect(&server.admin_db)
             .await
@@ -378,13 +541,13 @@ impl Cache {
                 path: self.entries.clone(),
                 reason: e.to_string(),
             })?;
-        for e in evict {
-            self.forget(&e.key);
+        for name in names {
+            // One statement each: DROP DATABASE cannot run in the transaction of a multi-statement
+            // query.
             let _ = admin
                 .batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE); DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    crate::engine::quote_ident(&e.database),
-                    crate::engine::quote_ident(&spare_name(&e.key))
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    crate::engine::quote_ident(&name)
                 ))
                 .await;
         }
@@ -516,14 +679,30 @@ fn hex(bytes: &[u8]) -> String {
 /// Why `set` is never cached, when it is not: its SQL changes what a database snapshot does not
 /// hold (roles, databases, tablespaces, server settings).
 pub fn uncacheable(set: &MigrationSet) -> Option<String> {
-    if !crate::environment::roles::created_by_migrations(set).is_empty() {
+    uncacheable_after(set, 0)
+}
+
+/// [`uncacheable`], knowing that the set's preludes and first `cached` migrations are not the
+/// reason: they are a cached prefix, whose key covers them, and a prefix is kept only of a set
+/// that may be cached.
+fn uncacheable_after(set: &MigrationSet, cached: usize) -> Option<String> {
+    let creates_roles = if cached == 0 {
+        !crate::environment::roles::created_by_migrations(set).is_empty()
+    } else {
+        set.migrations.iter().skip(cached).any(|m| {
+            let all = pgrehearse_sql::Span::new(0, m.text.len());
+            !crate::environment::roles::created(&m.text, all).is_empty()
+        })
+    };
+    if creates_roles {
         return Some("its SQL creates roles, which live outside the database".into());
     }
-    let texts = set
+    let preludes = set
         .preludes
         .iter()
-        .map(|p| &*p.text)
-        .chain(set.migrations.iter().map(|m| &*m.text));
+        .filter(|_| cached == 0)
+        .map(|p| &*p.text);
+    let texts = preludes.chain(set.migrations.iter().skip(cached).map(|m| &*m.text));
     for text in texts {
         if let Some(what) = cluster_wide(text) {
             return Some(format!(
@@ -603,6 +782,7 @@ pub fn entry(set: &MigrationSet, key: &str) -> Entry {
         bytes: 0,
         created: now(),
         used: now(),
+        base: None,
     }
 }
 
@@ -644,21 +824,20 @@ pub async fn replay_set(
     if set.migrations.is_empty() {
         return Ok(None);
     }
-    if let Some(reason) = uncacheable(set) {
+    let keys = keys(set, &KeyContext::new(r.server, r.engine, r.options));
+    let n = set.migrations.len();
+    let longest = cache.longest(&keys);
+    if let Some(reason) = uncacheable_after(set, longest.as_ref().map_or(0, |(k, _)| *k)) {
         say(format!("not cached: {reason}"));
         return Ok(None);
     }
-    let keys = keys(set, &KeyContext::new(r.server, r.engine, r.options));
-    let n = set.migrations.len();
-    let mut hit = cache
-        .longest(&keys)
-        .and_then(|(k, entry)| match cache.payload(&entry) {
-            Some(payload) => Some((k, entry, payload)),
-            None => {
-                cache.forget(&entry.key);
-                None
-            }
-        });
+    let mut hit = longest.and_then(|(k, entry)| match cache.payload(&entry) {
+        Some(payload) => Some((k, entry, payload)),
+        None => {
+            cache.forget(&entry.key);
+            None
+        }
+    });
     let (mut statics, static_state) = static_checks(set, hit.as_mut());
     if let Some((k, entry, payload)) = &mut hit {
         cache.touch(entry);
@@ -688,12 +867,15 @@ pub async fn replay_set(
     } else {
         say(format!("no cached prefix of its {n} migrations"));
     }
+    // Whether the replay went on from the cached prefix (its findings come first, unchanged).
+    let mut resumed = hit.is_some();
     let first = match replay_from(set, r, hit.as_mut()).await {
         // The prefix's session could not be restored (a lock its transaction held): from scratch.
         Err(ReplayFailure::Replay(e))
             if hit.is_some() && e.reason.starts_with(crate::replay::RESUME_FAILED) =>
         {
             say(format!("{}; replayed from scratch", e.reason));
+            resumed = false;
             replay_from(set, r, None).await?
         }
         other => other?,
@@ -703,10 +885,21 @@ pub async fn replay_set(
         (log, _, db, _) if hit.is_some() && (log.failed || log.partial) && cold_on_failure(set) => {
             r.server.drop_scratch(r.cleanup, db).await;
             say("the one transaction failed: replayed again from scratch".into());
+            resumed = false;
             replay_from(set, r, None).await?
         }
         other => other,
     };
+    // The complete payload the new one may continue: the findings of the prefix it resumed from
+    // come first, unchanged (replay and static checks only append), as long as the part after
+    // it stays small next to it.
+    let delta = hit.as_ref().filter(|_| resumed).and_then(|(_, _, p)| {
+        let base = p.base.clone()?;
+        let statics_resumed = base.statics == 0 || p.statics.is_some();
+        let after = (log.findings.len().checked_sub(base.findings)?)
+            + (statics.len().checked_sub(base.statics)?);
+        (statics_resumed && after * 2 <= base.findings + base.statics).then_some(base)
+    });
     match kept {
         Ok(checkpoint) if !log.failed && !log.partial && log.applied == n => {
             let key = &keys[n - 1];
@@ -719,24 +912,44 @@ pub async fn replay_set(
             {
                 Ok(()) => {
                     // Moved into the payload and back: a long history's findings are not copied.
+                    // As a delta, only what comes after its base is written.
+                    let (mut head, mut tail) = (std::mem::take(&mut log.findings), Vec::new());
+                    let (mut static_head, mut static_tail) =
+                        (std::mem::take(&mut statics), Vec::new());
+                    match &delta {
+                        Some(base) => {
+                            tail = head.split_off(base.findings);
+                            static_tail = static_head.split_off(base.statics);
+                        }
+                        None => {
+                            std::mem::swap(&mut head, &mut tail);
+                            std::mem::swap(&mut static_head, &mut static_tail);
+                        }
+                    }
                     let mut payload = Payload {
                         statements: log.statements,
-                        findings: std::mem::take(&mut log.findings),
+                        findings: tail,
                         checkpoint,
                         statics: static_state.map(|state| Statics {
-                            findings: std::mem::take(&mut statics),
+                            findings: std::mem::take(&mut static_tail),
                             state,
                         }),
+                        base: delta,
                     };
                     let kept = entry(set, key);
                     // A snapshot resumed from another has about its size (the migrations after a
                     // prefix add little): not measured again, which would read every file of it.
                     let bytes = hit.as_ref().map(|(_, base, _)| base.bytes);
-                    let inserted = cache.insert(r.server, kept.clone(), &payload, bytes).await;
-                    log.findings = std::mem::take(&mut payload.findings);
-                    if let Some(kept_statics) = payload.statics.take() {
-                        statics = kept_statics.findings;
+                    let inserted = cache
+                        .insert(r.server, r.cleanup, kept.clone(), &payload, bytes)
+                        .await;
+                    head.append(&mut payload.findings);
+                    log.findings = head;
+                    if let Some(mut kept_statics) = payload.statics.take() {
+                        static_head.append(&mut kept_statics.findings);
                     }
+                    static_head.append(&mut static_tail);
+                    statics = static_head;
                     match inserted {
                         Ok(()) => {
                             // The next run either adds a migration to these, or changes the new
@@ -889,11 +1102,15 @@ pub fn clear() -> Result<usize, CacheError> {
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let lock = lock_file(&dir, true)?;
     let entries = entries_in(&dir.join("entries"));
-    let (cluster, _) = crate::engine::local::persistent_dir(&dir).map_err(|e| CacheError::Io {
-        path: dir.clone(),
-        reason: e.to_string(),
-    })?;
+    let (cluster, uid) =
+        crate::engine::local::persistent_dir(&dir).map_err(|e| CacheError::Io {
+            path: dir.clone(),
+            reason: e.to_string(),
+        })?;
     if cluster.exists() {
+        // SAFETY: geteuid has no preconditions.
+        let owner = uid.unwrap_or_else(|| unsafe { libc::geteuid() });
+        crate::engine::local::stop_left_running(&cluster, &cluster.join("data"), owner);
         std::fs::remove_dir_all(&cluster).map_err(io(&cluster))?;
     }
     let entries_dir = dir.join("entries");
@@ -1009,6 +1226,7 @@ mod tests {
                 findings: vec![p_static.clone()],
                 state: crate::rules::StaticState::default(),
             }),
+            base: None,
         };
         let back: Payload = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back.findings, p.findings);
@@ -1026,6 +1244,98 @@ mod tests {
         let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back.database, database_name(&e.key));
         assert!(back.database.len() < 64);
+    }
+
+    /// A payload written as a delta reads back complete, keeps its base file alive after the base's
+    /// own entry is gone, and is refused when its base does not hold what it says.
+    #[test]
+    fn a_delta_payload_reads_back_complete_and_keeps_its_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            entries: dir.path().to_path_buf(),
+            max_bytes: u64::MAX,
+            prefetched: std::sync::Mutex::new(None),
+        };
+        let f = |m: &str| crate::registry::finding("lock-without-timeout", m);
+        let statics = |findings: Vec<Finding>| {
+            Some(Statics {
+                findings,
+                state: crate::rules::StaticState::default(),
+            })
+        };
+        let payload = |findings, s, base| Payload {
+            statements: 3,
+            findings,
+            checkpoint: Checkpoint::default(),
+            statics: statics(s),
+            base,
+        };
+        let (full_key, delta_key) = ("f".repeat(64), "d".repeat(64));
+        let full_entry = entry(&set(&[A]), &full_key);
+        let mut delta_entry = entry(&set(&[A]), &delta_key);
+        delta_entry.base = Some(full_key.clone());
+        let base = PayloadBase {
+            key: full_key.clone(),
+            findings: 2,
+            statics: 1,
+        };
+        let write = |e: &Entry, p: &Payload| {
+            cache.write_file(&cache.payload_path(&e.key), p).unwrap();
+            cache.write(e).unwrap();
+        };
+        write(
+            &full_entry,
+            &payload(vec![f("a"), f("b")], vec![f("s1")], None),
+        );
+        write(
+            &delta_entry,
+            &payload(vec![f("c")], vec![f("s2")], Some(base.clone())),
+        );
+        let messages = |p: &Payload| {
+            let all = p
+                .findings
+                .iter()
+                .chain(p.statics.iter().flat_map(|s| &s.findings));
+            all.map(|f| f.message.clone()).collect::<Vec<_>>()
+        };
+        let read = cache.payload(&delta_entry).unwrap();
+        assert_eq!(messages(&read), ["a", "b", "c", "s1", "s2"]);
+        assert_eq!(read.base.as_ref(), Some(&base));
+        let own = cache.payload(&full_entry).unwrap();
+        assert_eq!(
+            own.base,
+            Some(base.clone()),
+            "a complete payload is its own base"
+        );
+        // The base's entry goes (evicted): its payload file stays while the delta needs it.
+        cache.forget(&full_key);
+        assert_eq!(messages(&cache.payload(&delta_entry).unwrap()).len(), 5);
+        cache.forget(&delta_key);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // A base that holds other findings than the delta says: not used.
+        write(&full_entry, &payload(vec![f("a")], vec![f("s1")], None));
+        write(
+            &delta_entry,
+            &payload(vec![f("c")], vec![f("s2")], Some(base.clone())),
+        );
+        assert!(cache.payload(&delta_entry).is_none());
+        // A payload parsed ahead is used only while its file is the one parsed.
+        let path = cache.payload_path(&full_key);
+        let ahead = |stamp| {
+            let payload = payload(vec![f("ahead")], vec![], None);
+            let key = full_key.clone();
+            std::thread::spawn(move || {
+                Some(Prefetched {
+                    key,
+                    stamp,
+                    payload,
+                })
+            })
+        };
+        cache.with_prefetched(ahead(super::stamp(&path).unwrap()));
+        assert_eq!(messages(&cache.payload(&full_entry).unwrap()), ["ahead"]);
+        cache.with_prefetched(ahead((0, 0, 0, 0)));
+        assert_eq!(messages(&cache.payload(&full_entry).unwrap()), ["a", "s1"]);
     }
 
     #[test]

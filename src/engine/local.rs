@@ -74,14 +74,42 @@ pub struct BinDir {
 }
 
 fn major_of(bindir: &Path) -> Option<u32> {
-    let out = std::process::Command::new(bindir.join("postgres"))
-        .arg("--version")
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
-    let version = text.split(')').nth(1)?.split_whitespace().next()?;
-    version.split('.').next()?.parse().ok()
+    // Asked for by the hook's engine detection, the engine choice and the engine start of one run:
+    // `postgres --version` runs once per directory and process.
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, Option<u32>)>> = std::sync::Mutex::new(Vec::new());
+    if let Ok(seen) = SEEN.lock()
+        && let Some((_, major)) = seen.iter().find(|(p, _)| p == bindir)
+    {
+        return *major;
+    }
+    let major = (|| {
+        let out = std::process::Command::new(bindir.join("postgres"))
+            .arg("--version")
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+        let version = text.split(')').nth(1)?.split_whitespace().next()?;
+        version.split('.').next()?.parse().ok()
+    })();
+    if let Ok(mut seen) = SEEN.lock() {
+        seen.push((bindir.to_path_buf(), major));
+    }
+    major
+}
+
+/// `pg_config --bindir`, once per process.
+fn pg_config_bindir() -> Option<PathBuf> {
+    static BINDIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    BINDIR
+        .get_or_init(|| {
+            let out = std::process::Command::new("pg_config")
+                .arg("--bindir")
+                .output()
+                .ok()?;
+            Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        })
+        .clone()
 }
 
 /// Finds server binaries, preferring `wanted` when given.
@@ -108,14 +136,10 @@ pub fn find_bindir(wanted: Option<u32>) -> Result<BinDir, EngineError> {
             }
         }
     }
-    if let Ok(out) = std::process::Command::new("pg_config")
-        .arg("--bindir")
-        .output()
+    if let Some(dir) = pg_config_bindir()
+        && dir.join("initdb").is_file()
     {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if dir.join("initdb").is_file() {
-            candidates.push(dir);
-        }
+        candidates.push(dir);
     }
     let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -130,32 +154,30 @@ pub fn find_bindir(wanted: Option<u32>) -> Result<BinDir, EngineError> {
     versioned.sort_by_key(|v| std::cmp::Reverse(v.0));
     candidates.extend(versioned.into_iter().map(|(_, p)| p));
 
+    // Versions are asked for in order of preference, and only until one answers.
     let mut found: Vec<BinDir> = Vec::new();
     for path in candidates {
         if found.iter().any(|b| b.path == path) {
             continue;
         }
         if let Some(major) = major_of(&path) {
+            if wanted.is_none_or(|v| v == major) {
+                return Ok(BinDir { path, major });
+            }
             found.push(BinDir { path, major });
         }
     }
-    match wanted {
-        Some(v) => found.iter().find(|b| b.major == v).cloned().ok_or_else(|| {
-            if found.is_empty() {
-                EngineError::NoLocalBinaries
-            } else {
-                EngineError::LocalVersionMissing {
-                    wanted: v,
-                    found: found
-                        .iter()
-                        .map(|b| b.major.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-            }
-        }),
-        None => found.into_iter().next().ok_or(EngineError::NoLocalBinaries),
-    }
+    Err(match wanted {
+        Some(v) if !found.is_empty() => EngineError::LocalVersionMissing {
+            wanted: v,
+            found: found
+                .iter()
+                .map(|b| b.major.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+        _ => EngineError::NoLocalBinaries,
+    })
 }
 
 fn failed(reason: impl Into<String>) -> EngineError {
@@ -550,6 +572,17 @@ pub fn persistent_dir(cache: &Path) -> Result<(PathBuf, Option<u32>), EngineErro
     })
 }
 
+/// How the replay cache's cluster came up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersistentStart {
+    /// Made anew: whatever the cache listed in it is gone.
+    Made,
+    /// Started on its data directory.
+    Started,
+    /// Left running by the previous check, and adopted ([`linger`]).
+    Adopted,
+}
+
 /// Starts the persistent cluster of the replay cache in `dir` (made from the template when missing;
 /// made again when it does not start), whose lock `lock` the caller holds. A postmaster left running
 /// on it by a run that was killed outright is stopped first. Stopped with a fast shutdown at cleanup;
@@ -559,7 +592,7 @@ pub async fn start_persistent(
     cleanup: &Cleanup,
     dir: &Path,
     lock: std::fs::File,
-) -> Result<(Server, bool), EngineError> {
+) -> Result<(Server, PersistentStart), EngineError> {
     use std::os::unix::fs::PermissionsExt;
     let started = Instant::now();
     let bindir = find_bindir(options.pg_version)?;
@@ -594,6 +627,17 @@ pub async fn start_persistent(
         }
     }
     let data = dir.join("data");
+    if let Some((pid, config, version)) = adopt(dir, &data, owner).await {
+        cleanup.register(Resource::PersistentCluster {
+            pid,
+            lock,
+            config: config.clone(),
+        });
+        return Ok((
+            local_server(&bindir, config, version, started),
+            PersistentStart::Adopted,
+        ));
+    }
     if let Some(pm) = own_postmaster(&data, owner) {
         // SAFETY: pm is a postgres owned by `owner` running on this very data directory, left by a
         // run that held the cache's lock and is gone (we hold it now).
@@ -622,7 +666,12 @@ pub async fn start_persistent(
                     lock,
                     config: config.clone(),
                 });
-                return Ok((local_server(&bindir, config, version, started), fresh));
+                let how = if fresh {
+                    PersistentStart::Made
+                } else {
+                    PersistentStart::Started
+                };
+                return Ok((local_server(&bindir, config, version, started), how));
             }
             Err((pid, e)) => {
                 if pid != 0 {
@@ -809,12 +858,48 @@ struct RefillSpec {
     /// The process that handed the cluster over: the copies wait until it has exited.
     parent: u32,
     copies: Vec<super::DatabaseCopy>,
+    /// Evicted snapshots, dropped before the copies are made.
+    #[serde(default)]
+    drops: Vec<String>,
+    /// How long the cluster keeps running once the copies are made, for the next check ([`linger`]).
+    #[serde(default)]
+    linger_secs: u64,
+}
+
+/// The file in the cache cluster's directory that names the cluster left running after a check
+/// ([`refill`]): its postmaster and port, and the process that stops it once idle. The next check
+/// that takes the cache's lock adopts the cluster instead of starting it.
+pub const RUNNING_FILE: &str = "running.json";
+
+/// A cluster left running after a check ([`RUNNING_FILE`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Running {
+    pid: u32,
+    port: u16,
+    /// The `cache refill` process that stops it once idle.
+    keeper: u32,
+}
+
+/// Default of [`linger`], in seconds.
+pub const DEFAULT_LINGER_SECS: u64 = 300;
+
+/// How long the replay cache's cluster keeps running after a check, for the next one to adopt
+/// (`PGREHEARSE_CACHE_LINGER`, in seconds; 0 stops it as soon as the spare copies are made).
+/// Starting it again costs a long history's check a few hundred milliseconds: PostgreSQL lists
+/// every file of every cached snapshot when it starts.
+pub fn linger() -> Duration {
+    Duration::from_secs(
+        std::env::var("PGREHEARSE_CACHE_LINGER")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_LINGER_SECS),
+    )
 }
 
 /// The environment variable that hands a cluster to `pgrehearse cache refill`.
 pub const REFILL_ENV: &str = "PGREHEARSE_REFILL";
-/// The file descriptor the cache's lock is handed over on.
-const REFILL_LOCK_FD: i32 = 3;
+/// The environment variable naming the file descriptor the cache's lock is handed over on.
+const REFILL_FD_ENV: &str = "PGREHEARSE_REFILL_FD";
 /// Names of spare copies of cached prefixes: the background copy drops every other one.
 pub const SPARE_PREFIX: &str = "pgrehearse_spare_";
 /// The file in the cache cluster's directory naming the background copy's process, so that a run
@@ -822,14 +907,16 @@ pub const SPARE_PREFIX: &str = "pgrehearse_spare_";
 pub const REFILL_MARKER: &str = "refill.pid";
 
 /// Hands the replay cache's cluster `pid` (reached with `config`) and the cache's `lock` over to a
-/// detached `pgrehearse cache refill` process that makes `copies` once this process has exited,
-/// then stops the cluster and releases the lock. The run answers without waiting for the copies.
+/// detached `pgrehearse cache refill` process that drops `drops` and makes `copies` once this process
+/// has exited, then releases the lock and keeps the cluster running for the next check ([`linger`];
+/// stopped at once with 0). The run answers without waiting.
 /// On failure the lock comes back, for the caller to stop the cluster.
 pub fn hand_over(
     pid: u32,
     lock: std::fs::File,
     config: &tokio_postgres::Config,
     copies: &[super::DatabaseCopy],
+    drops: &[String],
 ) -> Result<(), (std::fs::File, String)> {
     use std::os::unix::io::AsRawFd;
     use std::os::unix::process::CommandExt;
@@ -846,6 +933,8 @@ pub fn hand_over(
         port,
         parent: std::process::id(),
         copies: copies.to_vec(),
+        drops: drops.to_vec(),
+        linger_secs: linger().as_secs(),
     };
     let spec = match serde_json::to_string(&spec) {
         Ok(s) => s,
@@ -857,22 +946,21 @@ pub fn hand_over(
     };
     let fd = lock.as_raw_fd();
     let mut cmd = std::process::Command::new(exe);
+    // In a process group of its own, so that neither Ctrl-C nor the terminal closing reaches it.
+    // Spawned without code between fork and exec (which would force a fork of this whole
+    // process, tens of milliseconds of a hook's answer): the lock's descriptor is inherited by
+    // clearing its close-on-exec flag, and named in the spec.
     cmd.args(["cache", "refill"])
         .env_clear()
         .env(REFILL_ENV, spec)
+        .env(REFILL_FD_ENV, fd.to_string())
+        .process_group(0)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec: the lock's descriptor becomes
-    // descriptor 3 (dup2 clears close-on-exec), and the child leaves the terminal's session so that
-    // neither Ctrl-C nor the terminal closing reaches it.
+    // SAFETY: fcntl on a descriptor this process owns.
     unsafe {
-        cmd.pre_exec(move || {
-            if libc::dup2(fd, REFILL_LOCK_FD) < 0 || libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        libc::fcntl(fd, libc::F_SETFD, 0);
     }
     match cmd.spawn() {
         Ok(child) => {
@@ -881,13 +969,21 @@ pub fn hand_over(
             drop(lock);
             Ok(())
         }
-        Err(e) => Err((lock, format!("could not start the background copy: {e}"))),
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+            Err((lock, format!("could not start the background copy: {e}")))
+        }
     }
 }
 
 /// `pgrehearse cache refill` (started by [`hand_over`] only): waits for the run that handed the
-/// cluster over to exit, makes the copies it asked for (dropping older spare copies), stops the
-/// cluster with a fast shutdown and exits, which releases the cache's lock.
+/// cluster over to exit, drops the snapshots it evicted, makes the copies it asked for (dropping older
+/// spare copies) and releases the cache's lock. Then it leaves the cluster running for the next check
+/// to adopt ([`RUNNING_FILE`]) and stops it once idle for [`linger`]; with 0, it stops it before
+/// releasing the lock.
 pub async fn refill() -> Result<(), String> {
     use std::os::unix::io::FromRawFd;
     let spec: RefillSpec = std::env::var(REFILL_ENV)
@@ -895,13 +991,20 @@ pub async fn refill() -> Result<(), String> {
             format!("{REFILL_ENV} is not set: `cache refill` is started by pgrehearse itself")
         })
         .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))?;
-    // SAFETY: descriptor 3 is the cache's lock, handed over by `hand_over` (checked with fstat).
+    let fd: i32 = std::env::var(REFILL_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&fd| fd > 2)
+        .ok_or("no lock handed over")?;
+    // SAFETY: the descriptor is the cache's lock, handed over by `hand_over` (checked with fstat),
+    // owned by this process from here on.
     let lock = unsafe {
         let mut stat: libc::stat = std::mem::zeroed();
-        if libc::fstat(REFILL_LOCK_FD, &mut stat) != 0 {
+        if libc::fstat(fd, &mut stat) != 0 {
             return Err("no lock handed over".into());
         }
-        std::fs::File::from_raw_fd(REFILL_LOCK_FD)
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        std::fs::File::from_raw_fd(fd)
     };
     // SAFETY: getppid has no preconditions.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -916,26 +1019,154 @@ pub async fn refill() -> Result<(), String> {
         .dbname("postgres");
     if let Ok((client, connection)) = config.connect(tokio_postgres::NoTls).await {
         tokio::spawn(connection);
+        for name in &spec.drops {
+            let _ = client
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    super::quote_ident(name)
+                ))
+                .await;
+        }
         make_copies(&client, &spec.copies).await;
     }
-    stop_postmaster(
-        spec.pid,
-        libc::SIGINT,
-        Duration::from_secs(30),
-        libc::SIGQUIT,
-    )
-    .await;
+    let running = spec.socket.join(RUNNING_FILE);
+    let me = std::process::id();
+    let left_running = spec.linger_secs > 0
+        && process_alive(spec.pid)
+        && serde_json::to_vec(&Running {
+            pid: spec.pid,
+            port: spec.port,
+            keeper: me,
+        })
+        .ok()
+        .is_some_and(|json| std::fs::write(&running, json).is_ok());
+    if !left_running {
+        stop_postmaster(
+            spec.pid,
+            libc::SIGINT,
+            Duration::from_secs(30),
+            libc::SIGQUIT,
+        )
+        .await;
+    }
     // The marker outlives the lock: a check that finds the lock held always finds the marker and
-    // waits, rather than replaying from scratch. Removed only while it still names this process (a
-    // later check may have handed the cluster to a refill of its own meanwhile).
-    drop(lock);
-    let marker = spec.socket.join(REFILL_MARKER);
+    // waits, rather than replaying from scratch.
+    unlock(&lock);
+    remove_marker(&spec.socket);
+    if left_running {
+        keep_until_idle(&spec, &lock, Duration::from_secs(spec.linger_secs)).await;
+    }
+    Ok(())
+}
+
+/// Releases the cache's lock (the open file stays, to take it again).
+fn unlock(lock: &std::fs::File) {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a descriptor this process owns.
+    unsafe {
+        libc::flock(lock.as_raw_fd(), libc::LOCK_UN);
+    }
+}
+
+/// Removes the refill marker while it still names this process (a later check may have handed the
+/// cluster to a refill of its own meanwhile).
+fn remove_marker(dir: &Path) {
+    let marker = dir.join(REFILL_MARKER);
     if std::fs::read_to_string(&marker)
         .is_ok_and(|pid| pid.trim() == std::process::id().to_string())
     {
         let _ = std::fs::remove_file(marker);
     }
-    Ok(())
+}
+
+/// Whether the cluster left running is still this process's to stop: no check has adopted it.
+fn still_kept(running: &Path, pid: u32) -> bool {
+    std::fs::read(running)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<Running>(&json).ok())
+        .is_some_and(|r| r.keeper == std::process::id() && r.pid == pid)
+}
+
+/// Waits while the cluster left running is idle; stops it after `linger`, under the cache's lock,
+/// unless a check adopted it meanwhile (then that check hands it on) or it is gone (`cache clear`).
+async fn keep_until_idle(spec: &RefillSpec, lock: &std::fs::File, linger: Duration) {
+    use std::os::unix::io::AsRawFd;
+    let running = spec.socket.join(RUNNING_FILE);
+    let deadline = Instant::now() + linger;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if !still_kept(&running, spec.pid) || !process_alive(spec.pid) {
+            return;
+        }
+        if Instant::now() < deadline {
+            continue;
+        }
+        // SAFETY: flock on a descriptor this process owns.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            // A check holds the lock: it adopts the cluster (or stops it) and hands it on.
+            return;
+        }
+        let _ = std::fs::write(
+            spec.socket.join(REFILL_MARKER),
+            std::process::id().to_string(),
+        );
+        if still_kept(&running, spec.pid) {
+            stop_postmaster(
+                spec.pid,
+                libc::SIGINT,
+                Duration::from_secs(30),
+                libc::SIGQUIT,
+            )
+            .await;
+            let _ = std::fs::remove_file(&running);
+        }
+        unlock(lock);
+        remove_marker(&spec.socket);
+        return;
+    }
+}
+
+/// The cluster a check left running in `dir` ([`RUNNING_FILE`]), when its postmaster is `owner`'s,
+/// runs on `data` and answers: adopted (the file removed, so that its keeper leaves it alone), with
+/// its connection settings and version. The caller holds the cache's lock.
+async fn adopt(
+    dir: &Path,
+    data: &Path,
+    owner: u32,
+) -> Option<(u32, tokio_postgres::Config, String)> {
+    let running = dir.join(RUNNING_FILE);
+    let left: Running = serde_json::from_slice(&std::fs::read(&running).ok()?).ok()?;
+    let _ = std::fs::remove_file(&running);
+    let pm = own_postmaster(data, owner)?;
+    if pm as u32 != left.pid {
+        return None;
+    }
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host_path(dir)
+        .port(left.port)
+        .user(super::ADMIN_ROLE)
+        .dbname("postgres");
+    let version = super::wait_ready(&config, Duration::from_secs(2), || Ok(()))
+        .await
+        .ok()?;
+    Some((left.pid, config, version))
+}
+
+/// Stops the cluster a check left running in `dir` on `data`, if any (`cache clear`).
+pub fn stop_left_running(dir: &Path, data: &Path, owner: u32) {
+    let _ = std::fs::remove_file(dir.join(RUNNING_FILE));
+    if let Some(pm) = own_postmaster(data, owner) {
+        // SAFETY: pm is a postgres owned by `owner` running on this very data directory, and the
+        // caller holds the cache's lock.
+        unsafe {
+            libc::kill(pm, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while process_alive(pm as u32) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 /// How many spare copies are kept: those asked for, then the newest others up to this many.

@@ -447,20 +447,21 @@ pub async fn start(options: &EngineOptions, cleanup: &Cleanup) -> Result<Server,
 
 /// Starts the local engine on the replay cache's persistent cluster in `dir` (see `crate::cache`),
 /// whose lock `lock` the caller holds, and prepares the role the replayed SQL runs as. Also says
-/// whether the cluster was made anew (what the cache listed in it is gone).
+/// how the cluster came up (made anew, what the cache listed in it is gone; or adopted, left running
+/// by the previous check).
 pub async fn start_persistent(
     options: &EngineOptions,
     cleanup: &Cleanup,
     dir: &std::path::Path,
     lock: std::fs::File,
-) -> Result<(Server, bool), EngineError> {
-    let (mut server, fresh) = local::start_persistent(options, cleanup, dir, lock).await?;
+) -> Result<(Server, local::PersistentStart), EngineError> {
+    let (mut server, how) = local::start_persistent(options, cleanup, dir, lock).await?;
     // Scratch databases of runs that were killed outright.
     if let Ok(admin) = server.connect(&server.admin_db).await {
         scratch::sweep(&admin).await;
     }
     server.replay = replay_role(&server, options.replay, cleanup).await?;
-    Ok((server, fresh))
+    Ok((server, how))
 }
 
 /// Creates the role replayed SQL runs as (see [`ReplayAccess`]); `None` replays as the engine's own role.
@@ -720,6 +721,10 @@ pub struct Cleanup {
     role_names: Arc<Mutex<BTreeSet<String>>>,
     /// Databases of the replay cache's cluster to copy once the run is over ([`Cleanup::copy_after`]).
     copies: Mutex<Vec<DatabaseCopy>>,
+    /// Databases of the replay cache's cluster to drop once the run is over ([`Cleanup::drop_after`]).
+    drops: Mutex<Vec<String>>,
+    /// Set when the run was interrupted: the replay cache's cluster is stopped, not handed over.
+    interrupted: std::sync::atomic::AtomicBool,
 }
 
 /// A database of the replay cache's cluster to copy after the run: `name` as a copy of `template`,
@@ -795,9 +800,26 @@ impl Cleanup {
         }
     }
 
-    /// Drops the copies asked for with [`Cleanup::copy_after`]: the run was interrupted, and nothing
-    /// of it may keep running after it.
+    /// Asks for database `name` of the replay cache's cluster (an evicted snapshot) to be dropped once
+    /// the run is over, in the background with the copies: dropping a long history's snapshot takes
+    /// longer than replaying a migration. Without a cache cluster, nothing happens; a snapshot left
+    /// undropped is dropped by the next run (see `crate::cache::Cache::reconcile`).
+    pub fn drop_after(&self, name: String) {
+        if let Ok(mut drops) = self.drops.lock()
+            && !drops.contains(&name)
+        {
+            drops.push(name);
+        }
+    }
+
+    /// Forgets the copies and drops asked for ([`Cleanup::copy_after`], [`Cleanup::drop_after`]) and
+    /// stops the replay cache's cluster instead of handing it over: the run was interrupted, and
+    /// nothing of it may keep running after it.
     pub fn forget_copies(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
+        if let Ok(mut drops) = self.drops.lock() {
+            drops.clear();
+        }
         if let Ok(mut copies) = self.copies.lock() {
             copies.clear();
         }
@@ -815,10 +837,20 @@ impl Cleanup {
             .lock()
             .map(|mut c| std::mem::take(&mut *c))
             .unwrap_or_default();
+        let drops = self
+            .drops
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default();
         for r in self.take(None) {
             match r {
-                Resource::PersistentCluster { pid, lock, config } if !copies.is_empty() => {
-                    if let Err((lock, e)) = local::hand_over(pid, lock, &config, &copies) {
+                Resource::PersistentCluster { pid, lock, config }
+                    if !self.interrupted.load(Ordering::SeqCst)
+                        && (!copies.is_empty()
+                            || !drops.is_empty()
+                            || !local::linger().is_zero()) =>
+                {
+                    if let Err((lock, e)) = local::hand_over(pid, lock, &config, &copies, &drops) {
                         eprintln!("pgrehearse: warning: {e}");
                         let _ = local::stop_persistent(pid, lock).await;
                     }

@@ -324,11 +324,34 @@ fn commits(git: &Git, sets: &[MigrationSet]) -> Shipped {
 /// `report.historical` and records what counted as shipped.
 pub fn hold_back(report: &mut Report, shipped: &Shipped) {
     let before = report.findings.len();
+    // The answers for the last rule and file asked about: findings come sorted by file, and a long
+    // history's tens of thousands share a few rules.
+    let mut rules: Vec<(String, bool)> = Vec::new();
+    let mut last_file: Option<(std::path::PathBuf, bool)> = None;
     report.findings.retain(|f| {
-        !(registry::historical(&f.rule)
-            && f.location
-                .as_ref()
-                .is_some_and(|location| shipped.contains(&location.file)))
+        let Some(location) = &f.location else {
+            return true;
+        };
+        let historical = match rules.iter().find(|(rule, _)| *rule == f.rule) {
+            Some((_, historical)) => *historical,
+            None => {
+                let historical = registry::historical(&f.rule);
+                rules.push((f.rule.clone(), historical));
+                historical
+            }
+        };
+        if !historical {
+            return true;
+        }
+        let in_shipped = match &last_file {
+            Some((file, answer)) if file.as_os_str() == location.file.as_os_str() => *answer,
+            _ => {
+                let answer = shipped.contains(&location.file);
+                last_file = Some((location.file.clone(), answer));
+                answer
+            }
+        };
+        !in_shipped
     });
     report.historical += before - report.findings.len();
     report.history = Some(shipped.summary());

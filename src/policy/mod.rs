@@ -110,7 +110,9 @@ pub fn repository_baseline(
     Ok(root.join(rel))
 }
 
-/// Applies suppressions, the baseline and rule levels to `report`, in that order.
+/// Applies suppressions, the baseline and rule levels to `report`, in that order. The findings are
+/// left unsorted: callers hold back the history's first ([`crate::history::hold_back`]), then sort
+/// what is reported ([`Report::sort`]).
 pub fn apply(
     report: &mut Report,
     sources: &Sources,
@@ -159,7 +161,6 @@ pub fn apply(
     }
     report.findings.extend(notices);
     apply_levels(&mut report.findings, levels);
-    report.sort();
     Ok(())
 }
 

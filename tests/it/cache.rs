@@ -457,6 +457,98 @@ fn nothing_runs_after_the_background_copy() {
     assert_eq!(processes_in(Path::new(cluster)), Vec::<String>::new());
 }
 
+/// After a check the cache's cluster keeps running for `PGREHEARSE_CACHE_LINGER` seconds: the next
+/// check reuses it instead of starting it, reports what a check from scratch reports, and once idle
+/// that long the cluster stops by itself. With 0 it stops as soon as the spare copies are made.
+#[test]
+fn the_cluster_keeps_running_for_the_next_check_then_stops() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    let linger = [("PGREHEARSE_CACHE_LINGER", "2")];
+    let reused = "reused the cluster the previous check left running";
+    psql_repo(repo.path(), &[M1, M2]);
+    let first = cache.check_env(repo.path(), &[], &linger);
+    assert!(!first.stderr.contains(reused), "{}", first.stderr);
+    psql_repo(repo.path(), &[M1, M2, M3]);
+    let next = cache.check_env(repo.path(), &[], &linger);
+    assert!(next.stderr.contains(reused), "{}", next.stderr);
+    assert_eq!(next.json, cache.check(repo.path(), &["--no-cache"]).json);
+    let status = cache.status();
+    let cluster = Path::new(
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("cluster: "))
+            .expect("status names the cluster"),
+    )
+    .to_path_buf();
+    let stops = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !processes_in(&cluster).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(processes_in(&cluster), Vec::<String>::new(), "{what}");
+    };
+    stops("idle for 2 s, the cluster stops by itself");
+    let off = [("PGREHEARSE_CACHE_LINGER", "0")];
+    let started = cache.check_env(repo.path(), &[], &off);
+    assert!(!started.stderr.contains(reused), "{}", started.stderr);
+    stops("with 0, the cluster stops once the copies are made");
+}
+
+/// A snapshot whose payload was written as a delta (only the findings after the complete payload it
+/// continues) is resumed from like any other: the report is the one a check from scratch gives.
+#[test]
+fn a_prefix_stored_as_a_delta_resumes_like_a_cold_check() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "001_table.sql",
+            "CREATE TABLE a (id int PRIMARY KEY);
+",
+        ),
+        (
+            "002_alter.sql",
+            "ALTER TABLE a ADD COLUMN b int NOT NULL DEFAULT 0;
+CREATE INDEX a_b ON a (b);
+",
+        ),
+        (
+            "003_quiet.sql",
+            "CREATE TABLE q (id int);
+",
+        ),
+        (
+            "004_last.sql",
+            "ALTER TABLE q ADD COLUMN n int;
+",
+        ),
+    ];
+    let deltas = || {
+        std::fs::read_dir(cache.dir.path().join("replay").join("entries"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"base\"")))
+            .count()
+    };
+    for n in 1..=3 {
+        psql_repo(repo.path(), &files[..n]);
+        cache.check(repo.path(), &[]);
+    }
+    assert_eq!(deltas(), 1, "the prefix of 3 continues the payload of 2");
+    psql_repo(repo.path(), &files);
+    let warm = cache.check(repo.path(), &[]);
+    assert!(
+        warm.stderr.contains("3 of 4 migrations cached"),
+        "{}",
+        warm.stderr
+    );
+    let cold = cache.check(repo.path(), &["--no-cache"]);
+    assert!(cold.json.contains("lock-without-timeout"), "{}", cold.json);
+    assert_eq!(warm.json, cold.json);
+}
+
 /// Editing, inserting, reordering or deleting a migration falls back to the longest prefix still
 /// valid; every fallback reports what a cold check reports.
 #[test]
@@ -593,6 +685,14 @@ fn status_clear_and_the_size_bound() {
     let status = cache.status();
     assert!(status.contains("2 snapshot(s)"), "{status}");
     assert!(status.contains("prefixes of 2, 3 migration(s)"), "{status}");
+    // Its database too (after the run, in the background): the next run finds none to drop.
+    let next = cache.check_env(repo.path(), &[], &bounded);
+    assert!(
+        next.stderr.contains("3 of 3 migrations cached")
+            && !next.stderr.contains("no cache entry lists"),
+        "{}",
+        next.stderr
+    );
     let out = cache.run(&["cache", "clear"], &[]);
     assert!(out.status.success());
     assert!(
