@@ -570,7 +570,12 @@ mod tests {
         let rules = ["table-rewrite", "lock-without-timeout"];
         let mut findings = Vec::new();
         for i in 0..60usize {
-            let mut f = crate::registry::finding(rules[i % 2], format!("finding {i}"));
+            let mut f = Finding::new(
+                rules[i % 2],
+                Category::Lock,
+                Severity::Warning,
+                format!("finding {i}"),
+            );
             if i % 7 != 0 {
                 f = f.at(files[i % files.len()], Some(Span::new(i % 4, i % 4 + 1)));
             }
