@@ -780,10 +780,15 @@ async fn stop_quietly(pid: u32) -> Result<(), String> {
 /// Stops the replay cache's cluster with a fast shutdown (a checkpoint: the next start needs no
 /// recovery), then releases the cache's lock (`lock` is dropped).
 pub async fn stop_persistent(pid: u32, lock: std::fs::File) -> Result<(), String> {
-    // SIGQUIT when it does not stop in time: the next start recovers.
-    stop_postmaster(pid, libc::SIGINT, Duration::from_secs(30), libc::SIGQUIT).await;
+    stop_fast(pid).await;
     drop(lock);
     Ok(())
+}
+
+/// Stops the replay cache's cluster `pid` with a fast shutdown (a checkpoint); SIGQUIT when it does
+/// not stop in time: the next start recovers.
+async fn stop_fast(pid: u32) {
+    stop_postmaster(pid, libc::SIGINT, Duration::from_secs(30), libc::SIGQUIT).await;
 }
 
 /// Sends `signal` to the postmaster `pid`, waits up to `patience` for it to exit (reaping it if it
@@ -1041,13 +1046,7 @@ pub async fn refill() -> Result<(), String> {
         .ok()
         .is_some_and(|json| std::fs::write(&running, json).is_ok());
     if !left_running {
-        stop_postmaster(
-            spec.pid,
-            libc::SIGINT,
-            Duration::from_secs(30),
-            libc::SIGQUIT,
-        )
-        .await;
+        stop_fast(spec.pid).await;
     }
     // The marker outlives the lock: a check that finds the lock held always finds the marker and
     // waits, rather than replaying from scratch.
@@ -1111,13 +1110,7 @@ async fn keep_until_idle(spec: &RefillSpec, lock: &std::fs::File, linger: Durati
             std::process::id().to_string(),
         );
         if still_kept(&running, spec.pid) {
-            stop_postmaster(
-                spec.pid,
-                libc::SIGINT,
-                Duration::from_secs(30),
-                libc::SIGQUIT,
-            )
-            .await;
+            stop_fast(spec.pid).await;
             let _ = std::fs::remove_file(&running);
         }
         unlock(lock);
