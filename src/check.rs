@@ -7,7 +7,7 @@
 //! interruption or panic.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::catalog::{self, Catalog, SnapshotOptions};
@@ -176,6 +176,7 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
         let drift = DriftSettings::new(config.as_ref());
         let (access, notices) = access?;
         report.findings.extend(notices);
+        let prefilter = prefilter(options, config.as_ref(), &discovery, &shipped);
         let live = replay_sets(
             options,
             cleanup,
@@ -184,8 +185,12 @@ async fn run_inner(options: &CheckOptions, cleanup: &Cleanup) -> Result<Outcome,
             &access,
             &mut report,
             early,
+            prefilter
+                .as_ref()
+                .map(|p| p as &crate::cache::Prefilter<'_>),
         )
         .await?;
+        drop(prefilter);
         // The live bookkeeping says what shipped, unless `--since` or `--all-history` says otherwise.
         if options.history == crate::history::Choice::Context {
             for (set, applied) in discovery.sets.iter().zip(live) {
@@ -387,8 +392,36 @@ fn replayable(set: &MigrationSet) -> bool {
     set.refused.is_none() && (!set.migrations.is_empty() || crate::environment::has_baseline(set))
 }
 
+/// What the policy and the history will do with a finding of a cached prefix, told from its rule and
+/// file: the findings they remove are then not even built from the cache (a long history's tens of
+/// thousands, which a pre-commit hook's check holds back). `None` where that cannot be told from
+/// those alone: a findings baseline matches findings on more, and `--against` changes what counts
+/// as shipped after the replay.
+fn prefilter<'a>(
+    options: &CheckOptions,
+    config: Option<&'a config::ConfigFile>,
+    discovery: &discover::Discovery,
+    shipped: &'a crate::history::Shipped,
+) -> Option<impl Fn(&str, Option<&Path>) -> crate::cache::Verdict + Send + Sync + 'a> {
+    use crate::cache::Verdict;
+    let baseline = crate::policy::baseline_path(&options.root, config, &options.baseline);
+    if options.against.is_some() || !matches!(baseline, Ok(None)) {
+        return None;
+    }
+    // A suppression comment decides by the finding's place too: its file's findings are all built.
+    let suppressing = crate::policy::suppressing_files(&discovery.sources);
+    Some(move |rule: &str, file: Option<&Path>| match file {
+        None => Verdict::Keep,
+        Some(file) if suppressing.contains(file) => Verdict::Keep,
+        Some(_) if crate::policy::turned_off(config, rule) => Verdict::Drop,
+        Some(file) if shipped.holds_back(rule, file) => Verdict::HoldBack,
+        Some(_) => Verdict::Keep,
+    })
+}
+
 /// Starts the engine and checks every set on it, each in its own scratch database. For each set (in
 /// order), the migrations the live database's bookkeeping lists as applied, when it was read.
+#[allow(clippy::too_many_arguments)]
 async fn replay_sets(
     options: &CheckOptions,
     cleanup: &Cleanup,
@@ -397,6 +430,7 @@ async fn replay_sets(
     access: &Access,
     report: &mut Report,
     early: Option<Early>,
+    prefilter: Option<&crate::cache::Prefilter<'_>>,
 ) -> Result<Vec<Option<BTreeSet<String>>>, CheckError> {
     let engine_options = engine_options(options, access);
     let (server, cache) = match early {
@@ -437,7 +471,8 @@ async fn replay_sets(
         })
     };
     let one = |i: usize| {
-        let (server, context, cache) = (&server, &context, cache.as_ref());
+        let (server, context) = (&server, &context);
+        let cache = cache.as_ref().map(|cache| (cache, prefilter));
         async move {
             let mut own = Report::default();
             let (summary, applied) = check_set(
@@ -452,7 +487,7 @@ async fn replay_sets(
                 cache,
             )
             .await?;
-            Ok::<_, CheckError>((i, summary, applied, own.findings))
+            Ok::<_, CheckError>((i, summary, applied, own))
         }
     };
     let mut done = BTreeMap::new();
@@ -461,19 +496,21 @@ async fn replay_sets(
         let mut concurrent = futures_util::stream::iter(together.into_iter().map(one))
             .buffer_unordered(options.jobs.max(1));
         while let Some(result) = concurrent.next().await {
-            let (i, summary, applied, findings) = result?;
-            done.insert(i, (summary, applied, findings));
+            let (i, summary, applied, own) = result?;
+            done.insert(i, (summary, applied, own));
         }
     }
     for i in alone {
-        let (i, summary, applied, findings) = one(i).await?;
-        done.insert(i, (summary, applied, findings));
+        let (i, summary, applied, own) = one(i).await?;
+        done.insert(i, (summary, applied, own));
     }
     let mut live = Vec::new();
     for (i, set) in discovery.sets.iter().enumerate() {
         match done.remove(&i) {
-            Some((summary, applied, findings)) => {
-                report.findings.extend(findings);
+            Some((summary, applied, own)) => {
+                report.findings.extend(own.findings);
+                // Findings of cached prefixes the history holds back, never built.
+                report.historical += own.historical;
                 report.sets.push(summary);
                 live.push(applied);
             }
@@ -586,7 +623,7 @@ async fn check_set(
     drift: &DriftSettings,
     access: &Access,
     report: &mut Report,
-    cache: Option<&crate::cache::Cache>,
+    cache: Option<(&crate::cache::Cache, Option<&crate::cache::Prefilter<'_>>)>,
 ) -> Result<(SetSummary, Option<BTreeSet<String>>), CheckError> {
     let snapshot_options = drift.snapshot_for(set);
     let set_started = Instant::now();
@@ -595,7 +632,7 @@ async fn check_set(
         privileged_extensions: access.extensions.clone(),
     };
     let cached = match cache {
-        Some(cache) => {
+        Some((cache, prefilter)) => {
             let r = crate::cache::Replay {
                 cleanup,
                 server,
@@ -604,6 +641,7 @@ async fn check_set(
                 snapshot: &snapshot_options,
                 catalog: !set.schemas.is_empty() || options.against.is_some(),
                 verbose: options.verbose,
+                prefilter,
             };
             crate::cache::replay_set(cache, set, &r).await?
         }
@@ -611,6 +649,7 @@ async fn check_set(
     };
     let (log, built) = match cached {
         Some(done) => {
+            report.historical += done.held_back;
             // Moved, not copied, when nothing came before (a long history's tens of thousands).
             if report.findings.is_empty() {
                 report.findings = done.statics;

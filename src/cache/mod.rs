@@ -50,6 +50,9 @@ use crate::model::Finding;
 use crate::replay::{Checkpoint, ReplayOptions};
 use crate::runner::{MigrationSet, Transactions};
 
+mod lazy;
+pub use lazy::{Prefilter, Verdict};
+
 /// Default bound of the snapshots' total size, in MiB (they may live in RAM-backed `/dev/shm`).
 pub const DEFAULT_MAX_MB: u64 = 2048;
 
@@ -106,18 +109,12 @@ pub struct PayloadBase {
     pub statics: usize,
 }
 
-impl Payload {
-    fn statics_len(&self) -> usize {
-        self.statics.as_ref().map_or(0, |s| s.findings.len())
-    }
-}
-
 /// A payload file parsed ahead, while the repository is read (see [`prefetch`]), with the identity of
 /// the file it was parsed from.
 pub struct Prefetched {
     key: String,
     stamp: (u64, u64, i64, i64),
-    payload: Payload,
+    file: lazy::File,
 }
 
 /// The identity of a file's contents as far as the cache needs it: payload files are written once
@@ -139,12 +136,10 @@ pub fn prefetch() -> Option<Prefetched> {
     let key = latest.base.unwrap_or(latest.key);
     let path = entries.join(format!("{key}.data"));
     let stamp = stamp(&path)?;
-    let payload: Payload = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    payload.base.is_none().then_some(Prefetched {
-        key,
-        stamp,
-        payload,
-    })
+    let file = lazy::parse(std::fs::read(&path).ok()?)?;
+    file.base
+        .is_none()
+        .then_some(Prefetched { key, stamp, file })
 }
 
 /// The static checks of a cached prefix: its findings and the state they resume from.
@@ -155,26 +150,63 @@ pub struct Statics {
 }
 
 /// What a replay from the cache gives: the replay's log, the catalog it built (when asked for) and
-/// the set's static findings (those of the cached prefix, and the checks of the migrations after it).
+/// the set's static findings (those of the cached prefix, and the checks of the migrations after it),
+/// without the findings of the cached prefix the [`Prefilter`] held back, which are counted.
 pub struct Cached {
     pub log: crate::replay::ReplayLog,
     pub built: Option<crate::catalog::Catalog>,
     pub statics: Vec<Finding>,
+    pub held_back: usize,
 }
 
-/// The static checks of `set`, resumed after the cached prefix `hit` when its payload has them.
+/// A cached prefix's payload as read ([`Cache::loaded`]): its findings not built yet.
+pub struct Loaded {
+    pub statements: usize,
+    pub findings: lazy::Findings,
+    pub checkpoint: Checkpoint,
+    pub statics: Option<(lazy::Findings, crate::rules::StaticState)>,
+    /// The complete payload file its first findings came from (its own, when it is complete).
+    pub base: PayloadBase,
+}
+
+/// The findings of a cached prefix that reach the report: built through the prefilter.
+struct Prefix {
+    findings: Vec<Finding>,
+    /// None when the payload has no static findings (they are then checked whole).
+    statics: Option<Vec<Finding>>,
+    held_findings: usize,
+    held_statics: usize,
+}
+
+impl Loaded {
+    fn prefix(&self, prefilter: Option<&Prefilter<'_>>) -> Option<Prefix> {
+        let keep_all = |_: &str, _: Option<&Path>| Verdict::Keep;
+        let prefilter = prefilter.unwrap_or(&keep_all);
+        let (findings, held_findings) = self.findings.build(prefilter)?;
+        let (statics, held_statics) = match &self.statics {
+            Some((statics, _)) => {
+                let (statics, held) = statics.build(prefilter)?;
+                (Some(statics), held)
+            }
+            None => (None, 0),
+        };
+        Some(Prefix {
+            findings,
+            statics,
+            held_findings,
+            held_statics,
+        })
+    }
+}
+
+/// The static checks of `set` after the cached prefix `hit` when its payload has them (only the
+/// migrations after it), else of the whole set.
 fn static_checks(
     set: &MigrationSet,
-    hit: Option<&mut (usize, Entry, Payload)>,
+    hit: Option<&(usize, Entry, Loaded)>,
 ) -> (Vec<Finding>, Option<crate::rules::StaticState>) {
-    match hit.and_then(|(k, _, p)| p.statics.as_mut().map(|s| (*k, s))) {
-        Some((k, statics)) => {
-            let (more, state) = crate::rules::static_checks_from(set, k, Some(&statics.state));
-            // Taken, not copied: a long history's findings run to tens of thousands.
-            let mut all = std::mem::take(&mut statics.findings);
-            all.extend(more);
-            (all, state)
-        }
+    match hit.and_then(|(k, _, p)| p.statics.as_ref().map(|(_, state)| (*k, state))) {
+        Some((k, state)) => crate::rules::static_checks_from(set, k, Some(state)),
         None => crate::rules::static_checks_from(set, 0, None),
     }
 }
@@ -332,7 +364,7 @@ impl Cache {
     }
 
     /// The payload file of `key` as it is on disk: complete, or a delta.
-    fn payload_file(&self, key: &str) -> Option<Payload> {
+    fn payload_file(&self, key: &str) -> Option<lazy::File> {
         let path = self.payload_path(key);
         let prefetched = self
             .prefetched
@@ -344,40 +376,72 @@ impl Cache {
             && p.key == key
             && stamp(&path) == Some(p.stamp)
         {
-            return Some(p.payload);
+            return Some(p.file);
         }
-        let text = std::fs::read(path).ok()?;
-        serde_json::from_slice(&text).ok()
+        lazy::parse(std::fs::read(path).ok()?)
+    }
+
+    /// What the replay of the prefix `entry` reported, complete, its findings not built yet.
+    pub fn loaded(&self, entry: &Entry) -> Option<Loaded> {
+        let file = self.payload_file(&entry.key)?;
+        let statics_len = |s: &Option<(lazy::Findings, _)>| s.as_ref().map_or(0, |(f, _)| f.len());
+        let Some(base) = file.base else {
+            let base = PayloadBase {
+                key: entry.key.clone(),
+                findings: file.findings.len(),
+                statics: statics_len(&file.statics),
+            };
+            return Some(Loaded {
+                statements: file.statements,
+                findings: file.findings,
+                checkpoint: file.checkpoint,
+                statics: file.statics,
+                base,
+            });
+        };
+        let full = self.payload_file(&base.key)?;
+        if full.base.is_some()
+            || full.findings.len() != base.findings
+            || statics_len(&full.statics) != base.statics
+        {
+            return None;
+        }
+        let mut findings = full.findings;
+        findings.append(file.findings);
+        let statics = match (file.statics, full.statics) {
+            (Some((more, state)), Some((mut all, _))) => {
+                all.append(more);
+                Some((all, state))
+            }
+            (statics, _) => statics,
+        };
+        Some(Loaded {
+            statements: file.statements,
+            findings,
+            checkpoint: file.checkpoint,
+            statics,
+            base,
+        })
     }
 
     /// What the replay of the prefix `entry` reported: complete, its `base` naming the complete
     /// payload file its first findings came from.
     pub fn payload(&self, entry: &Entry) -> Option<Payload> {
-        let mut payload = self.payload_file(&entry.key)?;
-        let Some(base) = payload.base.take() else {
-            payload.base = Some(PayloadBase {
-                key: entry.key.clone(),
-                findings: payload.findings.len(),
-                statics: payload.statics_len(),
-            });
-            return Some(payload);
+        let loaded = self.loaded(entry)?;
+        let statics = match &loaded.statics {
+            Some((findings, state)) => Some(Statics {
+                findings: findings.build_all()?,
+                state: state.clone(),
+            }),
+            None => None,
         };
-        let mut full = self.payload_file(&base.key)?;
-        if full.base.is_some()
-            || full.findings.len() != base.findings
-            || full.statics_len() != base.statics
-        {
-            return None;
-        }
-        full.findings.append(&mut payload.findings);
-        payload.findings = full.findings;
-        if let (Some(statics), Some(full)) = (&mut payload.statics, full.statics) {
-            let mut all = full.findings;
-            all.append(&mut statics.findings);
-            statics.findings = all;
-        }
-        payload.base = Some(base);
-        Some(payload)
+        Some(Payload {
+            statements: loaded.statements,
+            findings: loaded.findings.build_all()?,
+            checkpoint: loaded.checkpoint,
+            statics,
+            base: Some(loaded.base),
+        })
     }
 
     fn write(&self, entry: &Entry) -> Result<(), CacheError> {
@@ -646,16 +710,25 @@ pub fn keys(set: &MigrationSet, ctx: &KeyContext) -> Vec<String> {
             h.update(chain);
             h.update(
                 format!(
-                    "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}",
+                    "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}",
                     m.id,
                     m.file.display(),
                     m.transactions,
                     m.blocked,
-                    m.batches,
                     set.journal_when.get(&m.id),
                 )
                 .as_bytes(),
             );
+            // The batches as numbers (formatting them took longer than hashing the text).
+            h.update((m.batches.len() as u64).to_le_bytes());
+            for b in &m.batches {
+                let copy = b
+                    .copy
+                    .map_or([u64::MAX; 2], |c| [c.start as u64, c.end as u64]);
+                for n in [b.span.start as u64, b.span.end as u64, copy[0], copy[1]] {
+                    h.update(n.to_le_bytes());
+                }
+            }
             h.update(m.text.as_bytes());
             chain = h.finalize().into();
             hex(&chain)
@@ -807,6 +880,9 @@ pub struct Replay<'a> {
     /// Whether drift needs the catalog the migrations built.
     pub catalog: bool,
     pub verbose: bool,
+    /// What the report will do with each finding of a cached prefix: only those it keeps are
+    /// built (none: every one is).
+    pub prefilter: Option<&'a Prefilter<'a>>,
 }
 
 /// Replays `set` from its longest cached prefix and keeps a snapshot when every migration applied;
@@ -831,45 +907,114 @@ pub async fn replay_set(
         say(format!("not cached: {reason}"));
         return Ok(None);
     }
-    let mut hit = longest.and_then(|(k, entry)| match cache.payload(&entry) {
-        Some(payload) => Some((k, entry, payload)),
-        None => {
-            cache.forget(&entry.key);
-            None
+    // The prefix's findings that reach the report are built now (a payload that does not read
+    // back is forgotten, and the set replayed from scratch).
+    let loaded = longest.and_then(|(k, entry)| {
+        let read = cache.loaded(&entry);
+        match read.and_then(|p| p.prefix(r.prefilter).map(|prefix| (p, prefix))) {
+            Some((payload, prefix)) => Some(((k, entry, payload), prefix)),
+            None => {
+                cache.forget(&entry.key);
+                None
+            }
         }
     });
-    let (mut statics, static_state) = static_checks(set, hit.as_mut());
-    if let Some((k, entry, payload)) = &mut hit {
-        cache.touch(entry);
-        say(format!("{k} of {n} migrations cached"));
-        if *k == n {
-            // The next run most likely adds a migration to these.
-            want_spare(r, entry);
-            // Nothing to replay: the snapshot is only read.
-            let log = crate::replay::prefix_log(
-                set,
-                n,
-                std::mem::take(&mut payload.findings),
-                payload.statements,
-            );
-            let built = if r.catalog {
-                let client = r.server.connect(&entry.database).await?;
-                Some(crate::catalog::snapshot(&client, r.snapshot).await?)
-            } else {
-                None
-            };
-            return Ok(Some(Cached {
-                log,
-                built,
-                statics,
-            }));
+    let (mut hit, prefix) = match loaded {
+        Some((hit, prefix)) => (Some(hit), Some(prefix)),
+        None => (None, None),
+    };
+    // The static findings of the migrations after the prefix (of every migration, when the prefix
+    // has none).
+    let (more_statics, static_state) = static_checks(set, hit.as_ref());
+    match &hit {
+        Some((k, entry, payload)) => {
+            cache.touch(entry);
+            say(format!("{k} of {n} migrations cached"));
+            if *k == n {
+                // The next run most likely adds a migration to these.
+                want_spare(r, entry);
+                // Nothing to replay: the snapshot is only read.
+                let log = crate::replay::prefix_log(set, n, Vec::new(), payload.statements);
+                let built = if r.catalog {
+                    let client = r.server.connect(&entry.database).await?;
+                    Some(crate::catalog::snapshot(&client, r.snapshot).await?)
+                } else {
+                    None
+                };
+                let cached = Cached {
+                    log,
+                    built,
+                    statics: more_statics,
+                    held_back: 0,
+                };
+                return Ok(Some(cached.after(prefix, true)));
+            }
         }
-    } else {
-        say(format!("no cached prefix of its {n} migrations"));
+        None => say(format!("no cached prefix of its {n} migrations")),
     }
-    // Whether the replay went on from the cached prefix (its findings come first, unchanged).
+    let after = After {
+        keys: &keys,
+        statics: more_statics,
+        static_state,
+    };
+    let (cached, resumed) = replay_after(cache, set, r, hit.as_mut(), after).await?;
+    Ok(Some(cached.after(prefix, resumed)))
+}
+
+impl Cached {
+    /// The findings of the cached prefix first: its static findings, and its replay's when the
+    /// replay went on from it (`resumed`).
+    fn after(mut self, prefix: Option<Prefix>, resumed: bool) -> Cached {
+        let Some(prefix) = prefix else {
+            return self;
+        };
+        if let Some(mut statics) = prefix.statics {
+            statics.append(&mut self.statics);
+            self.statics = statics;
+            self.held_back += prefix.held_statics;
+        }
+        if resumed {
+            let mut findings = prefix.findings;
+            findings.append(&mut self.log.findings);
+            self.log.findings = findings;
+            self.held_back += prefix.held_findings;
+        }
+        self
+    }
+}
+
+/// What [`replay_after`] needs besides the set: the prefixes' keys and the static checks of the
+/// migrations after the cached prefix (of all of them, when the prefix has none).
+struct After<'a> {
+    keys: &'a [String],
+    statics: Vec<Finding>,
+    static_state: Option<crate::rules::StaticState>,
+}
+
+/// Replays the migrations of `set` after the cached prefix `hit` (all of them without one) and
+/// keeps a snapshot when every migration applied. The log and static findings returned are those
+/// after the prefix, and whether the replay went on from it (a replay from scratch instead has
+/// every finding of its replay).
+async fn replay_after(
+    cache: &Cache,
+    set: &MigrationSet,
+    r: &Replay<'_>,
+    mut hit: Option<&mut (usize, Entry, Loaded)>,
+    after: After<'_>,
+) -> Result<(Cached, bool), ReplayFailure> {
+    let say = |what: String| {
+        if r.verbose {
+            eprintln!("pgrehearse: cache: {}: {what}", shown(&set.dir));
+        }
+    };
+    let n = set.migrations.len();
+    let After {
+        keys,
+        statics: mut more_statics,
+        static_state,
+    } = after;
     let mut resumed = hit.is_some();
-    let first = match replay_from(set, r, hit.as_mut()).await {
+    let first = match replay_from(set, r, hit.as_deref_mut()).await {
         // The prefix's session could not be restored (a lock its transaction held): from scratch.
         Err(ReplayFailure::Replay(e))
             if hit.is_some() && e.reason.starts_with(crate::replay::RESUME_FAILED) =>
@@ -890,73 +1035,86 @@ pub async fn replay_set(
         }
         other => other,
     };
+    let prefix = hit.as_deref();
     // The complete payload the new one may continue: the findings of the prefix it resumed from
     // come first, unchanged (replay and static checks only append), as long as the part after
     // it stays small next to it.
-    let delta = hit.as_ref().filter(|_| resumed).and_then(|(_, _, p)| {
-        let base = p.base.clone()?;
+    let delta = prefix.filter(|_| resumed).and_then(|(_, _, p)| {
+        let base = p.base.clone();
         let statics_resumed = base.statics == 0 || p.statics.is_some();
-        let after = (log.findings.len().checked_sub(base.findings)?)
-            + (statics.len().checked_sub(base.statics)?);
+        let after = log.findings.len() + more_statics.len();
         (statics_resumed && after * 2 <= base.findings + base.statics).then_some(base)
     });
     match kept {
         Ok(checkpoint) if !log.failed && !log.partial && log.applied == n => {
             let key = &keys[n - 1];
+            // Moved into the payload and back: a long history's findings are not copied. As a
+            // delta, only what comes after its base is written; otherwise every finding, the
+            // prefix's built whole (rarely: a long history is continued as a delta).
+            let whole = |findings: Option<&lazy::Findings>| match (&delta, findings) {
+                (None, Some(findings)) => findings.build_all(),
+                _ => Some(Vec::new()),
+            };
+            let front = (
+                whole(prefix.filter(|_| resumed).map(|(_, _, p)| &p.findings)),
+                whole(prefix.and_then(|(_, _, p)| p.statics.as_ref().map(|(s, _)| s))),
+            );
+            let kept = match front {
+                (Some(findings), Some(statics)) => r
+                    .server
+                    .keep_scratch(r.cleanup, db, &database_name(key))
+                    .await
+                    .map(|()| (findings, statics))
+                    .map_err(|e| e.to_string()),
+                _ => {
+                    r.server.drop_scratch(r.cleanup, db).await;
+                    Err("the cached prefix's findings do not read back".to_string())
+                }
+            };
             // Not keeping it is no reason to fail the check (the database is then dropped at
             // cleanup).
-            match r
-                .server
-                .keep_scratch(r.cleanup, db, &database_name(key))
-                .await
-            {
-                Ok(()) => {
-                    // Moved into the payload and back: a long history's findings are not copied.
-                    // As a delta, only what comes after its base is written.
-                    let (mut head, mut tail) = (std::mem::take(&mut log.findings), Vec::new());
-                    let (mut static_head, mut static_tail) =
-                        (std::mem::take(&mut statics), Vec::new());
-                    match &delta {
-                        Some(base) => {
-                            tail = head.split_off(base.findings);
-                            static_tail = static_head.split_off(base.statics);
-                        }
-                        None => {
-                            std::mem::swap(&mut head, &mut tail);
-                            std::mem::swap(&mut static_head, &mut static_tail);
-                        }
-                    }
+            match kept {
+                Ok((mut findings, mut statics)) => {
+                    let (front, static_front) = (findings.len(), statics.len());
+                    findings.append(&mut log.findings);
+                    statics.append(&mut more_statics);
+                    // Without a state to resume from, static findings are not kept (checked whole).
+                    let (statics, mut unkept) = match static_state {
+                        Some(state) => (
+                            Some(Statics {
+                                findings: statics,
+                                state,
+                            }),
+                            Vec::new(),
+                        ),
+                        None => (None, statics),
+                    };
                     let mut payload = Payload {
                         statements: log.statements,
-                        findings: tail,
+                        findings,
                         checkpoint,
-                        statics: static_state.map(|state| Statics {
-                            findings: std::mem::take(&mut static_tail),
-                            state,
-                        }),
+                        statics,
                         base: delta,
                     };
                     let kept = entry(set, key);
                     // A snapshot resumed from another has about its size (the migrations after a
                     // prefix add little): not measured again, which would read every file of it.
-                    let bytes = hit.as_ref().map(|(_, base, _)| base.bytes);
+                    let bytes = prefix.map(|(_, base, _)| base.bytes);
                     let inserted = cache
                         .insert(r.server, r.cleanup, kept.clone(), &payload, bytes)
                         .await;
-                    head.append(&mut payload.findings);
-                    log.findings = head;
-                    if let Some(mut kept_statics) = payload.statics.take() {
-                        static_head.append(&mut kept_statics.findings);
-                    }
-                    static_head.append(&mut static_tail);
-                    statics = static_head;
+                    log.findings = payload.findings.split_off(front);
+                    more_statics = match &mut payload.statics {
+                        Some(statics) => statics.findings.split_off(static_front),
+                        None => unkept.split_off(static_front),
+                    };
                     match inserted {
                         Ok(()) => {
                             // The next run either adds a migration to these, or changes the new
                             // ones (amending the commit the hook refused) and resumes where this
                             // run did.
                             want_spare(r, &kept);
-                            if let Some((_, base, _)) = &hit {
+                            if let Some((_, base, _)) = prefix {
                                 want_spare(r, base);
                             }
                         }
@@ -973,11 +1131,13 @@ pub async fn replay_set(
             r.server.drop_scratch(r.cleanup, db).await;
         }
     }
-    Ok(Some(Cached {
+    let cached = Cached {
         log,
         built,
-        statics,
-    }))
+        statics: more_statics,
+        held_back: 0,
+    };
+    Ok((cached, resumed))
 }
 
 /// Asks for a spare copy of the snapshot `entry`, made after the run (see [`spare_name`]).
@@ -1001,7 +1161,7 @@ type Replayed = (
 async fn replay_from(
     set: &MigrationSet,
     r: &Replay<'_>,
-    from: Option<&mut (usize, Entry, Payload)>,
+    from: Option<&mut (usize, Entry, Loaded)>,
 ) -> Result<Replayed, ReplayFailure> {
     let db = match from.as_deref() {
         Some((k, entry, _)) => match r
@@ -1022,9 +1182,10 @@ async fn replay_from(
         },
         None => r.server.create_scratch(r.cleanup, "replay").await?,
     };
+    // The replay's log holds the findings after the prefix: the prefix's are added by the caller.
     let resume = from.map(|(k, _, payload)| crate::replay::Resume {
         start: *k,
-        findings: std::mem::take(&mut payload.findings),
+        findings: Vec::new(),
         statements: payload.statements,
         checkpoint: std::mem::take(&mut payload.checkpoint),
     });
@@ -1178,6 +1339,17 @@ mod tests {
         // Deleting one: the key of the two left differs from the first two before.
         let deleted = keys(&set(&[A, C]), &context());
         assert_ne!(deleted[1], base[1]);
+        // The same text sent as other batches (or with other COPY data) is another replay.
+        for change in [
+            |b: &mut crate::runner::Batch| b.span.end -= 1,
+            |b: &mut crate::runner::Batch| b.copy = Some(pgrehearse_sql::Span::new(0, 1)),
+        ] {
+            let mut other = set(&[A, B, C]);
+            change(&mut other.migrations[1].batches[0]);
+            let rebatched = keys(&other, &context());
+            assert_eq!(rebatched[0], base[0]);
+            assert_ne!(rebatched[1], base[1]);
+        }
     }
 
     #[test]
@@ -1323,14 +1495,9 @@ mod tests {
         let path = cache.payload_path(&full_key);
         let ahead = |stamp| {
             let payload = payload(vec![f("ahead")], vec![], None);
+            let file = lazy::parse(serde_json::to_vec(&payload).unwrap()).unwrap();
             let key = full_key.clone();
-            std::thread::spawn(move || {
-                Some(Prefetched {
-                    key,
-                    stamp,
-                    payload,
-                })
-            })
+            std::thread::spawn(move || Some(Prefetched { key, stamp, file }))
         };
         cache.with_prefetched(ahead(super::stamp(&path).unwrap()));
         assert_eq!(messages(&cache.payload(&full_entry).unwrap()), ["ahead"]);

@@ -87,6 +87,10 @@ struct Walker<'a> {
     consumed: Vec<PathBuf>,
     /// Snapshots found beside versioned upgrade folders, by the index of the set they start.
     snapshots: BTreeMap<usize, (Prelude, Option<String>)>,
+    /// Whether a path resolves inside the root, each folder resolved once.
+    confined: crate::paths::Confined,
+    /// Files read whole while sniffing their heads, until they are read as sources.
+    read_ahead: std::cell::RefCell<std::collections::HashMap<PathBuf, Vec<u8>>>,
 }
 
 /// A snapshot beside versioned upgrade folders (`LATEST.sql` next to `0.18/`, `0.19/`): a fresh
@@ -137,6 +141,8 @@ pub fn find(root: &Path, config: Option<&ConfigFile>) -> Result<Discovery, Disco
         locations_for: BTreeMap::new(),
         consumed: Vec::new(),
         snapshots: BTreeMap::new(),
+        confined: crate::paths::Confined::new(root),
+        read_ahead: Default::default(),
     };
     if config.sets.is_empty() {
         w.walk(Path::new(""))?;
@@ -249,6 +255,15 @@ pub fn read_source(
         path: rel.to_path_buf(),
         source,
     })?;
+    source_text(rel, bytes, sources)
+}
+
+/// The text of `rel` read as `bytes`, kept in `sources`; refused when it is not UTF-8.
+fn source_text(
+    rel: &Path,
+    bytes: Vec<u8>,
+    sources: &mut Sources,
+) -> Result<Arc<str>, DiscoverError> {
     let text: Arc<str> = String::from_utf8(bytes)
         .map_err(|e| {
             let (line, column) = crate::paths::utf8_error_position(&e);
@@ -351,7 +366,15 @@ impl Walker<'_> {
     }
 
     fn read(&mut self, rel: &Path) -> Result<Arc<str>, DiscoverError> {
-        read_source(self.root, rel, &mut self.out.sources)
+        self.confined.check(rel)?;
+        let bytes = match self.read_ahead.get_mut().remove(rel) {
+            Some(bytes) => bytes,
+            None => std::fs::read(self.abs(rel)).map_err(|source| DiscoverError::Read {
+                path: rel.to_path_buf(),
+                source,
+            })?,
+        };
+        source_text(rel, bytes, &mut self.out.sources)
     }
 
     /// Reads a migration file of any kind (SQL or code) for reporting.
@@ -397,13 +420,17 @@ impl Walker<'_> {
 
     /// The layout of one directory, if it holds migrations.
     /// The first bytes of a file, for sniffing runner annotations (never fails: unreadable is empty).
+    /// The file is read whole, and kept until it is read as a source (a migration file nearly
+    /// always is, right after).
     fn head(&self, rel: &Path) -> String {
-        use std::io::Read;
-        let mut buf = Vec::new();
-        if let Ok(f) = std::fs::File::open(self.abs(rel)) {
-            let _ = f.take(8192).read_to_end(&mut buf);
-        }
-        String::from_utf8_lossy(&buf).to_ascii_lowercase()
+        let Ok(bytes) = std::fs::read(self.abs(rel)) else {
+            return String::new();
+        };
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(8192)]).to_ascii_lowercase();
+        self.read_ahead
+            .borrow_mut()
+            .insert(rel.to_path_buf(), bytes);
+        head
     }
 
     /// Whether a Cargo.toml between `rel` and the root depends on sqlx.

@@ -80,6 +80,11 @@ impl Shipped {
         self.files.contains(&normal(file))
     }
 
+    /// Whether [`hold_back`] holds back a finding of `rule` about `file`.
+    pub fn holds_back(&self, rule: &str, file: &Path) -> bool {
+        registry::historical(rule) && self.contains(file)
+    }
+
     /// The live database's bookkeeping of `set`: the migrations it lists as `applied` (by id) are the
     /// set's shipped ones, whatever git says.
     pub fn live(&mut self, set: &MigrationSet, applied: &BTreeSet<String>) {

@@ -176,6 +176,25 @@ fn apply_levels(findings: &mut Vec<Finding>, levels: &BTreeMap<String, Level>) {
     });
 }
 
+/// Whether [`apply`] removes every finding of `rule` without counting it, the baseline aside: a rule
+/// turned off (by `rules:` in `config`, or by default).
+pub fn turned_off(config: Option<&ConfigFile>, rule: &str) -> bool {
+    match config.and_then(|c| c.rules.get(rule)).map(|l| l.severity()) {
+        None => registry::OFF_BY_DEFAULT.contains(&rule),
+        Some(None) => true,
+        Some(Some(_)) => false,
+    }
+}
+
+/// The files a suppression comment is in: [`apply`] keeps or drops a finding of any other file by
+/// its rule alone.
+pub fn suppressing_files(sources: &Sources) -> std::collections::BTreeSet<std::path::PathBuf> {
+    suppress::collect(sources)
+        .into_iter()
+        .map(|s| s.file)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::harness::{bin, command, fixture};
+use crate::harness::{bin, command, fixture, git};
 
 /// The directory holding check-jsonschema, pre-commit, squawk (and node_modules under ../node).
 pub fn tools_bin() -> &'static Path {
@@ -58,18 +58,6 @@ fn check_jsonschema(args: &[&str], files: &[&Path]) -> Output {
         .args(files)
         .output()
         .expect("check-jsonschema runs")
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn write(root: &Path, rel: &str, content: &str) {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::harness::{command, fixture};
+use crate::harness::{command, fixture, git};
 
 /// A cache directory of the test's own; its cluster is removed (`pgrehearse cache clear`) on drop.
 struct Cache {
@@ -547,6 +547,87 @@ CREATE INDEX a_b ON a (b);
     let cold = cache.check(repo.path(), &["--no-cache"]);
     assert!(cold.json.contains("lock-without-timeout"), "{}", cold.json);
     assert_eq!(warm.json, cold.json);
+}
+
+/// In a git repository a check holds back the findings about committed migrations (history), and
+/// from the cache it does so before building them: the findings of a cached prefix that the
+/// history holds back are counted, those of a rule turned off dropped, and the others built. The
+/// report is the one a check from scratch gives, with the same counts: a rule turned off
+/// (`index-without-concurrently`), one turned on (`prefer-text`, held back in committed files), a
+/// finding the history does not hold back (`grant-write-to-public`) and a suppression comment in a
+/// committed migration (its file's findings are all built, so that the suppression is seen used).
+#[test]
+fn findings_the_history_holds_back_are_counted_without_being_built() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(
+        repo.path().join(".pgrehearse.yaml"),
+        "rules:\n  index-without-concurrently: off\n  prefer-text: warning\n",
+    )
+    .unwrap();
+    let committed = [
+        (
+            "001_table.sql",
+            "CREATE TABLE a (id int PRIMARY KEY, name varchar(20));\nGRANT INSERT ON a TO PUBLIC;\n",
+        ),
+        (
+            "002_alter.sql",
+            "ALTER TABLE a ADD COLUMN b int NOT NULL DEFAULT 0;\nCREATE INDEX a_b ON a (b);\n",
+        ),
+        (
+            "003_suppressed.sql",
+            "-- pgrehearse-ignore: lock-without-timeout the table is small\nALTER TABLE a ADD COLUMN c int;\nALTER TABLE a ADD COLUMN d int;\n",
+        ),
+    ];
+    psql_repo(repo.path(), &committed);
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "three migrations"]);
+    cache.check(repo.path(), &[]);
+    std::fs::write(
+        repo.path().join("migrations/004_new.sql"),
+        "ALTER TABLE a ADD COLUMN e varchar(5);\n",
+    )
+    .unwrap();
+    git(repo.path(), &["add", "-A"]);
+    let warm = cache.check(repo.path(), &[]);
+    assert!(
+        warm.stderr.contains("3 of 4 migrations cached"),
+        "{}",
+        warm.stderr
+    );
+    let all_cached = cache.check(repo.path(), &[]);
+    let cold = cache.check(repo.path(), &["--no-cache"]);
+    let report: serde_json::Value = serde_json::from_str(&cold.json).unwrap();
+    let summary = &report["summary"];
+    // The committed migrations' lock findings are held back (counted), the suppressed one is
+    // counted as suppressed; the new migration's findings and the security finding are reported.
+    assert!(summary["historical"].as_u64() >= Some(3), "{}", cold.json);
+    assert_eq!(summary["suppressed"], 1, "{}", cold.json);
+    let reported: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["rule"].as_str().unwrap(),
+                f["file"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            "grant-write-to-public migrations/001_table.sql",
+            "lock-without-timeout migrations/004_new.sql",
+            "prefer-text migrations/004_new.sql",
+        ],
+        "{}",
+        cold.json
+    );
+    assert_eq!(warm.json, cold.json, "warm (from a prefix) vs cold");
+    assert_eq!(all_cached.json, cold.json, "every migration cached vs cold");
 }
 
 /// Editing, inserting, reordering or deleting a migration falls back to the longest prefix still

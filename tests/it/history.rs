@@ -4,27 +4,10 @@
 //! added; the real binary replays it on a local PostgreSQL.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Engine, check_json, command, copy_dir, engine_args, fixture};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use crate::harness::{Engine, check_json, command, copy_dir, engine_args, fixture, git};
 
 const MIGRATIONS: &str = "db/migrations";
 
