@@ -589,9 +589,19 @@ impl Cache {
             let _ = std::fs::remove_file(self.entry_path(&e.key));
         }
         self.sweep_payloads();
-        // The databases go after the run, with the spare copies (a snapshot the index no longer
-        // lists is never used); without spare copies, now.
-        let names = evict
+        self.drop_snapshots(server, cleanup, &evict).await
+    }
+
+    /// Drops the databases of entries the index no longer lists (a snapshot and its spare copy):
+    /// after the run, with the spare copies (a snapshot the index does not list is never used);
+    /// without spare copies, now.
+    async fn drop_snapshots(
+        &self,
+        server: &Server,
+        cleanup: &crate::engine::Cleanup,
+        gone: &[Entry],
+    ) -> Result<(), CacheError> {
+        let names = gone
             .iter()
             .flat_map(|e| [e.database.clone(), spare_name(&e.key)]);
         if spares_on() {
@@ -908,17 +918,23 @@ pub async fn replay_set(
         return Ok(None);
     }
     // The prefix's findings that reach the report are built now (a payload that does not read
-    // back is forgotten, and the set replayed from scratch).
-    let loaded = longest.and_then(|(k, entry)| {
+    // back is forgotten with its snapshot, and the set replayed from scratch).
+    let mut loaded = None;
+    if let Some((k, entry)) = longest {
         let read = cache.loaded(&entry);
         match read.and_then(|p| p.prefix(r.prefilter).map(|prefix| (p, prefix))) {
-            Some((payload, prefix)) => Some(((k, entry, payload), prefix)),
+            Some((payload, prefix)) => loaded = Some(((k, entry, payload), prefix)),
             None => {
+                say(format!(
+                    "the findings kept with the prefix of {k} do not read back: it is dropped"
+                ));
                 cache.forget(&entry.key);
-                None
+                if let Err(err) = cache.drop_snapshots(r.server, r.cleanup, &[entry]).await {
+                    say(format!("could not drop it: {err}"));
+                }
             }
         }
-    });
+    }
     let (mut hit, prefix) = match loaded {
         Some((hit, prefix)) => (Some(hit), Some(prefix)),
         None => (None, None),

@@ -630,6 +630,46 @@ fn findings_the_history_holds_back_are_counted_without_being_built() {
     assert_eq!(all_cached.json, cold.json, "every migration cached vs cold");
 }
 
+/// A cached prefix whose findings do not read back (a damaged payload file) is dropped with its
+/// snapshot, and the set replayed from scratch: the report is the one a check from scratch gives,
+/// and the next check finds nothing left to drop.
+#[test]
+fn a_prefix_whose_findings_do_not_read_back_is_dropped() {
+    let cache = Cache::new();
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1, M2, M3]);
+    cache.check(repo.path(), &[]);
+    let entries = cache.dir.path().join("replay").join("entries");
+    let mut damaged = 0;
+    for e in std::fs::read_dir(&entries).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "data") {
+            let text = std::fs::read(e.path()).unwrap();
+            std::fs::write(e.path(), &text[..text.len() / 2]).unwrap();
+            damaged += 1;
+        }
+    }
+    assert_eq!(damaged, 1);
+    psql_repo(repo.path(), &[M1, M2, M3, M4]);
+    let warm = cache.check(repo.path(), &[]);
+    assert!(
+        warm.stderr
+            .contains("the findings kept with the prefix of 3 do not read back: it is dropped")
+            && warm.stderr.contains("no cached prefix of its 4 migrations"),
+        "{}",
+        warm.stderr
+    );
+    let cold = cache.check(repo.path(), &["--no-cache"]);
+    assert_eq!(warm.json, cold.json);
+    let next = cache.check(repo.path(), &[]);
+    assert!(
+        next.stderr.contains("4 of 4 migrations cached")
+            && !next.stderr.contains("that no cache entry lists"),
+        "{}",
+        next.stderr
+    );
+    assert_eq!(next.json, cold.json);
+}
+
 /// Editing, inserting, reordering or deleting a migration falls back to the longest prefix still
 /// valid; every fallback reports what a cold check reports.
 #[test]
