@@ -424,9 +424,10 @@ impl Cache {
         })
     }
 
-    /// What the replay of the prefix `entry` reported: complete, its `base` naming the complete
-    /// payload file its first findings came from.
-    pub fn payload(&self, entry: &Entry) -> Option<Payload> {
+    /// What the replay of the prefix `entry` reported, every finding built, its `base` naming the
+    /// complete payload file its first findings came from (the tests' view of [`Cache::loaded`]).
+    #[cfg(test)]
+    fn payload(&self, entry: &Entry) -> Option<Payload> {
         let loaded = self.loaded(entry)?;
         let statics = match &loaded.statics {
             Some((findings, state)) => Some(Statics {

@@ -166,24 +166,34 @@ pub fn apply(
 
 /// `rules:` levels: a new severity, or the finding removed (`off`).
 fn apply_levels(findings: &mut Vec<Finding>, levels: &BTreeMap<String, Level>) {
-    findings.retain_mut(|f| match levels.get(&f.rule).map(|l| l.severity()) {
-        None => !registry::OFF_BY_DEFAULT.contains(&f.rule.as_str()),
-        Some(None) => false,
-        Some(Some(severity)) => {
-            f.severity = severity;
+    findings.retain_mut(|f| match leveled(levels, &f.rule) {
+        None => false,
+        Some(severity) => {
+            if let Some(severity) = severity {
+                f.severity = severity;
+            }
             true
         }
     });
 }
 
+/// What `rules:` (`levels`) does with the findings of `rule`: `None` removes them (`off`, or off by
+/// default and not named), `Some(None)` keeps them as they are, `Some(Some(s))` gives them severity
+/// `s`.
+fn leveled(levels: &BTreeMap<String, Level>, rule: &str) -> Option<Option<crate::model::Severity>> {
+    match levels.get(rule).map(|l| l.severity()) {
+        None if registry::OFF_BY_DEFAULT.contains(&rule) => None,
+        None => Some(None),
+        Some(None) => None,
+        Some(severity) => Some(severity),
+    }
+}
+
 /// Whether [`apply`] removes every finding of `rule` without counting it, the baseline aside: a rule
 /// turned off (by `rules:` in `config`, or by default).
 pub fn turned_off(config: Option<&ConfigFile>, rule: &str) -> bool {
-    match config.and_then(|c| c.rules.get(rule)).map(|l| l.severity()) {
-        None => registry::OFF_BY_DEFAULT.contains(&rule),
-        Some(None) => true,
-        Some(Some(_)) => false,
-    }
+    let empty = BTreeMap::new();
+    leveled(config.map_or(&empty, |c| &c.rules), rule).is_none()
 }
 
 /// The files a suppression comment is in: [`apply`] keeps or drops a finding of any other file by

@@ -34,8 +34,7 @@ fn git(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn git_ok(dir: &Path, args: &[&str]) {
-    let out = git(dir, args);
-    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    crate::harness::git(dir, args);
 }
 
 fn write(root: &Path, rel: &str, content: &str) {
