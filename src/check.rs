@@ -552,7 +552,8 @@ async fn start_engine(
     engine_options: &EngineOptions,
     cleanup: &Cleanup,
 ) -> Result<(Server, Option<crate::cache::Cache>), CheckError> {
-    // Only the local engine caches (`auto` picks it when no URL is given and Docker does not answer).
+    // The local engine caches in a cluster of its own (`auto` picks it when no URL is given and
+    // Docker does not answer), the docker engine in a volume, the url engine on its server.
     let local = options.cache
         && (engine_options.kind == engine::EngineKind::Local
             || (engine_options.kind == engine::EngineKind::Auto
@@ -564,7 +565,128 @@ async fn start_engine(
     {
         return Ok((server, Some(cache)));
     }
+    let docker = options.cache
+        && engine_options.database_url.is_none()
+        && match engine_options.kind {
+            engine::EngineKind::Docker => true,
+            engine::EngineKind::Auto => engine::docker::daemon().await.is_ok(),
+            _ => false,
+        };
+    if docker {
+        match start_in_volume(options, engine_options, cleanup).await {
+            Ok(Some((server, cache))) => return Ok((server, Some(cache))),
+            Ok(None) => {}
+            // `auto` with a daemon that cannot get the image: the local engine, as without the cache.
+            Err(e @ engine::EngineError::ImageUnavailable { .. })
+                if engine_options.kind == engine::EngineKind::Auto
+                    && engine::local::find_bindir(engine_options.pg_version).is_ok() =>
+            {
+                eprintln!(
+                    "pgrehearse: docker: {e}\npgrehearse: falling back to the local engine (PostgreSQL server binaries found)"
+                );
+                let local = EngineOptions {
+                    kind: engine::EngineKind::Local,
+                    ..engine_options.clone()
+                };
+                if let Some((server, cache)) = start_cached(options, &local, cleanup, None).await {
+                    return Ok((server, Some(cache)));
+                }
+                return Ok((engine::start(&local, cleanup).await?, None));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let url = options.cache
+        && engine_options.database_url.is_some()
+        && matches!(
+            engine_options.kind,
+            engine::EngineKind::Url | engine::EngineKind::Auto
+        );
+    if url && let Some((server, cache)) = start_on_server(options, engine_options, cleanup).await? {
+        return Ok((server, Some(cache)));
+    }
     Ok((engine::start(engine_options, cleanup).await?, None))
+}
+
+/// Starts the docker engine with the replay cache of its image (see [`crate::cache::open_volume`]),
+/// unless another run on this machine holds that cache (said with `-v`). An engine that does not
+/// start is an error, as without the cache.
+async fn start_in_volume(
+    options: &CheckOptions,
+    engine_options: &EngineOptions,
+    cleanup: &Cleanup,
+) -> Result<Option<(Server, crate::cache::Cache)>, engine::EngineError> {
+    let image = engine_options.docker_image();
+    let Some(dir) = crate::cache::volume_dir(&image) else {
+        return Ok(None);
+    };
+    match crate::cache::open_volume(&dir, &image) {
+        Ok(Some((cache, lock, volume))) => {
+            let (server, fresh) =
+                engine::start_in_volume(engine_options, cleanup, volume, lock).await?;
+            let dropped = cache.reconcile(&server, fresh).await;
+            if dropped > 0 {
+                progress!(
+                    options,
+                    "cache: dropped {dropped} snapshot(s) that no cache entry lists (left by an interrupted run)"
+                );
+            }
+            return Ok(Some((server, cache)));
+        }
+        Ok(None) => progress!(
+            options,
+            "the replay cache is in use by another run: replaying from scratch"
+        ),
+        Err(e) => progress!(options, "replay cache not used: {e}"),
+    }
+    Ok(None)
+}
+
+/// Starts the url engine with the replay cache of its server (see [`crate::cache::open_server`]),
+/// unless another run on this machine holds that cache or it cannot be used (said with `-v`). An
+/// engine that does not start is an error, as without the cache.
+async fn start_on_server(
+    options: &CheckOptions,
+    engine_options: &EngineOptions,
+    cleanup: &Cleanup,
+) -> Result<Option<(Server, crate::cache::Cache)>, CheckError> {
+    let Some(dir) = engine::url::target(engine_options)
+        .ok()
+        .and_then(|target| crate::cache::server_dir(&target).map(|dir| (dir, target)))
+    else {
+        return Ok(None);
+    };
+    let (dir, target) = dir;
+    match crate::cache::open_server(&dir, &target) {
+        Ok(Some((cache, lock))) => {
+            let Some(role) = cache.replay_role() else {
+                return Ok(None);
+            };
+            match engine::start_with_kept_role(engine_options, cleanup, &role, lock).await {
+                Ok(server) => {
+                    let dropped = cache.reconcile(&server, false).await;
+                    if dropped > 0 {
+                        progress!(
+                            options,
+                            "cache: dropped {dropped} snapshot(s) on the server that no cache lists (left by an interrupted run, or kept by another machine more than 30 days ago)"
+                        );
+                    }
+                    return Ok(Some((server, cache)));
+                }
+                // The cache's role could not be made or altered: without the cache.
+                Err(e @ engine::EngineError::ReplayRole { .. }) => {
+                    progress!(options, "replay cache not used: {e}");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None) => progress!(
+            options,
+            "the replay cache is in use by another run: replaying from scratch"
+        ),
+        Err(e) => progress!(options, "replay cache not used: {e}"),
+    }
+    Ok(None)
 }
 
 /// Starts the replay cache's cluster, unless another run holds the cache or it does not start (said

@@ -75,8 +75,18 @@ enum Command {
 enum CacheCommand {
     /// Where the cache is, its size and the prefixes it holds.
     Status,
-    /// Remove every snapshot (waits for a check using the cache to finish).
-    Clear,
+    /// Remove every snapshot (waits for a check using the cache to finish). The snapshots kept on a
+    /// url engine's server are dropped by the next check against it, or now with --database-url.
+    Clear {
+        /// Drop this machine's snapshots on this server, and the role that owns them.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "PGREHEARSE_DATABASE_URL",
+            hide_env_values = true
+        )]
+        database_url: Option<String>,
+    },
     /// Make the spare copies a finished check asked for (started by the check itself).
     #[command(hide = true)]
     Refill,
@@ -572,6 +582,10 @@ async fn run_fix_drift(args: FixDriftArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if joined.is_err() {
+        // A panic: a container being created may still appear (see `Cleanup::forget_copies`).
+        cleanup.forget_copies();
+    }
     cleanup.run_all().await;
     match joined {
         Err(_panic) => ExitCode::from(2),
@@ -825,13 +839,30 @@ async fn run_hook(command: HookCommand) -> ExitCode {
     }
 }
 
+/// `pgrehearse cache clear [--database-url URL]`.
+async fn clear_cache(url: Option<&str>) -> Result<(), pgrehearse::cache::CacheError> {
+    let n = pgrehearse::cache::clear()?;
+    println!("pgrehearse: removed {n} cached replay prefix(es)");
+    if let Some(url) = url {
+        let n = pgrehearse::cache::clear_server(url).await?;
+        println!("pgrehearse: dropped {n} snapshot(s) on the server");
+    }
+    for (image, n) in pgrehearse::cache::clear_volumes().await? {
+        println!("pgrehearse: removed the docker volume of image {image} and its {n} snapshot(s)");
+    }
+    for (server, n) in pgrehearse::cache::clear_indexes()? {
+        println!(
+            "pgrehearse: forgot {n} snapshot(s) on {server}: the next check against it drops them, or `pgrehearse cache clear --database-url URL` now"
+        );
+    }
+    Ok(())
+}
+
 /// `pgrehearse cache status|clear`.
 async fn run_cache(command: CacheCommand) -> ExitCode {
     let result = match command {
         CacheCommand::Status => pgrehearse::cache::status(&mut std::io::stdout().lock()),
-        CacheCommand::Clear => pgrehearse::cache::clear().map(|n| {
-            println!("pgrehearse: removed {n} cached replay prefix(es)");
-        }),
+        CacheCommand::Clear { database_url } => clear_cache(database_url.as_deref()).await,
         CacheCommand::Refill => {
             return match pgrehearse::engine::local::refill().await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -33,7 +33,12 @@
 //! cache directory, used by one run at a time (an exclusive `flock`): a run that
 //! finds it busy replays from scratch in a temporary cluster, as without the cache. The snapshots
 //! are bounded in total size (`PGREHEARSE_CACHE_MAX_MB`, default 2048), least recently used first
-//! out. Only the local engine caches.
+//! out.
+//!
+//! On a url engine's server the snapshots are databases there, named with a tag of this cache's
+//! and owned by a role of its own that can log in only during a check ([`open_server`],
+//! [`Cache::reconcile`]); the index stays on this machine. The docker engine keeps its cluster in a
+//! named volume that each check's container mounts ([`open_volume`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -212,6 +217,7 @@ fn static_checks(
 }
 
 /// Milliseconds since the epoch (`created`, `used`): checks a second apart must not tie in LRU order.
+/// Unix time in milliseconds (the index's `created` and `used`).
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -230,6 +236,8 @@ pub enum CacheError {
         "the replay cache in {0} is in use by another pgrehearse run; try again when it has finished"
     )]
     Busy(PathBuf),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> CacheError + '_ {
@@ -244,8 +252,22 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> CacheError + '_ {
 pub struct Cache {
     entries: PathBuf,
     max_bytes: u64,
+    /// Where the snapshots live.
+    place: Place,
     /// A payload being parsed ahead ([`prefetch`]).
     prefetched: std::sync::Mutex<Option<std::thread::JoinHandle<Option<Prefetched>>>>,
+}
+
+/// Where a cache's snapshots live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Place {
+    /// The local engine's persistent cluster.
+    Local,
+    /// The cluster in the docker engine's volume ([`open_volume`]).
+    Volume,
+    /// A url engine's server, shared with others: the names of this cache's snapshots and of the
+    /// role that owns them end with its `tag` ([`open_server`]).
+    Server { tag: String },
 }
 
 /// Opens the cache directory `dir` and takes its lock without waiting: `Ok(None)` when another
@@ -273,12 +295,131 @@ pub fn open(dir: &Path) -> Result<Option<(Cache, std::fs::File, PathBuf)>, Cache
         Cache {
             entries: dir.join("entries"),
             max_bytes: max_bytes(),
+            place: Place::Local,
             prefetched: std::sync::Mutex::new(None),
         },
         lock,
         cluster,
     )))
 }
+
+/// The directory of the cache of the server `target` (its address and the role connected as, as
+/// [`crate::engine::describe_config`] and the user give them) used by the url engine:
+/// `<user cache dir>/pgrehearse/servers/<hash>`.
+pub fn server_dir(target: &str) -> Option<PathBuf> {
+    let hash = hex(&Sha256::digest(target.as_bytes()));
+    crate::engine::local::cache_root().map(|r| r.join("servers").join(&hash[..16]))
+}
+
+/// Opens the cache of a url engine's server in `dir` ([`server_dir`]) and takes its lock without
+/// waiting: `Ok(None)` when another run on this machine holds it. The snapshots live on that
+/// server, named with a tag of this cache's (random, made once, kept in `dir/tag`); the index and
+/// the findings live in `dir`, as for the local engine. `target` is recorded for `cache status`.
+pub fn open_server(dir: &Path, target: &str) -> Result<Option<(Cache, std::fs::File)>, CacheError> {
+    std::fs::create_dir_all(dir.join("entries")).map_err(io(dir))?;
+    let Some(lock) = lock_file(dir, false)? else {
+        return Ok(None);
+    };
+    let tag_path = dir.join("tag");
+    let tag = match std::fs::read_to_string(&tag_path) {
+        Ok(tag) if is_tag(tag.trim()) => tag.trim().to_string(),
+        _ => {
+            let tag = crate::random::hex(4);
+            std::fs::write(&tag_path, &tag).map_err(io(&tag_path))?;
+            tag
+        }
+    };
+    let server = dir.join("server");
+    std::fs::write(&server, target).map_err(io(&server))?;
+    Ok(Some((
+        Cache {
+            entries: dir.join("entries"),
+            max_bytes: max_bytes(),
+            place: Place::Server { tag },
+            prefetched: std::sync::Mutex::new(None),
+        },
+        lock,
+    )))
+}
+
+/// The role that owns the snapshots of the cache with tag `tag` on a url engine's server, and that
+/// replayed SQL runs as there.
+fn server_role(tag: &str) -> String {
+    format!("pgrehearse_cache_{tag}")
+}
+
+/// The directory of the docker engine's cache for `image`: `<user cache dir>/pgrehearse/docker/<hash>`
+/// (the hash of the image and of `DOCKER_HOST`: a remote daemon keeps its volumes apart).
+pub fn volume_dir(image: &str) -> Option<PathBuf> {
+    let daemon = std::env::var("DOCKER_HOST").unwrap_or_default();
+    let hash = hex(&Sha256::digest(format!("{image}\u{0}{daemon}").as_bytes()));
+    crate::engine::local::cache_root().map(|r| r.join("docker").join(&hash[..16]))
+}
+
+/// The volume of the docker engine's cache in `dir` ([`volume_dir`]): named after the directory,
+/// so each user's cache (and each `PGREHEARSE_CACHE_DIR`) has its own.
+fn volume_name(dir: &Path) -> String {
+    let hash = hex(&Sha256::digest(dir.as_os_str().as_encoded_bytes()));
+    format!("pgrehearse-cache-{}", &hash[..16])
+}
+
+/// Opens the docker engine's cache in `dir` ([`volume_dir`]) and takes its lock without waiting:
+/// `Ok(None)` when another run holds it. The snapshots are databases of a cluster kept in a named
+/// volume that each check's container mounts; its superuser's password is kept in `dir/password`
+/// (readable by this user only), made with the volume. `image` is recorded for `cache status`.
+pub fn open_volume(
+    dir: &Path,
+    image: &str,
+) -> Result<Option<(Cache, std::fs::File, crate::engine::docker::CacheVolume)>, CacheError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(dir.join("entries")).map_err(io(dir))?;
+    let Some(lock) = lock_file(dir, false)? else {
+        return Ok(None);
+    };
+    let path = dir.join("password");
+    let (password, reset) = match std::fs::read_to_string(&path) {
+        Ok(p) if p.trim().len() == 32 => (p.trim().to_string(), false),
+        _ => {
+            let password = crate::random::hex(16);
+            let _ = std::fs::remove_file(&path);
+            let mut f = std::fs::OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io(&path))?;
+            f.write_all(password.as_bytes()).map_err(io(&path))?;
+            // A volume made with another password cannot be used: it is made again.
+            (password, true)
+        }
+    };
+    let target = dir.join("image");
+    std::fs::write(&target, image).map_err(io(&target))?;
+    Ok(Some((
+        Cache {
+            entries: dir.join("entries"),
+            max_bytes: max_bytes(),
+            place: Place::Volume,
+            prefetched: std::sync::Mutex::new(None),
+        },
+        lock,
+        crate::engine::docker::CacheVolume {
+            name: volume_name(dir),
+            password,
+            reset,
+        },
+    )))
+}
+
+/// Eight lowercase hex digits.
+fn is_tag(tag: &str) -> bool {
+    tag.len() == 8 && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Snapshots on a shared server that another cache (another machine, or a cache directory since
+/// removed) kept longer ago than this are dropped by any cache that sees them.
+pub const SERVER_SNAPSHOT_MAX_AGE: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// Whether the cache's cluster has been made (by an earlier check): a check then starts it while it
 /// reads the repository, before it knows a set needs it.
@@ -342,6 +483,35 @@ fn lock_file(dir: &Path, wait: bool) -> Result<Option<std::fs::File>, CacheError
 }
 
 impl Cache {
+    /// The role replayed SQL runs as on a url engine's server (it owns the snapshots there).
+    pub fn replay_role(&self) -> Option<String> {
+        match &self.place {
+            Place::Server { tag } => Some(server_role(tag)),
+            _ => None,
+        }
+    }
+
+    /// The database name of the snapshot with key `key`: `pgrehearse_prefix_<key>` on the local
+    /// engine's cluster; on a url engine's server `pgrehearse_prefix_<key>_<tag>_<unix seconds>`,
+    /// shorter in key, so that each machine's are its own and any can tell how old they are.
+    pub fn database_name(&self, key: &str) -> String {
+        match &self.place {
+            Place::Local | Place::Volume => format!("{DB_PREFIX}{}", &key[..key.len().min(40)]),
+            Place::Server { tag } => format!(
+                "{DB_PREFIX}{}_{tag}_{}",
+                &key[..key.len().min(24)],
+                now() / 1000
+            ),
+        }
+    }
+
+    /// Whether spare copies are made after a run: only on the local engine's cluster (the
+    /// background process that makes them runs it after the check; nothing of a check runs after it
+    /// on a docker volume's or a url engine's).
+    fn spares(&self) -> bool {
+        self.place == Place::Local && spares_on()
+    }
+
     fn entry_path(&self, key: &str) -> PathBuf {
         self.entries.join(format!("{key}.json"))
     }
@@ -504,6 +674,9 @@ impl Cache {
         let Ok(admin) = server.connect(&server.admin_db).await else {
             return 0;
         };
+        if let Place::Server { tag } = &self.place {
+            return self.reconcile_server(&admin, tag).await;
+        }
         let databases: Vec<String> = admin
             .query(
                 "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
@@ -527,6 +700,50 @@ impl Cache {
                         crate::engine::quote_ident(db)
                     ))
                     .await;
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// [`Cache::reconcile`] on a url engine's server, where other machines keep snapshots too: of
+    /// the snapshots there, this cache drops those with its tag that its index does not list, and
+    /// those of any other tag kept more than [`SERVER_SNAPSHOT_MAX_AGE`] ago (a cache directory
+    /// gone with the machine or runner that had it). Any other database is never touched.
+    async fn reconcile_server(&self, admin: &tokio_postgres::Client, tag: &str) -> usize {
+        let databases: Vec<String> = admin
+            .query(
+                "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
+                &[],
+            )
+            .await
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        let entries = self.all();
+        for e in &entries {
+            if !databases.contains(&e.database) {
+                self.forget(&e.key);
+            }
+        }
+        let mut dropped = 0;
+        for db in &databases {
+            let Some((owner, kept)) = server_snapshot(db) else {
+                continue;
+            };
+            let stale = if owner == tag {
+                !entries.iter().any(|e| &e.database == db)
+            } else {
+                (now() / 1000).saturating_sub(kept) > SERVER_SNAPSHOT_MAX_AGE.as_secs()
+            };
+            if stale
+                && admin
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        crate::engine::quote_ident(db)
+                    ))
+                    .await
+                    .is_ok()
+            {
                 dropped += 1;
             }
         }
@@ -605,7 +822,7 @@ impl Cache {
         let names = gone
             .iter()
             .flat_map(|e| [e.database.clone(), spare_name(&e.key)]);
-        if spares_on() {
+        if self.spares() {
             names.for_each(|name| cleanup.drop_after(name));
             return Ok(());
         }
@@ -656,9 +873,18 @@ pub fn spare_name(key: &str) -> String {
     )
 }
 
-/// The database name of the snapshot with key `key`.
-pub fn database_name(key: &str) -> String {
-    format!("{DB_PREFIX}{}", &key[..key.len().min(40)])
+/// What the name of a snapshot on a url engine's server says ([`Cache::database_name`]): the tag
+/// of the cache that kept it and when.
+fn server_snapshot(name: &str) -> Option<(&str, u64)> {
+    let rest = name.strip_prefix(DB_PREFIX)?;
+    let mut parts = rest.split('_');
+    let (key, tag, secs) = (parts.next()?, parts.next()?, parts.next()?);
+    (parts.next().is_none()
+        && key.len() == 24
+        && key.bytes().all(|b| b.is_ascii_hexdigit())
+        && is_tag(tag))
+    .then_some(())?;
+    Some((tag, secs.parse().ok()?))
 }
 
 /// What besides the set determines a replay (see the module documentation).
@@ -856,11 +1082,12 @@ pub fn cold_on_failure(set: &MigrationSet) -> bool {
     set.runner.default_transactions() == Transactions::AllPendingInOne
 }
 
-/// An entry for the prefix of `set` that a replay which applied every migration produced.
-pub fn entry(set: &MigrationSet, key: &str) -> Entry {
+/// An entry for the prefix of `set` that a replay which applied every migration produced, kept as
+/// `database`.
+pub fn entry(set: &MigrationSet, key: &str, database: String) -> Entry {
     Entry {
         key: key.to_string(),
-        database: database_name(key),
+        database,
         set: set.dir.clone(),
         migrations: set.migrations.len(),
         bytes: 0,
@@ -949,7 +1176,7 @@ pub async fn replay_set(
             say(format!("{k} of {n} migrations cached"));
             if *k == n {
                 // The next run most likely adds a migration to these.
-                want_spare(r, entry);
+                want_spare(cache, r, entry);
                 // Nothing to replay: the snapshot is only read.
                 let log = crate::replay::prefix_log(set, n, Vec::new(), payload.statements);
                 let built = if r.catalog {
@@ -1031,14 +1258,14 @@ async fn replay_after(
         static_state,
     } = after;
     let mut resumed = hit.is_some();
-    let first = match replay_from(set, r, hit.as_deref_mut()).await {
+    let first = match replay_from(cache, set, r, hit.as_deref_mut()).await {
         // The prefix's session could not be restored (a lock its transaction held): from scratch.
         Err(ReplayFailure::Replay(e))
             if hit.is_some() && e.reason.starts_with(crate::replay::RESUME_FAILED) =>
         {
             say(format!("{}; replayed from scratch", e.reason));
             resumed = false;
-            replay_from(set, r, None).await?
+            replay_from(cache, set, r, None).await?
         }
         other => other?,
     };
@@ -1048,7 +1275,7 @@ async fn replay_after(
             r.server.drop_scratch(r.cleanup, db).await;
             say("the one transaction failed: replayed again from scratch".into());
             resumed = false;
-            replay_from(set, r, None).await?
+            replay_from(cache, set, r, None).await?
         }
         other => other,
     };
@@ -1076,10 +1303,11 @@ async fn replay_after(
                 whole(prefix.filter(|_| resumed).map(|(_, _, p)| &p.findings)),
                 whole(prefix.and_then(|(_, _, p)| p.statics.as_ref().map(|(s, _)| s))),
             );
+            let database = cache.database_name(key);
             let kept = match front {
                 (Some(findings), Some(statics)) => r
                     .server
-                    .keep_scratch(r.cleanup, db, &database_name(key))
+                    .keep_scratch(r.cleanup, db, &database)
                     .await
                     .map(|()| (findings, statics))
                     .map_err(|e| e.to_string()),
@@ -1113,7 +1341,7 @@ async fn replay_after(
                         statics,
                         base: delta,
                     };
-                    let kept = entry(set, key);
+                    let kept = entry(set, key, database);
                     // A snapshot resumed from another has about its size (the migrations after a
                     // prefix add little): not measured again, which would read every file of it.
                     let bytes = prefix.map(|(_, base, _)| base.bytes);
@@ -1130,9 +1358,9 @@ async fn replay_after(
                             // The next run either adds a migration to these, or changes the new
                             // ones (amending the commit the hook refused) and resumes where this
                             // run did.
-                            want_spare(r, &kept);
+                            want_spare(cache, r, &kept);
                             if let Some((_, base, _)) = prefix {
-                                want_spare(r, base);
+                                want_spare(cache, r, base);
                             }
                         }
                         Err(err) => say(format!("could not record the snapshot: {err}")),
@@ -1158,8 +1386,8 @@ async fn replay_after(
 }
 
 /// Asks for a spare copy of the snapshot `entry`, made after the run (see [`spare_name`]).
-fn want_spare(r: &Replay<'_>, entry: &Entry) {
-    if spares_on() {
+fn want_spare(cache: &Cache, r: &Replay<'_>, entry: &Entry) {
+    if cache.spares() {
         r.cleanup.copy_after(crate::engine::DatabaseCopy {
             template: entry.database.clone(),
             name: spare_name(&entry.key),
@@ -1176,16 +1404,20 @@ type Replayed = (
 
 /// Replays `set` into a scratch database: a copy of the cached prefix `from`, or empty.
 async fn replay_from(
+    cache: &Cache,
     set: &MigrationSet,
     r: &Replay<'_>,
     from: Option<&mut (usize, Entry, Loaded)>,
 ) -> Result<Replayed, ReplayFailure> {
     let db = match from.as_deref() {
-        Some((k, entry, _)) => match r
-            .server
-            .take_spare(r.cleanup, &spare_name(&entry.key))
-            .await?
-        {
+        Some((k, entry, _)) => match match cache.spares() {
+            true => {
+                r.server
+                    .take_spare(r.cleanup, &spare_name(&entry.key))
+                    .await?
+            }
+            false => None,
+        } {
             Some(db) => {
                 if r.verbose {
                     eprintln!(
@@ -1256,8 +1488,41 @@ pub fn status(out: &mut impl Write) -> Result<(), CacheError> {
         max_bytes() / (1024 * 1024)
     )
     .map_err(w)?;
+    write_sets(out, &entries).map_err(w)?;
+    for (dir, entries) in volumes() {
+        let image = std::fs::read_to_string(dir.join("image")).unwrap_or_default();
+        let total: u64 = entries.iter().map(|e| e.bytes).sum();
+        writeln!(
+            out,
+            "docker image {image} (volume {}; index in {}): {} snapshot(s), {} MiB",
+            volume_name(&dir),
+            dir.display(),
+            entries.len(),
+            total.div_ceil(1024 * 1024)
+        )
+        .map_err(w)?;
+        write_sets(out, &entries).map_err(w)?;
+    }
+    for (server, entries) in servers() {
+        let target = std::fs::read_to_string(server.join("server")).unwrap_or_default();
+        let total: u64 = entries.iter().map(|e| e.bytes).sum();
+        writeln!(
+            out,
+            "server {target} (url engine; index in {}): {} snapshot(s), {} MiB",
+            server.display(),
+            entries.len(),
+            total.div_ceil(1024 * 1024)
+        )
+        .map_err(w)?;
+        write_sets(out, &entries).map_err(w)?;
+    }
+    Ok(())
+}
+
+/// The prefixes `entries` hold, by set.
+fn write_sets(out: &mut impl Write, entries: &[Entry]) -> std::io::Result<()> {
     let mut by_set: BTreeMap<&Path, Vec<&Entry>> = BTreeMap::new();
-    for e in &entries {
+    for e in entries {
         by_set.entry(&e.set).or_default().push(e);
     }
     for (set, list) in by_set {
@@ -1267,10 +1532,40 @@ pub fn status(out: &mut impl Write) -> Result<(), CacheError> {
             "  {}: prefixes of {} migration(s)",
             shown(set),
             prefixes.join(", ")
-        )
-        .map_err(w)?;
+        )?;
     }
     Ok(())
+}
+
+/// The caches of url engines' servers ([`server_dir`]) and their entries.
+fn servers() -> Vec<(PathBuf, Vec<Entry>)> {
+    caches_in("servers", "tag")
+}
+
+/// The docker engine's caches ([`volume_dir`]) and their entries.
+fn volumes() -> Vec<(PathBuf, Vec<Entry>)> {
+    caches_in("docker", "image")
+}
+
+/// The caches in `<user cache dir>/pgrehearse/<kind>` (those holding a file `marker`) and their entries.
+fn caches_in(kind: &str, marker: &str) -> Vec<(PathBuf, Vec<Entry>)> {
+    let Some(root) = crate::engine::local::cache_root() else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(kind))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(marker).is_file())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|d| {
+            let entries = entries_in(&d.join("entries"));
+            (d, entries)
+        })
+        .collect()
 }
 
 /// `pgrehearse cache clear`: removes every snapshot and the cache's cluster. Waits for a run using
@@ -1297,6 +1592,129 @@ pub fn clear() -> Result<usize, CacheError> {
     }
     drop(lock);
     Ok(entries.len())
+}
+
+/// `pgrehearse cache clear` for the caches of url engines' servers: their indexes are emptied (each
+/// under its lock); the snapshots stay on the servers until the next check against each drops them
+/// ([`Cache::reconcile`]) or [`clear_server`]. Returns each server and how many it holds.
+pub fn clear_indexes() -> Result<Vec<(String, usize)>, CacheError> {
+    let mut out = Vec::new();
+    for (dir, entries) in servers() {
+        let lock = lock_file(&dir, true)?;
+        let entries_dir = dir.join("entries");
+        if entries_dir.exists() {
+            std::fs::remove_dir_all(&entries_dir).map_err(io(&entries_dir))?;
+        }
+        drop(lock);
+        if !entries.is_empty() {
+            let target = std::fs::read_to_string(dir.join("server")).unwrap_or_default();
+            out.push((target, entries.len()));
+        }
+    }
+    Ok(out)
+}
+
+/// `pgrehearse cache clear` for the docker engine's caches: each volume is removed (under the cache's
+/// lock) with the index and the password. Returns each image and how many snapshots it held; a
+/// volume that could not be removed (no daemon answers) is an error that says how to remove it.
+pub async fn clear_volumes() -> Result<Vec<(String, usize)>, CacheError> {
+    let mut out = Vec::new();
+    for (dir, entries) in volumes() {
+        let lock = lock_file(&dir, true)?;
+        let name = volume_name(&dir);
+        let image = std::fs::read_to_string(dir.join("image")).unwrap_or_default();
+        let docker = crate::engine::docker::daemon().await.map_err(|e| {
+            CacheError::Engine(crate::engine::EngineError::DockerUnavailable {
+                reason: format!(
+                    "{e}; the replay cache's volume {name} is left: remove it with `docker volume rm {name}`"
+                ),
+            })
+        })?;
+        crate::engine::docker::remove_volume(&docker, &name).await?;
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        drop(lock);
+        out.push((image, entries.len()));
+    }
+    Ok(out)
+}
+
+/// `pgrehearse cache clear --database-url URL`: drops this machine's snapshots on that server (those
+/// with its cache's tag, listed or not) and the role that owns them, and empties its index. Waits for
+/// a check using that cache to finish. Returns how many snapshots were dropped.
+pub async fn clear_server(url: &str) -> Result<usize, CacheError> {
+    let options = crate::engine::EngineOptions {
+        kind: crate::engine::EngineKind::Url,
+        database_url: Some(url.to_string()),
+        image: None,
+        pg_version: None,
+        replay: crate::engine::ReplayAccess::default(),
+    };
+    let target = crate::engine::url::target(&options)?;
+    let dir = server_dir(&target).ok_or(CacheError::NoDirectory)?;
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let lock = lock_file(&dir, true)?;
+    let entries_dir = dir.join("entries");
+    let tag = std::fs::read_to_string(dir.join("tag"))
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| is_tag(t));
+    let mut dropped = 0;
+    if let Some(tag) = tag {
+        let cleanup = crate::engine::Cleanup::new();
+        let result = async {
+            let server = crate::engine::start(
+                &crate::engine::EngineOptions {
+                    replay: crate::engine::ReplayAccess::Superuser,
+                    ..options.clone()
+                },
+                &cleanup,
+            )
+            .await?;
+            let admin = server.connect(&server.admin_db).await?;
+            let failed = |e: tokio_postgres::Error| crate::engine::EngineError::ScratchDatabase {
+                target: server.description.clone(),
+                reason: crate::engine::db_error_text(&e),
+            };
+            let databases: Vec<String> = admin
+                .query(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
+                    &[],
+                )
+                .await
+                .map_err(failed)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for db in databases {
+                if server_snapshot(&db).is_some_and(|(t, _)| t == tag) {
+                    admin
+                        .batch_execute(&format!(
+                            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                            crate::engine::quote_ident(&db)
+                        ))
+                        .await
+                        .map_err(failed)?;
+                    dropped += 1;
+                }
+            }
+            admin
+                .batch_execute(&format!(
+                    "DROP ROLE IF EXISTS {}",
+                    crate::engine::quote_ident(&server_role(&tag))
+                ))
+                .await
+                .map_err(failed)?;
+            Ok::<_, CacheError>(())
+        }
+        .await;
+        cleanup.run_all().await;
+        result?;
+    }
+    if entries_dir.exists() {
+        std::fs::remove_dir_all(&entries_dir).map_err(io(&entries_dir))?;
+    }
+    drop(lock);
+    Ok(dropped)
 }
 
 #[cfg(test)]
@@ -1400,7 +1818,14 @@ mod tests {
         );
         let mut bare = finding.clone();
         bare.help = None;
-        let e = entry(&set(&[A]), &"ab".repeat(32));
+        let local = Cache {
+            entries: PathBuf::new(),
+            max_bytes: 0,
+            place: Place::Local,
+            prefetched: std::sync::Mutex::new(None),
+        };
+        let key = "ab".repeat(32);
+        let e = entry(&set(&[A]), &key, local.database_name(&key));
         let p_static = bare.clone();
         let p = Payload {
             statements: 7,
@@ -1431,8 +1856,46 @@ mod tests {
         assert_eq!(back.checkpoint.role, p.checkpoint.role);
         assert_eq!(back.checkpoint.locks, p.checkpoint.locks);
         let back: Entry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
-        assert_eq!(back.database, database_name(&e.key));
+        assert_eq!(back.database, format!("pgrehearse_prefix_{}", &key[..40]));
         assert!(back.database.len() < 64);
+    }
+
+    /// A snapshot's name on a shared server says which cache kept it and when, fits PostgreSQL's 63
+    /// bytes, and nothing else reads as one.
+    #[test]
+    fn server_snapshot_names_carry_their_cache_and_time() {
+        let cache = Cache {
+            entries: PathBuf::new(),
+            max_bytes: 0,
+            place: Place::Server {
+                tag: "0a1b2c3d".into(),
+            },
+            prefetched: std::sync::Mutex::new(None),
+        };
+        assert_eq!(
+            cache.replay_role().as_deref(),
+            Some("pgrehearse_cache_0a1b2c3d")
+        );
+        let name = cache.database_name(&"f0".repeat(32));
+        assert!(name.len() <= 63, "{name}");
+        let (tag, secs) = server_snapshot(&name).expect("a server snapshot's name");
+        assert_eq!(tag, "0a1b2c3d");
+        assert!((now() / 1000).abs_diff(secs) < 5, "{secs}");
+        let local = format!("pgrehearse_prefix_{}", "f0".repeat(20));
+        for other in [
+            local.as_str(),
+            "pgrehearse_prefix_f0f0f0f0f0f0f0f0f0f0f0f0_0a1b2c3d",
+            "pgrehearse_prefix_f0f0f0f0f0f0f0f0f0f0f0f0_0A1B2C3D_1700000000",
+            "pgrehearse_prefix_f0f0f0f0f0f0f0f0f0f0f0f0_0a1b2c3d_1700000000_x",
+            "pgrehearse_prefix_zz_0a1b2c3d_1700000000",
+            "pgrehearse_cache_0a1b2c3d_1_2_3",
+        ] {
+            assert_eq!(server_snapshot(other), None, "{other}");
+        }
+        assert_eq!(
+            server_snapshot("pgrehearse_prefix_f0f0f0f0f0f0f0f0f0f0f0f0_0a1b2c3d_1700000000"),
+            Some(("0a1b2c3d", 1_700_000_000))
+        );
     }
 
     /// A payload written as a delta reads back complete, keeps its base file alive after the base's
@@ -1443,6 +1906,7 @@ mod tests {
         let cache = Cache {
             entries: dir.path().to_path_buf(),
             max_bytes: u64::MAX,
+            place: Place::Local,
             prefetched: std::sync::Mutex::new(None),
         };
         let f = |m: &str| crate::registry::finding("lock-without-timeout", m);
@@ -1460,8 +1924,8 @@ mod tests {
             base,
         };
         let (full_key, delta_key) = ("f".repeat(64), "d".repeat(64));
-        let full_entry = entry(&set(&[A]), &full_key);
-        let mut delta_entry = entry(&set(&[A]), &delta_key);
+        let full_entry = entry(&set(&[A]), &full_key, cache.database_name(&full_key));
+        let mut delta_entry = entry(&set(&[A]), &delta_key, cache.database_name(&delta_key));
         delta_entry.base = Some(full_key.clone());
         let base = PayloadBase {
             key: full_key.clone(),

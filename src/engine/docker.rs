@@ -33,13 +33,78 @@ const LABEL_HOST: &str = "dev.pgrehearse.host";
 
 pub struct DockerEngine {
     image: String,
+    /// The volume holding the replay cache's cluster, when the container serves the cache.
+    volume: Option<CacheVolume>,
 }
+
+/// A named volume that holds the replay cache's cluster for the docker engine (see `crate::cache`):
+/// each check's container mounts it at `/var/lib/postgresql` and keeps its data directory in it
+/// ([`VOLUME_PGDATA`]), so the snapshots outlive the container.
+#[derive(Clone, Debug)]
+pub struct CacheVolume {
+    pub name: String,
+    /// The superuser's password, set when the cluster is made (kept with the cache's index).
+    pub password: String,
+    /// Remove the volume first: the password it was made with is lost.
+    pub reset: bool,
+}
+
+/// Where the cache's container keeps its data directory: inside the volume, mounted at the parent
+/// that images declare (the official image's `VOLUME`), so a new volume is filled from the image
+/// with that directory's owner.
+pub const VOLUME_PGDATA: &str = "/var/lib/postgresql/pgrehearse";
 
 impl DockerEngine {
     pub fn new(options: &EngineOptions) -> DockerEngine {
         DockerEngine {
             image: options.docker_image(),
+            volume: None,
         }
+    }
+
+    /// The engine whose container keeps its cluster in `volume` (the replay cache's).
+    pub fn in_volume(options: &EngineOptions, volume: CacheVolume) -> DockerEngine {
+        DockerEngine {
+            image: options.docker_image(),
+            volume: Some(volume),
+        }
+    }
+
+    /// Starts the container on the cache's volume; also says whether the volume is new (then the
+    /// cluster in it is made anew, and nothing the cache lists is in it).
+    pub async fn start_in_volume(&self, cleanup: &Cleanup) -> Result<(Server, bool), EngineError> {
+        let Some(volume) = &self.volume else {
+            return self.start(cleanup).await.map(|s| (s, true));
+        };
+        let docker = daemon().await?;
+        if volume.reset {
+            remove_volume(&docker, &volume.name).await?;
+        }
+        let fresh = docker.inspect_volume(&volume.name).await.is_err();
+        Ok((self.start(cleanup).await?, fresh))
+    }
+}
+
+/// Removes the volume `name` (a missing one is fine).
+pub async fn remove_volume(docker: &Docker, name: &str) -> Result<(), EngineError> {
+    use testcontainers::bollard::query_parameters::RemoveVolumeOptionsBuilder;
+    match docker
+        .remove_volume(
+            name,
+            Some(RemoveVolumeOptionsBuilder::new().force(true).build()),
+        )
+        .await
+    {
+        Ok(())
+        | Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }) => Ok(()),
+        Err(e) => Err(EngineError::DockerUnavailable {
+            reason: format!(
+                "could not remove volume {name}: {e}; remove it with `docker volume rm {name}`"
+            ),
+        }),
     }
 }
 
@@ -78,10 +143,15 @@ fn split_image(image: &str) -> (String, String) {
     }
 }
 
-/// Removes every container this process labelled (used when a run is interrupted mid-start). A
-/// create request already sent when the start was interrupted may still be completing in the daemon,
-/// so the labels are listed again until none has appeared for a second.
-pub async fn remove_own_containers() {
+/// Removes every container this process labelled (a run interrupted mid-start leaves one that is not
+/// registered). After an interruption (`interrupted`), a create request already sent may still be
+/// completing in the daemon, so the labels are listed again until none has appeared for a second;
+/// after a run that finished, nothing is in flight and one listing is enough.
+pub async fn remove_own_containers(interrupted: bool) {
+    if !interrupted {
+        remove_own_containers_once().await;
+        return;
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let mut quiet_since = std::time::Instant::now();
     while std::time::Instant::now() < deadline {
@@ -228,7 +298,10 @@ impl Engine for DockerEngine {
         } else {
             None
         };
-        let password = crate::random::hex(16);
+        let password = match &self.volume {
+            Some(volume) => volume.password.clone(),
+            None => crate::random::hex(16),
+        };
         let mut request = GenericImage::new(name, tag);
         let mut cmd = vec![
             "-c",
@@ -244,6 +317,10 @@ impl Engine for DockerEngine {
             None => request = request.with_exposed_port(5432.tcp()),
         }
         let mount = socket_dir.as_ref().map(|d| d.display().to_string());
+        let volume = self
+            .volume
+            .as_ref()
+            .map(|v| format!("{}:/var/lib/postgresql", v.name));
         let request = request
             .with_wait_for(WaitFor::Nothing)
             .with_env_var("POSTGRES_PASSWORD", password.clone())
@@ -256,11 +333,20 @@ impl Engine for DockerEngine {
             .with_startup_timeout(Duration::from_secs(60))
             .with_host_config_modifier(move |host_config| {
                 host_config.publish_all_ports = Some(false);
+                if let Some(volume) = &volume {
+                    host_config
+                        .binds
+                        .get_or_insert_with(Vec::new)
+                        .push(volume.clone());
+                }
                 match &mount {
                     Some(dir) => {
                         host_config.network_mode = Some("none".into());
                         host_config.port_bindings = None;
-                        host_config.binds = Some(vec![format!("{dir}:/var/run/postgresql")]);
+                        host_config
+                            .binds
+                            .get_or_insert_with(Vec::new)
+                            .push(format!("{dir}:/var/run/postgresql"));
                     }
                     // Otherwise the superuser port on the one address pgrehearse connects to, on a
                     // port Docker picks.
@@ -275,9 +361,18 @@ impl Engine for DockerEngine {
                     }
                 }
             });
+        // The image's own data directory, unless the cluster lives in the cache's volume.
+        let request = match self.volume {
+            Some(_) => request.with_env_var("PGDATA", VOLUME_PGDATA),
+            None => request,
+        };
         let container = request.start().await.map_err(|e| failed(e.to_string()))?;
         let id = container.id().to_string();
-        cleanup.register(Resource::Container { id: id.clone() });
+        cleanup.register(match self.volume {
+            // Stopped before it is removed: its cluster is kept, shut down cleanly.
+            Some(_) => Resource::CacheContainer { id: id.clone() },
+            None => Resource::Container { id: id.clone() },
+        });
         let (host, port) = match &socket_dir {
             Some(dir) => (dir.display().to_string(), 5432),
             None => (
@@ -441,6 +536,18 @@ async fn container_logs(docker: &Docker, id: &str) -> String {
         text.push_str(&chunk.to_string());
     }
     text.trim().to_string()
+}
+
+/// Stops the replay cache's container (a fast shutdown of its server, which checkpoints the cluster
+/// in its volume), then removes it.
+pub async fn stop_and_remove_container(id: &str) -> Result<(), String> {
+    use testcontainers::bollard::query_parameters::StopContainerOptionsBuilder;
+    if let Ok(docker) = testcontainers::core::client::docker_client_instance().await {
+        let _ = docker
+            .stop_container(id, Some(StopContainerOptionsBuilder::new().t(30).build()))
+            .await;
+    }
+    remove_container(id).await
 }
 
 /// Force-removes a container and its anonymous volumes.

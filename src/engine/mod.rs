@@ -441,7 +441,45 @@ pub trait Engine {
 /// the replayed SQL runs as.
 pub async fn start(options: &EngineOptions, cleanup: &Cleanup) -> Result<Server, EngineError> {
     let mut server = start_engine(options, cleanup).await?;
-    server.replay = replay_role(&server, options.replay, cleanup).await?;
+    server.replay = replay_role(&server, options.replay, cleanup, None).await?;
+    Ok(server)
+}
+
+/// Starts the docker engine for the replay cache (see `crate::cache`): its container keeps its
+/// cluster in `volume`, and the cache's lock `lock` is held until the container is stopped and
+/// removed. Also says whether the volume is new.
+pub async fn start_in_volume(
+    options: &EngineOptions,
+    cleanup: &Cleanup,
+    volume: docker::CacheVolume,
+    lock: std::fs::File,
+) -> Result<(Server, bool), EngineError> {
+    cleanup.register(Resource::Lock { lock });
+    let (mut server, fresh) = docker::DockerEngine::in_volume(options, volume)
+        .start_in_volume(cleanup)
+        .await?;
+    // Scratch databases of runs that were killed outright.
+    if let Ok(admin) = server.connect(&server.admin_db).await {
+        scratch::sweep(&admin).await;
+    }
+    server.replay = replay_role(&server, options.replay, cleanup, None).await?;
+    Ok((server, fresh))
+}
+
+/// Starts the url engine for the replay cache (see `crate::cache`): the replayed SQL runs as the
+/// kept role `role` (the owner of the cache's snapshots on that server, made when missing), which
+/// may log in only while the run holds `lock`, the cache's lock: at the end of the run it is made
+/// `NOLOGIN` again, then the lock is released.
+pub async fn start_with_kept_role(
+    options: &EngineOptions,
+    cleanup: &Cleanup,
+    role: &str,
+    lock: std::fs::File,
+) -> Result<Server, EngineError> {
+    // Released last: after the role can no longer log in.
+    cleanup.register(Resource::Lock { lock });
+    let mut server = url::UrlEngine::new(options)?.start(cleanup).await?;
+    server.replay = replay_role(&server, options.replay, cleanup, Some(role)).await?;
     Ok(server)
 }
 
@@ -460,15 +498,18 @@ pub async fn start_persistent(
     if let Ok(admin) = server.connect(&server.admin_db).await {
         scratch::sweep(&admin).await;
     }
-    server.replay = replay_role(&server, options.replay, cleanup).await?;
+    server.replay = replay_role(&server, options.replay, cleanup, None).await?;
     Ok((server, how))
 }
 
 /// Creates the role replayed SQL runs as (see [`ReplayAccess`]); `None` replays as the engine's own role.
+/// `kept`: on a url engine, the replay cache's role of that name, kept after the run (see
+/// [`start_with_kept_role`]).
 async fn replay_role(
     server: &Server,
     access: ReplayAccess,
     cleanup: &Cleanup,
+    kept: Option<&str>,
 ) -> Result<Option<ReplayRole>, EngineError> {
     if access == ReplayAccess::Superuser {
         return Ok(None);
@@ -493,26 +534,37 @@ async fn replay_role(
         return Ok(None);
     }
     let own_server = matches!(server.kind, EngineKind::Docker | EngineKind::Local);
-    let name = if own_server {
-        REPLAY_ROLE.to_string()
-    } else {
+    let name = match &kept {
+        _ if own_server => REPLAY_ROLE.to_string(),
+        Some(role) => role.to_string(),
         // Roles are cluster-wide on a shared server: a name of this run's, swept like scratch databases.
-        scratch::new_name("role")
+        None => scratch::new_name("role"),
     };
     let password = crate::random::hex(16);
     // Before 16, CREATEROLE can grant membership in any role that is not a superuser, the predefined
     // `pg_execute_server_program` and `pg_read_server_files` included.
     let create_role = version >= 160_000 || access == ReplayAccess::IsolatedWithCreateRole;
-    if !own_server {
-        cleanup.register(Resource::Role {
-            config: server.config_for(&server.admin_db),
-            name: name.clone(),
-        });
+    let keeps = own_server || kept.is_some();
+    match kept {
+        _ if own_server => {}
+        // Registered before any scratch database: released after all of them.
+        Some(_) => {
+            cleanup.register(Resource::KeptRole {
+                config: server.config_for(&server.admin_db),
+                name: name.clone(),
+            });
+        }
+        None => {
+            cleanup.register(Resource::Role {
+                config: server.config_for(&server.admin_db),
+                name: name.clone(),
+            });
+        }
     }
     // BYPASSRLS as a superuser had it: loading rows into a table under row-level security (a platform's
     // `storage.buckets`) works as it did, and the replay's data is its own.
     // The replay cache's cluster keeps its replay role (it owns the cached databases).
-    let exists = own_server
+    let exists = keeps
         && admin
             .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
             .await
@@ -683,6 +735,9 @@ pub async fn file_copy_strategy(admin: &Client) -> &'static str {
 pub enum Resource {
     /// A container started by the docker engine.
     Container { id: String },
+    /// The docker engine's container of the replay cache (see `docker::CacheVolume`): stopped, so
+    /// that its cluster is shut down cleanly in the volume, then removed.
+    CacheContainer { id: String },
     /// A directory of the run (the docker container's socket), removed after what uses it.
     Directory { dir: tempfile::TempDir },
     /// A temporary cluster: the postmaster's pid and its directory.
@@ -699,6 +754,12 @@ pub enum Resource {
     Database { config: Config, name: String },
     /// The role a url engine's replay ran as (see [`ReplayRole`]), dropped after every scratch database.
     Role { config: Config, name: String },
+    /// The replay cache's role on a url engine's server (see [`start_with_kept_role`]): made
+    /// `NOLOGIN` after every scratch database.
+    KeptRole { config: Config, name: String },
+    /// The replay cache's lock, held by a run on a url engine's server until everything else of it
+    /// is released (see [`start_with_kept_role`]).
+    Lock { lock: std::fs::File },
     /// Roles created (cluster-wide) since `baseline` was taken whose names the run's SQL creates
     /// (`names`); dropped after their scratch database. Roles of `baseline` that were renamed are
     /// renamed back, and altered ones are reported.
@@ -723,7 +784,8 @@ pub struct Cleanup {
     copies: Mutex<Vec<DatabaseCopy>>,
     /// Databases of the replay cache's cluster to drop once the run is over ([`Cleanup::drop_after`]).
     drops: Mutex<Vec<String>>,
-    /// Set when the run was interrupted: the replay cache's cluster is stopped, not handed over.
+    /// Set when the run was interrupted: the replay cache's cluster is stopped, not handed over, and
+    /// containers this process labelled are looked for until none appears (one may still be in creation).
     interrupted: std::sync::atomic::AtomicBool,
 }
 
@@ -859,7 +921,7 @@ impl Cleanup {
             }
         }
         if self.docker_used.load(Ordering::SeqCst) {
-            docker::remove_own_containers().await;
+            docker::remove_own_containers(self.interrupted.load(Ordering::SeqCst)).await;
         }
     }
 
@@ -871,6 +933,7 @@ impl Cleanup {
 async fn release(resource: Resource) {
     let result = match resource {
         Resource::Container { id } => docker::remove_container(&id).await,
+        Resource::CacheContainer { id } => docker::stop_and_remove_container(&id).await,
         Resource::Directory { dir } => {
             let path = dir.path().display().to_string();
             dir.close()
@@ -880,6 +943,11 @@ async fn release(resource: Resource) {
         Resource::PersistentCluster { pid, lock, .. } => local::stop_persistent(pid, lock).await,
         Resource::Database { config, name } => drop_database(&config, &name).await,
         Resource::Role { config, name } => drop_role(&config, &name).await,
+        Resource::KeptRole { config, name } => log_out(&config, &name).await,
+        Resource::Lock { lock } => {
+            drop(lock);
+            Ok(())
+        }
         Resource::NewRoles {
             config,
             baseline,
@@ -924,6 +992,26 @@ async fn drop_role(config: &Config, name: &str) -> Result<(), String> {
         .map_err(|e| {
             format!(
                 "could not drop role {name} the replay ran as: {}; drop it by hand",
+                db_error_text(&e)
+            )
+        })
+}
+
+/// Makes the replay cache's kept role unable to log in until the next run (see [`Resource::KeptRole`]).
+async fn log_out(config: &Config, name: &str) -> Result<(), String> {
+    let client = tokio::time::timeout(Duration::from_secs(15), connect(config))
+        .await
+        .map_err(|_| format!("timed out connecting to lock role {name}"))?
+        .map_err(|e| format!("could not lock role {name}: {e}"))?;
+    client
+        .batch_execute(&format!(
+            "ALTER ROLE {} NOLOGIN PASSWORD NULL",
+            quote_ident(name)
+        ))
+        .await
+        .map_err(|e| {
+            format!(
+                "could not make role {name} (the replay cache's) NOLOGIN: {}",
                 db_error_text(&e)
             )
         })

@@ -3,7 +3,8 @@
 //! Nothing on that server is touched except what the replay creates: each migration set gets a uniquely
 //! named scratch database (`pgrehearse_…`, see [`scratch`](super::scratch)) that is dropped at the end,
 //! and roles the replay creates (roles are cluster-wide) are dropped after it. Scratch databases left by
-//! a run killed outright on this machine are dropped by the next run. The connecting role needs CREATEDB, and CREATEROLE if
+//! a run killed outright on this machine are dropped by the next run. With the replay cache, the
+//! snapshots it keeps stay, with the role that owns them (see `crate::cache`). The connecting role needs CREATEDB, and CREATEROLE if
 //! the migrations create roles. Point it at a disposable or CI server, not at production: to compare with
 //! production, a later read-only mode is the tool for that.
 
@@ -29,6 +30,17 @@ impl UrlEngine {
         })?;
         Ok(UrlEngine { config })
     }
+}
+
+/// `user@host:port/db` of the server `--database-url` names, never the password: what the replay
+/// cache tells servers apart by (see `crate::cache::server_dir`).
+pub fn target(options: &EngineOptions) -> Result<String, EngineError> {
+    let engine = UrlEngine::new(options)?;
+    Ok(format!(
+        "{}@{}",
+        engine.config.get_user().unwrap_or(""),
+        super::describe_config(&engine.config)
+    ))
 }
 
 impl Engine for UrlEngine {

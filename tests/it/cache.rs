@@ -10,6 +10,8 @@ use crate::harness::{command, fixture, git};
 /// A cache directory of the test's own; its cluster is removed (`pgrehearse cache clear`) on drop.
 struct Cache {
     dir: tempfile::TempDir,
+    /// The engine's arguments: `--engine local`, or the url engine on a server.
+    engine: Vec<String>,
 }
 
 /// One check: its exit code, JSON report (stdout) and stderr.
@@ -23,6 +25,28 @@ impl Cache {
     fn new() -> Cache {
         Cache {
             dir: tempfile::tempdir().expect("a temporary directory"),
+            engine: vec!["--engine".into(), "local".into()],
+        }
+    }
+
+    /// A cache for the docker engine (the image the docker cases use).
+    fn in_docker() -> Cache {
+        Cache {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            engine: crate::harness::engine_args(crate::harness::Engine::Docker),
+        }
+    }
+
+    /// A cache (another machine's, when there are two) for the url engine on the server `url`.
+    fn on_server(url: &str) -> Cache {
+        Cache {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            engine: vec![
+                "--engine".into(),
+                "url".into(),
+                "--database-url".into(),
+                url.into(),
+            ],
         }
     }
 
@@ -37,20 +61,13 @@ impl Cache {
         cmd.output().expect("the binary runs")
     }
 
-    /// `check REPO --engine local --format json -v`, with the cache unless `extra` says `--no-cache`.
+    /// `check REPO --engine local --format json -v` (or the url engine), with the cache unless
+    /// `extra` says `--no-cache`.
     fn check_env(&self, repo: &Path, extra: &[&str], env: &[(&str, &str)]) -> Checked {
         let repo = repo.to_string_lossy().into_owned();
-        let mut args = vec![
-            "check",
-            repo.as_str(),
-            "--engine",
-            "local",
-            "--format",
-            "json",
-            "-v",
-            "--fail-on",
-            "never",
-        ];
+        let mut args = vec!["check", repo.as_str()];
+        args.extend(self.engine.iter().map(String::as_str));
+        args.extend(["--format", "json", "-v", "--fail-on", "never"]);
         args.extend_from_slice(extra);
         let out = self.run(&args, env);
         let checked = Checked {
@@ -110,7 +127,11 @@ fn copy(from: &Path) -> (tempfile::TempDir, PathBuf) {
 /// reports of the whole repository are the same, byte for byte. Returns the cache's lines of the last
 /// two runs with the cache.
 fn cold_equals_warm(repo: &Path, held_back: &[&str]) -> String {
-    let cache = Cache::new();
+    cold_equals_warm_in(&Cache::new(), repo, held_back)
+}
+
+/// [`cold_equals_warm`] with the cache `cache`.
+fn cold_equals_warm_in(cache: &Cache, repo: &Path, held_back: &[&str]) -> String {
     let (_tmp, copy) = copy(repo);
     let aside = copy.with_file_name("aside");
     std::fs::create_dir_all(&aside).unwrap();
@@ -900,5 +921,289 @@ fn a_planted_cluster_directory_is_refused() {
         std::fs::metadata(&target).unwrap().uid(),
         // SAFETY: getuid has no preconditions.
         unsafe { libc::getuid() }
+    );
+}
+
+/// The first column of `query` (text) on the server's `postgres` database.
+fn server_names(
+    rt: &tokio::runtime::Runtime,
+    server: &pgrehearse::engine::Server,
+    query: &str,
+) -> Vec<String> {
+    rt.block_on(async {
+        let client = server.connect("postgres").await.expect("connects");
+        client
+            .query(query, &[])
+            .await
+            .expect("lists names")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    })
+}
+
+/// The tag of a url engine's cache in `cache` (its only server), which ends its snapshots' names.
+fn server_tag(cache: &Cache) -> String {
+    let servers = cache.dir.path().join("servers");
+    let dir = std::fs::read_dir(&servers)
+        .expect("a server's cache")
+        .flatten()
+        .next()
+        .expect("one server")
+        .path();
+    std::fs::read_to_string(dir.join("tag"))
+        .expect("its tag")
+        .trim()
+        .to_string()
+}
+
+const SNAPSHOTS: &str =
+    "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%' ORDER BY 1";
+
+/// The url engine caches on its server: a prefix resumes from a `TEMPLATE` copy there and the
+/// reports from a prefix, from scratch and fully cached are equal byte for byte; the snapshots
+/// are owned by the cache's role, which cannot log in between checks; nothing of the run is left.
+#[test]
+fn url_engine_caches_prefixes_on_its_server() {
+    let rt = crate::harness::runtime();
+    let cleanup = pgrehearse::engine::Cleanup::new();
+    let (server, url) = crate::harness::shared_server(&rt, &cleanup);
+    let cache = Cache::on_server(&url);
+    let says = cold_equals_warm_in(
+        &cache,
+        &fixture_path("runners/diesel"),
+        &["migrations/2024-01-03-000000_posts_title_idx"],
+    );
+    assert!(says.contains("2 of 3 migrations cached"), "{says}");
+    assert!(says.contains("3 of 3 migrations cached"), "{says}");
+    let tag = server_tag(&cache);
+    let snapshots = server_names(&rt, &server, SNAPSHOTS);
+    assert_eq!(snapshots.len(), 2, "{snapshots:?}");
+    assert!(
+        snapshots.iter().all(|s| s.contains(&format!("_{tag}_"))),
+        "{snapshots:?}"
+    );
+    let owners = server_names(
+        &rt,
+        &server,
+        "SELECT DISTINCT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
+    );
+    let role = format!("pgrehearse_cache_{tag}");
+    assert_eq!(owners, vec![role.clone()]);
+    let login = server_names(
+        &rt,
+        &server,
+        &format!("SELECT rolcanlogin::text FROM pg_roles WHERE rolname = '{role}'"),
+    );
+    assert_eq!(
+        login,
+        vec!["false".to_string()],
+        "the cache's role can log in"
+    );
+    // Nothing else of the runs: no scratch database, no per-run role.
+    let left = server_names(
+        &rt,
+        &server,
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse%' AND datname NOT LIKE 'pgrehearse\\_prefix\\_%' \
+         UNION ALL SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'pgrehearse\\_role\\_%'",
+    );
+    assert!(left.is_empty(), "{left:?}");
+    let status = cache.status();
+    assert!(status.contains("2 snapshot(s)"), "{status}");
+    // `cache clear --database-url` drops them and the role.
+    let out = cache.run(&["cache", "clear", "--database-url", &url], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(server_names(&rt, &server, SNAPSHOTS).is_empty());
+    let roles = server_names(
+        &rt,
+        &server,
+        &format!("SELECT rolname::text FROM pg_roles WHERE rolname = '{role}'"),
+    );
+    assert!(roles.is_empty(), "{roles:?}");
+    rt.block_on(cleanup.run_all());
+}
+
+/// Two machines share a server: each resumes from its own snapshots and never drops the other's,
+/// except those the other kept more than 30 days ago; a snapshot of its own that its index does not
+/// list (a run killed between keeping and recording it) is dropped.
+#[test]
+fn machines_sharing_a_server_keep_to_their_own_snapshots() {
+    let rt = crate::harness::runtime();
+    let cleanup = pgrehearse::engine::Cleanup::new();
+    let (server, url) = crate::harness::shared_server(&rt, &cleanup);
+    let (one, two) = (Cache::on_server(&url), Cache::on_server(&url));
+    let repo = tempfile::tempdir().unwrap();
+    psql_repo(repo.path(), &[M1, M2]);
+    one.check(repo.path(), &[]);
+    let first = two.check(repo.path(), &[]);
+    assert!(
+        cache_lines(&first.stderr)
+            .iter()
+            .any(|l| l.contains("no cached prefix")),
+        "{}",
+        first.stderr
+    );
+    let (tag_one, tag_two) = (server_tag(&one), server_tag(&two));
+    assert_ne!(tag_one, tag_two);
+    let mine = |tag: &str| {
+        server_names(&rt, &server, SNAPSHOTS)
+            .into_iter()
+            .filter(|s| s.contains(&format!("_{tag}_")))
+            .count()
+    };
+    assert_eq!((mine(&tag_one), mine(&tag_two)), (1, 1));
+    // Planted: an unlisted snapshot of the first machine's, and two of a third machine's, one kept
+    // long ago.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let key = "ab".repeat(12);
+    let unlisted = format!("pgrehearse_prefix_{key}_{tag_one}_{now}");
+    let old = format!("pgrehearse_prefix_{key}_0c0c0c0c_{}", now - 31 * 24 * 3600);
+    let recent = format!("pgrehearse_prefix_{key}_0c0c0c0c_{}", now - 24 * 3600);
+    let other = "pgrehearse_prefix_kept_by_hand".to_string();
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        for db in [&unlisted, &old, &recent, &other] {
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{db}\""))
+                .await
+                .expect("creates a database");
+        }
+    });
+    let again = one.check(repo.path(), &[]);
+    assert!(
+        cache_lines(&again.stderr)
+            .iter()
+            .any(|l| l.contains("2 of 2 migrations cached")),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("dropped 2 snapshot(s) on the server"),
+        "{}",
+        again.stderr
+    );
+    let left = server_names(&rt, &server, SNAPSHOTS);
+    assert!(
+        !left.contains(&unlisted) && !left.contains(&old),
+        "{left:?}"
+    );
+    assert!(left.contains(&recent) && left.contains(&other), "{left:?}");
+    assert_eq!((mine(&tag_one), mine(&tag_two)), (1, 1));
+    // The second machine's cache still answers from its own.
+    let hit = two.check(repo.path(), &[]);
+    assert!(
+        cache_lines(&hit.stderr)
+            .iter()
+            .any(|l| l.contains("2 of 2 migrations cached")),
+        "{}",
+        hit.stderr
+    );
+    assert_eq!(hit.json, again.json);
+    for cache in [&one, &two] {
+        let out = cache.run(&["cache", "clear", "--database-url", &url], &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let left = server_names(&rt, &server, SNAPSHOTS);
+    assert_eq!(left, {
+        let mut l = vec![recent.clone(), other.clone()];
+        l.sort();
+        l
+    });
+    rt.block_on(cleanup.run_all());
+}
+
+/// `docker` with `args`: whether it succeeded, and its stdout.
+fn docker(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// The docker engine caches in a named volume that each check's container mounts: a prefix resumes
+/// there and the reports from a prefix, from scratch and fully cached are equal byte for byte; no
+/// container is left, only the volume; a lost password makes the volume anew; `cache clear` removes
+/// it.
+#[test]
+fn docker_engine_caches_in_a_volume() {
+    if crate::harness::skip_docker() {
+        return;
+    }
+    let cache = Cache::in_docker();
+    let says = cold_equals_warm_in(
+        &cache,
+        &fixture_path("runners/diesel"),
+        &["migrations/2024-01-03-000000_posts_title_idx"],
+    );
+    assert!(says.contains("2 of 3 migrations cached"), "{says}");
+    assert!(says.contains("3 of 3 migrations cached"), "{says}");
+    let status = cache.status();
+    assert!(status.contains("2 snapshot(s)"), "{status}");
+    let volume = status
+        .split("(volume ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("status names the volume")
+        .to_string();
+    assert!(docker(&["volume", "inspect", &volume]).0, "{status}");
+    let (_, using) = docker(&["ps", "-a", "-q", "--filter", &format!("volume={volume}")]);
+    assert!(using.is_empty(), "containers left on the volume: {using}");
+    // The password the volume's cluster was made with is this user's only.
+    let dir = std::fs::read_dir(cache.dir.path().join("docker"))
+        .expect("the docker cache")
+        .flatten()
+        .next()
+        .expect("one image")
+        .path();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("password"))
+        .expect("the password file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Without it the volume cannot be used: it is made anew, and the cache starts empty.
+    std::fs::remove_file(dir.join("password")).unwrap();
+    let repo = fixture_path("runners/diesel");
+    let anew = cache.check(&repo, &[]);
+    assert!(
+        cache_lines(&anew.stderr)
+            .iter()
+            .any(|l| l.contains("no cached prefix of its 3 migrations")),
+        "{}",
+        anew.stderr
+    );
+    let hit = cache.check(&repo, &[]);
+    assert!(
+        cache_lines(&hit.stderr)
+            .iter()
+            .any(|l| l.contains("3 of 3 migrations cached")),
+        "{}",
+        hit.stderr
+    );
+    assert_eq!(hit.json, anew.json);
+    let out = cache.run(&["cache", "clear"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !docker(&["volume", "inspect", &volume]).0,
+        "the volume outlived `cache clear`"
     );
 }

@@ -1,18 +1,11 @@
 //! The environment a replay needs: the Supabase preset, roles created for the replay, a newer
 //! PostgreSQL than the replay server, and baseline snapshots.
 
+use crate::harness::runtime;
 use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
 use tokio_postgres::config::Host;
 
 use crate::harness::{Engine, check_json, command, fixture};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// A config file outside the fixture (so the fixture's own default stays the auto-enabled case).
 fn config_file(text: &str) -> tempfile::NamedTempFile {

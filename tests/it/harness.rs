@@ -319,3 +319,40 @@ pub fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// A multi-threaded runtime for tests that drive the library's async API.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A local server standing in for the shared server of `--engine url`, and its URL.
+pub fn shared_server(
+    rt: &tokio::runtime::Runtime,
+    cleanup: &pgrehearse::engine::Cleanup,
+) -> (pgrehearse::engine::Server, String) {
+    use pgrehearse::engine::{self, EngineKind, EngineOptions};
+    let options = EngineOptions {
+        kind: EngineKind::Local,
+        database_url: None,
+        image: None,
+        pg_version: None,
+        replay: Default::default(),
+    };
+    let server = rt
+        .block_on(engine::start(&options, cleanup))
+        .expect("local server");
+    let host = match &server.config.get_hosts()[0] {
+        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+    };
+    let url = format!(
+        "host={host} port={} user={} dbname=postgres",
+        server.config.get_ports()[0],
+        server.admin_user()
+    );
+    (server, url)
+}

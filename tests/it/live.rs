@@ -1,17 +1,10 @@
 //! Drift against a live database, read-only, with the runner's bookkeeping.
 
+use crate::harness::runtime;
 use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
 use tokio_postgres::config::Host;
 
 use crate::harness::{command, fixture};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn url(server: &Server, db: &str) -> String {
     let host = match &server.config.get_hosts()[0] {

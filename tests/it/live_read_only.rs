@@ -3,6 +3,7 @@
 //! be a catalog read (SELECT/SHOW, a session setting, a READ ONLY transaction and its ROLLBACK). None of
 //! the repository's SQL (CREATE TABLE, INSERT, a DO block, …) may reach the live server.
 
+use crate::harness::runtime;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -21,14 +22,6 @@ const TEST_APP: &str = "live-read-only-test";
 
 /// A prefix that starts every line the server logs: pid, database, application name.
 const PREFIX_MARK: &str = "@@pglog@@";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn socket_dir(server: &Server) -> PathBuf {
     match &server.config.get_hosts()[0] {

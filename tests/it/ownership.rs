@@ -3,6 +3,7 @@
 //! SIGTERM, and the docker engine's superuser is reachable only from this machine with a password of
 //! its own.
 
+use crate::harness::{runtime, shared_server};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -335,42 +336,6 @@ fn docker_sweep_removes_only_containers_whose_owner_is_gone() {
     );
     assert!(live_kept, "a container whose owner runs was removed");
     assert!(!stale_kept, "a container whose owner is gone was kept");
-}
-
-/// A local server standing in for the shared server of `--engine url`, and its URL.
-fn shared_server(
-    rt: &tokio::runtime::Runtime,
-    cleanup: &pgrehearse::engine::Cleanup,
-) -> (pgrehearse::engine::Server, String) {
-    use pgrehearse::engine::{self, EngineKind, EngineOptions};
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
-    let server = rt
-        .block_on(engine::start(&options, cleanup))
-        .expect("local server");
-    let host = match &server.config.get_hosts()[0] {
-        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        tokio_postgres::config::Host::Tcp(h) => h.clone(),
-    };
-    let url = format!(
-        "host={host} port={} user={} dbname=postgres",
-        server.config.get_ports()[0],
-        server.admin_user()
-    );
-    (server, url)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// The first column of `query` (text) on the server's `postgres` database.

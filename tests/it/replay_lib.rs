@@ -1,6 +1,7 @@
 //! Replay through the library on a real server, inspecting the database afterwards to prove what the
 //! runner semantics leave behind; and the url engine, which must leave the server as it found it.
 
+use crate::harness::runtime;
 use std::process::Stdio;
 
 use pgrehearse::apply::EngineContext;
@@ -10,14 +11,6 @@ use pgrehearse::replay::{self};
 use tokio_postgres::config::Host;
 
 use crate::harness::{command, fixture};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 async fn local_server(cleanup: &Cleanup) -> Server {
     let options = EngineOptions {
