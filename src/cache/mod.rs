@@ -677,20 +677,8 @@ impl Cache {
         if let Place::Server { tag } = &self.place {
             return self.reconcile_server(&admin, tag).await;
         }
-        let databases: Vec<String> = admin
-            .query(
-                "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
-                &[],
-            )
-            .await
-            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-            .unwrap_or_default();
-        let entries = self.all();
-        for e in &entries {
-            if fresh || !databases.contains(&e.database) {
-                self.forget(&e.key);
-            }
-        }
+        let databases = snapshot_databases(&admin).await.unwrap_or_default();
+        let entries = self.forget_missing(&databases, fresh);
         let mut dropped = 0;
         for db in &databases {
             if fresh || !entries.iter().any(|e| &e.database == db) {
@@ -706,25 +694,25 @@ impl Cache {
         dropped
     }
 
+    /// Forgets the entries whose database is not among `databases` (every entry, when `all`); returns
+    /// the entries as they were.
+    fn forget_missing(&self, databases: &[String], all: bool) -> Vec<Entry> {
+        let entries = self.all();
+        for e in &entries {
+            if all || !databases.contains(&e.database) {
+                self.forget(&e.key);
+            }
+        }
+        entries
+    }
+
     /// [`Cache::reconcile`] on a url engine's server, where other machines keep snapshots too: of
     /// the snapshots there, this cache drops those with its tag that its index does not list, and
     /// those of any other tag kept more than [`SERVER_SNAPSHOT_MAX_AGE`] ago (a cache directory
     /// gone with the machine or runner that had it). Any other database is never touched.
     async fn reconcile_server(&self, admin: &tokio_postgres::Client, tag: &str) -> usize {
-        let databases: Vec<String> = admin
-            .query(
-                "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
-                &[],
-            )
-            .await
-            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-            .unwrap_or_default();
-        let entries = self.all();
-        for e in &entries {
-            if !databases.contains(&e.database) {
-                self.forget(&e.key);
-            }
-        }
+        let databases = snapshot_databases(admin).await.unwrap_or_default();
+        let entries = self.forget_missing(&databases, false);
         let mut dropped = 0;
         for db in &databases {
             let Some((owner, kept)) = server_snapshot(db) else {
@@ -871,6 +859,19 @@ pub fn spare_name(key: &str) -> String {
         crate::engine::local::SPARE_PREFIX,
         &key[..key.len().min(40)]
     )
+}
+
+/// The databases on a server named as snapshots (`pgrehearse_prefix_…`).
+async fn snapshot_databases(
+    admin: &tokio_postgres::Client,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = admin
+        .query(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// What the name of a snapshot on a url engine's server says ([`Cache::database_name`]): the tag
@@ -1675,17 +1676,7 @@ pub async fn clear_server(url: &str) -> Result<usize, CacheError> {
                 target: server.description.clone(),
                 reason: crate::engine::db_error_text(&e),
             };
-            let databases: Vec<String> = admin
-                .query(
-                    "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
-                    &[],
-                )
-                .await
-                .map_err(failed)?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            for db in databases {
+            for db in snapshot_databases(&admin).await.map_err(failed)? {
                 if server_snapshot(&db).is_some_and(|(t, _)| t == tag) {
                     admin
                         .batch_execute(&format!(

@@ -81,7 +81,44 @@ impl DockerEngine {
             remove_volume(&docker, &volume.name).await?;
         }
         let fresh = docker.inspect_volume(&volume.name).await.is_err();
-        Ok((self.start(cleanup).await?, fresh))
+        match self.start(cleanup).await {
+            // A cluster this image does not start (made by another major version under the same
+            // tag, or damaged): the volume is made anew, and the cache starts empty.
+            Err(EngineError::ContainerFailed { reason, .. })
+                if !fresh && reason.starts_with(CONTAINER_EXITED) =>
+            {
+                eprintln!(
+                    "pgrehearse: warning: the replay cache's volume {} did not start ({}); it is made anew",
+                    volume.name,
+                    reason.lines().last().unwrap_or_default().trim()
+                );
+                remove_users_of(&docker, &volume.name).await;
+                remove_volume(&docker, &volume.name).await?;
+                Ok((self.start(cleanup).await?, true))
+            }
+            started => Ok((started?, fresh)),
+        }
+    }
+}
+
+/// How [`EngineError::ContainerFailed`] begins when the container's server exited.
+const CONTAINER_EXITED: &str = "the container exited";
+
+/// Removes the containers that use the volume `name` (a failed container keeps it in use).
+async fn remove_users_of(docker: &Docker, name: &str) {
+    let filters = HashMap::from([("volume".to_string(), vec![name.to_string()])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    for c in docker
+        .list_containers(Some(options))
+        .await
+        .unwrap_or_default()
+    {
+        if let Some(id) = c.id {
+            let _ = remove_container(&id).await;
+        }
     }
 }
 
@@ -411,7 +448,7 @@ impl Engine for DockerEngine {
                         .unwrap_or(true);
                     if !running {
                         return Err(failed(format!(
-                            "the container exited: {}",
+                            "{CONTAINER_EXITED}: {}",
                             container_logs(&docker, &id).await
                         )));
                     }

@@ -100,6 +100,13 @@ impl Drop for Cache {
     }
 }
 
+/// Whether one of the lines the cache wrote on the check's stderr says `what`.
+fn cache_said(checked: &Checked, what: &str) -> bool {
+    cache_lines(&checked.stderr)
+        .iter()
+        .any(|l| l.contains(what))
+}
+
 /// The lines of stderr the cache wrote.
 fn cache_lines(stderr: &str) -> Vec<&str> {
     stderr
@@ -930,16 +937,7 @@ fn server_names(
     server: &pgrehearse::engine::Server,
     query: &str,
 ) -> Vec<String> {
-    rt.block_on(async {
-        let client = server.connect("postgres").await.expect("connects");
-        client
-            .query(query, &[])
-            .await
-            .expect("lists names")
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-    })
+    rt.block_on(crate::harness::names(server, query))
 }
 
 /// The tag of a url engine's cache in `cache` (its only server), which ends its snapshots' names.
@@ -1040,13 +1038,7 @@ fn machines_sharing_a_server_keep_to_their_own_snapshots() {
     psql_repo(repo.path(), &[M1, M2]);
     one.check(repo.path(), &[]);
     let first = two.check(repo.path(), &[]);
-    assert!(
-        cache_lines(&first.stderr)
-            .iter()
-            .any(|l| l.contains("no cached prefix")),
-        "{}",
-        first.stderr
-    );
+    assert!(cache_said(&first, "no cached prefix"), "{}", first.stderr);
     let (tag_one, tag_two) = (server_tag(&one), server_tag(&two));
     assert_ne!(tag_one, tag_two);
     let mine = |tag: &str| {
@@ -1078,9 +1070,7 @@ fn machines_sharing_a_server_keep_to_their_own_snapshots() {
     });
     let again = one.check(repo.path(), &[]);
     assert!(
-        cache_lines(&again.stderr)
-            .iter()
-            .any(|l| l.contains("2 of 2 migrations cached")),
+        cache_said(&again, "2 of 2 migrations cached"),
         "{}",
         again.stderr
     );
@@ -1099,9 +1089,7 @@ fn machines_sharing_a_server_keep_to_their_own_snapshots() {
     // The second machine's cache still answers from its own.
     let hit = two.check(repo.path(), &[]);
     assert!(
-        cache_lines(&hit.stderr)
-            .iter()
-            .any(|l| l.contains("2 of 2 migrations cached")),
+        cache_said(&hit, "2 of 2 migrations cached"),
         "{}",
         hit.stderr
     );
@@ -1181,21 +1169,39 @@ fn docker_engine_caches_in_a_volume() {
     let repo = fixture_path("runners/diesel");
     let anew = cache.check(&repo, &[]);
     assert!(
-        cache_lines(&anew.stderr)
-            .iter()
-            .any(|l| l.contains("no cached prefix of its 3 migrations")),
+        cache_said(&anew, "no cached prefix of its 3 migrations"),
         "{}",
         anew.stderr
     );
     let hit = cache.check(&repo, &[]);
     assert!(
-        cache_lines(&hit.stderr)
-            .iter()
-            .any(|l| l.contains("3 of 3 migrations cached")),
+        cache_said(&hit, "3 of 3 migrations cached"),
         "{}",
         hit.stderr
     );
     assert_eq!(hit.json, anew.json);
+    // A cluster the image does not start (another major version's, under the same tag): the volume
+    // is made anew, and the check goes on from scratch.
+    let (broke, _) = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{volume}:/var/lib/postgresql"),
+        "--entrypoint",
+        "/bin/sh",
+        &crate::harness::image(),
+        "-c",
+        "echo 99 > /var/lib/postgresql/pgrehearse/PG_VERSION",
+    ]);
+    assert!(broke, "could not write into the volume");
+    let remade = cache.check(&repo, &[]);
+    assert!(
+        remade.stderr.contains("it is made anew")
+            && cache_said(&remade, "no cached prefix of its 3 migrations"),
+        "{}",
+        remade.stderr
+    );
+    assert_eq!(remade.json, anew.json);
     let out = cache.run(&["cache", "clear"], &[]);
     assert!(
         out.status.success(),

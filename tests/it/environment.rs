@@ -2,7 +2,7 @@
 //! PostgreSQL than the replay server, and baseline snapshots.
 
 use crate::harness::runtime;
-use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
+use pgrehearse::engine::{self, Cleanup, Server};
 use tokio_postgres::config::Host;
 
 use crate::harness::{Engine, check_json, command, fixture};
@@ -189,13 +189,7 @@ async fn databases(server: &Server) -> Vec<String> {
 fn the_url_engine_leaves_no_role_behind() {
     let rt = runtime();
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
+    let options = crate::harness::local_options();
     let server = rt
         .block_on(engine::start(&options, &cleanup))
         .expect("local server");

@@ -334,14 +334,8 @@ pub fn shared_server(
     rt: &tokio::runtime::Runtime,
     cleanup: &pgrehearse::engine::Cleanup,
 ) -> (pgrehearse::engine::Server, String) {
-    use pgrehearse::engine::{self, EngineKind, EngineOptions};
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
+    use pgrehearse::engine;
+    let options = local_options();
     let server = rt
         .block_on(engine::start(&options, cleanup))
         .expect("local server");
@@ -355,4 +349,27 @@ pub fn shared_server(
         server.admin_user()
     );
     (server, url)
+}
+
+/// The first column of `query` (text) on the server's `postgres` database.
+pub async fn names(server: &pgrehearse::engine::Server, query: &str) -> Vec<String> {
+    let client = server.connect("postgres").await.expect("connects");
+    client
+        .query(query, &[])
+        .await
+        .expect("lists names")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The local engine's options: a temporary cluster of the installed PostgreSQL.
+pub fn local_options() -> pgrehearse::engine::EngineOptions {
+    pgrehearse::engine::EngineOptions {
+        kind: pgrehearse::engine::EngineKind::Local,
+        database_url: None,
+        image: None,
+        pg_version: None,
+        replay: Default::default(),
+    }
 }

@@ -343,7 +343,7 @@ fn a_pull_request_counts_what_its_base_branch_has_as_shipped() {
 /// (here the repository is not a git repository at all, which alone would ship nothing).
 #[test]
 fn against_a_live_database_its_applied_migrations_shipped() {
-    use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions};
+    use pgrehearse::engine::{self, Cleanup};
     use tokio_postgres::config::Host;
 
     let repo = tempfile::tempdir().expect("tempdir");
@@ -373,13 +373,7 @@ fn against_a_live_database_its_applied_migrations_shipped() {
         .build()
         .expect("runtime");
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
+    let options = crate::harness::local_options();
     let server = rt
         .block_on(engine::start(&options, &cleanup))
         .expect("local server");

@@ -1,7 +1,7 @@
 //! Drift against a live database, read-only, with the runner's bookkeeping.
 
 use crate::harness::runtime;
-use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
+use pgrehearse::engine::{self, Cleanup, Server};
 use tokio_postgres::config::Host;
 
 use crate::harness::{command, fixture};
@@ -46,13 +46,7 @@ async fn production(server: &Server) {
 fn live_drift_reports_hand_changes_and_a_dirty_version() {
     let rt = runtime();
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
+    let options = crate::harness::local_options();
     let server = rt
         .block_on(engine::start(&options, &cleanup))
         .expect("local server");
@@ -166,13 +160,7 @@ fn live_drift_reports_hand_changes_and_a_dirty_version() {
 fn live_connection_cannot_write() {
     let rt = runtime();
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
+    let options = crate::harness::local_options();
     let server = rt
         .block_on(engine::start(&options, &cleanup))
         .expect("local server");
@@ -227,13 +215,7 @@ fn drift_without_against_is_a_usage_error() {
 fn drift_against(repo: &std::path::Path, setup: &str) -> Vec<serde_json::Value> {
     let rt = runtime();
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
+    let options = crate::harness::local_options();
     let server = rt
         .block_on(engine::start(&options, &cleanup))
         .expect("local server");

@@ -7,7 +7,7 @@ use crate::harness::runtime;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
+use pgrehearse::engine::{self, Cleanup, Server};
 use tokio_postgres::config::Host;
 
 use crate::harness::{command, repo};
@@ -492,13 +492,7 @@ async fn log_every_statement(server: &Server) {
 fn check_against_a_live_database_sends_it_catalog_reads_only() {
     let rt = runtime();
     let cleanup = Cleanup::new();
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
+    let options = crate::harness::local_options();
     let server = rt
         .block_on(engine::start(&options, &cleanup))
         .expect("local server");

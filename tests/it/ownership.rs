@@ -3,7 +3,7 @@
 //! SIGTERM, and the docker engine's superuser is reachable only from this machine with a password of
 //! its own.
 
-use crate::harness::{runtime, shared_server};
+use crate::harness::{names, runtime, shared_server};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -336,18 +336,6 @@ fn docker_sweep_removes_only_containers_whose_owner_is_gone() {
     );
     assert!(live_kept, "a container whose owner runs was removed");
     assert!(!stale_kept, "a container whose owner is gone was kept");
-}
-
-/// The first column of `query` (text) on the server's `postgres` database.
-async fn names(server: &pgrehearse::engine::Server, query: &str) -> Vec<String> {
-    let client = server.connect("postgres").await.expect("connects");
-    client
-        .query(query, &[])
-        .await
-        .expect("lists names")
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 async fn role_names(server: &pgrehearse::engine::Server) -> Vec<String> {

@@ -6,20 +6,14 @@ use std::process::Stdio;
 
 use pgrehearse::apply::EngineContext;
 use pgrehearse::discover;
-use pgrehearse::engine::{self, Cleanup, EngineKind, EngineOptions, Server};
+use pgrehearse::engine::{self, Cleanup, Server};
 use pgrehearse::replay::{self};
 use tokio_postgres::config::Host;
 
 use crate::harness::{command, fixture};
 
 async fn local_server(cleanup: &Cleanup) -> Server {
-    let options = EngineOptions {
-        kind: EngineKind::Local,
-        database_url: None,
-        image: None,
-        pg_version: None,
-        replay: Default::default(),
-    };
+    let options = crate::harness::local_options();
     engine::start(&options, cleanup)
         .await
         .expect("local engine starts")
