@@ -709,11 +709,14 @@ impl Cache {
     /// [`Cache::reconcile`] on a url engine's server, where other machines keep snapshots too: of
     /// the snapshots there, this cache drops those with its tag that its index does not list, and
     /// those of any other tag kept more than [`SERVER_SNAPSHOT_MAX_AGE`] ago (a cache directory
-    /// gone with the machine or runner that had it). Any other database is never touched.
+    /// gone with the machine or runner that had it), and then that cache's role when none of its
+    /// snapshots is left. Any other database or role is never touched.
     async fn reconcile_server(&self, admin: &tokio_postgres::Client, tag: &str) -> usize {
         let databases = snapshot_databases(admin).await.unwrap_or_default();
         let entries = self.forget_missing(&databases, false);
         let mut dropped = 0;
+        // Other caches' tags: whether all of their snapshots are gone.
+        let mut others: BTreeMap<&str, bool> = BTreeMap::new();
         for db in &databases {
             let Some((owner, kept)) = server_snapshot(db) else {
                 continue;
@@ -723,16 +726,32 @@ impl Cache {
             } else {
                 (now() / 1000).saturating_sub(kept) > SERVER_SNAPSHOT_MAX_AGE.as_secs()
             };
-            if stale
+            let gone = stale
                 && admin
                     .batch_execute(&format!(
                         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                         crate::engine::quote_ident(db)
                     ))
                     .await
-                    .is_ok()
-            {
-                dropped += 1;
+                    .is_ok();
+            dropped += usize::from(gone);
+            if owner != tag {
+                *others.entry(owner).or_insert(true) &= gone;
+            }
+        }
+        // The role of a cache whose every snapshot was too old goes with them, unless a check of
+        // that cache is running (its role can log in only then) or it still owns anything (then
+        // the server refuses).
+        for (other, all_gone) in others {
+            if all_gone {
+                let role = server_role(other);
+                let _ = admin
+                    .batch_execute(&format!(
+                        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}' \
+                         AND NOT rolcanlogin) THEN DROP ROLE {}; END IF; END $$",
+                        crate::engine::quote_ident(&role)
+                    ))
+                    .await;
             }
         }
         dropped

@@ -1059,14 +1059,26 @@ fn machines_sharing_a_server_keep_to_their_own_snapshots() {
     let old = format!("pgrehearse_prefix_{key}_0c0c0c0c_{}", now - 31 * 24 * 3600);
     let recent = format!("pgrehearse_prefix_{key}_0c0c0c0c_{}", now - 24 * 3600);
     let other = "pgrehearse_prefix_kept_by_hand".to_string();
+    // A cache gone for good (only an old snapshot, its role NOLOGIN), and one whose check is
+    // running (its role can log in).
+    let gone = format!("pgrehearse_prefix_{key}_0d0d0d0d_{}", now - 40 * 24 * 3600);
+    let running = format!("pgrehearse_prefix_{key}_0e0e0e0e_{}", now - 40 * 24 * 3600);
     rt.block_on(async {
         let admin = server.connect("postgres").await.expect("connects");
-        for db in [&unlisted, &old, &recent, &other] {
+        for db in [&unlisted, &old, &recent, &other, &gone, &running] {
             admin
                 .batch_execute(&format!("CREATE DATABASE \"{db}\""))
                 .await
                 .expect("creates a database");
         }
+        admin
+            .batch_execute(
+                "CREATE ROLE pgrehearse_cache_0c0c0c0c NOLOGIN; \
+                 CREATE ROLE pgrehearse_cache_0d0d0d0d NOLOGIN; \
+                 CREATE ROLE pgrehearse_cache_0e0e0e0e LOGIN",
+            )
+            .await
+            .expect("creates roles");
     });
     let again = one.check(repo.path(), &[]);
     assert!(
@@ -1075,7 +1087,7 @@ fn machines_sharing_a_server_keep_to_their_own_snapshots() {
         again.stderr
     );
     assert!(
-        again.stderr.contains("dropped 2 snapshot(s) on the server"),
+        again.stderr.contains("dropped 4 snapshot(s) on the server"),
         "{}",
         again.stderr
     );
@@ -1086,6 +1098,19 @@ fn machines_sharing_a_server_keep_to_their_own_snapshots() {
     );
     assert!(left.contains(&recent) && left.contains(&other), "{left:?}");
     assert_eq!((mine(&tag_one), mine(&tag_two)), (1, 1));
+    // The gone cache's role went with its last snapshot; the others' roles stay.
+    let roles = server_names(
+        &rt,
+        &server,
+        "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'pgrehearse\\_cache\\_0%' ORDER BY 1",
+    );
+    assert_eq!(
+        roles,
+        vec![
+            "pgrehearse_cache_0c0c0c0c".to_string(),
+            "pgrehearse_cache_0e0e0e0e".to_string()
+        ]
+    );
     // The second machine's cache still answers from its own.
     let hit = two.check(repo.path(), &[]);
     assert!(
@@ -1103,6 +1128,7 @@ fn machines_sharing_a_server_keep_to_their_own_snapshots() {
         );
     }
     let left = server_names(&rt, &server, SNAPSHOTS);
+    assert!(!left.iter().any(|db| db.contains("_0e0e0e0e_")), "{left:?}");
     assert_eq!(left, {
         let mut l = vec![recent.clone(), other.clone()];
         l.sort();
