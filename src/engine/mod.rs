@@ -570,9 +570,18 @@ async fn replay_role(
             .await
             .map_err(failed)?
             .is_some();
+    // Only a superuser may name the superuser, replication and bypass-RLS attributes in ALTER ROLE:
+    // a role kept from an earlier run (the replay cache's) was made with them by the same role.
+    let privileged = if superuser {
+        " NOSUPERUSER NOREPLICATION BYPASSRLS"
+    } else if exists {
+        ""
+    } else {
+        " NOSUPERUSER NOREPLICATION NOBYPASSRLS"
+    };
     admin
         .batch_execute(&format!(
-            "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB {} NOREPLICATION {} PASSWORD '{}'",
+            "{} ROLE {} LOGIN NOCREATEDB {}{privileged} PASSWORD '{}'",
             if exists { "ALTER" } else { "CREATE" },
             quote_ident(&name),
             if create_role {
@@ -580,15 +589,19 @@ async fn replay_role(
             } else {
                 "NOCREATEROLE"
             },
-            if superuser {
-                "BYPASSRLS"
-            } else {
-                "NOBYPASSRLS"
-            },
             password
         ))
         .await
         .map_err(failed)?;
+    if !superuser {
+        // A role that is no superuser (a managed platform's administrator: CREATEDB and CREATEROLE)
+        // gives the replay role its scratch databases, and renames, copies and drops them, only as
+        // a member of it. The replayed SQL gains nothing by it.
+        admin
+            .batch_execute(&format!("GRANT {} TO CURRENT_USER", quote_ident(&name)))
+            .await
+            .map_err(failed)?;
+    }
     Ok(Some(ReplayRole { name, password }))
 }
 

@@ -1239,3 +1239,57 @@ fn docker_engine_caches_in_a_volume() {
         "the volume outlived `cache clear`"
     );
 }
+
+/// A url engine's role that is no superuser but may create databases and roles (a managed
+/// platform's administrator) replays as a role of its own, and keeps, copies and drops snapshots
+/// that role owns: from scratch and cached alike.
+#[test]
+fn a_platform_administrator_without_superuser_replays_and_caches() {
+    let rt = crate::harness::runtime();
+    let cleanup = pgrehearse::engine::Cleanup::new();
+    let (server, url) = crate::harness::shared_server(&rt, &cleanup);
+    rt.block_on(async {
+        let admin = server.connect("postgres").await.expect("connects");
+        admin
+            .batch_execute("CREATE ROLE platform_admin LOGIN CREATEDB CREATEROLE")
+            .await
+            .expect("creates the administrator");
+    });
+    let url = url.replace(
+        &format!("user={}", server.admin_user()),
+        "user=platform_admin",
+    );
+    let cache = Cache::on_server(&url);
+    let repo = fixture_path("runners/diesel");
+    let cold = cache.check(&repo, &["--no-cache"]);
+    let first = cache.check(&repo, &[]);
+    let hit = cache.check(&repo, &[]);
+    assert!(
+        cache_said(&hit, "3 of 3 migrations cached"),
+        "{}",
+        hit.stderr
+    );
+    assert_eq!(first.json, cold.json);
+    assert_eq!(hit.json, cold.json);
+    let role = format!("pgrehearse_cache_{}", server_tag(&cache));
+    let owners = server_names(
+        &rt,
+        &server,
+        "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_prefix\\_%'",
+    );
+    assert_eq!(owners, vec![role.clone()]);
+    let out = cache.run(&["cache", "clear", "--database-url", &url], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left = server_names(
+        &rt,
+        &server,
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'pgrehearse\\_%' \
+         UNION ALL SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'pgrehearse\\_%'",
+    );
+    assert!(left.is_empty(), "{left:?}");
+    rt.block_on(cleanup.run_all());
+}
