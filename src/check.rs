@@ -554,54 +554,43 @@ async fn start_engine(
 ) -> Result<(Server, Option<crate::cache::Cache>), CheckError> {
     // The local engine caches in a cluster of its own (`auto` picks it when no URL is given and
     // Docker does not answer), the docker engine in a volume, the url engine on its server.
+    let (kind, no_url) = (engine_options.kind, engine_options.database_url.is_none());
+    // Which one `auto` without a URL picks: Docker when a daemon answers, else the local binaries.
+    let daemon = options.cache
+        && kind == engine::EngineKind::Auto
+        && no_url
+        && engine::docker::daemon().await.is_ok();
     let local = options.cache
-        && (engine_options.kind == engine::EngineKind::Local
-            || (engine_options.kind == engine::EngineKind::Auto
-                && engine_options.database_url.is_none()
-                && engine::local::find_bindir(engine_options.pg_version).is_ok()
-                && engine::docker::daemon().await.is_err()));
+        && (kind == engine::EngineKind::Local
+            || (kind == engine::EngineKind::Auto
+                && no_url
+                && !daemon
+                && engine::local::find_bindir(engine_options.pg_version).is_ok()));
     if local
         && let Some((server, cache)) = start_cached(options, engine_options, cleanup, None).await
     {
         return Ok((server, Some(cache)));
     }
-    let docker = options.cache
-        && engine_options.database_url.is_none()
-        && match engine_options.kind {
-            engine::EngineKind::Docker => true,
-            engine::EngineKind::Auto => engine::docker::daemon().await.is_ok(),
-            _ => false,
-        };
+    let docker = options.cache && no_url && (kind == engine::EngineKind::Docker || daemon);
     if docker {
         match start_in_volume(options, engine_options, cleanup).await {
             Ok(Some((server, cache))) => return Ok((server, Some(cache))),
             Ok(None) => {}
             // `auto` with a daemon that cannot get the image: the local engine, as without the cache.
-            Err(e @ engine::EngineError::ImageUnavailable { .. })
-                if engine_options.kind == engine::EngineKind::Auto
-                    && engine::local::find_bindir(engine_options.pg_version).is_ok() =>
-            {
-                eprintln!(
-                    "pgrehearse: docker: {e}\npgrehearse: falling back to the local engine (PostgreSQL server binaries found)"
-                );
-                let local = EngineOptions {
-                    kind: engine::EngineKind::Local,
-                    ..engine_options.clone()
+            Err(e) => {
+                let Some(local) = engine::local_fallback(engine_options, &e) else {
+                    return Err(e.into());
                 };
                 if let Some((server, cache)) = start_cached(options, &local, cleanup, None).await {
                     return Ok((server, Some(cache)));
                 }
                 return Ok((engine::start(&local, cleanup).await?, None));
             }
-            Err(e) => return Err(e.into()),
         }
     }
     let url = options.cache
-        && engine_options.database_url.is_some()
-        && matches!(
-            engine_options.kind,
-            engine::EngineKind::Url | engine::EngineKind::Auto
-        );
+        && !no_url
+        && matches!(kind, engine::EngineKind::Url | engine::EngineKind::Auto);
     if url && let Some((server, cache)) = start_on_server(options, engine_options, cleanup).await? {
         return Ok((server, Some(cache)));
     }
@@ -620,26 +609,35 @@ async fn start_in_volume(
     let Some(dir) = crate::cache::volume_dir(&image) else {
         return Ok(None);
     };
-    match crate::cache::open_volume(&dir, &image) {
-        Ok(Some((cache, lock, volume))) => {
-            let (server, fresh) =
-                engine::start_in_volume(engine_options, cleanup, volume, lock).await?;
-            let dropped = cache.reconcile(&server, fresh).await;
-            if dropped > 0 {
-                progress!(
-                    options,
-                    "cache: dropped {dropped} snapshot(s) that no cache entry lists (left by an interrupted run)"
-                );
-            }
-            return Ok(Some((server, cache)));
-        }
+    let Some((cache, lock, volume)) = opened(options, crate::cache::open_volume(&dir, &image))
+    else {
+        return Ok(None);
+    };
+    let (server, fresh) = engine::start_in_volume(engine_options, cleanup, volume, lock).await?;
+    let dropped = cache.reconcile(&server, fresh).await;
+    if dropped > 0 {
+        progress!(
+            options,
+            "cache: dropped {dropped} snapshot(s) that no cache entry lists (left by an interrupted run)"
+        );
+    }
+    Ok(Some((server, cache)))
+}
+
+/// The cache `open` gave, or `None` when another run holds it or it cannot be used (said with `-v`).
+fn opened<T>(
+    options: &CheckOptions,
+    open: Result<Option<T>, crate::cache::CacheError>,
+) -> Option<T> {
+    match open {
+        Ok(Some(opened)) => return Some(opened),
         Ok(None) => progress!(
             options,
             "the replay cache is in use by another run: replaying from scratch"
         ),
         Err(e) => progress!(options, "replay cache not used: {e}"),
     }
-    Ok(None)
+    None
 }
 
 /// Starts the url engine with the replay cache of its server (see [`crate::cache::open_server`]),
@@ -657,36 +655,30 @@ async fn start_on_server(
         return Ok(None);
     };
     let (dir, target) = dir;
-    match crate::cache::open_server(&dir, &target) {
-        Ok(Some((cache, lock))) => {
-            let Some(role) = cache.replay_role() else {
-                return Ok(None);
-            };
-            match engine::start_with_kept_role(engine_options, cleanup, &role, lock).await {
-                Ok(server) => {
-                    let dropped = cache.reconcile(&server, false).await;
-                    if dropped > 0 {
-                        progress!(
-                            options,
-                            "cache: dropped {dropped} snapshot(s) on the server that no cache lists (left by an interrupted run, or kept by another machine more than 30 days ago)"
-                        );
-                    }
-                    return Ok(Some((server, cache)));
-                }
-                // The cache's role could not be made or altered: without the cache.
-                Err(e @ engine::EngineError::ReplayRole { .. }) => {
-                    progress!(options, "replay cache not used: {e}");
-                }
-                Err(e) => return Err(e.into()),
+    let Some((cache, lock)) = opened(options, crate::cache::open_server(&dir, &target)) else {
+        return Ok(None);
+    };
+    let Some(role) = cache.replay_role() else {
+        return Ok(None);
+    };
+    match engine::start_with_kept_role(engine_options, cleanup, &role, lock).await {
+        Ok(server) => {
+            let dropped = cache.reconcile(&server, false).await;
+            if dropped > 0 {
+                progress!(
+                    options,
+                    "cache: dropped {dropped} snapshot(s) on the server that no cache lists (left by an interrupted run, or kept by another machine more than 30 days ago)"
+                );
             }
+            Ok(Some((server, cache)))
         }
-        Ok(None) => progress!(
-            options,
-            "the replay cache is in use by another run: replaying from scratch"
-        ),
-        Err(e) => progress!(options, "replay cache not used: {e}"),
+        // The cache's role could not be made or altered: without the cache.
+        Err(e @ engine::EngineError::ReplayRole { .. }) => {
+            progress!(options, "replay cache not used: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(None)
 }
 
 /// Starts the replay cache's cluster, unless another run holds the cache or it does not start (said
@@ -698,39 +690,33 @@ async fn start_cached(
     prefetch: Option<std::thread::JoinHandle<Option<crate::cache::Prefetched>>>,
 ) -> Early {
     let dir = crate::cache::dir()?;
-    match crate::cache::open(&dir) {
-        Ok(Some((cache, lock, cluster))) => {
-            match engine::start_persistent(engine_options, cleanup, &cluster, lock).await {
-                Ok((server, how)) => {
-                    if how == engine::local::PersistentStart::Adopted {
-                        progress!(
-                            options,
-                            "cache: reused the cluster the previous check left running"
-                        );
-                    }
-                    let fresh = how == engine::local::PersistentStart::Made;
-                    let dropped = cache.reconcile(&server, fresh).await;
-                    if let Some(prefetch) = prefetch {
-                        cache.with_prefetched(prefetch);
-                    }
-                    if dropped > 0 {
-                        progress!(
-                            options,
-                            "cache: dropped {dropped} snapshot(s) that no cache entry lists (left by an interrupted run)"
-                        );
-                    }
-                    return Some((server, cache));
-                }
-                Err(e) => progress!(options, "replay cache not used: {e}"),
+    let (cache, lock, cluster) = opened(options, crate::cache::open(&dir))?;
+    match engine::start_persistent(engine_options, cleanup, &cluster, lock).await {
+        Ok((server, how)) => {
+            if how == engine::local::PersistentStart::Adopted {
+                progress!(
+                    options,
+                    "cache: reused the cluster the previous check left running"
+                );
             }
+            let fresh = how == engine::local::PersistentStart::Made;
+            let dropped = cache.reconcile(&server, fresh).await;
+            if let Some(prefetch) = prefetch {
+                cache.with_prefetched(prefetch);
+            }
+            if dropped > 0 {
+                progress!(
+                    options,
+                    "cache: dropped {dropped} snapshot(s) that no cache entry lists (left by an interrupted run)"
+                );
+            }
+            Some((server, cache))
         }
-        Ok(None) => progress!(
-            options,
-            "the replay cache is in use by another run: replaying from scratch"
-        ),
-        Err(e) => progress!(options, "replay cache not used: {e}"),
+        Err(e) => {
+            progress!(options, "replay cache not used: {e}");
+            None
+        }
     }
-    None
 }
 
 /// One set: replay, fault injection, drift from the live database and from each declared schema.

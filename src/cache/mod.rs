@@ -291,24 +291,22 @@ pub fn open(dir: &Path) -> Result<Option<(Cache, std::fs::File, PathBuf)>, Cache
             None => return Ok(None),
         }
     };
-    Ok(Some((
-        Cache {
-            entries: dir.join("entries"),
-            max_bytes: max_bytes(),
-            place: Place::Local,
-            prefetched: std::sync::Mutex::new(None),
-        },
-        lock,
-        cluster,
-    )))
+    Ok(Some((Cache::at(dir, Place::Local), lock, cluster)))
 }
 
 /// The directory of the cache of the server `target` (its address and the role connected as, as
 /// [`crate::engine::describe_config`] and the user give them) used by the url engine:
 /// `<user cache dir>/pgrehearse/servers/<hash>`.
 pub fn server_dir(target: &str) -> Option<PathBuf> {
-    let hash = hex(&Sha256::digest(target.as_bytes()));
-    crate::engine::local::cache_root().map(|r| r.join("servers").join(&hash[..16]))
+    crate::engine::local::cache_root()
+        .map(|r| r.join("servers").join(short_hash(target.as_bytes())))
+}
+
+/// The first 16 hex digits of the SHA-256 of `bytes`: a name for what they identify.
+fn short_hash(bytes: &[u8]) -> String {
+    let mut hash = hex(&Sha256::digest(bytes));
+    hash.truncate(16);
+    hash
 }
 
 /// Opens the cache of a url engine's server in `dir` ([`server_dir`]) and takes its lock without
@@ -331,15 +329,7 @@ pub fn open_server(dir: &Path, target: &str) -> Result<Option<(Cache, std::fs::F
     };
     let server = dir.join("server");
     std::fs::write(&server, target).map_err(io(&server))?;
-    Ok(Some((
-        Cache {
-            entries: dir.join("entries"),
-            max_bytes: max_bytes(),
-            place: Place::Server { tag },
-            prefetched: std::sync::Mutex::new(None),
-        },
-        lock,
-    )))
+    Ok(Some((Cache::at(dir, Place::Server { tag }), lock)))
 }
 
 /// The role that owns the snapshots of the cache with tag `tag` on a url engine's server, and that
@@ -352,15 +342,17 @@ fn server_role(tag: &str) -> String {
 /// (the hash of the image and of `DOCKER_HOST`: a remote daemon keeps its volumes apart).
 pub fn volume_dir(image: &str) -> Option<PathBuf> {
     let daemon = std::env::var("DOCKER_HOST").unwrap_or_default();
-    let hash = hex(&Sha256::digest(format!("{image}\u{0}{daemon}").as_bytes()));
-    crate::engine::local::cache_root().map(|r| r.join("docker").join(&hash[..16]))
+    let hash = short_hash(format!("{image}\u{0}{daemon}").as_bytes());
+    crate::engine::local::cache_root().map(|r| r.join("docker").join(hash))
 }
 
 /// The volume of the docker engine's cache in `dir` ([`volume_dir`]): named after the directory,
 /// so each user's cache (and each `PGREHEARSE_CACHE_DIR`) has its own.
 fn volume_name(dir: &Path) -> String {
-    let hash = hex(&Sha256::digest(dir.as_os_str().as_encoded_bytes()));
-    format!("pgrehearse-cache-{}", &hash[..16])
+    format!(
+        "pgrehearse-cache-{}",
+        short_hash(dir.as_os_str().as_encoded_bytes())
+    )
 }
 
 /// Opens the docker engine's cache in `dir` ([`volume_dir`]) and takes its lock without waiting:
@@ -396,12 +388,7 @@ pub fn open_volume(
     let target = dir.join("image");
     std::fs::write(&target, image).map_err(io(&target))?;
     Ok(Some((
-        Cache {
-            entries: dir.join("entries"),
-            max_bytes: max_bytes(),
-            place: Place::Volume,
-            prefetched: std::sync::Mutex::new(None),
-        },
+        Cache::at(dir, Place::Volume),
         lock,
         crate::engine::docker::CacheVolume {
             name: volume_name(dir),
@@ -483,6 +470,16 @@ fn lock_file(dir: &Path, wait: bool) -> Result<Option<std::fs::File>, CacheError
 }
 
 impl Cache {
+    /// The cache whose index is in `dir`, its snapshots in `place`.
+    fn at(dir: &Path, place: Place) -> Cache {
+        Cache {
+            entries: dir.join("entries"),
+            max_bytes: max_bytes(),
+            place,
+            prefetched: std::sync::Mutex::new(None),
+        }
+    }
+
     /// The role replayed SQL runs as on a url engine's server (it owns the snapshots there).
     pub fn replay_role(&self) -> Option<String> {
         match &self.place {

@@ -62,47 +62,43 @@ impl DockerEngine {
         }
     }
 
-    /// The engine whose container keeps its cluster in `volume` (the replay cache's).
-    pub fn in_volume(options: &EngineOptions, volume: CacheVolume) -> DockerEngine {
-        DockerEngine {
-            image: options.docker_image(),
-            volume: Some(volume),
-        }
-    }
-
-    /// Starts the container on the cache's volume; also says whether the volume is new (then the
-    /// cluster in it is made anew, and nothing the cache lists is in it).
-    pub async fn start_in_volume(&self, cleanup: &Cleanup) -> Result<(Server, bool), EngineError> {
-        let Some(volume) = &self.volume else {
-            return self.start(cleanup).await.map(|s| (s, true));
-        };
+    /// Starts the container on the replay cache's `volume`; also says whether the volume is new
+    /// (then the cluster in it is made anew, and nothing the cache lists is in it).
+    pub async fn start_in_volume(
+        options: &EngineOptions,
+        volume: CacheVolume,
+        cleanup: &Cleanup,
+    ) -> Result<(Server, bool), EngineError> {
         let docker = daemon().await?;
         if volume.reset {
             remove_volume(&docker, &volume.name).await?;
         }
         let fresh = docker.inspect_volume(&volume.name).await.is_err();
-        match self.start(cleanup).await {
+        let name = volume.name.clone();
+        let engine = DockerEngine {
+            image: options.docker_image(),
+            volume: Some(volume),
+        };
+        match engine.start(cleanup).await {
             // A cluster this image does not start (made by another major version under the same
             // tag, or damaged): the volume is made anew, and the cache starts empty.
-            Err(EngineError::ContainerFailed { reason, .. })
-                if !fresh && reason.starts_with(CONTAINER_EXITED) =>
-            {
+            Err(EngineError::ContainerFailed {
+                reason,
+                exited: true,
+                ..
+            }) if !fresh => {
                 eprintln!(
-                    "pgrehearse: warning: the replay cache's volume {} did not start ({}); it is made anew",
-                    volume.name,
+                    "pgrehearse: warning: the replay cache's volume {name} did not start ({}); it is made anew",
                     reason.lines().last().unwrap_or_default().trim()
                 );
-                remove_users_of(&docker, &volume.name).await;
-                remove_volume(&docker, &volume.name).await?;
-                Ok((self.start(cleanup).await?, true))
+                remove_users_of(&docker, &name).await;
+                remove_volume(&docker, &name).await?;
+                Ok((engine.start(cleanup).await?, true))
             }
             started => Ok((started?, fresh)),
         }
     }
 }
-
-/// How [`EngineError::ContainerFailed`] begins when the container's server exited.
-const CONTAINER_EXITED: &str = "the container exited";
 
 /// Removes the containers that use the volume `name` (a failed container keeps it in use).
 async fn remove_users_of(docker: &Docker, name: &str) {
@@ -324,6 +320,7 @@ impl Engine for DockerEngine {
         let failed = |reason: String| EngineError::ContainerFailed {
             image: self.image.clone(),
             reason,
+            exited: false,
         };
         let (name, tag) = split_image(&self.image);
         let address = publish_address(&docker).await;
@@ -447,10 +444,14 @@ impl Engine for DockerEngine {
                         .and_then(|info| info.state.and_then(|s| s.running))
                         .unwrap_or(true);
                     if !running {
-                        return Err(failed(format!(
-                            "{CONTAINER_EXITED}: {}",
-                            container_logs(&docker, &id).await
-                        )));
+                        return Err(EngineError::ContainerFailed {
+                            image: self.image.clone(),
+                            reason: format!(
+                                "the container exited: {}",
+                                container_logs(&docker, &id).await
+                            ),
+                            exited: true,
+                        });
                     }
                     if Instant::now() > deadline {
                         return Err(failed(last));

@@ -116,7 +116,12 @@ pub enum EngineError {
     #[error(
         "the container from image `{image}` did not become ready: {reason}; check the image with `docker run --rm -e POSTGRES_PASSWORD=x {image}`, or use `--engine local` or `--database-url URL`"
     )]
-    ContainerFailed { image: String, reason: String },
+    ContainerFailed {
+        image: String,
+        reason: String,
+        /// Whether the container's server exited (rather than not answering in time).
+        exited: bool,
+    },
     #[error(
         "no PostgreSQL server binaries found (looked in PGREHEARSE_PG_BINDIR if set, else for `initdb` on PATH, in `pg_config --bindir` and under /usr/lib/postgresql/*/bin); install PostgreSQL, or use `--engine docker` or `--database-url URL`"
     )]
@@ -455,9 +460,8 @@ pub async fn start_in_volume(
     lock: std::fs::File,
 ) -> Result<(Server, bool), EngineError> {
     cleanup.register(Resource::Lock { lock });
-    let (mut server, fresh) = docker::DockerEngine::in_volume(options, volume)
-        .start_in_volume(cleanup)
-        .await?;
+    let (mut server, fresh) =
+        docker::DockerEngine::start_in_volume(options, volume, cleanup).await?;
     // Scratch databases of runs that were killed outright.
     if let Ok(admin) = server.connect(&server.admin_db).await {
         scratch::sweep(&admin).await;
@@ -618,14 +622,10 @@ async fn start_engine(options: &EngineOptions, cleanup: &Cleanup) -> Result<Serv
                 Ok(_) => match docker::DockerEngine::new(options).start(cleanup).await {
                     // A daemon that cannot get the image: the local binaries, when present, are
                     // what `auto` is for.
-                    Err(e @ EngineError::ImageUnavailable { .. })
-                        if local::find_bindir(options.pg_version).is_ok() =>
-                    {
-                        eprintln!(
-                            "pgrehearse: docker: {e}\npgrehearse: falling back to the local engine (PostgreSQL server binaries found)"
-                        );
-                        return local::LocalEngine::new(options).start(cleanup).await;
-                    }
+                    Err(e) => match local_fallback(options, &e) {
+                        Some(local) => return local::LocalEngine::new(&local).start(cleanup).await,
+                        None => return Err(e),
+                    },
                     started => return started,
                 },
                 Err(e) => e.to_string(),
@@ -639,6 +639,24 @@ async fn start_engine(options: &EngineOptions, cleanup: &Cleanup) -> Result<Serv
             }
         }
     }
+}
+
+/// Where `auto` goes when the docker engine failed with `e`: a daemon that cannot get the image falls
+/// back to the local engine when its binaries are present (what `auto` is for), said on stderr.
+/// Returns the local engine's options, or `None` when `e` stands.
+pub fn local_fallback(options: &EngineOptions, e: &EngineError) -> Option<EngineOptions> {
+    let falls_back = options.kind == EngineKind::Auto
+        && matches!(e, EngineError::ImageUnavailable { .. })
+        && local::find_bindir(options.pg_version).is_ok();
+    falls_back.then(|| {
+        eprintln!(
+            "pgrehearse: docker: {e}\npgrehearse: falling back to the local engine (PostgreSQL server binaries found)"
+        );
+        EngineOptions {
+            kind: EngineKind::Local,
+            ..options.clone()
+        }
+    })
 }
 
 /// Connects with a short timeout and spawns the connection driver.
@@ -976,58 +994,52 @@ async fn release(resource: Resource) {
 }
 
 async fn drop_database(config: &Config, name: &str) -> Result<(), String> {
-    let client = tokio::time::timeout(Duration::from_secs(15), connect(config))
-        .await
-        .map_err(|_| format!("timed out connecting to drop scratch database {name}"))?
-        .map_err(|e| format!("could not drop scratch database {name}: {e}"))?;
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(|e| {
-            format!(
-                "could not drop scratch database {name}: {}; drop it by hand",
-                db_error_text(&e)
-            )
-        })
+    cleanup_statement(
+        config,
+        &format!("drop scratch database {name}"),
+        &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name)),
+        "; drop it by hand",
+    )
+    .await
 }
 
 async fn drop_role(config: &Config, name: &str) -> Result<(), String> {
-    let client = tokio::time::timeout(Duration::from_secs(15), connect(config))
-        .await
-        .map_err(|_| format!("timed out connecting to drop role {name}"))?
-        .map_err(|e| format!("could not drop role {name}: {e}"))?;
-    client
-        .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(name)))
-        .await
-        .map_err(|e| {
-            format!(
-                "could not drop role {name} the replay ran as: {}; drop it by hand",
-                db_error_text(&e)
-            )
-        })
+    cleanup_statement(
+        config,
+        &format!("drop role {name} the replay ran as"),
+        &format!("DROP ROLE IF EXISTS {}", quote_ident(name)),
+        "; drop it by hand",
+    )
+    .await
 }
 
 /// Makes the replay cache's kept role unable to log in until the next run (see [`Resource::KeptRole`]).
 async fn log_out(config: &Config, name: &str) -> Result<(), String> {
+    cleanup_statement(
+        config,
+        &format!("make role {name} (the replay cache's) NOLOGIN"),
+        &format!("ALTER ROLE {} NOLOGIN PASSWORD NULL", quote_ident(name)),
+        "",
+    )
+    .await
+}
+
+/// Runs `sql` on the server `config` reaches (connecting within 15 s) to `action` (for messages:
+/// "could not {action}: …", with `hint` after the server's error).
+async fn cleanup_statement(
+    config: &Config,
+    action: &str,
+    sql: &str,
+    hint: &str,
+) -> Result<(), String> {
     let client = tokio::time::timeout(Duration::from_secs(15), connect(config))
         .await
-        .map_err(|_| format!("timed out connecting to lock role {name}"))?
-        .map_err(|e| format!("could not lock role {name}: {e}"))?;
+        .map_err(|_| format!("timed out connecting to {action}"))?
+        .map_err(|e| format!("could not {action}: {e}"))?;
     client
-        .batch_execute(&format!(
-            "ALTER ROLE {} NOLOGIN PASSWORD NULL",
-            quote_ident(name)
-        ))
+        .batch_execute(sql)
         .await
-        .map_err(|e| {
-            format!(
-                "could not make role {name} (the replay cache's) NOLOGIN: {}",
-                db_error_text(&e)
-            )
-        })
+        .map_err(|e| format!("could not {action}: {}{hint}", db_error_text(&e)))
 }
 
 async fn drop_new_roles(

@@ -931,6 +931,18 @@ fn a_planted_cluster_directory_is_refused() {
     );
 }
 
+/// [`cold_equals_warm_in`] `cache` on the diesel fixture, its last migration held back: resumed from
+/// the prefix of 2, then fully cached.
+fn diesel_cold_equals_warm(cache: &Cache) {
+    let says = cold_equals_warm_in(
+        cache,
+        &fixture_path("runners/diesel"),
+        &["migrations/2024-01-03-000000_posts_title_idx"],
+    );
+    assert!(says.contains("2 of 3 migrations cached"), "{says}");
+    assert!(says.contains("3 of 3 migrations cached"), "{says}");
+}
+
 /// The first column of `query` (text) on the server's `postgres` database.
 fn server_names(
     rt: &tokio::runtime::Runtime,
@@ -967,13 +979,7 @@ fn url_engine_caches_prefixes_on_its_server() {
     let cleanup = pgrehearse::engine::Cleanup::new();
     let (server, url) = crate::harness::shared_server(&rt, &cleanup);
     let cache = Cache::on_server(&url);
-    let says = cold_equals_warm_in(
-        &cache,
-        &fixture_path("runners/diesel"),
-        &["migrations/2024-01-03-000000_posts_title_idx"],
-    );
-    assert!(says.contains("2 of 3 migrations cached"), "{says}");
-    assert!(says.contains("3 of 3 migrations cached"), "{says}");
+    diesel_cold_equals_warm(&cache);
     let tag = server_tag(&cache);
     let snapshots = server_names(&rt, &server, SNAPSHOTS);
     assert_eq!(snapshots.len(), 2, "{snapshots:?}");
@@ -1159,13 +1165,7 @@ fn docker_engine_caches_in_a_volume() {
         return;
     }
     let cache = Cache::in_docker();
-    let says = cold_equals_warm_in(
-        &cache,
-        &fixture_path("runners/diesel"),
-        &["migrations/2024-01-03-000000_posts_title_idx"],
-    );
-    assert!(says.contains("2 of 3 migrations cached"), "{says}");
-    assert!(says.contains("3 of 3 migrations cached"), "{says}");
+    diesel_cold_equals_warm(&cache);
     let status = cache.status();
     assert!(status.contains("2 snapshot(s)"), "{status}");
     let volume = status
